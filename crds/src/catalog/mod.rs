@@ -1,0 +1,319 @@
+//! The service catalog: what each upstream image expects, as data plus one small function per
+//! type. Adding a type means one new module here, one line in [`ENTRIES`], and its golden test.
+//!
+//! Facts come from `shared/catalog-facts.md` (official images, their Helm charts and the
+//! Testcontainers modules).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::template::Template;
+
+mod cache;
+mod postgres;
+
+/// A named port of a catalog service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CatalogPort {
+    /// Port name (used by `hostPorts` and health checks).
+    pub name: &'static str,
+    /// Container port.
+    pub port: u16,
+}
+
+/// Default CPU/memory budget of a service class (dev sizes, after the Bitnami presets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SizePreset {
+    /// requests 100m / 128Mi, limits 500m / 256Mi
+    Nano,
+    /// requests 250m / 256Mi, limits 1 / 512Mi
+    Micro,
+    /// requests 500m / 512Mi, limits 2 / 1Gi
+    Small,
+    /// requests 500m / 1Gi, limits 2 / 2Gi
+    Medium,
+}
+
+/// Requests and limits as exact numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Budget {
+    /// Requested millicores.
+    pub request_cpu_millis: u64,
+    /// Requested bytes of memory.
+    pub request_memory_bytes: u64,
+    /// Limit in millicores.
+    pub limit_cpu_millis: u64,
+    /// Limit in bytes of memory.
+    pub limit_memory_bytes: u64,
+}
+
+impl SizePreset {
+    /// The requests and limits of this preset.
+    pub fn budget(self) -> Budget {
+        const MI: u64 = 1 << 20;
+        let (rc, rm, lc, lm) = match self {
+            SizePreset::Nano => (100, 128 * MI, 500, 256 * MI),
+            SizePreset::Micro => (250, 256 * MI, 1000, 512 * MI),
+            SizePreset::Small => (500, 512 * MI, 2000, 1024 * MI),
+            SizePreset::Medium => (500, 1024 * MI, 2000, 2048 * MI),
+        };
+        Budget {
+            request_cpu_millis: rc,
+            request_memory_bytes: rm,
+            limit_cpu_millis: lc,
+            limit_memory_bytes: lm,
+        }
+    }
+}
+
+/// How a container proves it is healthy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Check {
+    /// A command run in the container (no shell unless the command starts one). The same
+    /// command is the Compose healthcheck and the Kubernetes exec probe.
+    Exec(Vec<String>),
+    /// HTTP GET on a named port (Kubernetes httpGet; Compose runs wget/curl in the container).
+    Http {
+        /// Request path.
+        path: String,
+        /// Port name.
+        port: String,
+    },
+    /// TCP connect on a named port (Kubernetes tcpSocket; Compose uses bash `/dev/tcp`).
+    Tcp {
+        /// Port name.
+        port: String,
+    },
+}
+
+/// A health check with its timing, identical in both modes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// What to check.
+    pub check: Check,
+    /// Seconds between checks.
+    pub interval_seconds: u32,
+    /// Seconds before one check counts as failed.
+    pub timeout_seconds: u32,
+    /// Consecutive failures before unhealthy.
+    pub retries: u32,
+    /// Grace period after start.
+    pub start_period_seconds: u32,
+}
+
+impl Health {
+    /// A health check with the project's default timing (10s / 3s / 5 retries / 10s start).
+    pub fn new(check: Check) -> Self {
+        Health {
+            check,
+            interval_seconds: 10,
+            timeout_seconds: 3,
+            retries: 5,
+            start_period_seconds: 10,
+        }
+    }
+
+    /// Sets the start period (slow starters such as JVMs).
+    pub fn start_period(mut self, seconds: u32) -> Self {
+        self.start_period_seconds = seconds;
+        self
+    }
+
+    /// An exec check from string slices.
+    pub fn exec(argv: &[&str]) -> Self {
+        Health::new(Check::Exec(argv.iter().map(|s| s.to_string()).collect()))
+    }
+
+    /// A `sh -c` check (the script may use the container's environment, e.g. `$POSTGRES_USER`).
+    pub fn shell(script: &str) -> Self {
+        Health::exec(&["sh", "-c", script])
+    }
+}
+
+/// An environment value a catalog entry sets in its own container.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EnvValue {
+    /// Text, possibly with secrets or host names in it.
+    Template(Template),
+    /// Exactly one generated secret (a Secret reference in Kubernetes).
+    Secret(String),
+}
+
+/// A persisted path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DataPath {
+    /// Volume name, unique within the service (`data`, `snapshots`, …).
+    pub name: String,
+    /// Mount path in the container.
+    pub path: String,
+}
+
+/// What a catalog entry contributes for one service instance.
+#[derive(Clone, Debug, PartialEq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryParts {
+    /// Entrypoint override (rarely needed).
+    pub command: Option<Vec<Template>>,
+    /// Arguments.
+    pub args: Option<Vec<Template>>,
+    /// The image's environment contract.
+    pub env: BTreeMap<String, EnvValue>,
+    /// Health check; `None` only for images that cannot run one (FROM scratch).
+    pub health: Option<Health>,
+    /// Persisted paths (empty for stateless types).
+    pub data_paths: Vec<DataPath>,
+    /// Connection outputs by suffix (`URL`, `HOST`, `PORT`, `USER`, `PASSWORD`, `DB`, …); the
+    /// plan prefixes them with the service name (`POSTGRES_URL`).
+    pub connection: BTreeMap<String, Template>,
+}
+
+/// The context an entry builds its parts in.
+#[derive(Clone, Debug)]
+pub struct EntryContext<'a> {
+    /// Stack name (`metadata.name`).
+    pub stack: &'a str,
+    /// Service name (the key in `spec.services`).
+    pub service: &'a str,
+    /// Resolved version (image tag).
+    pub version: &'a str,
+    /// The user's extra env, so entries can honour overrides such as `POSTGRES_DB`.
+    pub user_env: &'a BTreeMap<String, String>,
+}
+
+impl EntryContext<'_> {
+    /// Stack-wide id of one of this service's generated secrets.
+    pub fn secret_id(&self, name: &str) -> String {
+        secret_id(self.service, name)
+    }
+
+    /// A template holding one of this service's generated secrets.
+    pub fn secret(&self, name: &str) -> Template {
+        Template::default().push_secret(self.secret_id(name))
+    }
+
+    /// An env value holding one of this service's generated secrets.
+    pub fn secret_env(&self, name: &str) -> EnvValue {
+        EnvValue::Secret(self.secret_id(name))
+    }
+
+    /// A template holding this service's host name.
+    pub fn host(&self) -> Template {
+        Template::default().push_host(self.service)
+    }
+
+    /// The user's value for `key`, or `default`.
+    pub fn env_or(&self, key: &str, default: &str) -> String {
+        self.user_env
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
+    }
+
+    /// Major version number parsed from the leading digits of the version (`18.1` → 18).
+    pub fn major(&self) -> Option<u32> {
+        let digits: String = self
+            .version
+            .trim_start_matches('v')
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        digits.parse().ok()
+    }
+}
+
+/// Stack-wide id of a generated secret: `DEVSTACK_<SERVICE>_<NAME>` in upper snake case. It is
+/// the key in the Kubernetes credentials Secret and the variable in the Compose env file.
+pub fn secret_id(service: &str, name: &str) -> String {
+    format!("DEVSTACK_{}_{}", upper_snake(service), upper_snake(name))
+}
+
+/// `backtest-worker-1` → `BACKTEST_WORKER_1`.
+pub fn upper_snake(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// A generated secret a type needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SecretSpec {
+    /// Name, local to the service (`password`).
+    pub name: &'static str,
+    /// Length in characters (alphanumeric, so URLs need no escaping).
+    pub length: usize,
+}
+
+/// One catalog type.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogEntry {
+    /// The `type` users write.
+    pub type_name: &'static str,
+    /// One line for `devstack catalog`.
+    pub description: &'static str,
+    /// Image repository without tag.
+    pub repository: &'static str,
+    /// Pinned default tag.
+    pub default_version: &'static str,
+    /// Whether the type keeps data (StatefulSet, volumes, replicas fixed at 1).
+    pub stateful: bool,
+    /// Named container ports; the first is the main one.
+    pub ports: &'static [CatalogPort],
+    /// UID the container runs as (`0`: the image needs root).
+    pub uid: i64,
+    /// GID the container runs as (and the volume group).
+    pub gid: i64,
+    /// Whether the root filesystem can be read-only (with `writable_paths` as tmpfs/emptyDir).
+    pub read_only_root: bool,
+    /// Paths that must stay writable besides the data paths.
+    pub writable_paths: &'static [&'static str],
+    /// Capabilities added back after dropping ALL.
+    pub add_capabilities: &'static [&'static str],
+    /// Default requests/limits.
+    pub size: SizePreset,
+    /// Generated secrets.
+    pub secrets: &'static [SecretSpec],
+    /// Builds env, args, health, data paths and connection outputs.
+    #[serde(skip)]
+    pub build: fn(&EntryContext) -> EntryParts,
+}
+
+impl CatalogEntry {
+    /// Image reference for a version: `repository:version`.
+    pub fn image(&self, version: &str) -> String {
+        format!("{}:{}", self.repository, version)
+    }
+
+    /// The port named `name`.
+    pub fn port(&self, name: &str) -> Option<CatalogPort> {
+        self.ports.iter().copied().find(|p| p.name == name)
+    }
+}
+
+/// Every catalog type, ordered by name.
+pub static ENTRIES: &[CatalogEntry] = &[postgres::PGVECTOR, postgres::POSTGRES, cache::REDIS];
+
+/// The catalog entry for `type_name`.
+pub fn lookup(type_name: &str) -> Option<&'static CatalogEntry> {
+    ENTRIES.iter().find(|e| e.type_name == type_name)
+}
+
+/// All type names, for "did you mean" hints and listings.
+pub fn type_names() -> impl Iterator<Item = &'static str> {
+    ENTRIES.iter().map(|e| e.type_name)
+}
+
+#[cfg(test)]
+mod tests;

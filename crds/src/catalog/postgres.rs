@@ -1,0 +1,119 @@
+//! PostgreSQL and its image variants (pgvector, TimescaleDB): one env contract, one URL.
+
+use super::{
+    CatalogEntry, CatalogPort, DataPath, EntryContext, EntryParts, EnvValue, Health, SecretSpec,
+    SizePreset,
+};
+use crate::template::Template;
+
+const PORTS: &[CatalogPort] = &[CatalogPort {
+    name: "postgres",
+    port: 5432,
+}];
+const SECRETS: &[SecretSpec] = &[SecretSpec {
+    name: "password",
+    length: 32,
+}];
+
+/// Postgres 18 moved the volume to `/var/lib/postgresql`; mounting the old path on 18+ makes
+/// the container exit, so the data path depends on the major version.
+/// Returns (volume mount path, PGDATA). PGDATA is set explicitly so images built elsewhere
+/// (mirrors, local test images) put the cluster where the volume is.
+fn data_layout(major: Option<u32>) -> (String, String) {
+    match major {
+        Some(m) if m < 18 => (
+            "/var/lib/postgresql/data".to_string(),
+            "/var/lib/postgresql/data".to_string(),
+        ),
+        Some(m) => (
+            "/var/lib/postgresql".to_string(),
+            format!("/var/lib/postgresql/{m}/docker"),
+        ),
+        None => (
+            "/var/lib/postgresql".to_string(),
+            "/var/lib/postgresql/18/docker".to_string(),
+        ),
+    }
+}
+
+/// Shared by every Postgres-compatible image; `major` is the Postgres major version.
+fn build_postgres(ctx: &EntryContext, major: Option<u32>) -> EntryParts {
+    let user = ctx.env_or("POSTGRES_USER", "postgres");
+    let db = ctx.env_or("POSTGRES_DB", &user);
+    let mut parts = EntryParts::default();
+    parts
+        .env
+        .insert("POSTGRES_USER".into(), EnvValue::Template(user.clone().into()));
+    parts
+        .env
+        .insert("POSTGRES_DB".into(), EnvValue::Template(db.clone().into()));
+    parts
+        .env
+        .insert("POSTGRES_PASSWORD".into(), ctx.secret_env("password"));
+    parts.health = Some(Health::shell(
+        "pg_isready -h 127.0.0.1 -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\"",
+    ));
+    let (mount, pgdata) = data_layout(major);
+    parts
+        .env
+        .insert("PGDATA".into(), EnvValue::Template(pgdata.into()));
+    parts.data_paths = vec![DataPath {
+        name: "data".into(),
+        path: mount,
+    }];
+    let url = Template::lit(format!("postgresql://{user}:"))
+        .push_secret(ctx.secret_id("password"))
+        .push_lit("@")
+        .push_host(ctx.service)
+        .push_lit(format!(":5432/{db}"));
+    parts.connection.insert("URL".into(), url);
+    parts.connection.insert("HOST".into(), ctx.host());
+    parts.connection.insert("PORT".into(), "5432".into());
+    parts.connection.insert("USER".into(), user.into());
+    parts.connection.insert("PASSWORD".into(), ctx.secret("password"));
+    parts.connection.insert("DB".into(), db.into());
+    parts
+}
+
+fn build_plain(ctx: &EntryContext) -> EntryParts {
+    build_postgres(ctx, ctx.major())
+}
+
+/// `0.8.1-pg18-trixie` → 18.
+fn pg_major_from_tag(version: &str) -> Option<u32> {
+    let rest = version.split("-pg").nth(1)?;
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
+fn build_pgvector(ctx: &EntryContext) -> EntryParts {
+    build_postgres(ctx, pg_major_from_tag(ctx.version))
+}
+
+/// PostgreSQL (official Debian image, runs as 999).
+pub const POSTGRES: CatalogEntry = CatalogEntry {
+    type_name: "postgres",
+    description: "PostgreSQL relational database",
+    repository: "postgres",
+    default_version: "18.1",
+    stateful: true,
+    ports: PORTS,
+    uid: 999,
+    gid: 999,
+    read_only_root: true,
+    writable_paths: &["/var/run/postgresql", "/tmp"],
+    add_capabilities: &[],
+    size: SizePreset::Nano,
+    secrets: SECRETS,
+    build: build_plain,
+};
+
+/// PostgreSQL with the pgvector extension (`CREATE EXTENSION vector;`).
+pub const PGVECTOR: CatalogEntry = CatalogEntry {
+    type_name: "pgvector",
+    description: "PostgreSQL with the pgvector extension",
+    repository: "pgvector/pgvector",
+    default_version: "0.8.1-pg18-trixie",
+    build: build_pgvector,
+    ..POSTGRES
+};

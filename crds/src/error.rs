@@ -1,0 +1,113 @@
+//! Validation errors: every one names the field and says how to fix it.
+
+use std::fmt;
+
+/// One invalid field.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// Path of the field, e.g. `spec.services.api.dependsOn[0]`.
+    pub path: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// All problems found in a spec (validation reports every problem, not only the first).
+#[derive(Clone, Debug, PartialEq, Eq, Default, thiserror::Error, serde::Serialize)]
+#[serde(transparent)]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ValidationErrors {
+    /// Records a problem.
+    pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Whether no problem was found.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The candidate closest to `wrong` by edit distance, if it is close enough to be a typo.
+pub fn nearest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (wrong.len() / 3).max(2);
+    let candidates: Vec<&'a str> = candidates.into_iter().collect();
+    let by_distance = candidates
+        .iter()
+        .map(|c| (levenshtein(wrong, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c);
+    // Abbreviations ("pg" for "postgres") are too far by edit distance but obvious to a reader.
+    by_distance.or_else(|| {
+        let mut prefixed = candidates.iter().filter(|c| {
+            wrong.len() >= 2 && c.starts_with(&wrong[..1]) && is_subsequence(wrong, c)
+        });
+        match (prefixed.next(), prefixed.next()) {
+            (Some(only), None) => Some(*only),
+            _ => None,
+        }
+    })
+}
+
+fn is_subsequence(short: &str, long: &str) -> bool {
+    let mut rest = long.chars();
+    short.chars().all(|c| rest.any(|l| l == c))
+}
+
+/// ` (did you mean "x"?)` or nothing.
+pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    match nearest(wrong, candidates) {
+        Some(c) => format!(" (did you mean {c:?}?)"),
+        None => String::new(),
+    }
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(nearest("pg", ["postgres", "redis"]), Some("postgres"));
+        assert_eq!(nearest("pg", ["postgres", "pgvector"]), None);
+        assert_eq!(nearest("postgre", ["postgres", "redis"]), Some("postgres"));
+        assert_eq!(nearest("reddis", ["postgres", "redis"]), Some("redis"));
+        assert_eq!(nearest("kafka", ["postgres", "redis"]), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! Reading a `DevStack` from YAML text: errors name the field and the line.
+
+use crate::types::DevStack;
+
+/// A manifest that could not be read as a `DevStack`.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// Not YAML, or YAML of the wrong shape.
+    #[error("{0}")]
+    Yaml(String),
+    /// A different kind of object.
+    #[error("{field}: expected {expected:?}, found {found:?}")]
+    WrongKind {
+        /// `apiVersion` or `kind`.
+        field: &'static str,
+        /// What a DevStack has.
+        expected: &'static str,
+        /// What the file has.
+        found: String,
+    },
+    /// The file has no document, or more than one.
+    #[error("{0}")]
+    Documents(String),
+}
+
+/// Parses one `DevStack` manifest.
+pub fn parse_devstack(text: &str) -> Result<DevStack, ParseError> {
+    let mut docs = Vec::new();
+    for document in serde_yaml::Deserializer::from_str(text) {
+        let value = serde_yaml::Value::deserialize_from(document)?;
+        if !value.is_null() {
+            docs.push(value);
+        }
+    }
+    let value = match docs.len() {
+        0 => return Err(ParseError::Documents("the file holds no YAML document; expected one DevStack".into())),
+        1 => docs.remove(0),
+        n => return Err(ParseError::Documents(format!("the file holds {n} YAML documents; expected exactly one DevStack"))),
+    };
+    let api_version = value.get("apiVersion").and_then(|v| v.as_str()).unwrap_or_default();
+    if api_version != "devstack.dev/v1alpha1" {
+        return Err(ParseError::WrongKind {
+            field: "apiVersion",
+            expected: "devstack.dev/v1alpha1",
+            found: api_version.to_string(),
+        });
+    }
+    let kind = value.get("kind").and_then(|v| v.as_str()).unwrap_or_default();
+    if kind != "DevStack" {
+        return Err(ParseError::WrongKind {
+            field: "kind",
+            expected: "DevStack",
+            found: kind.to_string(),
+        });
+    }
+    serde_yaml::from_value(value).map_err(|e| ParseError::Yaml(e.to_string()))
+}
+
+trait DeserializeFrom {
+    fn deserialize_from(d: serde_yaml::Deserializer<'_>) -> Result<serde_yaml::Value, ParseError>;
+}
+
+impl DeserializeFrom for serde_yaml::Value {
+    fn deserialize_from(d: serde_yaml::Deserializer<'_>) -> Result<serde_yaml::Value, ParseError> {
+        use serde::Deserialize;
+        serde_yaml::Value::deserialize(d).map_err(|e| ParseError::Yaml(e.to_string()))
+    }
+}

@@ -1,0 +1,478 @@
+#!/usr/bin/env bash
+# Local Kubernetes control plane for devstack's end-to-end tests.
+#
+#   e2e/cluster.sh up          build (or reuse) the binaries, start etcd, kube-apiserver,
+#                              kube-controller-manager, kube-scheduler, kwok (one fake node)
+#                              and the harness's hostPath volume provisioner; wait until
+#                              everything is ready. Idempotent.
+#   e2e/cluster.sh down        stop everything `up` started and remove the state dir.
+#   e2e/cluster.sh kubeconfig  print the path of the admin kubeconfig.
+#   e2e/cluster.sh build       only build / reuse the cached binaries.
+#   e2e/cluster.sh status      exit 0 when the cluster is up and healthy.
+#
+# Environment:
+#   DEVSTACK_CACHE        binary cache root (default $HOME/.cache/devstack); binaries live in
+#                         $DEVSTACK_CACHE/bin/<name>-<version>
+#   DEVSTACK_E2E_STATE    state root (default /tmp/devstack-e2e); this script uses <root>/cluster
+#   DEVSTACK_APISERVER_PORT  secure port of kube-apiserver on 127.0.0.1 (default 6443)
+#
+# Everything listens on 127.0.0.1 only.
+set -euo pipefail
+
+K8S_VERSION=v1.37.2
+ETCD_VERSION=v3.7.3
+KWOK_VERSION=v0.8.0
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+K8S_DIR="$ROOT/e2e/k8s"
+CACHE="${DEVSTACK_CACHE:-$HOME/.cache/devstack}"
+BIN="$CACHE/bin"
+STATE_ROOT="${DEVSTACK_E2E_STATE:-/tmp/devstack-e2e}"
+STATE="$STATE_ROOT/cluster"
+PKI="$STATE/pki"
+LOGS="$STATE"
+RUN="$STATE/run"
+
+APISERVER_PORT="${DEVSTACK_APISERVER_PORT:-6443}"
+ETCD_CLIENT_PORT=23790
+ETCD_PEER_PORT=23800
+KCM_PORT=10257
+SCHED_PORT=10259
+KWOK_PORT=10247
+SERVICE_CIDR=10.96.0.0/16
+SERVICE_IP=10.96.0.1
+NODE_NAME=devstack-kwok-0
+STORAGE_CLASS=standard
+PROVISIONER_NAME=devstack.dev/hostpath
+
+# Start order; `down` stops in reverse.
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok devstack-provisioner)
+
+log() { printf '[cluster] %s\n' "$*" >&2; }
+die() {
+	log "ERROR: $*"
+	exit 1
+}
+
+now() { date +%s; }
+
+# phase NAME START: print how long a phase took.
+phase() { log "$1: $(($(now) - $2))s"; }
+
+provisioner_version() {
+	cat "$K8S_DIR/go.mod" "$K8S_DIR/go.sum" "$K8S_DIR"/cmd/devstack-provisioner/*.go | sha256sum | cut -c1-12
+}
+
+bin_path() {
+	case "$1" in
+	etcd) echo "$BIN/etcd-$ETCD_VERSION" ;;
+	kwok) echo "$BIN/kwok-$KWOK_VERSION" ;;
+	devstack-provisioner) echo "$BIN/devstack-provisioner-$(provisioner_version)" ;;
+	*) echo "$BIN/$1-$K8S_VERSION" ;;
+	esac
+}
+
+# go_build NAME PACKAGE: build a package of the e2e/k8s module into the cache.
+go_build() {
+	local name="$1" pkg="$2" out
+	out="$(bin_path "$name")"
+	if [[ -x "$out" ]]; then
+		return 0
+	fi
+	command -v go >/dev/null || die "go is not installed (needed to build $name)"
+	local t
+	t=$(now)
+	mkdir -p "$BIN"
+	(cd "$K8S_DIR" && go build -buildvcs=false -trimpath -ldflags='-s -w' -o "$out.tmp.$$" "$pkg") ||
+		die "building $name ($pkg) failed"
+	mv -f "$out.tmp.$$" "$out"
+	phase "build $name" "$t"
+}
+
+build_kwok() {
+	local out
+	out="$(bin_path kwok)"
+	if [[ -x "$out" ]]; then
+		return 0
+	fi
+	command -v go >/dev/null || die "go is not installed (needed to build kwok)"
+	local t tmp
+	t=$(now)
+	mkdir -p "$BIN"
+	tmp="$(mktemp -d)"
+	# kwok's go.mod has no replace directives, so `go install pkg@version` builds it in its
+	# own module, with the dependency versions kwok itself pins.
+	GOBIN="$tmp" GOFLAGS=-buildvcs=false go install -trimpath -ldflags='-s -w' \
+		"sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" || {
+		rm -rf "$tmp"
+		die "building kwok failed"
+	}
+	mv -f "$tmp/kwok" "$out"
+	rm -rf "$tmp"
+	phase "build kwok" "$t"
+}
+
+build_all() {
+	local t
+	t=$(now)
+	go_build etcd go.etcd.io/etcd/server/v3
+	go_build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
+	go_build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
+	go_build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
+	go_build kubectl k8s.io/kubernetes/cmd/kubectl
+	build_kwok
+	go_build devstack-provisioner ./cmd/devstack-provisioner
+	phase "binaries ready" "$t"
+}
+
+kubectl() { "$(bin_path kubectl)" --kubeconfig "$STATE/admin.kubeconfig" "$@"; }
+
+# ---------------------------------------------------------------- certificates
+
+gen_cert() { # NAME SUBJECT EXT-FILE-CONTENT
+	local name="$1" subj="$2" ext="$3"
+	openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
+	openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null
+	printf '%s\n' "$ext" >"$PKI/$name.ext"
+	openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+		-days 365 -sha256 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null
+	rm -f "$PKI/$name.csr" "$PKI/$name.ext"
+}
+
+gen_pki() {
+	local t
+	t=$(now)
+	mkdir -p "$PKI"
+	chmod 700 "$PKI"
+	openssl genrsa -out "$PKI/ca.key" 2048 2>/dev/null
+	openssl req -x509 -new -key "$PKI/ca.key" -subj "/CN=devstack-e2e-ca" -days 365 -sha256 \
+		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+		-out "$PKI/ca.crt" 2>/dev/null
+	local client="basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+	gen_cert apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,DNS:localhost,IP:$SERVICE_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+	gen_cert admin "/O=system:masters/CN=devstack-e2e-admin" "$client"
+	gen_cert kube-controller-manager "/CN=system:kube-controller-manager" "$client"
+	gen_cert kube-scheduler "/CN=system:kube-scheduler" "$client"
+	openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
+	openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+	chmod 600 "$PKI"/*.key
+	for user in admin kube-controller-manager kube-scheduler; do
+		write_kubeconfig "$user"
+	done
+	phase "certificates" "$t"
+}
+
+write_kubeconfig() { # USER
+	local user="$1" file
+	if [[ "$user" == admin ]]; then file="$STATE/admin.kubeconfig"; else file="$STATE/$user.kubeconfig"; fi
+	cat >"$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: devstack-e2e
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority: $PKI/ca.crt
+users:
+- name: $user
+  user:
+    client-certificate: $PKI/$user.crt
+    client-key: $PKI/$user.key
+contexts:
+- name: devstack-e2e
+  context:
+    cluster: devstack-e2e
+    user: $user
+current-context: devstack-e2e
+EOF
+	chmod 600 "$file"
+}
+
+# ---------------------------------------------------------------- processes
+
+pid_of() { cat "$RUN/$1.pid" 2>/dev/null || true; }
+
+# alive NAME: the process recorded for NAME is running our binary.
+alive() {
+	local pid
+	pid="$(pid_of "$1")"
+	[[ -n "$pid" ]] || return 1
+	[[ -r "/proc/$pid/cmdline" ]] || return 1
+	tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1 | grep -q -- "$1" || return 1
+	# A zombie is not alive.
+	[[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]]
+}
+
+start() { # NAME ARGS...
+	local name="$1" bin
+	shift
+	bin="$(bin_path "$name")"
+	mkdir -p "$RUN"
+	# setsid: own session, so signals aimed at the caller's process group do not reach it.
+	# In a non-interactive shell the child is not a group leader, so setsid execs in place
+	# and $! is the component's own pid.
+	setsid "$bin" "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
+	echo $! >"$RUN/$name.pid"
+}
+
+fail_component() { # NAME MESSAGE
+	local name="$1"
+	log "ERROR: $name: $2"
+	if [[ -f "$LOGS/$name.log" ]]; then
+		log "last lines of $LOGS/$name.log:"
+		tail -n 40 "$LOGS/$name.log" >&2 || true
+	fi
+	log "stopping the components started so far (logs kept in $STATE)"
+	stop_all
+	exit 1
+}
+
+# wait_for NAME TIMEOUT_SECONDS COMMAND...: poll COMMAND until it succeeds.
+wait_for() {
+	local name="$1" timeout="$2" deadline
+	shift 2
+	deadline=$(($(now) + timeout))
+	while ! "$@" >/dev/null 2>&1; do
+		alive "$name" || fail_component "$name" "process exited"
+		(($(now) < deadline)) || fail_component "$name" "not ready after ${timeout}s"
+		sleep 0.5
+	done
+}
+
+curl_admin() {
+	curl -fsS --max-time 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$@"
+}
+
+etcd_healthy() { curl -fsS --max-time 5 "http://127.0.0.1:$ETCD_CLIENT_PORT/health" | grep -q '"health":"true"'; }
+apiserver_ready() { [[ "$(curl_admin "https://127.0.0.1:$APISERVER_PORT/readyz")" == ok ]]; }
+healthz_ok() { [[ "$(curl -ksS --max-time 5 "https://127.0.0.1:$1/healthz")" == ok ]]; }
+node_ready() {
+	[[ "$(kubectl get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" == True ]]
+}
+provisioner_ready() { grep -q 'running, volumes under' "$LOGS/devstack-provisioner.log"; }
+default_sa_exists() { kubectl -n default get serviceaccount default; }
+
+stop_all() {
+	local i name pid
+	for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
+		name="${COMPONENTS[$i]}"
+		if alive "$name"; then
+			pid="$(pid_of "$name")"
+			kill -TERM "$pid" 2>/dev/null || true
+			local deadline=$(($(now) + 20))
+			while alive "$name" && (($(now) < deadline)); do sleep 0.2; done
+			if alive "$name"; then
+				log "$name (pid $pid) ignored SIGTERM; sending SIGKILL"
+				kill -KILL "$pid" 2>/dev/null || true
+				while alive "$name"; do sleep 0.1; done
+			fi
+		fi
+		rm -f "$RUN/$name.pid"
+	done
+}
+
+healthy() {
+	local name
+	for name in "${COMPONENTS[@]}"; do alive "$name" || return 1; done
+	etcd_healthy && apiserver_ready && healthz_ok "$KCM_PORT" && healthz_ok "$SCHED_PORT" && node_ready
+}
+
+# ---------------------------------------------------------------- manifests
+
+apply_manifests() {
+	kubectl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: $NODE_NAME
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/arch: amd64
+    kubernetes.io/hostname: $NODE_NAME
+    kubernetes.io/os: linux
+    kubernetes.io/role: agent
+    node-role.kubernetes.io/agent: ""
+    type: kwok
+spec: {}
+status:
+  allocatable:
+    cpu: "32"
+    memory: 64Gi
+    pods: "110"
+    ephemeral-storage: 500Gi
+  capacity:
+    cpu: "32"
+    memory: 64Gi
+    pods: "110"
+    ephemeral-storage: 500Gi
+  nodeInfo:
+    architecture: amd64
+    kubeProxyVersion: fake
+    kubeletVersion: fake
+    operatingSystem: linux
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: $STORAGE_CLASS
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: $PROVISIONER_NAME
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+allowVolumeExpansion: false
+EOF
+}
+
+# ---------------------------------------------------------------- commands
+
+cmd_up() {
+	local t_all t
+	t_all=$(now)
+	mkdir -p "$STATE_ROOT"
+	exec 9>"$STATE_ROOT/cluster.lock"
+	flock 9
+
+	if [[ -f "$STATE/admin.kubeconfig" ]] && healthy; then
+		log "already running (kubeconfig: $STATE/admin.kubeconfig)"
+		phase "up (already running)" "$t_all"
+		return 0
+	fi
+	if [[ -d "$STATE" ]]; then
+		log "found a stale or partial cluster in $STATE; stopping it and starting fresh"
+		stop_all
+		rm -rf "$STATE"
+	fi
+
+	build_all
+	mkdir -p "$STATE" "$RUN" "$STATE/volumes"
+	gen_pki
+
+	t=$(now)
+	start etcd --name devstack-e2e --data-dir "$STATE/etcd" \
+		--listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+		--advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+		--listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+		--initial-cluster "devstack-e2e=http://127.0.0.1:$ETCD_PEER_PORT" \
+		--unsafe-no-fsync --quota-backend-bytes=2147483648 --log-level=warn
+	wait_for etcd 60 etcd_healthy
+	phase "start etcd" "$t"
+
+	t=$(now)
+	start kube-apiserver \
+		--etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
+		--endpoint-reconciler-type none \
+		--tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+		--client-ca-file "$PKI/ca.crt" \
+		--authorization-mode Node,RBAC \
+		--service-account-issuer https://kubernetes.default.svc.cluster.local \
+		--service-account-key-file "$PKI/sa.pub" \
+		--service-account-signing-key-file "$PKI/sa.key" \
+		--service-cluster-ip-range "$SERVICE_CIDR" \
+		--allow-privileged=true \
+		--profiling=false \
+		--v=1
+	wait_for kube-apiserver 120 apiserver_ready
+	phase "start kube-apiserver" "$t"
+
+	t=$(now)
+	start kube-controller-manager \
+		--kubeconfig "$STATE/kube-controller-manager.kubeconfig" \
+		--authentication-kubeconfig "$STATE/kube-controller-manager.kubeconfig" \
+		--authorization-kubeconfig "$STATE/kube-controller-manager.kubeconfig" \
+		--bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
+		--leader-elect=false \
+		--controllers '*' \
+		--use-service-account-credentials=true \
+		--service-account-private-key-file "$PKI/sa.key" \
+		--root-ca-file "$PKI/ca.crt" \
+		--cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
+		--service-cluster-ip-range "$SERVICE_CIDR" \
+		--profiling=false \
+		--v=1
+	start kube-scheduler \
+		--kubeconfig "$STATE/kube-scheduler.kubeconfig" \
+		--authentication-kubeconfig "$STATE/kube-scheduler.kubeconfig" \
+		--authorization-kubeconfig "$STATE/kube-scheduler.kubeconfig" \
+		--bind-address 127.0.0.1 --secure-port "$SCHED_PORT" \
+		--leader-elect=false \
+		--profiling=false \
+		--v=1
+	start kwok \
+		--kubeconfig "$STATE/admin.kubeconfig" \
+		--config "$K8S_DIR/kwok-stages.yaml" \
+		--manage-all-nodes=false \
+		--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+		--manage-nodes-with-label-selector= \
+		--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom \
+		--disregard-status-with-label-selector= \
+		--cidr=10.0.0.1/24 --node-ip=10.0.0.1 \
+		--server-address "127.0.0.1:$KWOK_PORT"
+	start devstack-provisioner \
+		--kubeconfig "$STATE/admin.kubeconfig" \
+		--provisioner-name "$PROVISIONER_NAME" \
+		--base-dir "$STATE/volumes"
+	wait_for kube-controller-manager 60 healthz_ok "$KCM_PORT"
+	wait_for kube-scheduler 60 healthz_ok "$SCHED_PORT"
+	wait_for devstack-provisioner 60 provisioner_ready
+	phase "start controllers" "$t"
+
+	t=$(now)
+	apply_manifests || fail_component kube-apiserver "applying the fake node and storage class failed"
+	wait_for kwok 90 node_ready
+	wait_for kube-controller-manager 60 default_sa_exists
+	phase "node ready" "$t"
+
+	phase "up" "$t_all"
+	log "kubeconfig: $STATE/admin.kubeconfig"
+}
+
+cmd_down() {
+	local t
+	t=$(now)
+	mkdir -p "$STATE_ROOT"
+	exec 9>"$STATE_ROOT/cluster.lock"
+	flock 9
+	if [[ -d "$STATE" ]]; then
+		stop_all
+		rm -rf "$STATE"
+	fi
+	phase "down" "$t"
+}
+
+cmd_kubeconfig() {
+	[[ -f "$STATE/admin.kubeconfig" ]] ||
+		die "no cluster: $STATE/admin.kubeconfig does not exist (run e2e/cluster.sh up)"
+	echo "$STATE/admin.kubeconfig"
+}
+
+cmd_status() {
+	if [[ -f "$STATE/admin.kubeconfig" ]] && healthy; then
+		log "running"
+		return 0
+	fi
+	log "not running"
+	return 1
+}
+
+case "${1:-}" in
+up) cmd_up ;;
+down) cmd_down ;;
+kubeconfig) cmd_kubeconfig ;;
+build) build_all ;;
+status) cmd_status ;;
+bin-dir) echo "$BIN" ;;
+*)
+	echo "usage: $0 up|down|kubeconfig|status|build" >&2
+	exit 2
+	;;
+esac

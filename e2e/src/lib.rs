@@ -1,0 +1,354 @@
+//! Helpers for devstack's end-to-end tests.
+//!
+//! - [`client`]: a [`kube::Client`] for the local control plane that `e2e/cluster.sh up`
+//!   starts (or whatever `KUBECONFIG` points at).
+//! - [`TestNamespace`]: a fresh, uniquely named namespace that is deleted afterwards.
+//! - [`docker_host`]: the Docker endpoint (`DOCKER_HOST`, else `e2e/docker.sh endpoint`).
+//!
+//! Nothing here skips: when the cluster or the Docker engine is not there, the helpers
+//! return (or, for [`docker_host`], panic with) an error that says how to start it, so a
+//! test that needs them fails loudly.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context, Result};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{DeleteParams, ObjectMeta, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+
+/// How long [`client`] waits for the API server to answer before giving up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Label put on every namespace a [`TestNamespace`] creates.
+pub const TEST_NAMESPACE_LABEL: &str = "devstack.dev/e2e";
+
+/// The workspace root (the directory holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map_or_else(|| manifest.to_path_buf(), Path::to_path_buf)
+}
+
+/// Runs `bash e2e/<script> <args>` from the workspace root and returns its trimmed stdout.
+fn run_script(script: &str, args: &[&str]) -> Result<String> {
+    let root = workspace_root();
+    let path = root.join("e2e").join(script);
+    let out = Command::new("bash")
+        .arg(&path)
+        .args(args)
+        .current_dir(&root)
+        .output()
+        .with_context(|| format!("running {} {}", path.display(), args.join(" ")))?;
+    if !out.status.success() {
+        bail!(
+            "{} {} failed ({}): {}",
+            path.display(),
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let stdout = String::from_utf8(out.stdout)
+        .with_context(|| format!("{} {} printed non-UTF-8", path.display(), args.join(" ")))?;
+    Ok(stdout.trim().to_string())
+}
+
+/// Where the admin kubeconfig comes from: `KUBECONFIG` if set, else `e2e/cluster.sh kubeconfig`.
+pub fn kubeconfig_source() -> Result<String> {
+    match std::env::var("KUBECONFIG") {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        _ => run_script("cluster.sh", &["kubeconfig"]).context(
+            "KUBECONFIG is not set and the local test cluster is not up; \
+             start it with `e2e/cluster.sh up`",
+        ),
+    }
+}
+
+/// The client configuration for the test cluster (admin credentials).
+pub async fn config() -> Result<Config> {
+    let source = kubeconfig_source()?;
+    let mut merged: Option<Kubeconfig> = None;
+    for path in std::env::split_paths(&source) {
+        if path.as_os_str().is_empty() {
+            continue;
+        }
+        let kc = Kubeconfig::read_from(&path)
+            .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+        merged = Some(match merged {
+            Some(m) => m.merge(kc).context("merging kubeconfigs")?,
+            None => kc,
+        });
+    }
+    let kc = merged.ok_or_else(|| anyhow!("kubeconfig path {source:?} names no file"))?;
+    Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .with_context(|| format!("loading kubeconfig {source}"))
+}
+
+/// Builds a client from `config` and checks that the API server answers.
+pub async fn client_from_config(config: Config) -> Result<Client> {
+    let url = config.cluster_url.clone();
+    let client = Client::try_from(config).context("building the Kubernetes client")?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, client.apiserver_version()).await {
+        Ok(Ok(_)) => Ok(client),
+        Ok(Err(e)) => Err(anyhow!(e).context(format!(
+            "the Kubernetes API at {url} is not reachable; start the test cluster with `e2e/cluster.sh up`"
+        ))),
+        Err(_) => bail!(
+            "the Kubernetes API at {url} did not answer within {CONNECT_TIMEOUT:?}; \
+             start the test cluster with `e2e/cluster.sh up`"
+        ),
+    }
+}
+
+/// An admin client for the test cluster. Fails (never skips) when it is not reachable.
+pub async fn client() -> Result<Client> {
+    client_from_config(config().await?).await
+}
+
+/// A client that impersonates `user` (for example
+/// `system:serviceaccount:NS:NAME`) with the given groups, using the admin credentials.
+pub async fn impersonating_client(user: &str, groups: &[&str]) -> Result<Client> {
+    let mut cfg = config().await?;
+    cfg.auth_info.impersonate = Some(user.to_string());
+    cfg.auth_info.impersonate_groups = if groups.is_empty() {
+        None
+    } else {
+        Some(groups.iter().map(|g| (*g).to_string()).collect())
+    };
+    client_from_config(cfg).await
+}
+
+/// A client that authenticates with a bearer `token` only (for example one from a
+/// ServiceAccount TokenRequest), trusting the test cluster's CA.
+pub async fn token_client(token: &str) -> Result<Client> {
+    let mut cfg = config().await?;
+    cfg.auth_info = serde_json::from_value(serde_json::json!({ "token": token }))
+        .context("building token credentials")?;
+    client_from_config(cfg).await
+}
+
+/// The Docker endpoint for the tests: `DOCKER_HOST` if set, else `e2e/docker.sh endpoint`.
+pub fn try_docker_host() -> Result<String> {
+    match std::env::var("DOCKER_HOST") {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        _ => {
+            let endpoint = run_script("docker.sh", &["endpoint"]).context(
+                "DOCKER_HOST is not set and the local Docker engine is not up; \
+                 start it with `e2e/docker.sh up`",
+            )?;
+            if endpoint.is_empty() {
+                bail!("e2e/docker.sh endpoint printed nothing");
+            }
+            Ok(endpoint)
+        }
+    }
+}
+
+/// Like [`try_docker_host`], but panics with the reason, so a test that needs Docker fails.
+pub fn docker_host() -> String {
+    match try_docker_host() {
+        Ok(h) => h,
+        Err(e) => panic!("no Docker engine for the e2e tests: {e:#}"),
+    }
+}
+
+/// Polls `probe` every `interval` until it returns `Ok(Some(value))` or `timeout` passes.
+/// `Ok(None)` means "not yet"; an `Err` from the probe is remembered and retried. On timeout
+/// the error names `what` and the last probe error.
+pub async fn poll_until<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let interval = Duration::from_millis(500);
+    let deadline = Instant::now() + timeout;
+    let mut last_err: Option<anyhow::Error> = None;
+    loop {
+        match probe().await {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(e) => last_err = Some(e),
+        }
+        if Instant::now() >= deadline {
+            return Err(match last_err {
+                Some(e) => e.context(format!("timed out after {timeout:?} waiting for {what}")),
+                None => anyhow!("timed out after {timeout:?} waiting for {what}"),
+            });
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// A unique DNS-label name: `<prefix>-<time>-<pid>-<counter>`, at most 63 characters.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let mut clean: String = prefix
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    clean = clean.trim_matches('-').to_string();
+    if clean.is_empty() {
+        clean = "e2e".to_string();
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let suffix = format!(
+        "{:x}{:x}{:x}",
+        (nanos % 0xffff_ffff) as u32,
+        std::process::id() % 0xffff,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    clean.truncate(62 - suffix.len());
+    let clean = clean.trim_end_matches('-');
+    format!("{clean}-{suffix}")
+}
+
+/// A fresh namespace for one test, deleted afterwards.
+///
+/// Call [`TestNamespace::cleanup`] at the end of the test; if the test panics first, `Drop`
+/// deletes the namespace on a best-effort basis.
+pub struct TestNamespace {
+    name: String,
+    client: Client,
+    config: Config,
+    cleaned: bool,
+}
+
+impl TestNamespace {
+    /// Creates a namespace named `<prefix>-<unique suffix>` with the admin client.
+    pub async fn new(prefix: &str) -> Result<Self> {
+        let config = config().await?;
+        let client = client_from_config(config.clone()).await?;
+        let name = unique_name(prefix);
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                labels: Some([(TEST_NAMESPACE_LABEL.to_string(), "true".to_string())].into()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .with_context(|| format!("creating test namespace {name}"))?;
+        Ok(Self {
+            name,
+            client,
+            config,
+            cleaned: false,
+        })
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The admin client (cheap to clone).
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// A namespaced API handle for `K` in this namespace.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.name)
+    }
+
+    /// Deletes the namespace (without waiting for it to disappear).
+    pub async fn cleanup(mut self) -> Result<()> {
+        self.cleaned = true;
+        delete_namespace(&self.client, &self.name).await
+    }
+
+    /// Deletes the namespace and waits until it is gone.
+    pub async fn delete_and_wait(mut self, timeout: Duration) -> Result<()> {
+        self.cleaned = true;
+        delete_namespace(&self.client, &self.name).await?;
+        let api = Api::<Namespace>::all(self.client.clone());
+        let name = self.name.clone();
+        poll_until(&format!("namespace {name} to be deleted"), timeout, || {
+            let api = api.clone();
+            let name = name.clone();
+            async move { Ok(api.get_opt(&name).await?.is_none().then_some(())) }
+        })
+        .await
+    }
+}
+
+async fn delete_namespace(client: &Client, name: &str) -> Result<()> {
+    match Api::<Namespace>::all(client.clone())
+        .delete(name, &DeleteParams::background())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(anyhow!(e).context(format!("deleting test namespace {name}"))),
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        // The test's runtime may be going away (a panic unwinds through it), so delete from
+        // a separate thread with its own runtime and a fresh connection.
+        let config = self.config.clone();
+        let name = self.name.clone();
+        let worker = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(client) = Client::try_from(config) {
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(10),
+                        delete_namespace(&client, &name),
+                    )
+                    .await;
+                }
+            });
+        });
+        let _ = worker.join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unique_name;
+
+    #[test]
+    fn unique_names_are_dns_labels_and_distinct() {
+        let a = unique_name("Smoke_Test");
+        let b = unique_name("Smoke_Test");
+        assert_ne!(a, b);
+        for n in [&a, &b] {
+            assert!(n.len() <= 63, "{n}");
+            assert!(n.starts_with("smoke-test-"), "{n}");
+            assert!(n
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        }
+        let long = unique_name(&"x".repeat(100));
+        assert!(long.len() <= 63, "{long}");
+        assert_eq!(unique_name("--").split('-').next(), Some("e2e"));
+    }
+}

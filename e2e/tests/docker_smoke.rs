@@ -1,0 +1,446 @@
+//! Smoke test of the local Docker engine that `e2e/docker.sh up` starts.
+//!
+//! Writes a Compose project with the locally built postgres and redis images (names from
+//! `e2e/docker.sh images`), random passwords and the catalog's healthchecks, brings it up with
+//! `<compose-bin> up -d --wait`, then checks that clients on the project network and on the host
+//! log in with the configured credentials and are refused without them. The project is torn
+//! down (`down -v`) however the test ends.
+//!
+//! Needs a running engine: `e2e/docker.sh up`, then
+//! `DOCKER_HOST=$(e2e/docker.sh endpoint) cargo test -p devstack-e2e --test docker_smoke`.
+//! Without an engine the test fails; it never skips.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const PG_USER: &str = "app";
+const PG_DB: &str = "appdb";
+
+/// Runs `bash e2e/docker.sh ARGS` and returns its trimmed stdout, panicking on failure.
+fn docker_sh(args: &[&str]) -> String {
+    let root = devstack_e2e::workspace_root();
+    let out = Command::new("bash")
+        .arg(root.join("e2e/docker.sh"))
+        .args(args)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running e2e/docker.sh {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "e2e/docker.sh {args:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A random lowercase-hex string (std only: RandomState is seeded from the OS).
+fn random_hex(chars: usize) -> String {
+    let mut s = String::new();
+    while s.len() < chars {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u128(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.write_u32(std::process::id());
+        s.push_str(&format!("{:016x}", h.finish()));
+    }
+    s.truncate(chars);
+    s
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).trim().to_string()
+}
+
+/// A Compose project on the local engine; `down -v` and the temp dir removal run on drop.
+struct Project {
+    name: String,
+    dir: PathBuf,
+    compose: String,
+    docker_host: String,
+}
+
+impl Project {
+    fn file(&self) -> PathBuf {
+        self.dir.join("compose.yaml")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.compose);
+        c.env("DOCKER_HOST", &self.docker_host)
+            .arg("-p")
+            .arg(&self.name)
+            .arg("-f")
+            .arg(self.file())
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .output()
+            .unwrap_or_else(|e| panic!("running {} {args:?}: {e}", self.compose))
+    }
+
+    /// Runs a compose command that must succeed; returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "compose {args:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// `compose run --rm` of a one-off client container on the project network.
+    fn client(&self, service: &str, env: &[(&str, &str)], cmd: &[&str]) -> Output {
+        let mut args: Vec<String> = ["run", "--rm", "--no-deps", "-T"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for (k, v) in env {
+            args.push("-e".into());
+            args.push(format!("{k}={v}"));
+        }
+        args.push(service.into());
+        args.extend(cmd.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run(&refs)
+    }
+
+    fn published(&self, service: &str, port: u16) -> SocketAddr {
+        let out = self.ok(&["port", service, &port.to_string()]);
+        let line = out.lines().next().unwrap_or_default().trim().to_string();
+        line.parse()
+            .unwrap_or_else(|e| panic!("compose port {service} {port} printed {line:?}: {e}"))
+    }
+
+    fn logs(&self) -> String {
+        let out = self.run(&["logs", "--no-color", "--tail", "60"]);
+        format!("{}\n{}", text(&out.stdout), text(&out.stderr))
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- compose logs of {} ---\n{}", self.name, self.logs());
+        }
+        let out = self.run(&[
+            "--profile",
+            "tools",
+            "down",
+            "-v",
+            "--remove-orphans",
+            "-t",
+            "5",
+        ]);
+        if !out.status.success() {
+            eprintln!(
+                "compose down of {} failed: {}",
+                self.name,
+                text(&out.stderr)
+            );
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn compose_yaml(pg_image: &str, redis_image: &str, pg_pw: &str, redis_pw: &str) -> String {
+    // Mirrors how the catalog runs the images: postgres as uid 999 with a read-only root and
+    // tmpfs for the socket dir and /tmp, redis started as root (the entrypoint drops to 999).
+    format!(
+        r#"services:
+  postgres:
+    image: {pg_image}
+    user: "999:999"
+    read_only: true
+    tmpfs: [/var/run/postgresql, /tmp]
+    environment:
+      POSTGRES_PASSWORD: "{pg_pw}"
+      POSTGRES_USER: {PG_USER}
+      POSTGRES_DB: {PG_DB}
+    volumes: [pgdata:/var/lib/postgresql/data]
+    ports: ["127.0.0.1::5432"]
+    healthcheck:
+      test: ["CMD-SHELL", "pg_isready -h 127.0.0.1 -U {PG_USER} -d {PG_DB}"]
+      interval: 1s
+      timeout: 5s
+      retries: 90
+  redis:
+    image: {redis_image}
+    command: ["redis-server", "--requirepass", "{redis_pw}", "--appendonly", "yes"]
+    volumes: [redisdata:/data]
+    ports: ["127.0.0.1::6379"]
+    depends_on:
+      postgres: {{condition: service_healthy}}
+    healthcheck:
+      test: ["CMD-SHELL", "REDISCLI_AUTH={redis_pw} redis-cli ping | grep -q PONG"]
+      interval: 1s
+      timeout: 5s
+      retries: 60
+  pgclient:
+    image: {pg_image}
+    profiles: [tools]
+  redisclient:
+    image: {redis_image}
+    profiles: [tools]
+volumes:
+  pgdata: {{}}
+  redisdata: {{}}
+"#
+    )
+}
+
+/// Speaks RESP to redis on `addr`: returns the first reply line to each command.
+fn redis_exchange(addr: SocketAddr, commands: &[&[&str]]) -> Vec<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connecting to redis at {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let mut replies = Vec::new();
+    for cmd in commands {
+        let mut req = format!("*{}\r\n", cmd.len());
+        for a in *cmd {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(req.as_bytes())
+            .unwrap_or_else(|e| panic!("writing to redis at {addr}: {e}"));
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while !line.ends_with(b"\r\n") {
+            match s.read(&mut b) {
+                Ok(1) => line.push(b[0]),
+                Ok(_) => break,
+                Err(e) => panic!("reading from redis at {addr}: {e}"),
+            }
+        }
+        replies.push(text(&line));
+    }
+    replies
+}
+
+/// Sends a PostgreSQL SSLRequest and returns the one-byte answer ('N': no TLS, but a postgres).
+fn postgres_ssl_probe(addr: SocketAddr) -> u8 {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connecting to postgres at {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    s.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
+        .unwrap_or_else(|e| panic!("writing SSLRequest to {addr}: {e}"));
+    let mut b = [0u8; 1];
+    s.read_exact(&mut b)
+        .unwrap_or_else(|e| panic!("reading the SSLRequest answer from {addr}: {e}"));
+    b[0]
+}
+
+fn image_for(images: &str, name: &str) -> String {
+    images
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("e2e/docker.sh images has no {name}= line:\n{images}"))
+}
+
+fn assert_contains(out: &Output, needle: &str, what: &str) {
+    let all = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        all.contains(needle),
+        "{what}: expected {needle:?} in:\n{all}"
+    );
+}
+
+#[test]
+fn compose_project_with_local_postgres_and_redis() {
+    let started = Instant::now();
+    let docker_host = devstack_e2e::docker_host();
+    let compose = docker_sh(&["compose-bin"]);
+    let images = docker_sh(&["images"]);
+    let pg_image = image_for(&images, "postgres");
+    let redis_image = image_for(&images, "redis");
+
+    let name = format!("smoke-{}", random_hex(10));
+    let dir = std::env::temp_dir().join(format!("devstack-{name}"));
+    std::fs::create_dir_all(&dir).expect("creating the project dir");
+    let pg_pw = random_hex(24);
+    let redis_pw = random_hex(24);
+    let project = Project {
+        name,
+        dir,
+        compose,
+        docker_host,
+    };
+    std::fs::write(
+        project.file(),
+        compose_yaml(&pg_image, &redis_image, &pg_pw, &redis_pw),
+    )
+    .expect("writing compose.yaml");
+
+    // The engine must answer; no engine is a failure, not a skip.
+    let ls = project.run(&["ls"]);
+    assert!(
+        ls.status.success(),
+        "the Docker engine at {} does not answer (start it with `e2e/docker.sh up`):\n{}",
+        project.docker_host,
+        text(&ls.stderr)
+    );
+
+    project.ok(&["up", "-d", "--wait", "--wait-timeout", "180"]);
+    eprintln!("compose up --wait: {:?}", started.elapsed());
+
+    // postgres runs as uid 999 (user: 999); redis starts as root and drops to 999.
+    let pg_uid = project.ok(&["exec", "-T", "postgres", "id", "-u"]);
+    assert_eq!(pg_uid, "999", "postgres container user");
+    let redis_status = project.ok(&["exec", "-T", "redis", "cat", "/proc/1/status"]);
+    let redis_uid = redis_status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        redis_uid.split_whitespace().nth(1) == Some("999"),
+        "redis-server should run as uid 999, got {redis_uid:?}"
+    );
+
+    // A second container on the project network logs in to postgres over TCP.
+    let sql = "select current_user || '@' || current_database()";
+    let out = project.client(
+        "pgclient",
+        &[("PGPASSWORD", &pg_pw)],
+        &[
+            "psql", "-h", "postgres", "-U", PG_USER, "-d", PG_DB, "-tAc", sql,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "psql with the configured password failed:\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout), format!("{PG_USER}@{PG_DB}"));
+
+    // A wrong password is refused, over the network and on 127.0.0.1 inside the container.
+    let out = project.client(
+        "pgclient",
+        &[("PGPASSWORD", "not-the-password")],
+        &[
+            "psql", "-h", "postgres", "-U", PG_USER, "-d", PG_DB, "-tAc", "select 1",
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "psql with a wrong password succeeded"
+    );
+    assert_contains(
+        &out,
+        "password authentication failed",
+        "wrong password over the network",
+    );
+    let out = project.run(&[
+        "exec",
+        "-T",
+        "-e",
+        "PGPASSWORD=not-the-password",
+        "postgres",
+        "psql",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        PG_USER,
+        "-d",
+        PG_DB,
+        "-tAc",
+        "select 1",
+    ]);
+    assert!(
+        !out.status.success(),
+        "psql -h 127.0.0.1 with a wrong password succeeded"
+    );
+    assert_contains(
+        &out,
+        "password authentication failed",
+        "wrong password on 127.0.0.1",
+    );
+    let out = project.ok(&[
+        "exec",
+        "-T",
+        "-e",
+        &format!("PGPASSWORD={pg_pw}"),
+        "postgres",
+        "psql",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        PG_USER,
+        "-d",
+        PG_DB,
+        "-tAc",
+        "select 1",
+    ]);
+    assert_eq!(out, "1");
+
+    // redis over the project network: the password works, no password gets NOAUTH.
+    let out = project.client(
+        "redisclient",
+        &[],
+        &[
+            "redis-cli",
+            "-h",
+            "redis",
+            "-a",
+            &redis_pw,
+            "--no-auth-warning",
+            "ping",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "redis-cli failed: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout), "PONG");
+    let out = project.client("redisclient", &[], &["redis-cli", "-h", "redis", "ping"]);
+    assert_contains(&out, "NOAUTH", "redis-cli without a password");
+
+    // From the host through the published 127.0.0.1 ports.
+    let redis_addr = project.published("redis", 6379);
+    let replies = redis_exchange(
+        redis_addr,
+        &[
+            &["PING"],
+            &["AUTH", "wrong"],
+            &["AUTH", &redis_pw],
+            &["PING"],
+        ],
+    );
+    assert!(
+        replies[0].starts_with("-NOAUTH"),
+        "PING before AUTH: {replies:?}"
+    );
+    assert!(
+        replies[1].starts_with("-WRONGPASS"),
+        "AUTH wrong: {replies:?}"
+    );
+    assert_eq!(replies[2], "+OK", "AUTH: {replies:?}");
+    assert_eq!(replies[3], "+PONG", "PING after AUTH: {replies:?}");
+    let pg_addr = project.published("postgres", 5432);
+    assert_eq!(
+        postgres_ssl_probe(pg_addr),
+        b'N',
+        "SSLRequest answer from {pg_addr}"
+    );
+
+    eprintln!("docker smoke checks done: {:?}", started.elapsed());
+}
