@@ -161,8 +161,10 @@ impl Drop for Project {
 }
 
 fn compose_yaml(pg_image: &str, redis_image: &str, pg_pw: &str, redis_pw: &str) -> String {
-    // Mirrors how the catalog runs the images: postgres as uid 999 with a read-only root and
-    // tmpfs for the socket dir and /tmp, redis started as root (the entrypoint drops to 999).
+    // Mirrors how the catalog runs these services: uid 999, read-only root with tmpfs for the
+    // writable paths, postgres's Postgres-18 data layout (volume at /var/lib/postgresql, PGDATA
+    // below it), redis's password on the command line and REDISCLI_AUTH in the health check.
+    // `$$` is Compose's escape for a literal `$` (evaluated by the container's shell).
     format!(
         r#"services:
   postgres:
@@ -174,7 +176,8 @@ fn compose_yaml(pg_image: &str, redis_image: &str, pg_pw: &str, redis_pw: &str) 
       POSTGRES_PASSWORD: "{pg_pw}"
       POSTGRES_USER: {PG_USER}
       POSTGRES_DB: {PG_DB}
-    volumes: [pgdata:/var/lib/postgresql/data]
+      PGDATA: /var/lib/postgresql/18/docker
+    volumes: [pgdata:/var/lib/postgresql]
     ports: ["127.0.0.1::5432"]
     healthcheck:
       test: ["CMD-SHELL", "pg_isready -h 127.0.0.1 -U {PG_USER} -d {PG_DB}"]
@@ -183,13 +186,18 @@ fn compose_yaml(pg_image: &str, redis_image: &str, pg_pw: &str, redis_pw: &str) 
       retries: 90
   redis:
     image: {redis_image}
+    user: "999:999"
+    read_only: true
+    tmpfs: [/tmp]
     command: ["redis-server", "--requirepass", "{redis_pw}", "--appendonly", "yes"]
+    environment:
+      REDIS_PASSWORD: "{redis_pw}"
     volumes: [redisdata:/data]
     ports: ["127.0.0.1::6379"]
     depends_on:
       postgres: {{condition: service_healthy}}
     healthcheck:
-      test: ["CMD-SHELL", "REDISCLI_AUTH={redis_pw} redis-cli ping | grep -q PONG"]
+      test: ["CMD-SHELL", "REDISCLI_AUTH=\"$$REDIS_PASSWORD\" redis-cli ping | grep -q PONG"]
       interval: 1s
       timeout: 5s
       retries: 60
@@ -300,9 +308,17 @@ fn compose_project_with_local_postgres_and_redis() {
     project.ok(&["up", "-d", "--wait", "--wait-timeout", "180"]);
     eprintln!("compose up --wait: {:?}", started.elapsed());
 
-    // postgres runs as uid 999 (user: 999); redis starts as root and drops to 999.
+    // Both run as uid 999, and postgres put its cluster where PGDATA says.
     let pg_uid = project.ok(&["exec", "-T", "postgres", "id", "-u"]);
     assert_eq!(pg_uid, "999", "postgres container user");
+    let pg_version = project.ok(&[
+        "exec",
+        "-T",
+        "postgres",
+        "cat",
+        "/var/lib/postgresql/18/docker/PG_VERSION",
+    ]);
+    assert!(!pg_version.is_empty(), "no PG_VERSION under PGDATA");
     let redis_status = project.ok(&["exec", "-T", "redis", "cat", "/proc/1/status"]);
     let redis_uid = redis_status
         .lines()
