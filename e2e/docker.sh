@@ -52,12 +52,26 @@ phase() { # NAME CMD...: run CMD and print how long it took
 }
 
 apt_updated=""
-apt_install() {
+apt_install() { # quiet unless it fails
+  local out
+  out=$(mktemp)
   if [[ -z $apt_updated ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$out" 2>&1 || { cat "$out" >&2; rm -f "$out"; die "apt-get update failed"; }
     apt_updated=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >"$out" 2>&1 ||
+    { cat "$out" >&2; rm -f "$out"; die "apt-get install $* failed"; }
+  rm -f "$out"
+}
+
+lock() { # serialise up/down of this engine between concurrent callers
+  local f=${DEVSTACK_E2E_STATE:-/tmp/devstack-e2e}/.docker.lock
+  mkdir -p "$(dirname "$f")"
+  exec 9>"$f"
+  if ! flock -n 9; then
+    log "waiting for another e2e/docker.sh up/down to finish"
+    flock 9
+  fi
 }
 
 need_root() { [[ $(id -u) == 0 ]] || die "$1 needs root (dockerd, debootstrap)"; }
@@ -193,7 +207,7 @@ stop_dockerd() {
       local ids
       ids=$(docker ps -aq 2>/dev/null || true)
       # shellcheck disable=SC2086
-      [[ -n $ids ]] && docker rm -f -v $ids >/dev/null 2>&1 || true
+      if [[ -n $ids ]]; then docker rm -f -v $ids >/dev/null 2>&1 || true; fi
       docker network prune -f >/dev/null 2>&1 || true
       docker volume prune -f >/dev/null 2>&1 || true
     fi
@@ -249,10 +263,13 @@ debian_mirrors() { # sets mirror / security_mirror from the machine's apt config
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
     [[ -f $f ]] || continue
     while read -r line; do
+      line=${line%%#*}
+      # drop "[ option=value ... ]"
+      line=$(sed -E 's/\[[^]]*\]//' <<<"$line")
+      # shellcheck disable=SC2086 # split "deb URI SUITE COMPONENTS..."
       set -- $line
       [[ ${1:-} == deb ]] || continue
       shift
-      [[ ${1:-} == \[* ]] && while [[ $# -gt 0 && $1 != *\] ]]; do shift; done && shift
       if [[ ${2:-} == "$suite" && -z $mirror ]]; then mirror=$1; fi
       if [[ ${2:-} == "$suite-security" && -z $security_mirror ]]; then security_mirror=$1; fi
     done <"$f"
@@ -281,7 +298,7 @@ candidate_version() { # PKG: version apt would install now (host lists use the s
 resolve_image() {
   local name=$1 hash ver f
   [[ -f $images_src/$name/image.conf ]] || die "unknown image $name"
-  BUILD_LINES=()
+  VERSION_PKG="" MAJOR="" CHANGES=() BUILD_LINES=()
   # shellcheck disable=SC1090
   source "$images_src/$name/image.conf"
   hash=$(image_inputs_key "$name")
@@ -290,7 +307,9 @@ resolve_image() {
   if [[ -n $ver ]]; then
     tarball=$img_cache/$name-$(tag_version "$ver")-$hash.tar
   else # no apt lists on this host: take the newest build of these inputs
-    for f in $(ls -t "$img_cache/$name"-*-"$hash".tar 2>/dev/null); do tarball=$f; break; done
+    for f in "$img_cache/$name"-*-"$hash".tar; do
+      if [[ -e $f && ( -z $tarball || $f -nt $tarball ) ]]; then tarball=$f; fi
+    done
     [[ -n $tarball ]] || tarball=$img_cache/$name-unknown-$hash.tar
   fi
   key=$(basename "$tarball" .tar)
@@ -334,7 +353,8 @@ ensure_image() { # NAME
   key=$key-$(sha <"$images_src/$name/image.conf")
   have=$(docker image inspect -f '{{index .Config.Labels "dev.devstack.cache-key"}}' "$ref" 2>/dev/null || true)
   if [[ $have != "$key" ]]; then
-    local changes=() c
+    local changes=() c old_id
+    old_id=$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null || true)
     for c in "${CHANGES[@]}"; do changes+=(--change "$c"); done
     changes+=(--change "LABEL dev.devstack.cache-key=$key dev.devstack.debian-package=$VERSION_PKG")
     if ((${#BUILD_LINES[@]})); then
@@ -342,6 +362,8 @@ ensure_image() { # NAME
     else
       phase "import image $name" docker import "${changes[@]}" "$tarball" "$ref" >/dev/null
     fi
+    # The superseded image, if nothing else refers to it.
+    [[ -z $old_id ]] || docker image rm "$old_id" >/dev/null 2>&1 || true
   fi
   docker tag "$ref" "$major_ref"
 }
@@ -389,6 +411,7 @@ cmd=${1:-}
 case $cmd in
   up)
     need_root up
+    lock
     t_up=$SECONDS
     phase "install engine" install_engine
     phase "install compose" install_compose
@@ -399,6 +422,7 @@ case $cmd in
     ;;
   down)
     need_root down
+    lock
     t0=$SECONDS
     down
     log "down: $((SECONDS - t0))s"

@@ -88,6 +88,7 @@ APT
       /bin/bash -c 'set -euo pipefail; apt-get update -qq; bash /tmp/setup.sh' \
       >"$build_dir/$name-setup.log" 2>&1 || { tail -n 40 "$build_dir/$name-setup.log" >&2; exit 1; }
     find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -n -t "$deb_cache/" {} + 2>/dev/null || true
+    # shellcheck disable=SC2016 # dpkg-query's own ${field} syntax
     chroot "$root" dpkg-query -W -f '${Package}=${Version}\n' >"$out.versions.tmp"
     umount "$root/proc"
     install -m 0755 "$dir/docker-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"

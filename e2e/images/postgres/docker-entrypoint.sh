@@ -76,7 +76,7 @@ temp_server_stop() {
 
 setup_db() {
   local exists
-  exists=$(POSTGRES_DB=postgres process_sql --dbname postgres --set db="$POSTGRES_DB" --tuples-only \
+  exists=$(process_sql --dbname postgres --set db="$POSTGRES_DB" --tuples-only \
     <<<"SELECT 1 FROM pg_database WHERE datname = :'db' ;")
   if [[ -z ${exists//[[:space:]]/} ]]; then
     process_sql --dbname postgres --set db="$POSTGRES_DB" <<<'CREATE DATABASE :"db" ;'
@@ -89,7 +89,9 @@ process_init_files() {
   for f in /docker-entrypoint-initdb.d/*; do
     [[ -e $f ]] || continue
     case $f in
-      *.sh) if [[ -x $f ]]; then echo "running $f"; "$f"; else echo "sourcing $f"; . "$f"; fi ;;
+      *.sh)
+        # shellcheck disable=SC1090
+        if [[ -x $f ]]; then echo "running $f"; "$f"; else echo "sourcing $f"; . "$f"; fi ;;
       *.sql) echo "running $f"; process_sql --dbname "$POSTGRES_DB" -f "$f" ;;
       *.sql.gz) echo "running $f"; gunzip -c "$f" | process_sql --dbname "$POSTGRES_DB" ;;
       *) echo "ignoring $f" ;;
