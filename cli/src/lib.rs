@@ -1,1 +1,7 @@
-//! devstack CLI library.
+//! The `devstack` command line, as a library so its pieces are testable: loading a stack,
+//! the local secrets file, the catalog listing and the parity check.
+
+pub mod catalog_list;
+pub mod load;
+pub mod parity;
+pub mod secrets;

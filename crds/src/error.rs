@@ -61,9 +61,9 @@ pub fn nearest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -
         .map(|(_, c)| c);
     // Abbreviations ("pg" for "postgres") are too far by edit distance but obvious to a reader.
     by_distance.or_else(|| {
-        let mut prefixed = candidates.iter().filter(|c| {
-            wrong.len() >= 2 && c.starts_with(&wrong[..1]) && is_subsequence(wrong, c)
-        });
+        let mut prefixed = candidates
+            .iter()
+            .filter(|c| wrong.len() >= 2 && c.starts_with(&wrong[..1]) && is_subsequence(wrong, c));
         match (prefixed.next(), prefixed.next()) {
             (Some(only), None) => Some(*only),
             _ => None,

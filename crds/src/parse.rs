@@ -25,19 +25,32 @@ pub enum ParseError {
 
 /// Parses one `DevStack` manifest.
 pub fn parse_devstack(text: &str) -> Result<DevStack, ParseError> {
+    use serde::Deserialize;
     let mut docs = Vec::new();
-    for document in serde_yaml::Deserializer::from_str(text) {
-        let value = serde_yaml::Value::deserialize_from(document)?;
+    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let value = serde_yaml::Value::deserialize(document)
+            .map_err(|e| ParseError::Yaml(e.to_string()))?;
         if !value.is_null() {
-            docs.push(value);
+            docs.push((index, value));
         }
     }
-    let value = match docs.len() {
-        0 => return Err(ParseError::Documents("the file holds no YAML document; expected one DevStack".into())),
+    let (index, value) = match docs.len() {
+        0 => {
+            return Err(ParseError::Documents(
+                "the file holds no YAML document; expected one DevStack".into(),
+            ))
+        }
         1 => docs.remove(0),
-        n => return Err(ParseError::Documents(format!("the file holds {n} YAML documents; expected exactly one DevStack"))),
+        n => {
+            return Err(ParseError::Documents(format!(
+                "the file holds {n} YAML documents; expected exactly one DevStack"
+            )))
+        }
     };
-    let api_version = value.get("apiVersion").and_then(|v| v.as_str()).unwrap_or_default();
+    let api_version = value
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
     if api_version != "devstack.dev/v1alpha1" {
         return Err(ParseError::WrongKind {
             field: "apiVersion",
@@ -45,7 +58,10 @@ pub fn parse_devstack(text: &str) -> Result<DevStack, ParseError> {
             found: api_version.to_string(),
         });
     }
-    let kind = value.get("kind").and_then(|v| v.as_str()).unwrap_or_default();
+    let kind = value
+        .get("kind")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
     if kind != "DevStack" {
         return Err(ParseError::WrongKind {
             field: "kind",
@@ -53,16 +69,19 @@ pub fn parse_devstack(text: &str) -> Result<DevStack, ParseError> {
             found: kind.to_string(),
         });
     }
-    serde_yaml::from_value(value).map_err(|e| ParseError::Yaml(e.to_string()))
-}
-
-trait DeserializeFrom {
-    fn deserialize_from(d: serde_yaml::Deserializer<'_>) -> Result<serde_yaml::Value, ParseError>;
-}
-
-impl DeserializeFrom for serde_yaml::Value {
-    fn deserialize_from(d: serde_yaml::Deserializer<'_>) -> Result<serde_yaml::Value, ParseError> {
-        use serde::Deserialize;
-        serde_yaml::Value::deserialize(d).map_err(|e| ParseError::Yaml(e.to_string()))
-    }
+    // Deserialize the text again (not the Value) so errors carry the field path and the line.
+    let document = serde_yaml::Deserializer::from_str(text)
+        .nth(index)
+        .ok_or_else(|| {
+            ParseError::Documents("the YAML document disappeared on the second read".into())
+        })?;
+    serde_path_to_error::deserialize(document).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path.is_empty() || path == "." {
+            ParseError::Yaml(inner)
+        } else {
+            ParseError::Yaml(format!("{path}: {inner}"))
+        }
+    })
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::catalog::{
-    self, upper_snake, Budget, Check, CatalogEntry, DataPath, EntryContext, EntryParts, EnvValue,
+    self, upper_snake, Budget, CatalogEntry, Check, DataPath, EntryContext, EntryParts, EnvValue,
     Health,
 };
 use crate::error::{did_you_mean, ValidationErrors};
@@ -229,12 +229,16 @@ fn is_env_key(key: &str) -> bool {
 
 /// Rewrites `image` onto a registry mirror: the original registry host (if any) is replaced.
 pub fn apply_registry(image: &str, registry: Option<&str>) -> String {
-    let Some(registry) = registry.map(|r| r.trim_end_matches('/')).filter(|r| !r.is_empty())
+    let Some(registry) = registry
+        .map(|r| r.trim_end_matches('/'))
+        .filter(|r| !r.is_empty())
     else {
         return image.to_string();
     };
     let path = match image.split_once('/') {
-        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
             rest
         }
         _ => image,
@@ -249,7 +253,10 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
     let spec = &stack.spec;
     let name = stack.metadata.name.clone().unwrap_or_default();
     if name.is_empty() {
-        errors.push("metadata.name", "required: the stack name (also the Compose project name)");
+        errors.push(
+            "metadata.name",
+            "required: the stack name (also the Compose project name)",
+        );
     } else if !is_dns_label(&name, 53) {
         errors.push(
             "metadata.name",
@@ -257,16 +264,26 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
         );
     }
     if spec.services.is_empty() {
-        errors.push("spec.services", "must not be empty: add at least one service");
+        errors.push(
+            "spec.services",
+            "must not be empty: add at least one service",
+        );
     }
 
-    let active_profiles = options.profiles.clone().unwrap_or_else(|| spec.profiles.clone());
+    let active_profiles = options
+        .profiles
+        .clone()
+        .unwrap_or_else(|| spec.profiles.clone());
     let known_profiles: BTreeSet<&str> = spec
         .services
         .values()
         .flat_map(|s| s.profiles.iter().map(String::as_str))
         .collect();
-    let profile_path = if options.profiles.is_some() { "--profile" } else { "spec.profiles" };
+    let profile_path = if options.profiles.is_some() {
+        "--profile"
+    } else {
+        "spec.profiles"
+    };
     for (i, profile) in active_profiles.iter().enumerate() {
         if !known_profiles.contains(profile.as_str()) {
             errors.push(
@@ -283,7 +300,10 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
         if catalog::lookup(type_name).is_none() {
             errors.push(
                 "--image-override",
-                format!("unknown catalog type {type_name:?}{}", did_you_mean(type_name, catalog::type_names())),
+                format!(
+                    "unknown catalog type {type_name:?}{}",
+                    did_you_mean(type_name, catalog::type_names())
+                ),
             );
         }
     }
@@ -358,7 +378,10 @@ fn plan_service(
     let before = errors.0.len();
     for (i, profile) in service.profiles.iter().enumerate() {
         if !is_dns_label(profile, 63) {
-            errors.push(format!("{path}.profiles[{i}]"), format!("{profile:?} is not a valid profile name (lowercase letters, digits, '-')"));
+            errors.push(
+                format!("{path}.profiles[{i}]"),
+                format!("{profile:?} is not a valid profile name (lowercase letters, digits, '-')"),
+            );
         }
     }
     let entry = match (&service.type_, &service.image) {
@@ -391,15 +414,40 @@ fn plan_service(
     let resources = resolve_resources(service, entry, path, errors);
     let gpu = match service.gpu {
         Some(n) if n < 0 => {
-            errors.push(format!("{path}.gpu"), format!("{n} is negative; use 0 or more"));
+            errors.push(
+                format!("{path}.gpu"),
+                format!("{n} is negative; use 0 or more"),
+            );
             0
         }
         Some(n) => n as u32,
         None => 0,
     };
     let planned = match entry {
-        Some(entry) => plan_catalog_service(stack, service_name, service, entry, registry, options, path, errors, secrets, resources, gpu, active),
-        None => plan_custom_service(service_name, service, registry, path, errors, resources, gpu, active),
+        Some(entry) => plan_catalog_service(
+            stack,
+            service_name,
+            service,
+            entry,
+            registry,
+            options,
+            path,
+            errors,
+            secrets,
+            resources,
+            gpu,
+            active,
+        ),
+        None => plan_custom_service(
+            service_name,
+            service,
+            registry,
+            path,
+            errors,
+            resources,
+            gpu,
+            active,
+        ),
     };
     (errors.0.len() == before).then_some(planned).flatten()
 }
@@ -410,7 +458,9 @@ fn resolve_resources(
     path: &str,
     errors: &mut ValidationErrors,
 ) -> Budget {
-    let mut budget = entry.map(|e| e.size.budget()).unwrap_or(DEFAULT_CUSTOM_BUDGET);
+    let mut budget = entry
+        .map(|e| e.size.budget())
+        .unwrap_or(DEFAULT_CUSTOM_BUDGET);
     let Some(resources) = &service.resources else {
         return budget;
     };
@@ -418,7 +468,10 @@ fn resolve_resources(
         if let Some(text) = text {
             match quantity::cpu_millis(text) {
                 Ok(v) if v > 0 => *slot = v,
-                Ok(_) => errors.push(format!("{path}.resources.{field}.cpu"), "must be greater than 0"),
+                Ok(_) => errors.push(
+                    format!("{path}.resources.{field}.cpu"),
+                    "must be greater than 0",
+                ),
                 Err(e) => errors.push(format!("{path}.resources.{field}.cpu"), e.to_string()),
             }
         }
@@ -433,7 +486,10 @@ fn resolve_resources(
         if let Some(text) = text {
             match quantity::bytes(text) {
                 Ok(v) if v >= 6 << 20 => *slot = v,
-                Ok(_) => errors.push(format!("{path}.resources.{field}.memory"), "must be at least 6Mi (Docker's minimum)"),
+                Ok(_) => errors.push(
+                    format!("{path}.resources.{field}.memory"),
+                    "must be at least 6Mi (Docker's minimum)",
+                ),
                 Err(e) => errors.push(format!("{path}.resources.{field}.memory"), e.to_string()),
             }
         }
@@ -448,14 +504,28 @@ fn resolve_resources(
     let limits = resources.limits.as_ref();
     if budget.request_cpu_millis > budget.limit_cpu_millis {
         if limits.and_then(|l| l.cpu.as_ref()).is_some() {
-            errors.push(format!("{path}.resources.requests.cpu"), format!("request {} is above the limit {}; lower the request or raise the limit", quantity::format_cpu(budget.request_cpu_millis), quantity::format_cpu(budget.limit_cpu_millis)));
+            errors.push(
+                format!("{path}.resources.requests.cpu"),
+                format!(
+                    "request {} is above the limit {}; lower the request or raise the limit",
+                    quantity::format_cpu(budget.request_cpu_millis),
+                    quantity::format_cpu(budget.limit_cpu_millis)
+                ),
+            );
         } else {
             budget.limit_cpu_millis = budget.request_cpu_millis;
         }
     }
     if budget.request_memory_bytes > budget.limit_memory_bytes {
         if limits.and_then(|l| l.memory.as_ref()).is_some() {
-            errors.push(format!("{path}.resources.requests.memory"), format!("request {} is above the limit {}; lower the request or raise the limit", quantity::format_bytes(budget.request_memory_bytes), quantity::format_bytes(budget.limit_memory_bytes)));
+            errors.push(
+                format!("{path}.resources.requests.memory"),
+                format!(
+                    "request {} is above the limit {}; lower the request or raise the limit",
+                    quantity::format_bytes(budget.request_memory_bytes),
+                    quantity::format_bytes(budget.limit_memory_bytes)
+                ),
+            );
         } else {
             budget.limit_memory_bytes = budget.request_memory_bytes;
         }
@@ -489,14 +559,38 @@ fn plan_catalog_service(
     active: bool,
 ) -> Option<ServicePlan> {
     if service.ports.is_some() {
-        errors.push(format!("{path}.ports"), format!("the catalog defines the ports of {}; publish them with hostPorts ({})", entry.type_name, entry.ports.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")));
+        errors.push(
+            format!("{path}.ports"),
+            format!(
+                "the catalog defines the ports of {}; publish them with hostPorts ({})",
+                entry.type_name,
+                entry
+                    .ports
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
     }
     if service.healthcheck.is_some() {
-        errors.push(format!("{path}.healthcheck"), format!("the catalog defines the health check of {}; remove healthcheck", entry.type_name));
+        errors.push(
+            format!("{path}.healthcheck"),
+            format!(
+                "the catalog defines the health check of {}; remove healthcheck",
+                entry.type_name
+            ),
+        );
     }
     let replicas = match service.replicas {
         Some(n) if n > 1 && entry.stateful => {
-            errors.push(format!("{path}.replicas"), format!("{} is stateful: it runs exactly one replica; remove replicas", entry.type_name));
+            errors.push(
+                format!("{path}.replicas"),
+                format!(
+                    "{} is stateful: it runs exactly one replica; remove replicas",
+                    entry.type_name
+                ),
+            );
             1
         }
         Some(n) if n < 0 => {
@@ -507,11 +601,20 @@ fn plan_catalog_service(
         None => 1,
     };
     if service.storage.is_some() && !entry.stateful {
-        errors.push(format!("{path}.storage"), format!("{} keeps no data; remove storage", entry.type_name));
+        errors.push(
+            format!("{path}.storage"),
+            format!("{} keeps no data; remove storage", entry.type_name),
+        );
     }
-    let version = service.version.clone().unwrap_or_else(|| entry.default_version.to_string());
+    let version = service
+        .version
+        .clone()
+        .unwrap_or_else(|| entry.default_version.to_string());
     if version.is_empty() || version.contains(|c: char| c.is_whitespace() || c == '/' || c == ':') {
-        errors.push(format!("{path}.version"), format!("{version:?} is not an image tag"));
+        errors.push(
+            format!("{path}.version"),
+            format!("{version:?} is not an image tag"),
+        );
     }
     let ctx = EntryContext {
         stack,
@@ -540,7 +643,12 @@ fn plan_catalog_service(
                     "{} has no port named {port_name:?}{}; its ports: {}",
                     entry.type_name,
                     did_you_mean(port_name, entry.ports.iter().map(|p| p.name)),
-                    entry.ports.iter().map(|p| format!("{} ({})", p.name, p.port)).collect::<Vec<_>>().join(", ")
+                    entry
+                        .ports
+                        .iter()
+                        .map(|p| format!("{} ({})", p.name, p.port))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ),
         }
@@ -562,9 +670,15 @@ fn plan_catalog_service(
     }
     for (key, value) in &service.env {
         if secret_keys.contains(key.as_str()) {
-            errors.push(format!("{path}.env.{key}"), format!("{key} is generated by devstack (a secret); remove it from env"));
+            errors.push(
+                format!("{path}.env.{key}"),
+                format!("{key} is generated by devstack (a secret); remove it from env"),
+            );
         } else {
-            env.insert(key.clone(), EnvSource::Template(Template::lit(value.clone())));
+            env.insert(
+                key.clone(),
+                EnvSource::Template(Template::lit(value.clone())),
+            );
         }
     }
 
@@ -647,7 +761,11 @@ fn plan_catalog_service(
             gid: Some(entry.gid),
             run_as_non_root: entry.uid != 0,
             read_only_root: entry.read_only_root,
-            add_capabilities: entry.add_capabilities.iter().map(|c| c.to_string()).collect(),
+            add_capabilities: entry
+                .add_capabilities
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
         },
         resources,
         gpu,
@@ -668,16 +786,28 @@ fn plan_custom_service(
 ) -> Option<ServicePlan> {
     let image = service.image.clone().unwrap_or_default();
     if image.trim().is_empty() || image.contains(char::is_whitespace) {
-        errors.push(format!("{path}.image"), format!("{image:?} is not an image reference (for example ghcr.io/acme/api:1.4.2)"));
+        errors.push(
+            format!("{path}.image"),
+            format!("{image:?} is not an image reference (for example ghcr.io/acme/api:1.4.2)"),
+        );
     }
     if service.version.is_some() {
-        errors.push(format!("{path}.version"), "version applies to catalog services; put the tag in image instead");
+        errors.push(
+            format!("{path}.version"),
+            "version applies to catalog services; put the tag in image instead",
+        );
     }
     if service.storage.is_some() {
-        errors.push(format!("{path}.storage"), "storage needs a catalog type (custom images have no known data path); remove storage");
+        errors.push(
+            format!("{path}.storage"),
+            "storage needs a catalog type (custom images have no known data path); remove storage",
+        );
     }
     if !service.host_ports.is_empty() {
-        errors.push(format!("{path}.hostPorts"), "hostPorts is for catalog services; set hostPort on the entries of ports instead");
+        errors.push(
+            format!("{path}.hostPorts"),
+            "hostPorts is for catalog services; set hostPort on the entries of ports instead",
+        );
     }
     let replicas = match service.replicas {
         Some(n) if n < 0 => {
@@ -687,28 +817,57 @@ fn plan_custom_service(
         Some(n) => n as u32,
         None => 1,
     };
+    if replicas > 1
+        && service
+            .ports
+            .iter()
+            .flatten()
+            .any(|p| p.host_port.is_some())
+    {
+        errors.push(
+            format!("{path}.replicas"),
+            "a host port can be bound by one replica only; remove hostPort or use replicas: 1",
+        );
+    }
     let mut ports = Vec::new();
     let mut seen_names = BTreeSet::new();
     let mut seen_numbers = BTreeSet::new();
     for (i, port) in service.ports.iter().flatten().enumerate() {
         let field = format!("{path}.ports[{i}]");
         if !is_dns_label(&port.name, 15) {
-            errors.push(format!("{field}.name"), format!("{:?} is not a port name: a DNS label of at most 15 characters", port.name));
+            errors.push(
+                format!("{field}.name"),
+                format!(
+                    "{:?} is not a port name: a DNS label of at most 15 characters",
+                    port.name
+                ),
+            );
         }
         if !seen_names.insert(port.name.clone()) {
-            errors.push(format!("{field}.name"), format!("duplicate port name {:?}", port.name));
+            errors.push(
+                format!("{field}.name"),
+                format!("duplicate port name {:?}", port.name),
+            );
         }
         let container_port = match u16::try_from(port.container_port) {
             Ok(p) if p >= 1 => p,
             _ => {
-                errors.push(format!("{field}.containerPort"), format!("{} is outside 1-65535", port.container_port));
+                errors.push(
+                    format!("{field}.containerPort"),
+                    format!("{} is outside 1-65535", port.container_port),
+                );
                 continue;
             }
         };
         if !seen_numbers.insert(container_port) {
-            errors.push(format!("{field}.containerPort"), format!("duplicate container port {container_port}"));
+            errors.push(
+                format!("{field}.containerPort"),
+                format!("duplicate container port {container_port}"),
+            );
         }
-        let host = port.host_port.and_then(|h| host_port(h, &format!("{field}.hostPort"), errors));
+        let host = port
+            .host_port
+            .and_then(|h| host_port(h, &format!("{field}.hostPort"), errors));
         ports.push(PortPlan {
             name: port.name.clone(),
             container_port,
@@ -729,7 +888,10 @@ fn plan_custom_service(
                 );
             }
         };
-        let set = [h.http.is_some(), h.tcp.is_some(), h.exec.is_some()].iter().filter(|b| **b).count();
+        let set = [h.http.is_some(), h.tcp.is_some(), h.exec.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
         if set != 1 {
             errors.push(&hpath, "set exactly one of http, tcp or exec");
             return None;
@@ -737,14 +899,26 @@ fn plan_custom_service(
         let check = if let Some(http) = &h.http {
             check_port(&http.port, "http", errors);
             if !http.path.starts_with('/') {
-                errors.push(format!("{hpath}.http.path"), format!("{:?} must start with '/'", http.path));
+                errors.push(
+                    format!("{hpath}.http.path"),
+                    format!("{:?} must start with '/'", http.path),
+                );
             }
-            Check::Http { path: http.path.clone(), port: http.port.clone() }
+            Check::Http {
+                path: http.path.clone(),
+                port: http.port.clone(),
+            }
         } else if let Some(tcp) = &h.tcp {
             check_port(&tcp.port, "tcp", errors);
-            Check::Tcp { port: tcp.port.clone() }
+            Check::Tcp {
+                port: tcp.port.clone(),
+            }
         } else {
-            let command = h.exec.as_ref().map(|e| e.command.clone()).unwrap_or_default();
+            let command = h
+                .exec
+                .as_ref()
+                .map(|e| e.command.clone())
+                .unwrap_or_default();
             if command.is_empty() {
                 errors.push(format!("{hpath}.exec.command"), "must not be empty");
             }
@@ -754,16 +928,34 @@ fn plan_custom_service(
         let mut timing = |value: Option<i32>, field: &str, min: i32, slot: &mut u32| {
             if let Some(v) = value {
                 if v < min {
-                    errors.push(format!("{hpath}.{field}"), format!("must be at least {min}"));
+                    errors.push(
+                        format!("{hpath}.{field}"),
+                        format!("must be at least {min}"),
+                    );
                 } else {
                     *slot = v as u32;
                 }
             }
         };
-        timing(h.interval_seconds, "intervalSeconds", 1, &mut health.interval_seconds);
-        timing(h.timeout_seconds, "timeoutSeconds", 1, &mut health.timeout_seconds);
+        timing(
+            h.interval_seconds,
+            "intervalSeconds",
+            1,
+            &mut health.interval_seconds,
+        );
+        timing(
+            h.timeout_seconds,
+            "timeoutSeconds",
+            1,
+            &mut health.timeout_seconds,
+        );
         timing(h.retries, "retries", 1, &mut health.retries);
-        timing(h.start_period_seconds, "startPeriodSeconds", 0, &mut health.start_period_seconds);
+        timing(
+            h.start_period_seconds,
+            "startPeriodSeconds",
+            0,
+            &mut health.start_period_seconds,
+        );
         Some(health)
     });
     let env = service
@@ -774,8 +966,14 @@ fn plan_custom_service(
     let prefix = upper_snake(service_name);
     let mut connection = BTreeMap::new();
     if let Some(first) = ports.first() {
-        connection.insert(format!("{prefix}_HOST"), Template::default().push_host(service_name));
-        connection.insert(format!("{prefix}_PORT"), Template::lit(first.container_port.to_string()));
+        connection.insert(
+            format!("{prefix}_HOST"),
+            Template::default().push_host(service_name),
+        );
+        connection.insert(
+            format!("{prefix}_PORT"),
+            Template::lit(first.container_port.to_string()),
+        );
         connection.insert(
             format!("{prefix}_URL"),
             Template::lit("http://")
@@ -791,8 +989,14 @@ fn plan_custom_service(
         image: apply_registry(&image, registry),
         stateful: false,
         replicas,
-        command: service.command.as_ref().map(|c| c.iter().map(|s| Template::lit(s.clone())).collect()),
-        args: service.args.as_ref().map(|c| c.iter().map(|s| Template::lit(s.clone())).collect()),
+        command: service
+            .command
+            .as_ref()
+            .map(|c| c.iter().map(|s| Template::lit(s.clone())).collect()),
+        args: service
+            .args
+            .as_ref()
+            .map(|c| c.iter().map(|s| Template::lit(s.clone())).collect()),
         env: order_env(env),
         ports,
         health,
@@ -820,8 +1024,15 @@ fn order_env(env: BTreeMap<String, EnvSource>) -> Vec<EnvVar> {
         EnvSource::Connection { .. } => 1,
         EnvSource::Template(_) => 2,
     };
-    let mut vars: Vec<EnvVar> = env.into_iter().map(|(key, source)| EnvVar { key, source }).collect();
-    vars.sort_by(|a, b| rank(&a.source).cmp(&rank(&b.source)).then_with(|| a.key.cmp(&b.key)));
+    let mut vars: Vec<EnvVar> = env
+        .into_iter()
+        .map(|(key, source)| EnvVar { key, source })
+        .collect();
+    vars.sort_by(|a, b| {
+        rank(&a.source)
+            .cmp(&rank(&b.source))
+            .then_with(|| a.key.cmp(&b.key))
+    });
     vars
 }
 
@@ -836,11 +1047,17 @@ fn check_dependencies(
         for (i, dep) in service.depends_on.iter().enumerate() {
             let path = format!("spec.services.{name}.dependsOn[{i}]");
             if !seen.insert(dep) {
-                errors.push(&path, format!("{dep:?} is listed twice; remove the duplicate"));
+                errors.push(
+                    &path,
+                    format!("{dep:?} is listed twice; remove the duplicate"),
+                );
                 continue;
             }
             if dep == name {
-                errors.push(&path, format!("{name:?} depends on itself; remove it from dependsOn"));
+                errors.push(
+                    &path,
+                    format!("{name:?} depends on itself; remove it from dependsOn"),
+                );
                 continue;
             }
             match spec.services.get(dep) {
@@ -848,7 +1065,13 @@ fn check_dependencies(
                     &path,
                     format!(
                         "unknown service {dep:?}{}",
-                        did_you_mean(dep, spec.services.keys().map(String::as_str).filter(|k| *k != name))
+                        did_you_mean(
+                            dep,
+                            spec.services
+                                .keys()
+                                .map(String::as_str)
+                                .filter(|k| *k != name)
+                        )
                     ),
                 ),
                 Some(_) => {
@@ -869,7 +1092,10 @@ fn check_dependencies(
     if let Some(cycle) = find_cycle(spec) {
         errors.push(
             format!("spec.services.{}.dependsOn", cycle[0]),
-            format!("dependency cycle {}; remove one of these dependsOn edges", cycle.join(" -> ")),
+            format!(
+                "dependency cycle {}; remove one of these dependsOn edges",
+                cycle.join(" -> ")
+            ),
         );
     }
 }
@@ -883,7 +1109,11 @@ fn find_cycle(spec: &crate::types::DevStackSpec) -> Option<Vec<String>> {
         Open,
         Done,
     }
-    let mut marks: BTreeMap<&str, Mark> = spec.services.keys().map(|k| (k.as_str(), Mark::New)).collect();
+    let mut marks: BTreeMap<&str, Mark> = spec
+        .services
+        .keys()
+        .map(|k| (k.as_str(), Mark::New))
+        .collect();
     fn visit<'a>(
         node: &'a str,
         spec: &'a crate::types::DevStackSpec,
@@ -892,14 +1122,20 @@ fn find_cycle(spec: &crate::types::DevStackSpec) -> Option<Vec<String>> {
     ) -> Option<Vec<String>> {
         marks.insert(node, Mark::Open);
         stack.push(node);
-        for dep in spec.services.get(node).map(|s| s.depends_on.as_slice()).unwrap_or_default() {
+        for dep in spec
+            .services
+            .get(node)
+            .map(|s| s.depends_on.as_slice())
+            .unwrap_or_default()
+        {
             if dep == node || !spec.services.contains_key(dep) {
                 continue;
             }
             match marks.get(dep.as_str()).copied() {
                 Some(Mark::Open) => {
                     let start = stack.iter().position(|n| n == dep).unwrap_or(0);
-                    let mut cycle: Vec<String> = stack[start..].iter().map(|s| s.to_string()).collect();
+                    let mut cycle: Vec<String> =
+                        stack[start..].iter().map(|s| s.to_string()).collect();
                     cycle.push(dep.clone());
                     return Some(cycle);
                 }
@@ -936,7 +1172,11 @@ fn check_host_ports(services: &BTreeMap<String, ServicePlan>, errors: &mut Valid
                 let field = if service.type_name.is_some() {
                     format!("spec.services.{}.hostPorts.{}", service.name, port.name)
                 } else {
-                    let i = service.ports.iter().position(|p| p.name == port.name).unwrap_or(0);
+                    let i = service
+                        .ports
+                        .iter()
+                        .position(|p| p.name == port.name)
+                        .unwrap_or(0);
                     format!("spec.services.{}.ports[{i}].hostPort", service.name)
                 };
                 errors.push(
@@ -954,7 +1194,11 @@ fn check_host_ports(services: &BTreeMap<String, ServicePlan>, errors: &mut Valid
 fn wire_dependencies(services: &mut BTreeMap<String, ServicePlan>, errors: &mut ValidationErrors) {
     let edges: Vec<(String, String)> = services
         .values()
-        .flat_map(|s| s.depends_on.iter().map(move |d| (s.name.clone(), d.clone())))
+        .flat_map(|s| {
+            s.depends_on
+                .iter()
+                .map(move |d| (s.name.clone(), d.clone()))
+        })
         .collect();
     for (dependent, dependency) in &edges {
         let keys: Vec<String> = services
@@ -970,7 +1214,9 @@ fn wire_dependencies(services: &mut BTreeMap<String, ServicePlan>, errors: &mut 
             for key in keys {
                 if let Some(existing) = env.get(&key) {
                     let what = match existing {
-                        EnvSource::Connection { service } => format!("the connection settings of {service:?}"),
+                        EnvSource::Connection { service } => {
+                            format!("the connection settings of {service:?}")
+                        }
                         _ => "its own env".to_string(),
                     };
                     errors.push(
@@ -979,7 +1225,12 @@ fn wire_dependencies(services: &mut BTreeMap<String, ServicePlan>, errors: &mut 
                     );
                     continue;
                 }
-                env.insert(key, EnvSource::Connection { service: dependency.clone() });
+                env.insert(
+                    key,
+                    EnvSource::Connection {
+                        service: dependency.clone(),
+                    },
+                );
             }
             service.env = order_env(env);
         }

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Services","type":"integer","description":"number of services in the stack","jsonPath":".status.readyServices"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DevStackSpec {
     /// Active profiles. A service without profiles always runs; a service with profiles runs
     /// when one of them is active.
@@ -51,7 +51,9 @@ pub struct DevStackSpec {
 }
 
 /// How services may reach each other.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Isolation {
     /// Only declared `dependsOn` edges may connect (NetworkPolicies / per-edge networks).
@@ -63,7 +65,7 @@ pub enum Isolation {
 
 /// One service: either a catalog entry (`type`) or your own container (`image`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[x_kube(validation = kube::core::Rule::new("has(self.type) != has(self.image)").message("set exactly one of type (a catalog service) or image (your own container)"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.type) || !has(self.ports)").message("ports are defined by the catalog for typed services; use hostPorts to publish them"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.image) || !has(self.version)").message("version applies to catalog services; put the tag in image instead"))]
@@ -137,7 +139,7 @@ pub struct ServiceSpec {
 
 /// A named container port of a custom service.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PortSpec {
     /// Port name (a DNS label of at most 15 characters), referenced by health checks.
     pub name: String,
@@ -152,7 +154,7 @@ pub struct PortSpec {
 
 /// How to tell that a custom container is healthy: exactly one of `http`, `tcp`, `exec`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[x_kube(validation = kube::core::Rule::new("(has(self.http) ? 1 : 0) + (has(self.tcp) ? 1 : 0) + (has(self.exec) ? 1 : 0) == 1").message("set exactly one of http, tcp or exec"))]
 pub struct HealthcheckSpec {
     /// An HTTP GET that must answer 2xx/3xx.
@@ -184,6 +186,7 @@ pub struct HealthcheckSpec {
 
 /// HTTP health check.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct HttpCheck {
     /// Request path, starting with `/`.
     pub path: String,
@@ -193,6 +196,7 @@ pub struct HttpCheck {
 
 /// TCP health check.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TcpCheck {
     /// Name of one of the service's ports.
     pub port: String,
@@ -200,6 +204,7 @@ pub struct TcpCheck {
 
 /// Command health check.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExecCheck {
     /// Command and arguments, run without a shell.
     pub command: Vec<String>,
@@ -207,7 +212,7 @@ pub struct ExecCheck {
 
 /// Persistent storage for a catalog service.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StorageSpec {
     /// Size of each data volume, a Kubernetes quantity (default 1Gi).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -220,6 +225,7 @@ pub struct StorageSpec {
 
 /// CPU and memory budget.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResourcesSpec {
     /// Guaranteed amounts (`cpu`, `memory`), Kubernetes quantities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,6 +237,7 @@ pub struct ResourcesSpec {
 
 /// A CPU and memory amount.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResourceAmounts {
     /// CPU, for example `250m` or `1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

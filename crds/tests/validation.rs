@@ -1,0 +1,285 @@
+//! One test per validation error DESIGN.md lists: each names the field and says how to fix it.
+
+use devstack_crds::parse::parse_devstack;
+use devstack_crds::plan::{plan, PlanOptions};
+use devstack_crds::FieldError;
+
+/// Plans a stack whose `spec.services` is `services` (YAML, indented by 4).
+fn errors_of(spec: &str) -> Vec<FieldError> {
+    errors_with(spec, &PlanOptions::default())
+}
+
+fn errors_with(spec: &str, options: &PlanOptions) -> Vec<FieldError> {
+    let text = format!("apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {{name: demo}}\nspec:\n{spec}");
+    let stack = parse_devstack(&text).expect("test YAML parses");
+    match plan(&stack, options) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0,
+    }
+}
+
+fn assert_error(errors: &[FieldError], path: &str, needle: &str) {
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.path == path && e.message.contains(needle)),
+        "expected an error at {path} containing {needle:?}, got {errors:#?}"
+    );
+}
+
+#[test]
+fn valid_stack_has_no_errors() {
+    let errors = errors_of("  services:\n    postgres: {type: postgres, hostPorts: {postgres: 5433}}\n    api:\n      image: ghcr.io/acme/api:1.0\n      ports: [{name: http, containerPort: 8080, hostPort: 8080}]\n      dependsOn: [postgres]\n");
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn empty_services() {
+    assert_error(
+        &errors_of("  services: {}\n"),
+        "spec.services",
+        "must not be empty",
+    );
+}
+
+#[test]
+fn unknown_dependency_suggests_the_nearest_name() {
+    let errors = errors_of(
+        "  services:\n    postgres: {type: postgres}\n    api: {image: 'a:1', dependsOn: [pg]}\n",
+    );
+    assert_error(
+        &errors,
+        "spec.services.api.dependsOn[0]",
+        "unknown service \"pg\" (did you mean \"postgres\"?)",
+    );
+}
+
+#[test]
+fn self_dependency() {
+    let errors = errors_of("  services:\n    api: {image: 'a:1', dependsOn: [api]}\n");
+    assert_error(
+        &errors,
+        "spec.services.api.dependsOn[0]",
+        "depends on itself",
+    );
+}
+
+#[test]
+fn dependency_cycle() {
+    let errors = errors_of("  services:\n    a: {image: 'a:1', dependsOn: [b]}\n    b: {image: 'b:1', dependsOn: [c]}\n    c: {image: 'c:1', dependsOn: [a]}\n");
+    assert_error(
+        &errors,
+        "spec.services.a.dependsOn",
+        "dependency cycle a -> b -> c -> a",
+    );
+}
+
+#[test]
+fn duplicate_host_ports() {
+    let errors = errors_of("  services:\n    postgres: {type: postgres, hostPorts: {postgres: 5432}}\n    other: {type: postgres, hostPorts: {postgres: 5432}}\n");
+    assert_error(
+        &errors,
+        "spec.services.postgres.hostPorts.postgres",
+        "host port 5432 is already used by other",
+    );
+}
+
+#[test]
+fn duplicate_host_ports_in_inactive_profiles_are_fine() {
+    let errors = errors_of("  profiles: [core]\n  services:\n    redis: {type: redis, profiles: [core], hostPorts: {redis: 6379}}\n    alt: {type: redis, profiles: [alt], hostPorts: {redis: 6379}}\n");
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn unknown_host_port_name() {
+    let errors =
+        errors_of("  services:\n    postgres: {type: postgres, hostPorts: {postgre: 5432}}\n");
+    assert_error(
+        &errors,
+        "spec.services.postgres.hostPorts.postgre",
+        "no port named \"postgre\" (did you mean \"postgres\"?)",
+    );
+}
+
+#[test]
+fn unknown_health_port_name() {
+    let errors = errors_of("  services:\n    api:\n      image: 'a:1'\n      ports: [{name: http, containerPort: 80}]\n      healthcheck: {http: {path: /healthz, port: htp}}\n");
+    assert_error(
+        &errors,
+        "spec.services.api.healthcheck.http.port",
+        "did you mean \"http\"",
+    );
+}
+
+#[test]
+fn type_and_image_both() {
+    let errors = errors_of("  services:\n    pg: {type: postgres, image: 'postgres:18'}\n");
+    assert_error(&errors, "spec.services.pg", "exactly one of type");
+}
+
+#[test]
+fn type_and_image_neither() {
+    let errors = errors_of("  services:\n    pg: {profiles: [core]}\n  profiles: [core]\n");
+    assert_error(&errors, "spec.services.pg", "exactly one of type");
+}
+
+#[test]
+fn unknown_type_suggests() {
+    let errors = errors_of("  services:\n    db: {type: postgress}\n");
+    assert_error(
+        &errors,
+        "spec.services.db.type",
+        "did you mean \"postgres\"",
+    );
+}
+
+#[test]
+fn replicas_on_stateful_service() {
+    let errors = errors_of("  services:\n    db: {type: postgres, replicas: 2}\n");
+    assert_error(&errors, "spec.services.db.replicas", "stateful");
+}
+
+#[test]
+fn replicas_with_host_port() {
+    let errors = errors_of("  services:\n    api: {image: 'a:1', replicas: 2, ports: [{name: http, containerPort: 80, hostPort: 8080}]}\n");
+    assert_error(&errors, "spec.services.api.replicas", "one replica only");
+}
+
+#[test]
+fn quantity_that_does_not_parse() {
+    let errors = errors_of("  services:\n    db: {type: postgres, resources: {limits: {memory: lots}}, storage: {size: big}}\n");
+    assert_error(
+        &errors,
+        "spec.services.db.resources.limits.memory",
+        "not a Kubernetes quantity",
+    );
+    assert_error(
+        &errors,
+        "spec.services.db.storage.size",
+        "not a Kubernetes quantity",
+    );
+}
+
+#[test]
+fn request_above_limit() {
+    let errors = errors_of("  services:\n    db: {type: postgres, resources: {requests: {cpu: '2'}, limits: {cpu: '1'}}}\n");
+    assert_error(
+        &errors,
+        "spec.services.db.resources.requests.cpu",
+        "above the limit",
+    );
+}
+
+#[test]
+fn host_port_out_of_range() {
+    let errors = errors_of("  services:\n    db: {type: postgres, hostPorts: {postgres: 70000}}\n    api: {image: 'a:1', ports: [{name: http, containerPort: 80, hostPort: 0}]}\n");
+    assert_error(
+        &errors,
+        "spec.services.db.hostPorts.postgres",
+        "outside 1-65535",
+    );
+    assert_error(
+        &errors,
+        "spec.services.api.ports[0].hostPort",
+        "outside 1-65535",
+    );
+}
+
+#[test]
+fn dependency_not_active_under_profiles() {
+    let errors = errors_of("  profiles: [core]\n  services:\n    api: {image: 'a:1', profiles: [core], dependsOn: [search]}\n    search: {type: postgres, profiles: [extra]}\n");
+    assert_error(
+        &errors,
+        "spec.services.api.dependsOn[0]",
+        "not active under the selected profiles",
+    );
+}
+
+#[test]
+fn unknown_active_profile() {
+    let errors =
+        errors_of("  profiles: [cor]\n  services:\n    db: {type: postgres, profiles: [core]}\n");
+    assert_error(&errors, "spec.profiles[0]", "did you mean \"core\"");
+}
+
+#[test]
+fn profile_override_from_the_command_line() {
+    let options = PlanOptions {
+        profiles: Some(vec!["nope".into()]),
+        ..PlanOptions::default()
+    };
+    let errors = errors_with(
+        "  services:\n    db: {type: postgres, profiles: [core]}\n",
+        &options,
+    );
+    assert_error(&errors, "--profile[0]", "no service has profile");
+}
+
+#[test]
+fn service_name_not_a_dns_label() {
+    let errors = errors_of("  services:\n    My_DB: {type: postgres}\n");
+    assert_error(&errors, "spec.services.My_DB", "not a DNS label");
+}
+
+#[test]
+fn generated_secret_cannot_be_overridden() {
+    let errors =
+        errors_of("  services:\n    db: {type: postgres, env: {POSTGRES_PASSWORD: hunter2}}\n");
+    assert_error(
+        &errors,
+        "spec.services.db.env.POSTGRES_PASSWORD",
+        "generated by devstack",
+    );
+}
+
+#[test]
+fn env_key_clash_with_connection_settings() {
+    let errors = errors_of("  services:\n    db: {type: postgres}\n    api: {image: 'a:1', dependsOn: [db], env: {DB_URL: 'x'}}\n");
+    assert_error(
+        &errors,
+        "spec.services.api.env.DB_URL",
+        "comes from dependsOn \"db\"",
+    );
+}
+
+#[test]
+fn ports_on_a_catalog_service() {
+    let errors =
+        errors_of("  services:\n    db: {type: postgres, ports: [{name: x, containerPort: 1}]}\n");
+    assert_error(
+        &errors,
+        "spec.services.db.ports",
+        "publish them with hostPorts",
+    );
+}
+
+#[test]
+fn duplicate_custom_port_names() {
+    let errors = errors_of("  services:\n    api: {image: 'a:1', ports: [{name: http, containerPort: 80}, {name: http, containerPort: 81}]}\n");
+    assert_error(
+        &errors,
+        "spec.services.api.ports[1].name",
+        "duplicate port name",
+    );
+}
+
+#[test]
+fn storage_on_a_custom_image() {
+    let errors = errors_of("  services:\n    api: {image: 'a:1', storage: {size: 1Gi}}\n");
+    assert_error(&errors, "spec.services.api.storage", "needs a catalog type");
+}
+
+#[test]
+fn missing_stack_name() {
+    let stack = parse_devstack("apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {}\nspec:\n  services:\n    db: {type: postgres}\n").expect("parses");
+    let errors = plan(&stack, &PlanOptions::default())
+        .expect_err("invalid")
+        .0;
+    assert_error(&errors, "metadata.name", "required");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let errors = errors_of("  services:\n    a: {type: nope}\n    b: {image: 'b:1', dependsOn: [zzz]}\n    c: {type: postgres, hostPorts: {postgres: 0}}\n");
+    assert!(errors.len() >= 3, "{errors:#?}");
+}
