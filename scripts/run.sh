@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The main job: bring a DevStack up in BOTH modes on this machine, with no cluster configured.
+#
+#   scripts/run.sh [up] [STACK.yaml]   (default examples/minimal.yaml)
+#   scripts/run.sh down [STACK.yaml]   stop the compose project, the control plane and the engine
+#
+# up: starts the project's own local control plane (e2e/cluster.sh) and Docker engine
+# (e2e/docker.sh), builds the devstack CLI, installs the CRD and the DevStack object, applies the
+# Kubernetes rendering into namespace <stack> and waits for its rollouts, renders the Compose
+# project into .devstack/<stack>/ (secrets in .env, mode 0600, reused on later runs), starts it
+# with `docker compose up --wait`, and prints the parity matrix. Catalog types with a locally
+# built image (postgres, redis: no registry is reachable here) use it via --image-override.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+action=up
+case "${1:-}" in up|down) action=$1; shift ;; esac
+stack_file=${1:-examples/minimal.yaml}
+[[ -f $stack_file ]] || { echo "error: $stack_file: no such file; pass a DevStack YAML file" >&2; exit 2; }
+
+log() { echo "[run] $*" >&2; }
+phase() { local name=$1 t0=$SECONDS; shift; log "$name ..."; "$@"; log "$name: $((SECONDS - t0))s"; }
+
+devstack=$root/target/debug/devstack
+stack_name=$(awk '/^metadata:/{m=1} m&&/name:/{print $2; exit}' "$stack_file" | tr -d '{},')
+[[ $stack_name == name:* || -z $stack_name ]] && stack_name=$(grep -o 'name: *[a-z0-9-]*' "$stack_file" | head -1 | awk '{print $2}')
+workdir=$root/.devstack/$stack_name
+
+if [[ $action == down ]]; then
+  if [[ -f $workdir/compose.yaml ]] && e2e/docker.sh status >/dev/null 2>&1; then
+    DOCKER_HOST=$(e2e/docker.sh endpoint) "$(e2e/docker.sh compose-bin)" -f "$workdir/compose.yaml" down || true
+  fi
+  e2e/cluster.sh down
+  e2e/docker.sh down
+  log "stopped; data and secrets kept in $workdir (delete it to reset)"
+  exit 0
+fi
+
+phase "docker engine" e2e/docker.sh up
+phase "local control plane" e2e/cluster.sh up
+phase "build devstack" cargo build -q -p devstack-cli
+
+export KUBECONFIG DOCKER_HOST
+KUBECONFIG=$(e2e/cluster.sh kubeconfig)
+DOCKER_HOST=$(e2e/docker.sh endpoint)
+kubectl=$(e2e/cluster.sh kubectl 2>/dev/null || command -v kubectl)
+compose=$(e2e/docker.sh compose-bin)
+overrides=()
+while IFS= read -r line; do overrides+=(--image-override "$line"); done < <(e2e/docker.sh images)
+
+phase "validate" "$devstack" validate "$stack_file" "${overrides[@]}"
+
+kube_up() {
+  "$devstack" crd | "$kubectl" apply --server-side -f -
+  "$kubectl" wait --for=condition=Established crd/devstacks.devstack.dev --timeout=60s
+  "$kubectl" create namespace "$stack_name" --dry-run=client -o yaml | "$kubectl" apply -f -
+  "$kubectl" apply -n "$stack_name" -f "$stack_file"
+  mkdir -p "$workdir"
+  "$devstack" render k8s "$stack_file" "${overrides[@]}" --include-secrets --env-file "$workdir/.env" \
+    | "$kubectl" apply -n "$stack_name" --server-side -f -
+  local kind name
+  for kind in deployment statefulset; do
+    for name in $("$kubectl" get "$kind" -n "$stack_name" -o name); do
+      "$kubectl" rollout status -n "$stack_name" "$name" --timeout=120s
+    done
+  done
+  "$kubectl" get devstacks,statefulsets,deployments,services,pods,pvc -n "$stack_name"
+}
+phase "kubernetes: apply and roll out" kube_up
+
+compose_up() {
+  "$devstack" render compose "$stack_file" "${overrides[@]}" -o "$workdir/compose.yaml"
+  "$compose" -f "$workdir/compose.yaml" up -d --wait --wait-timeout 180
+  "$compose" -f "$workdir/compose.yaml" ps
+}
+phase "docker: compose up --wait" compose_up
+
+phase "parity" "$devstack" parity "$stack_file" "${overrides[@]}"
+
+log "stack $stack_name is up in both modes."
+log "  kubernetes: KUBECONFIG=$KUBECONFIG $kubectl get all -n $stack_name"
+log "  docker:     DOCKER_HOST=$DOCKER_HOST $compose -f $workdir/compose.yaml ps"
+log "  stop:       scripts/run.sh down $stack_file"

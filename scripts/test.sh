@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every test of the project, the way CI does (.ci/run calls exactly this):
+#   1. prerequisites (Rust components; the e2e scripts install Docker, Compose and the
+#      Kubernetes binaries themselves, cached under ${DEVSTACK_CACHE:-~/.cache/devstack})
+#   2. a real local control plane (e2e/cluster.sh) and a real Docker engine (e2e/docker.sh)
+#   3. cargo fmt --check, cargo clippy -D warnings, cargo test --workspace
+#   4. tears the control plane and the engine down again, also on failure
+# Each phase prints its duration. Nothing is skipped: a missing cluster or engine fails the run.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+log() { echo "[test] $*" >&2; }
+phase() { # NAME CMD...
+  local name=$1 t0=$SECONDS
+  shift
+  log "$name ..."
+  "$@"
+  log "$name: $((SECONDS - t0))s"
+}
+
+started_cluster="" started_docker=""
+teardown() {
+  local rc=$?
+  [[ -n $started_cluster ]] && { e2e/cluster.sh down || rc=1; }
+  [[ -n $started_docker ]] && { e2e/docker.sh down || rc=1; }
+  log "total: ${SECONDS}s (exit $rc)"
+  exit "$rc"
+}
+trap teardown EXIT
+
+rust_components() {
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+}
+
+phase "rust components" rust_components
+started_docker=1
+phase "docker engine + compose + local images" e2e/docker.sh up
+started_cluster=1
+phase "local control plane" e2e/cluster.sh up
+
+export KUBECONFIG DOCKER_HOST DEVSTACK_COMPOSE_BIN DEVSTACK_LOCAL_IMAGES
+KUBECONFIG=$(e2e/cluster.sh kubeconfig)
+DOCKER_HOST=$(e2e/docker.sh endpoint)
+DEVSTACK_COMPOSE_BIN=$(e2e/docker.sh compose-bin)
+DEVSTACK_LOCAL_IMAGES=$(e2e/docker.sh images | paste -sd, -)
+
+phase "cargo fmt --check" cargo fmt --all -- --check
+phase "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+phase "cargo test" cargo test --workspace --locked --no-fail-fast
