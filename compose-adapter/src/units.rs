@@ -1,0 +1,52 @@
+//! Exact spellings of CPU and memory amounts that Compose parses back to the same numbers.
+
+/// Millicores as a decimal CPU count: 250 → `0.25`, 1000 → `1`, 1500 → `1.5`.
+pub fn cpus(millis: u64) -> String {
+    let whole = millis / 1000;
+    let frac = millis % 1000;
+    if frac == 0 {
+        whole.to_string()
+    } else {
+        let digits = format!("{frac:03}");
+        format!("{whole}.{}", digits.trim_end_matches('0'))
+    }
+}
+
+/// Bytes in Docker's binary units (`256m` = 256 MiB, `1g` = 1 GiB), using the largest unit
+/// that divides exactly; a plain byte count otherwise. Docker (go-units `RAMInBytes`) reads
+/// `k`/`m`/`g` as powers of 1024, so the value is exact. Kubernetes-style `Mi` is rejected by
+/// Compose, hence the lower-case single letters.
+pub fn memory(bytes: u64) -> String {
+    for (suffix, shift) in [("g", 30), ("m", 20), ("k", 10)] {
+        let unit = 1u64 << shift;
+        if bytes >= unit && bytes.is_multiple_of(unit) {
+            return format!("{}{suffix}", bytes / unit);
+        }
+    }
+    bytes.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_spellings() {
+        assert_eq!(cpus(250), "0.25");
+        assert_eq!(cpus(1000), "1");
+        assert_eq!(cpus(1500), "1.5");
+        assert_eq!(cpus(100), "0.1");
+        assert_eq!(cpus(1), "0.001");
+        assert_eq!(cpus(2050), "2.05");
+    }
+
+    #[test]
+    fn memory_spellings() {
+        assert_eq!(memory(256 << 20), "256m");
+        assert_eq!(memory(1 << 30), "1g");
+        assert_eq!(memory(1536 << 20), "1536m");
+        assert_eq!(memory(3 << 10), "3k");
+        assert_eq!(memory(1_000_000_000), "1000000000");
+        assert_eq!(memory(0), "0");
+    }
+}
