@@ -1,5 +1,7 @@
 //! Behaviour of the renderer, one branch at a time, on plans built from small DevStacks.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
+
 mod common;
 
 use std::collections::BTreeMap;
