@@ -20,8 +20,9 @@
 #
 # Networking: dockerd runs with --iptables=false --ip-forward=false: containers on one bridge
 # network reach each other (and the host reaches published 127.0.0.1 ports through docker-proxy),
-# but the host's firewall, NAT and forwarding settings are left untouched and containers get no
-# route out of the machine.
+# the host's NAT and forwarding settings are left untouched and containers get no route out of
+# the machine. The only firewall change is an ACCEPT for frames bridged between containers on one
+# Docker bridge (see forward_rules), removed by `down`.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -181,9 +182,25 @@ start_dockerd() {
   done
   engine_ok || { tail -n 30 "$state/dockerd.log" >&2; die "dockerd did not answer within 60s"; }
   log "dockerd $(dockerd_pid) answers on $DOCKER_HOST (storage driver $(docker info -f '{{.Driver}}'), cgroup v$(docker info -f '{{.CgroupVersion}}'))"
-  if iptables -S FORWARD 2>/dev/null | grep -q '^-P FORWARD DROP'; then
-    log "warning: the host's FORWARD policy is DROP; traffic between containers may be blocked by br_netfilter"
-  fi
+}
+
+# With br_netfilter, frames between two containers on one bridge traverse the host's iptables
+# FORWARD chain; if something on the host set its policy to DROP (a system Docker does), container
+# to container traffic dies. These rules accept exactly that bridged traffic on Docker bridges
+# (docker0, br-*), nothing routed; `down` removes them.
+forward_rules() { # add|del
+  command -v iptables >/dev/null || return 0
+  iptables -S FORWARD >/dev/null 2>&1 || return 0
+  local bridge rule
+  for bridge in docker0 br-+; do
+    rule=(FORWARD -i "$bridge" -m physdev --physdev-is-bridged -m comment --comment devstack-e2e-docker -j ACCEPT)
+    if [[ $1 == add ]]; then
+      iptables -C "${rule[@]}" 2>/dev/null || iptables -I "${rule[@]}" 2>/dev/null ||
+        log "warning: could not add an iptables FORWARD rule for $bridge (containers may not reach each other)"
+    else
+      while iptables -C "${rule[@]}" 2>/dev/null; do iptables -D "${rule[@]}" || break; done
+    fi
+  done
 }
 
 our_pids_with() { # pids whose command line mentions STRING (our unique socket/exec-root paths)
@@ -235,6 +252,7 @@ unmount_under() { # unmount anything still mounted below DIR, deepest first
 
 down() {
   stop_dockerd
+  forward_rules del
   unmount_under "$data_root"
   unmount_under "$run_dir"
   if [[ -e $run_dir/docker0.ours ]] && ip link show docker0 >/dev/null 2>&1; then ip link del docker0 2>/dev/null || true; fi
@@ -417,6 +435,7 @@ case $cmd in
     phase "install compose" install_compose
     link_compose_plugin
     phase "start dockerd" start_dockerd
+    forward_rules add
     phase "images" build_images
     log "up: $((SECONDS - t_up))s; DOCKER_HOST=$DOCKER_HOST"
     ;;

@@ -57,6 +57,55 @@ fn random_hex(chars: usize) -> String {
     s
 }
 
+/// How long one compose command may take (`up --wait` has its own, longer budget).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Runs `cmd` to completion within `timeout`, killing it (and failing the test) otherwise, so a
+/// broken network fails the test instead of hanging it.
+fn output_within(mut cmd: Command, timeout: Duration, what: &str) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+    fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    match status {
+        Some(status) => Output {
+            status,
+            stdout,
+            stderr,
+        },
+        None => panic!(
+            "{what} did not finish within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
+            text(&stdout),
+            text(&stderr)
+        ),
+    }
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).trim().to_string()
 }
@@ -88,9 +137,33 @@ impl Project {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.command(args)
+        let timeout = if args.first() == Some(&"up") {
+            Duration::from_secs(240)
+        } else {
+            COMMAND_TIMEOUT
+        };
+        output_within(self.command(args), timeout, &format!("compose {args:?}"))
+    }
+
+    /// Removes every container of the project, one-off `run` containers included (which
+    /// `compose down` leaves behind when a client was killed), so `down` can remove the network.
+    fn remove_containers(&self) {
+        let filter = format!("label=com.docker.compose.project={}", self.name);
+        let Ok(out) = Command::new("docker")
+            .env("DOCKER_HOST", &self.docker_host)
+            .args(["ps", "-aq", "--filter", &filter])
             .output()
-            .unwrap_or_else(|e| panic!("running {} {args:?}: {e}", self.compose))
+        else {
+            return;
+        };
+        let ids: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .env("DOCKER_HOST", &self.docker_host)
+                .args(["rm", "-f", "-v"])
+                .args(&ids)
+                .output();
+        }
     }
 
     /// Runs a compose command that must succeed; returns its stdout.
@@ -130,17 +203,24 @@ impl Project {
     }
 
     fn logs(&self) -> String {
-        let out = self.run(&["logs", "--no-color", "--tail", "60"]);
-        format!("{}\n{}", text(&out.stdout), text(&out.stderr))
+        match self
+            .command(&["logs", "--no-color", "--tail", "60"])
+            .output()
+        {
+            Ok(out) => format!("{}\n{}", text(&out.stdout), text(&out.stderr)),
+            Err(e) => format!("(compose logs: {e})"),
+        }
     }
 }
 
 impl Drop for Project {
+    // Nothing here may panic (a panic while unwinding aborts): plain `output()`, errors printed.
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("--- compose logs of {} ---\n{}", self.name, self.logs());
         }
-        let out = self.run(&[
+        self.remove_containers();
+        let down = [
             "--profile",
             "tools",
             "down",
@@ -148,13 +228,15 @@ impl Drop for Project {
             "--remove-orphans",
             "-t",
             "5",
-        ]);
-        if !out.status.success() {
-            eprintln!(
+        ];
+        match self.command(&down).output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!(
                 "compose down of {} failed: {}",
                 self.name,
                 text(&out.stderr)
-            );
+            ),
+            Err(e) => eprintln!("compose down of {}: {e}", self.name),
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -334,7 +416,7 @@ fn compose_project_with_local_postgres_and_redis() {
     let sql = "select current_user || '@' || current_database()";
     let out = project.client(
         "pgclient",
-        &[("PGPASSWORD", &pg_pw)],
+        &[("PGPASSWORD", &pg_pw), ("PGCONNECT_TIMEOUT", "10")],
         &[
             "psql", "-h", "postgres", "-U", PG_USER, "-d", PG_DB, "-tAc", sql,
         ],
@@ -350,7 +432,10 @@ fn compose_project_with_local_postgres_and_redis() {
     // A wrong password is refused, over the network and on 127.0.0.1 inside the container.
     let out = project.client(
         "pgclient",
-        &[("PGPASSWORD", "not-the-password")],
+        &[
+            ("PGPASSWORD", "not-the-password"),
+            ("PGCONNECT_TIMEOUT", "10"),
+        ],
         &[
             "psql", "-h", "postgres", "-U", PG_USER, "-d", PG_DB, "-tAc", "select 1",
         ],
