@@ -1,0 +1,286 @@
+//! The Kubernetes renderer: the resolved [`StackPlan`] in, typed objects out, no I/O.
+//!
+//! Every decision is already in the plan; this module only spells it the Kubernetes way
+//! (the Compose renderer spells the same plan the Docker way, and `devstack parity` checks
+//! that both say the same thing). Output order is deterministic: Secrets, NetworkPolicies,
+//! Services, then workloads, each group by name.
+//!
+//! Only services active under the plan's profiles are rendered.
+
+use std::collections::BTreeMap;
+
+use devstack_crds::plan::StackPlan;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use serde::Serialize;
+
+mod meta;
+mod netpol;
+mod pod;
+mod probe;
+mod secrets;
+mod service;
+mod template;
+mod workload;
+
+#[cfg(test)]
+mod fixtures;
+
+pub use meta::{
+    ANNOTATION_DEPENDS_ON, ANNOTATION_RETAIN_ON_DELETE, LABEL_SERVICE, LABEL_STACK, MANAGED_BY,
+};
+
+/// One rendered Kubernetes object.
+#[derive(Clone, Debug, PartialEq)]
+pub enum K8sObject {
+    /// The credentials or connections Secret of the stack.
+    Secret(Secret),
+    /// A NetworkPolicy (strict isolation only).
+    NetworkPolicy(NetworkPolicy),
+    /// The Service in front of one service.
+    Service(Service),
+    /// The workload of a stateless service.
+    Deployment(Deployment),
+    /// The workload of a stateful service.
+    StatefulSet(StatefulSet),
+}
+
+impl K8sObject {
+    /// The object's kind (`Secret`, `Deployment`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            K8sObject::Secret(_) => "Secret",
+            K8sObject::NetworkPolicy(_) => "NetworkPolicy",
+            K8sObject::Service(_) => "Service",
+            K8sObject::Deployment(_) => "Deployment",
+            K8sObject::StatefulSet(_) => "StatefulSet",
+        }
+    }
+
+    /// The object's metadata.
+    pub fn metadata(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        match self {
+            K8sObject::Secret(o) => &o.metadata,
+            K8sObject::NetworkPolicy(o) => &o.metadata,
+            K8sObject::Service(o) => &o.metadata,
+            K8sObject::Deployment(o) => &o.metadata,
+            K8sObject::StatefulSet(o) => &o.metadata,
+        }
+    }
+
+    /// The object's name.
+    pub fn name(&self) -> &str {
+        self.metadata().name.as_deref().unwrap_or_default()
+    }
+}
+
+impl Serialize for K8sObject {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            K8sObject::Secret(o) => o.serialize(serializer),
+            K8sObject::NetworkPolicy(o) => o.serialize(serializer),
+            K8sObject::Service(o) => o.serialize(serializer),
+            K8sObject::Deployment(o) => o.serialize(serializer),
+            K8sObject::StatefulSet(o) => o.serialize(serializer),
+        }
+    }
+}
+
+/// A plan the renderer cannot spell in Kubernetes. These are impossible states (the plan's
+/// validation should have caught them), reported instead of rendering something wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A template in a container field uses a secret that no env var of the container carries,
+    /// so there is no `$(VAR)` to expand it from.
+    #[error("service {service:?}: {field} uses secret {secret:?}, but no env var of the service carries it, so Kubernetes cannot expand it")]
+    SecretNotInEnv {
+        /// Service.
+        service: String,
+        /// Where the template is (`args[1]`, `env.DATABASE_URL`).
+        field: String,
+        /// Secret id.
+        secret: String,
+    },
+    /// The caller supplied secret values, but not this one.
+    #[error("no value supplied for secret {id:?}")]
+    MissingSecret {
+        /// Secret id.
+        id: String,
+    },
+    /// A stateless service has data volumes: a Deployment has no volume claims to mount.
+    #[error("service {service:?} has data volumes but is not stateful; only StatefulSets get volume claims")]
+    VolumesOnStateless {
+        /// Service.
+        service: String,
+    },
+    /// YAML serialization failed.
+    #[error("failed to write {kind} {name:?} as YAML: {source}")]
+    Yaml {
+        /// Object kind.
+        kind: &'static str,
+        /// Object name.
+        name: String,
+        /// Cause.
+        #[source]
+        source: serde_yaml::Error,
+    },
+}
+
+/// What every part of the renderer needs: the plan and where its services live.
+pub(crate) struct Ctx<'a> {
+    pub plan: &'a StackPlan,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(plan: &'a StackPlan) -> Self {
+        Ctx { plan }
+    }
+
+    /// The namespace used in host names (`default` when the plan has none).
+    pub fn dns_namespace(&self) -> &str {
+        self.plan.namespace.as_deref().unwrap_or("default")
+    }
+
+    /// In-cluster host name of a service: `<service>.<namespace>.svc`.
+    pub fn host(&self, service: &str) -> String {
+        format!("{service}.{}.svc", self.dns_namespace())
+    }
+}
+
+/// Renders the active services of `plan` as Kubernetes objects.
+///
+/// `secrets` holds the generated credential values by secret id. With `None` the two stack
+/// Secrets (`<stack>-credentials`, `<stack>-connections`) are not rendered (the operator
+/// creates them in the cluster); every workload still references them by name.
+pub fn render(
+    plan: &StackPlan,
+    secrets: Option<&BTreeMap<String, String>>,
+) -> Result<Vec<K8sObject>, RenderError> {
+    let ctx = Ctx::new(plan);
+    let mut objects = Vec::new();
+    if let Some(values) = secrets {
+        objects.extend(
+            secrets::render(&ctx, values)?
+                .into_iter()
+                .map(K8sObject::Secret),
+        );
+    }
+    objects.extend(
+        netpol::render(&ctx)
+            .into_iter()
+            .map(K8sObject::NetworkPolicy),
+    );
+    objects.extend(
+        plan.active_services()
+            .map(|s| service::render(&ctx, s))
+            .map(K8sObject::Service),
+    );
+    for svc in plan.active_services() {
+        objects.push(workload::render(&ctx, svc)?);
+    }
+    Ok(objects)
+}
+
+/// Writes objects as one YAML stream: each document starts with `---`.
+pub fn to_yaml_stream(objects: &[K8sObject]) -> Result<String, RenderError> {
+    let mut out = String::new();
+    for object in objects {
+        let doc = serde_yaml::to_string(object).map_err(|source| RenderError::Yaml {
+            kind: object.kind(),
+            name: object.name().to_string(),
+            source,
+        })?;
+        out.push_str("---\n");
+        out.push_str(&doc);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{fake_secrets, plan_of};
+    use super::*;
+
+    const STACK: &str = r#"
+services:
+  db: {type: postgres}
+  cache: {type: redis, profiles: [extra]}
+  api:
+    image: ghcr.io/acme/api:1.0
+    ports: [{name: http, containerPort: 8080}]
+    dependsOn: [db]
+"#;
+
+    #[test]
+    fn orders_objects_by_kind_then_name() {
+        let plan = plan_of(STACK);
+        let objects = render(&plan, Some(&fake_secrets(&plan))).unwrap();
+        let got: Vec<(&str, &str)> = objects.iter().map(|o| (o.kind(), o.name())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("Secret", "demo-credentials"),
+                ("Secret", "demo-connections"),
+                ("NetworkPolicy", "demo-default-deny"),
+                ("NetworkPolicy", "demo-db-ingress"),
+                ("Service", "api"),
+                ("Service", "db"),
+                ("Deployment", "api"),
+                ("StatefulSet", "db"),
+            ]
+        );
+    }
+
+    #[test]
+    fn without_secret_values_the_secrets_are_not_rendered() {
+        let plan = plan_of(STACK);
+        let objects = render(&plan, None).unwrap();
+        assert!(objects.iter().all(|o| o.kind() != "Secret"));
+        let yaml = to_yaml_stream(&objects).unwrap();
+        assert!(yaml.contains("name: demo-credentials"), "still referenced");
+    }
+
+    #[test]
+    fn inactive_services_are_skipped() {
+        let plan = plan_of(STACK);
+        let objects = render(&plan, Some(&fake_secrets(&plan))).unwrap();
+        assert!(objects.iter().all(|o| o.name() != "cache"));
+        let yaml = to_yaml_stream(&objects).unwrap();
+        assert!(!yaml.contains("DEVSTACK_CACHE_PASSWORD"));
+        assert!(!yaml.contains("CACHE_URL"));
+    }
+
+    #[test]
+    fn missing_secret_value_is_an_error() {
+        let plan = plan_of(STACK);
+        let err = render(&plan, Some(&BTreeMap::new())).unwrap_err();
+        assert!(
+            matches!(err, RenderError::MissingSecret { ref id } if id == "DEVSTACK_DB_PASSWORD"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn namespace_is_set_only_when_planned() {
+        let mut plan = plan_of(STACK);
+        let objects = render(&plan, None).unwrap();
+        assert!(objects.iter().all(|o| o.metadata().namespace.is_none()));
+        plan.namespace = Some("team".into());
+        let objects = render(&plan, None).unwrap();
+        assert!(objects
+            .iter()
+            .all(|o| o.metadata().namespace.as_deref() == Some("team")));
+    }
+
+    #[test]
+    fn yaml_stream_is_documents_with_kinds() {
+        let plan = plan_of(STACK);
+        let objects = render(&plan, Some(&fake_secrets(&plan))).unwrap();
+        let yaml = to_yaml_stream(&objects).unwrap();
+        assert!(yaml.starts_with("---\n"));
+        assert_eq!(yaml.matches("---\n").count(), objects.len());
+        assert!(yaml.contains("apiVersion: apps/v1\nkind: StatefulSet\n"));
+        assert!(yaml.contains("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"));
+    }
+}
