@@ -213,7 +213,12 @@ fn a_missing_secret_stops_compose() {
 fn compose_reads_back_the_plan() {
     let plan = plan_yaml(FEATURES);
     let mut secrets = fake_secrets(&plan);
+    // A quoted value (space, `$`, `#`) and a bare one with every unquoted punctuation mark.
     secrets.insert("DEVSTACK_REDIS_PASSWORD".into(), "we ird$pass#word".into());
+    secrets.insert(
+        "DEVSTACK_POSTGRES_PASSWORD".into(),
+        "p@ss:w0rd+/=,%-._".into(),
+    );
     let config = Rendered::new(&plan, &secrets).config_json();
     let services = &config["services"];
 
