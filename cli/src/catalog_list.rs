@@ -32,11 +32,23 @@ fn row(entry: &CatalogEntry) -> CatalogRow {
     CatalogRow {
         type_name: entry.type_name,
         image: entry.image(entry.default_version),
-        ports: entry.ports.iter().map(|p| format!("{}:{}", p.name, p.port)).collect(),
+        ports: entry
+            .ports
+            .iter()
+            .map(|p| format!("{}:{}", p.name, p.port))
+            .collect(),
         stateful: entry.stateful,
         uid: entry.uid,
-        requests: format!("{}/{}", format_cpu(budget.request_cpu_millis), format_bytes(budget.request_memory_bytes)),
-        limits: format!("{}/{}", format_cpu(budget.limit_cpu_millis), format_bytes(budget.limit_memory_bytes)),
+        requests: format!(
+            "{}/{}",
+            format_cpu(budget.request_cpu_millis),
+            format_bytes(budget.request_memory_bytes)
+        ),
+        limits: format!(
+            "{}/{}",
+            format_cpu(budget.limit_cpu_millis),
+            format_bytes(budget.limit_memory_bytes)
+        ),
         description: entry.description,
     }
 }
@@ -49,7 +61,9 @@ pub fn rows() -> Vec<CatalogRow> {
 /// An aligned text table.
 pub fn table() -> String {
     let rows = rows();
-    let header = ["TYPE", "IMAGE", "PORTS", "STATEFUL", "UID", "REQUESTS", "LIMITS"];
+    let header = [
+        "TYPE", "IMAGE", "PORTS", "STATEFUL", "UID", "REQUESTS", "LIMITS",
+    ];
     let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|r| {
@@ -72,7 +86,11 @@ pub fn table() -> String {
     }
     let mut out = String::new();
     let mut line = |cols: Vec<&str>| {
-        let text: Vec<String> = cols.iter().zip(widths.iter()).map(|(c, w)| format!("{c:<w$}")).collect();
+        let text: Vec<String> = cols
+            .iter()
+            .zip(widths.iter())
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(text.join("  ").trim_end());
         out.push('\n');
     };

@@ -15,8 +15,10 @@ use devstack_crds::plan::{PlanOptions, StackPlan};
 /// ports, credentials contract, health checks and budgets.
 #[derive(Parser, Debug)]
 #[command(name = "devstack", version, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 success, 1 failure, 2 invalid input (the message names the field).\n\
-Examples:\n  devstack validate stack.yaml\n  devstack render compose stack.yaml -o .devstack/compose.yaml && docker compose -f .devstack/compose.yaml up -d --wait\n  devstack render k8s stack.yaml | kubectl apply -f -\n  devstack parity stack.yaml\n  devstack catalog -o json")]
+#[command(
+    after_help = "Exit codes: 0 success, 1 failure, 2 invalid input (the message names the field).\n\
+Examples:\n  devstack validate stack.yaml\n  devstack render compose stack.yaml -o .devstack/compose.yaml && docker compose -f .devstack/compose.yaml up -d --wait\n  devstack render k8s stack.yaml | kubectl apply -f -\n  devstack parity stack.yaml\n  devstack catalog -o json"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,13 +27,17 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Check a stack file: exit 0 when valid, 2 with every problem listed when not.
-    #[command(after_help = "Example:\n  devstack validate examples/soma-shared-infra.yaml --profile core")]
+    #[command(
+        after_help = "Example:\n  devstack validate examples/soma-shared-infra.yaml --profile core"
+    )]
     Validate(StackArgs),
     /// Render a stack for Kubernetes (a YAML stream) or Compose (a compose file + .env).
     #[command(subcommand)]
     Render(RenderCommand),
     /// Render both ways, read both back and compare service by service.
-    #[command(after_help = "Prints a matrix: same / differs by design / MISMATCH. Exits 1 on any MISMATCH.\nExample:\n  devstack parity examples/ktrdr.yaml")]
+    #[command(
+        after_help = "Prints a matrix: same / differs by design / MISMATCH. Exits 1 on any MISMATCH.\nExample:\n  devstack parity examples/ktrdr.yaml"
+    )]
     Parity {
         #[command(flatten)]
         stack: StackArgs,
@@ -40,7 +46,9 @@ enum Command {
         format: Format,
     },
     /// List the catalog's service types.
-    #[command(after_help = "Examples:\n  devstack catalog\n  devstack catalog -o json | jq '.[].type'")]
+    #[command(
+        after_help = "Examples:\n  devstack catalog\n  devstack catalog -o json | jq '.[].type'"
+    )]
     Catalog {
         /// Output format.
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
@@ -54,7 +62,9 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum RenderCommand {
     /// Kubernetes objects as a YAML stream. Secrets are left out unless --include-secrets.
-    #[command(after_help = "Examples:\n  devstack render k8s stack.yaml > stack.k8s.yaml\n  devstack render k8s stack.yaml --include-secrets --env-file .devstack/.env | kubectl apply -f -")]
+    #[command(
+        after_help = "Examples:\n  devstack render k8s stack.yaml > stack.k8s.yaml\n  devstack render k8s stack.yaml --include-secrets --env-file .devstack/.env | kubectl apply -f -"
+    )]
     K8s {
         #[command(flatten)]
         stack: StackArgs,
@@ -68,7 +78,9 @@ enum RenderCommand {
     },
     /// A compose file. With -o, also writes the secrets file `.env` beside it (mode 0600),
     /// generating secrets on the first render and reusing them afterwards.
-    #[command(after_help = "Examples:\n  devstack render compose stack.yaml\n  devstack render compose stack.yaml -o .devstack/compose.yaml\n  docker compose -f .devstack/compose.yaml up -d --wait")]
+    #[command(
+        after_help = "Examples:\n  devstack render compose stack.yaml\n  devstack render compose stack.yaml -o .devstack/compose.yaml\n  docker compose -f .devstack/compose.yaml up -d --wait"
+    )]
     Compose {
         #[command(flatten)]
         stack: StackArgs,
@@ -111,7 +123,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match run(cli) {
@@ -142,7 +158,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 active.join(", ")
             )?;
         }
-        Command::Render(RenderCommand::K8s { stack, include_secrets, env_file }) => {
+        Command::Render(RenderCommand::K8s {
+            stack,
+            include_secrets,
+            env_file,
+        }) => {
             let plan = stack.plan()?;
             let values = if include_secrets {
                 Some(secret_values(&plan, env_file.as_deref())?)
@@ -175,7 +195,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Catalog { format } => match format {
             Format::Table => out.write_all(catalog_list::table().as_bytes())?,
-            Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&catalog_list::rows())?)?,
+            Format::Json => writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&catalog_list::rows())?
+            )?,
         },
         Command::Crd => out.write_all(devstack_crds::crdgen::crd_yaml()?.as_bytes())?,
     }
@@ -205,7 +229,10 @@ fn write_compose(plan: &StackPlan, yaml: &str, path: &Path) -> Result<()> {
     let env_path = dir.join(".env");
     let existing = secrets::read_env_file(&env_path)?;
     let values = secrets::ensure_secrets(plan, &existing);
-    let reused = values.iter().filter(|(k, v)| existing.get(*k) == Some(v)).count();
+    let reused = values
+        .iter()
+        .filter(|(k, v)| existing.get(*k) == Some(v))
+        .count();
     let env = secrets::merge_foreign_keys(&devstack_compose::env_file(plan, &values)?, &existing);
     secrets::write_private(&env_path, &env)?;
     std::fs::write(path, yaml).with_context(|| format!("cannot write {}", path.display()))?;

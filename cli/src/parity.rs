@@ -158,16 +158,27 @@ impl Report {
                 .unwrap_or("-")
         };
         let name_width = services.iter().map(|s| s.len()).max().unwrap_or(7).max(7);
-        let mut out = format!("parity of stack {:?}: kubernetes vs compose\n\n", self.stack);
+        let mut out = format!(
+            "parity of stack {:?}: kubernetes vs compose\n\n",
+            self.stack
+        );
         out.push_str(&format!("{:<name_width$}", "SERVICE"));
         for aspect in &aspects {
-            out.push_str(&format!("  {:<w$}", aspect.to_uppercase(), w = aspect.len().max(9)));
+            out.push_str(&format!(
+                "  {:<w$}",
+                aspect.to_uppercase(),
+                w = aspect.len().max(9)
+            ));
         }
         out.push('\n');
         for service in &services {
             out.push_str(&format!("{service:<name_width$}"));
             for aspect in &aspects {
-                out.push_str(&format!("  {:<w$}", cell(service, aspect), w = aspect.len().max(9)));
+                out.push_str(&format!(
+                    "  {:<w$}",
+                    cell(service, aspect),
+                    w = aspect.len().max(9)
+                ));
             }
             out.push('\n');
         }
@@ -185,7 +196,10 @@ impl Report {
                 Verdict::Mismatch(d) => ("MISMATCH", d),
                 Verdict::Same => continue,
             };
-            out.push_str(&format!("{} {}: {label}: {detail}\n", row.service, row.aspect));
+            out.push_str(&format!(
+                "{} {}: {label}: {detail}\n",
+                row.service, row.aspect
+            ));
         }
         out.push_str(&format!(
             "\n{} comparisons, {} mismatches\n",
@@ -193,6 +207,22 @@ impl Report {
             self.mismatches()
         ));
         out
+    }
+}
+
+impl NormService {
+    /// Records which env keys hold exactly one secret (computed the same way for both modes).
+    pub(crate) fn mark_secret_env(&mut self) {
+        self.secret_env = self
+            .env
+            .iter()
+            .filter(|(_, v)| {
+                v.starts_with("@@secret:")
+                    && v.ends_with("@@")
+                    && v.matches("@@secret:").count() == 1
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
     }
 }
 
@@ -249,35 +279,82 @@ pub fn compare(stack: &str, kube: &Normalized, docker: &Normalized) -> Report {
             })
         };
         push("image", same_or(&k.image, &d.image, None));
-        push("command", same_or(&(&k.command, &k.args), &(&d.command, &d.args), None));
-        let dns = (k.dns_rewrites > 0)
-            .then(|| format!("{} values name hosts: <svc>.<namespace>.svc in kubernetes, <svc> in compose", k.dns_rewrites));
+        push(
+            "command",
+            same_or(&(&k.command, &k.args), &(&d.command, &d.args), None),
+        );
+        let dns = (k.dns_rewrites > 0).then(|| {
+            format!(
+                "{} values name hosts: <svc>.<namespace>.svc in kubernetes, <svc> in compose",
+                k.dns_rewrites
+            )
+        });
         push("env", same_or(&k.env, &d.env, dns));
         push("secrets", same_or(&k.secret_env, &d.secret_env, None));
         push("ports", same_or(&k.ports, &d.ports, None));
         let host_note = (!k.host_ports.is_empty())
             .then(|| "published as 127.0.0.1:<host> in compose, as a NodePort (Kind extraPortMappings) in kubernetes".to_string());
-        push("host-ports", same_or(&k.host_ports, &d.host_ports, host_note));
-        push("health", same_or(&(&k.health, &k.health_timing), &(&d.health, &d.health_timing), None));
-        push("order", same_or(&k.depends_on, &d.depends_on, None));
-        push("resources", same_or(&(k.requests, k.limits, k.gpu), &(d.requests, d.limits, d.gpu), None));
-        let volume_note = (!k.volumes.is_empty())
-            .then(|| "size is a PVC request in kubernetes, a label on the Docker volume (not enforced)".to_string());
-        push("volumes", same_or(&(&k.volumes, &k.writable_paths), &(&d.volumes, &d.writable_paths), volume_note));
         push(
-            "security",
+            "host-ports",
+            same_or(&k.host_ports, &d.host_ports, host_note),
+        );
+        push(
+            "health",
             same_or(
-                &(&k.user, &k.cap_drop, &k.cap_add, k.no_new_privileges, k.read_only_root),
-                &(&d.user, &d.cap_drop, &d.cap_add, d.no_new_privileges, d.read_only_root),
+                &(&k.health, &k.health_timing),
+                &(&d.health, &d.health_timing),
                 None,
             ),
         );
-        let replica_note = (k.replicas > 1)
-            .then(|| "replicas are scheduled by kubernetes, started side by side by compose".to_string());
+        push("order", same_or(&k.depends_on, &d.depends_on, None));
+        push(
+            "resources",
+            same_or(
+                &(k.requests, k.limits, k.gpu),
+                &(d.requests, d.limits, d.gpu),
+                None,
+            ),
+        );
+        let volume_note = (!k.volumes.is_empty()).then(|| {
+            "size is a PVC request in kubernetes, a label on the Docker volume (not enforced)"
+                .to_string()
+        });
+        push(
+            "volumes",
+            same_or(
+                &(&k.volumes, &k.writable_paths),
+                &(&d.volumes, &d.writable_paths),
+                volume_note,
+            ),
+        );
+        push(
+            "security",
+            same_or(
+                &(
+                    &k.user,
+                    &k.cap_drop,
+                    &k.cap_add,
+                    k.no_new_privileges,
+                    k.read_only_root,
+                ),
+                &(
+                    &d.user,
+                    &d.cap_drop,
+                    &d.cap_add,
+                    d.no_new_privileges,
+                    d.read_only_root,
+                ),
+                None,
+            ),
+        );
+        let replica_note = (k.replicas > 1).then(|| {
+            "replicas are scheduled by kubernetes, started side by side by compose".to_string()
+        });
         push("replicas", same_or(&k.replicas, &d.replicas, replica_note));
     }
     let reach_note = (!kube.reachability.is_empty()).then(|| {
-        "NetworkPolicies admit only the dependent's connections; compose networks are symmetric".to_string()
+        "NetworkPolicies admit only the dependent's connections; compose networks are symmetric"
+            .to_string()
     });
     rows.push(Row {
         service: "*".to_string(),
@@ -319,5 +396,125 @@ pub(crate) fn pair(a: &str, b: &str) -> (String, String) {
         (a.to_string(), b.to_string())
     } else {
         (b.to_string(), a.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use devstack_crds::parse::parse_devstack;
+    use devstack_crds::plan::{plan, PlanOptions};
+
+    const STACK: &str = "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: demo, namespace: team}\nspec:\n  services:\n    db: {type: postgres, hostPorts: {postgres: 5433}}\n    cache: {type: redis}\n    api:\n      image: ghcr.io/acme/api:1.0\n      ports: [{name: http, containerPort: 8080, hostPort: 8080}]\n      dependsOn: [db, cache]\n      healthcheck: {http: {path: /healthz, port: http}, startPeriodSeconds: 25}\n";
+
+    /// Both readings of the demo stack, and the plan.
+    fn readings() -> (StackPlan, Normalized, Normalized, String, String) {
+        let plan = plan(
+            &parse_devstack(STACK).expect("parses"),
+            &PlanOptions::default(),
+        )
+        .expect("valid");
+        let markers: BTreeMap<String, String> = plan
+            .secrets
+            .iter()
+            .map(|s| (s.id.clone(), secret_marker(&s.id)))
+            .collect();
+        let objects = devstack_operator::render(&plan, Some(&markers)).expect("k8s");
+        let stream = devstack_operator::to_yaml_stream(&objects).expect("yaml");
+        let yaml = devstack_compose::render(&plan).expect("compose");
+        let env = devstack_compose::env_file(&plan, &markers).expect("env");
+        let kube = k8s::read_back(&stream, &plan).expect("read k8s");
+        let docker = compose::read_back(&yaml, &env).expect("read compose");
+        (plan, kube, docker, yaml, env)
+    }
+
+    fn verdict<'a>(report: &'a Report, service: &str, aspect: &str) -> &'a Verdict {
+        &report
+            .rows
+            .iter()
+            .find(|r| r.service == service && r.aspect == aspect)
+            .expect("row")
+            .verdict
+    }
+
+    #[test]
+    fn identical_renderings_have_no_mismatch() {
+        let (plan, kube, docker, ..) = readings();
+        let report = compare(&plan.name, &kube, &docker);
+        assert_eq!(report.mismatches(), 0, "{}", report.table());
+        assert!(
+            matches!(verdict(&report, "api", "env"), Verdict::ByDesign(_)),
+            "api's URLs name hosts"
+        );
+        assert_eq!(
+            kube.services["api"].env["DB_URL"],
+            docker.services["api"].env["DB_URL"]
+        );
+        assert!(
+            kube.services["api"].env["DB_URL"].contains("@@secret:DEVSTACK_DB_PASSWORD@@@db:5432")
+        );
+        let strict: BTreeSet<(String, String)> = [pair("api", "cache"), pair("api", "db")]
+            .into_iter()
+            .collect();
+        assert_eq!(kube.reachability, strict);
+    }
+
+    #[test]
+    fn a_different_image_is_a_mismatch() {
+        let (plan, kube, _, yaml, env) = readings();
+        let tampered = yaml.replace("image: redis:8.4.0", "image: redis:7.2.0");
+        assert_ne!(tampered, yaml, "the tamper must change the file");
+        let docker = compose::read_back(&tampered, &env).expect("read");
+        let report = compare(&plan.name, &kube, &docker);
+        assert!(matches!(
+            verdict(&report, "cache", "image"),
+            Verdict::Mismatch(_)
+        ));
+        assert_eq!(report.mismatches(), 1, "{}", report.table());
+    }
+
+    #[test]
+    fn health_timing_and_resources_are_compared() {
+        let (plan, kube, mut docker, ..) = readings();
+        docker.services.get_mut("api").expect("api").health_timing = Some([10, 3, 5, 40]);
+        docker.services.get_mut("db").expect("db").limits[1] += 1;
+        let report = compare(&plan.name, &kube, &docker);
+        assert!(matches!(
+            verdict(&report, "api", "health"),
+            Verdict::Mismatch(_)
+        ));
+        assert!(matches!(
+            verdict(&report, "db", "resources"),
+            Verdict::Mismatch(_)
+        ));
+    }
+
+    #[test]
+    fn an_open_compose_network_breaks_strict_reachability() {
+        let (plan, kube, mut docker, ..) = readings();
+        docker.reachability.insert(pair("cache", "db"));
+        let report = compare(&plan.name, &kube, &docker);
+        assert!(matches!(
+            verdict(&report, "*", "reachability"),
+            Verdict::Mismatch(_)
+        ));
+    }
+
+    #[test]
+    fn a_service_missing_on_one_side_is_a_mismatch() {
+        let (plan, kube, mut docker, ..) = readings();
+        docker.services.remove("cache");
+        let report = compare(&plan.name, &kube, &docker);
+        assert!(matches!(
+            verdict(&report, "cache", "active"),
+            Verdict::Mismatch(_)
+        ));
+    }
+
+    #[test]
+    fn start_grace_rounds_up_to_whole_intervals() {
+        assert_eq!(start_grace(25, 10), 30);
+        assert_eq!(start_grace(0, 10), 0);
+        assert_eq!(start_grace(10, 10), 10);
     }
 }

@@ -36,7 +36,12 @@ pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, SecretsErr
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(source) => return Err(SecretsError::Io { path: shown, source }),
+        Err(source) => {
+            return Err(SecretsError::Io {
+                path: shown,
+                source,
+            })
+        }
     };
     let mut values = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
@@ -60,7 +65,10 @@ pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, SecretsErr
 }
 
 /// The plan's secrets: values already in `existing` are kept, the rest are generated.
-pub fn ensure_secrets(plan: &StackPlan, existing: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+pub fn ensure_secrets(
+    plan: &StackPlan,
+    existing: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     let mut rng = rand::rng();
     plan.secrets
         .iter()
@@ -105,7 +113,10 @@ pub fn merge_foreign_keys(generated: &str, existing: &BTreeMap<String, String>) 
         .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim()))
         .collect();
     let mut out = generated.to_string();
-    let foreign: Vec<_> = existing.iter().filter(|(k, _)| !ours.contains(k.as_str())).collect();
+    let foreign: Vec<_> = existing
+        .iter()
+        .filter(|(k, _)| !ours.contains(k.as_str()))
+        .collect();
     if !foreign.is_empty() {
         if !out.ends_with('\n') {
             out.push('\n');

@@ -1,5 +1,7 @@
 //! Reading manifests: wrong shapes are errors that name the field, never panics.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers panic on broken fixtures
+
 use devstack_crds::parse::{parse_devstack, ParseError};
 use devstack_crds::plan::{plan, PlanOptions};
 use proptest::prelude::*;

@@ -1,5 +1,7 @@
 //! One test per validation error DESIGN.md lists: each names the field and says how to fix it.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers panic on broken fixtures
+
 use devstack_crds::parse::parse_devstack;
 use devstack_crds::plan::{plan, PlanOptions};
 use devstack_crds::FieldError;

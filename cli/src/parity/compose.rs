@@ -49,7 +49,10 @@ fn scalar(value: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Null => String::new(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 
@@ -121,7 +124,12 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
     let profiles: BTreeSet<String> = env_file
         .lines()
         .find_map(|l| l.strip_prefix("COMPOSE_PROFILES="))
-        .map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
+        .map(|v| {
+            v.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     let volume_sizes: BTreeMap<String, u64> = doc
         .get("volumes")
@@ -147,22 +155,26 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
         }
         let mut norm = NormService {
             image: service.get("image").map(scalar).unwrap_or_default(),
-            command: strings(service.get("entrypoint")).map(|v| v.iter().map(|s| canon(s)).collect()),
+            command: strings(service.get("entrypoint"))
+                .map(|v| v.iter().map(|s| canon(s)).collect()),
             args: strings(service.get("command")).map(|v| v.iter().map(|s| canon(s)).collect()),
             replicas: 1,
             ..NormService::default()
         };
-        for (key, value) in service.get("environment").and_then(Value::as_mapping).into_iter().flatten() {
-            let raw = scalar(value);
-            let value = canon(&raw);
-            let key = scalar(key);
-            if raw.starts_with("${") && raw.ends_with('}') && raw.matches("${").count() == 1 {
-                norm.secret_env.insert(key.clone());
-            }
-            norm.env.insert(key, value);
+        for (key, value) in service
+            .get("environment")
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten()
+        {
+            norm.env.insert(scalar(key), canon(&scalar(value)));
         }
+        norm.mark_secret_env();
         for port in strings(service.get("expose")).unwrap_or_default() {
-            norm.ports.insert(port.parse().map_err(|_| err(format!("{name}: expose {port:?}")))?);
+            norm.ports.insert(
+                port.parse()
+                    .map_err(|_| err(format!("{name}: expose {port:?}")))?,
+            );
         }
         for spec in strings(service.get("ports")).unwrap_or_default() {
             let parts: Vec<&str> = spec.split(':').collect();
@@ -174,7 +186,9 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
                     continue;
                 }
             }
-            return Err(err(format!("{name}: port {spec:?} is not 127.0.0.1:HOST:CONTAINER")));
+            return Err(err(format!(
+                "{name}: port {spec:?} is not 127.0.0.1:HOST:CONTAINER"
+            )));
         }
         if let Some(check) = service.get("healthcheck") {
             let test = strings(check.get("test")).unwrap_or_default();
@@ -193,15 +207,24 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
             _ => BTreeSet::new(),
         };
         let deploy = service.get("deploy");
-        if let Some(replicas) = deploy.and_then(|d| d.get("replicas")).and_then(Value::as_u64) {
+        if let Some(replicas) = deploy
+            .and_then(|d| d.get("replicas"))
+            .and_then(Value::as_u64)
+        {
             norm.replicas = replicas as u32;
         }
         let resources = deploy.and_then(|d| d.get("resources"));
         let amount = |section: &str| {
             let s = resources.and_then(|r| r.get(section));
             [
-                s.and_then(|s| s.get("cpus")).map(scalar).and_then(|c| cpu(&c)).unwrap_or(0),
-                s.and_then(|s| s.get("memory")).map(scalar).and_then(|m| docker_bytes(&m)).unwrap_or(0),
+                s.and_then(|s| s.get("cpus"))
+                    .map(scalar)
+                    .and_then(|c| cpu(&c))
+                    .unwrap_or(0),
+                s.and_then(|s| s.get("memory"))
+                    .map(scalar)
+                    .and_then(|m| docker_bytes(&m))
+                    .unwrap_or(0),
             ]
         };
         norm.limits = amount("limits");
@@ -214,18 +237,27 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
             .flatten()
             .filter_map(|d| d.get("count").and_then(Value::as_u64))
             .sum::<u64>() as u32;
-        for volume in service.get("volumes").and_then(Value::as_sequence).into_iter().flatten() {
+        for volume in service
+            .get("volumes")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
             let (source, target) = match volume {
                 Value::String(s) => {
                     let mut parts = s.splitn(3, ':');
-                    (parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or_default().to_string())
+                    (
+                        parts.next().unwrap_or_default().to_string(),
+                        parts.next().unwrap_or_default().to_string(),
+                    )
                 }
                 other => (
                     other.get("source").map(scalar).unwrap_or_default(),
                     other.get("target").map(scalar).unwrap_or_default(),
                 ),
             };
-            norm.volumes.insert(target, volume_sizes.get(&source).copied().unwrap_or(0));
+            norm.volumes
+                .insert(target, volume_sizes.get(&source).copied().unwrap_or(0));
         }
         norm.writable_paths = strings(service.get("tmpfs"))
             .unwrap_or_default()
@@ -233,13 +265,22 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
             .map(|t| t.split(':').next().unwrap_or_default().to_string())
             .collect();
         norm.user = service.get("user").map(scalar);
-        norm.cap_drop = strings(service.get("cap_drop")).unwrap_or_default().into_iter().collect();
-        norm.cap_add = strings(service.get("cap_add")).unwrap_or_default().into_iter().collect();
+        norm.cap_drop = strings(service.get("cap_drop"))
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        norm.cap_add = strings(service.get("cap_add"))
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         norm.no_new_privileges = strings(service.get("security_opt"))
             .unwrap_or_default()
             .iter()
             .any(|o| o == "no-new-privileges:true" || o == "no-new-privileges");
-        norm.read_only_root = service.get("read_only").and_then(Value::as_bool).unwrap_or(false);
+        norm.read_only_root = service
+            .get("read_only")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let joined: Vec<String> = match service.get("networks") {
             Some(Value::Mapping(m)) => m.keys().map(scalar).collect(),
             Some(Value::Sequence(s)) => s.iter().map(scalar).collect(),
@@ -267,7 +308,10 @@ mod tests {
     #[test]
     fn canon_undoes_compose_escaping() {
         assert_eq!(canon("a$$b"), "a$b");
-        assert_eq!(canon("x${DEVSTACK_PG_PASSWORD:?missing}y"), "x@@secret:DEVSTACK_PG_PASSWORD@@y");
+        assert_eq!(
+            canon("x${DEVSTACK_PG_PASSWORD:?missing}y"),
+            "x@@secret:DEVSTACK_PG_PASSWORD@@y"
+        );
         assert_eq!(canon("$$(HOME)"), "$(HOME)");
     }
 
@@ -282,7 +326,9 @@ mod tests {
 
     #[test]
     fn recognizes_generated_health_commands() {
-        let tcp: Vec<String> = ["CMD", "bash", "-c", ":> /dev/tcp/127.0.0.1/6333"].map(String::from).to_vec();
+        let tcp: Vec<String> = ["CMD", "bash", "-c", ":> /dev/tcp/127.0.0.1/6333"]
+            .map(String::from)
+            .to_vec();
         assert_eq!(health(&tcp), "tcp :6333");
         let http: Vec<String> = vec!["CMD-SHELL".into(), "wget -q -O /dev/null http://127.0.0.1:8000/health || curl -fsS -o /dev/null http://127.0.0.1:8000/health".into()];
         assert_eq!(health(&http), "http /health :8000");

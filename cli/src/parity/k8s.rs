@@ -42,32 +42,45 @@ fn parse(stream: &str) -> Result<Objects, ParityError> {
         if value.is_null() {
             continue;
         }
-        let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_string();
+        let kind = value
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or_default()
+            .to_string();
         let typed = |e: serde_json::Error| err(format!("{kind}: {e}"));
         match kind.as_str() {
             "Secret" => {
                 let s: Secret = serde_json::from_value(value).map_err(typed)?;
-                objects.secrets.insert(s.metadata.name.clone().unwrap_or_default(), s);
+                objects
+                    .secrets
+                    .insert(s.metadata.name.clone().unwrap_or_default(), s);
             }
             "Service" => {
                 let s: Service = serde_json::from_value(value).map_err(typed)?;
-                objects.services.insert(s.metadata.name.clone().unwrap_or_default(), s);
+                objects
+                    .services
+                    .insert(s.metadata.name.clone().unwrap_or_default(), s);
             }
-            "NetworkPolicy" => objects.policies.push(serde_json::from_value(value).map_err(typed)?),
+            "NetworkPolicy" => objects
+                .policies
+                .push(serde_json::from_value(value).map_err(typed)?),
             "Deployment" => {
                 let d: Deployment = serde_json::from_value(value).map_err(typed)?;
-                let spec = d.spec.ok_or_else(|| err("Deployment without spec"))?;
+                let spec = d.spec;
                 objects.workloads.push(Workload {
                     service: service_label(&d.metadata.labels)?,
                     replicas: spec.replicas.unwrap_or(1).max(0) as u32,
                     depends_on: depends_on(&d.metadata.annotations),
-                    pod: spec.template.spec.ok_or_else(|| err("Deployment without pod spec"))?,
+                    pod: spec
+                        .template
+                        .spec
+                        .ok_or_else(|| err("Deployment without pod spec"))?,
                     claims: BTreeMap::new(),
                 });
             }
             "StatefulSet" => {
                 let s: StatefulSet = serde_json::from_value(value).map_err(typed)?;
-                let spec = s.spec.ok_or_else(|| err("StatefulSet without spec"))?;
+                let spec = s.spec;
                 let mut claims = BTreeMap::new();
                 for claim in spec.volume_claim_templates.iter().flatten() {
                     let size = claim
@@ -84,7 +97,10 @@ fn parse(stream: &str) -> Result<Objects, ParityError> {
                     service: service_label(&s.metadata.labels)?,
                     replicas: spec.replicas.unwrap_or(1).max(0) as u32,
                     depends_on: depends_on(&s.metadata.annotations),
-                    pod: spec.template.spec.ok_or_else(|| err("StatefulSet without pod spec"))?,
+                    pod: spec
+                        .template
+                        .spec
+                        .ok_or_else(|| err("StatefulSet without pod spec"))?,
                     claims,
                 });
             }
@@ -106,7 +122,12 @@ fn depends_on(annotations: &Option<BTreeMap<String, String>>) -> BTreeSet<String
     annotations
         .as_ref()
         .and_then(|a| a.get("devstack.dev/depends-on"))
-        .map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
+        .map(|v| {
+            v.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -183,7 +204,11 @@ fn probe_description(probe: &Probe, container: &Container) -> String {
     if let Some(exec) = &probe.exec {
         format!("exec {:?}", exec.command.clone().unwrap_or_default())
     } else if let Some(http) = &probe.http_get {
-        format!("http {} :{}", http.path.clone().unwrap_or_default(), port_number(&http.port))
+        format!(
+            "http {} :{}",
+            http.path.clone().unwrap_or_default(),
+            port_number(&http.port)
+        )
     } else if let Some(tcp) = &probe.tcp_socket {
         format!("tcp :{}", port_number(&tcp.port))
     } else {
@@ -191,7 +216,12 @@ fn probe_description(probe: &Probe, container: &Container) -> String {
     }
 }
 
-fn env_value(var: &EnvVar, credentials: &str, connections: &BTreeMap<String, String>, conn_name: &str) -> Option<(String, bool)> {
+fn env_value(
+    var: &EnvVar,
+    credentials: &str,
+    connections: &BTreeMap<String, String>,
+    conn_name: &str,
+) -> Option<(String, bool)> {
     if let Some(value) = &var.value {
         return Some((value.clone(), false));
     }
@@ -208,7 +238,10 @@ fn env_value(var: &EnvVar, credentials: &str, connections: &BTreeMap<String, Str
 /// Reads the YAML stream of the Kubernetes renderer (rendered with secret markers).
 pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityError> {
     let objects = parse(stream)?;
-    let namespace = plan.namespace.clone().unwrap_or_else(|| "default".to_string());
+    let namespace = plan
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_string());
     let hosts: Vec<(String, String)> = plan
         .services
         .keys()
@@ -234,10 +267,14 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
         let mut raw_env = Vec::new();
         for var in container.env.iter().flatten() {
             let (value, is_secret) = env_value(var, &credentials, &connections, &conn_name)
-                .ok_or_else(|| err(format!("{}: env {} has an unknown source", workload.service, var.name)))?;
+                .ok_or_else(|| {
+                    err(format!(
+                        "{}: env {} has an unknown source",
+                        workload.service, var.name
+                    ))
+                })?;
             if is_secret {
                 secret_vars.insert(var.name.clone(), value.clone());
-                norm.secret_env.insert(var.name.clone());
             }
             raw_env.push((var.name.clone(), value, is_secret));
         }
@@ -250,13 +287,27 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
             let value = if is_secret { value } else { canon.text(&value) };
             norm.env.insert(key, value);
         }
-        norm.command = container.command.as_ref().map(|c| c.iter().map(|s| canon.text(s)).collect());
-        norm.args = container.args.as_ref().map(|c| c.iter().map(|s| canon.text(s)).collect());
+        norm.command = container
+            .command
+            .as_ref()
+            .map(|c| c.iter().map(|s| canon.text(s)).collect());
+        norm.args = container
+            .args
+            .as_ref()
+            .map(|c| c.iter().map(|s| canon.text(s)).collect());
         norm.dns_rewrites = canon.rewrites;
-        norm.ports = container.ports.iter().flatten().map(|p| p.container_port as u16).collect();
+        norm.mark_secret_env();
+        norm.ports = container
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| p.container_port as u16)
+            .collect();
         if let Some(service) = objects.services.get(&workload.service) {
             for port in service.spec.iter().flat_map(|s| s.ports.iter().flatten()) {
-                let Some(node_port) = port.node_port else { continue };
+                let Some(node_port) = port.node_port else {
+                    continue;
+                };
                 let target = match &port.target_port {
                     Some(IntOrString::Int(n)) => Some(*n),
                     Some(IntOrString::String(name)) => container
@@ -290,9 +341,19 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
             ]);
         }
         if let Some(resources) = &container.resources {
-            let amount = |map: &Option<BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
-                let cpu_millis = map.as_ref().and_then(|m| m.get("cpu")).and_then(|q| cpu(&q.0)).unwrap_or(0);
-                let memory = map.as_ref().and_then(|m| m.get("memory")).and_then(|q| quantity::bytes(&q.0).ok()).unwrap_or(0);
+            let amount = |map: &Option<
+                BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+            >| {
+                let cpu_millis = map
+                    .as_ref()
+                    .and_then(|m| m.get("cpu"))
+                    .and_then(|q| cpu(&q.0))
+                    .unwrap_or(0);
+                let memory = map
+                    .as_ref()
+                    .and_then(|m| m.get("memory"))
+                    .and_then(|q| quantity::bytes(&q.0).ok())
+                    .unwrap_or(0);
                 [cpu_millis, memory]
             };
             norm.requests = amount(&resources.requests);
@@ -338,15 +399,24 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
     Ok(normalized)
 }
 
-fn reachability(objects: &Objects, normalized: &Normalized, stack: &str) -> BTreeSet<(String, String)> {
+fn reachability(
+    objects: &Objects,
+    normalized: &Normalized,
+    stack: &str,
+) -> BTreeSet<(String, String)> {
     let active: Vec<&String> = normalized.services.keys().collect();
     let default_deny = objects.policies.iter().any(|p| {
         let spec = p.spec.as_ref();
         let selects_stack = spec
             .and_then(|s| s.pod_selector.as_ref())
             .and_then(|s| s.match_labels.as_ref())
-            .is_some_and(|l| l.get("devstack.dev/stack").map(String::as_str) == Some(stack) && !l.contains_key("devstack.dev/service"));
-        let no_rules = spec.and_then(|s| s.ingress.as_ref()).is_none_or(|i| i.is_empty());
+            .is_some_and(|l| {
+                l.get("devstack.dev/stack").map(String::as_str) == Some(stack)
+                    && !l.contains_key("devstack.dev/service")
+            });
+        let no_rules = spec
+            .and_then(|s| s.ingress.as_ref())
+            .is_none_or(|i| i.is_empty());
         selects_stack && no_rules
     });
     let mut pairs = BTreeSet::new();
@@ -368,7 +438,9 @@ fn reachability(objects: &Objects, normalized: &Normalized, stack: &str) -> BTre
         let Some(target) = target else { continue };
         for rule in spec.ingress.iter().flatten() {
             for peer in rule.from.iter().flatten() {
-                let Some(selector) = &peer.pod_selector else { continue };
+                let Some(selector) = &peer.pod_selector else {
+                    continue;
+                };
                 for expr in selector.match_expressions.iter().flatten() {
                     if expr.key == "devstack.dev/service" && expr.operator == "In" {
                         for source in expr.values.iter().flatten() {
@@ -376,7 +448,11 @@ fn reachability(objects: &Objects, normalized: &Normalized, stack: &str) -> BTre
                         }
                     }
                 }
-                if let Some(source) = selector.match_labels.as_ref().and_then(|l| l.get("devstack.dev/service")) {
+                if let Some(source) = selector
+                    .match_labels
+                    .as_ref()
+                    .and_then(|l| l.get("devstack.dev/service"))
+                {
                     pairs.insert(pair(source, target));
                 }
             }
