@@ -10,8 +10,17 @@ use serde::Serialize;
 
 use crate::template::Template;
 
+mod ai;
+mod analytics;
 mod cache;
+mod document;
+mod graph;
+mod messaging;
+mod observability;
 mod postgres;
+mod search;
+mod storage;
+mod vector;
 
 /// A named port of a catalog service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -133,6 +142,31 @@ impl Health {
     pub fn shell(script: &str) -> Self {
         Health::exec(&["sh", "-c", script])
     }
+
+    /// Sets the per-check timeout (checks that start a JVM or an Erlang VM need more than 3s).
+    pub fn timeout(mut self, seconds: u32) -> Self {
+        self.timeout_seconds = seconds;
+        self
+    }
+
+    /// `wget -q --spider` on a local URL (images with busybox or GNU wget).
+    pub fn wget(url: &str) -> Self {
+        Health::exec(&["wget", "-q", "--spider", url])
+    }
+
+    /// An HTTP GET on `127.0.0.1:port` written with bash's `/dev/tcp`, for images that have bash
+    /// but neither curl nor wget; healthy when the status line says 200. No external tools.
+    pub fn bash_http(port: u16, path: &str) -> Self {
+        Health::exec(&["bash", "-c", &bash_http_script(port, path)])
+    }
+}
+
+fn bash_http_script(port: u16, path: &str) -> String {
+    format!(
+        "exec 3<>/dev/tcp/127.0.0.1/{port} && \
+         printf 'GET {path} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && \
+         read -r status <&3 && [[ $status == *' 200 '* ]]"
+    )
 }
 
 /// An environment value a catalog entry sets in its own container.
@@ -171,6 +205,55 @@ pub struct EntryParts {
     /// Connection outputs by suffix (`URL`, `HOST`, `PORT`, `USER`, `PASSWORD`, `DB`, …); the
     /// plan prefixes them with the service name (`POSTGRES_URL`).
     pub connection: BTreeMap<String, Template>,
+}
+
+// Small builders the entries share (private to the catalog).
+impl EntryParts {
+    /// Sets a literal environment variable.
+    fn env_lit(&mut self, key: &str, value: impl Into<String>) {
+        self.env
+            .insert(key.to_string(), EnvValue::Template(Template::lit(value)));
+    }
+
+    /// Sets an environment variable holding exactly one of the service's secrets.
+    fn env_secret(&mut self, key: &str, ctx: &EntryContext, name: &str) {
+        self.env.insert(key.to_string(), ctx.secret_env(name));
+    }
+
+    /// Adds a persisted path.
+    fn data(&mut self, name: &str, path: &str) {
+        self.data_paths.push(DataPath {
+            name: name.to_string(),
+            path: path.to_string(),
+        });
+    }
+
+    /// The outputs every entry has: `URL`, `HOST` (this service) and `PORT`.
+    fn connect(&mut self, ctx: &EntryContext, url: Template, port: u16) {
+        self.output("URL", url);
+        self.output("HOST", ctx.host());
+        self.output("PORT", port.to_string());
+    }
+
+    /// Adds a connection output by suffix.
+    fn output(&mut self, suffix: &str, value: impl Into<Template>) {
+        self.connection.insert(suffix.to_string(), value.into());
+    }
+}
+
+/// `http://<host>:<port><path>` for this service.
+fn http_url(ctx: &EntryContext, port: u16, path: &str) -> Template {
+    Template::lit("http://")
+        .push_host(ctx.service)
+        .push_lit(format!(":{port}{path}"))
+}
+
+/// JVM heap flags for half the memory limit of `size` (`-Xms512m -Xmx512m` for small). Entries
+/// only know their default preset; a user who raises the limit can override the variable in
+/// `env`.
+fn java_heap(size: SizePreset) -> String {
+    let mib = size.budget().limit_memory_bytes / (1 << 20) / 2;
+    format!("-Xms{mib}m -Xmx{mib}m")
 }
 
 /// The context an entry builds its parts in.
@@ -303,7 +386,31 @@ impl CatalogEntry {
 }
 
 /// Every catalog type, ordered by name.
-pub static ENTRIES: &[CatalogEntry] = &[postgres::PGVECTOR, postgres::POSTGRES, cache::REDIS];
+pub static ENTRIES: &[CatalogEntry] = &[
+    vector::CHROMA,
+    analytics::CLICKHOUSE,
+    search::ELASTICSEARCH,
+    observability::GRAFANA,
+    observability::JAEGER,
+    messaging::KAFKA,
+    cache::KEYDB,
+    storage::MINIO,
+    document::MONGODB,
+    messaging::NATS,
+    graph::NEO4J,
+    ai::OLLAMA,
+    search::OPENSEARCH,
+    observability::OTEL_COLLECTOR,
+    postgres::PGVECTOR,
+    postgres::POSTGRES,
+    observability::PROMETHEUS,
+    vector::QDRANT,
+    messaging::RABBITMQ,
+    cache::REDIS,
+    postgres::TIMESCALEDB,
+    cache::VALKEY,
+    vector::WEAVIATE,
+];
 
 /// The catalog entry for `type_name`.
 pub fn lookup(type_name: &str) -> Option<&'static CatalogEntry> {

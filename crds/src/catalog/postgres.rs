@@ -41,9 +41,10 @@ fn build_postgres(ctx: &EntryContext, major: Option<u32>) -> EntryParts {
     let user = ctx.env_or("POSTGRES_USER", "postgres");
     let db = ctx.env_or("POSTGRES_DB", &user);
     let mut parts = EntryParts::default();
-    parts
-        .env
-        .insert("POSTGRES_USER".into(), EnvValue::Template(user.clone().into()));
+    parts.env.insert(
+        "POSTGRES_USER".into(),
+        EnvValue::Template(user.clone().into()),
+    );
     parts
         .env
         .insert("POSTGRES_DB".into(), EnvValue::Template(db.clone().into()));
@@ -70,7 +71,9 @@ fn build_postgres(ctx: &EntryContext, major: Option<u32>) -> EntryParts {
     parts.connection.insert("HOST".into(), ctx.host());
     parts.connection.insert("PORT".into(), "5432".into());
     parts.connection.insert("USER".into(), user.into());
-    parts.connection.insert("PASSWORD".into(), ctx.secret("password"));
+    parts
+        .connection
+        .insert("PASSWORD".into(), ctx.secret("password"));
     parts.connection.insert("DB".into(), db.into());
     parts
 }
@@ -88,6 +91,13 @@ fn pg_major_from_tag(version: &str) -> Option<u32> {
 
 fn build_pgvector(ctx: &EntryContext) -> EntryParts {
     build_postgres(ctx, pg_major_from_tag(ctx.version))
+}
+
+fn build_timescaledb(ctx: &EntryContext) -> EntryParts {
+    let mut parts = build_postgres(ctx, pg_major_from_tag(ctx.version));
+    // A development instance should not phone home; users can turn it back on in `env`.
+    parts.env_lit("TIMESCALEDB_TELEMETRY", "off");
+    parts
 }
 
 /// PostgreSQL (official Debian image, runs as 999).
@@ -117,3 +127,96 @@ pub const PGVECTOR: CatalogEntry = CatalogEntry {
     build: build_pgvector,
     ..POSTGRES
 };
+
+/// PostgreSQL with the TimescaleDB extension (Alpine based: the postgres user is 70).
+pub const TIMESCALEDB: CatalogEntry = CatalogEntry {
+    type_name: "timescaledb",
+    description: "PostgreSQL with the TimescaleDB time-series extension",
+    repository: "timescale/timescaledb",
+    default_version: "2.24.0-pg18",
+    uid: 70,
+    gid: 70,
+    build: build_timescaledb,
+    ..POSTGRES
+};
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn data_path(entry: &CatalogEntry, version: &str) -> (String, String) {
+        let env = BTreeMap::new();
+        let ctx = EntryContext {
+            stack: "demo",
+            service: "db",
+            version,
+            user_env: &env,
+        };
+        let parts = (entry.build)(&ctx);
+        let pgdata = match parts.env.get("PGDATA") {
+            Some(EnvValue::Template(t)) => t.as_literal().unwrap_or_default(),
+            _ => String::new(),
+        };
+        (parts.data_paths[0].path.clone(), pgdata)
+    }
+
+    #[test]
+    fn postgres_18_uses_the_new_layout_and_17_the_old_one() {
+        assert_eq!(
+            data_path(&POSTGRES, "18.1"),
+            (
+                "/var/lib/postgresql".to_string(),
+                "/var/lib/postgresql/18/docker".to_string()
+            )
+        );
+        assert_eq!(
+            data_path(&POSTGRES, "17.6-alpine"),
+            (
+                "/var/lib/postgresql/data".to_string(),
+                "/var/lib/postgresql/data".to_string()
+            )
+        );
+        // An unparsable tag gets the layout of the default version.
+        assert_eq!(data_path(&POSTGRES, "nightly").0, "/var/lib/postgresql");
+    }
+
+    #[test]
+    fn variant_tags_carry_the_postgres_major() {
+        assert_eq!(pg_major_from_tag("0.8.1-pg18-trixie"), Some(18));
+        assert_eq!(pg_major_from_tag("0.8.0-pg17"), Some(17));
+        assert_eq!(pg_major_from_tag("2.24.0-pg18"), Some(18));
+        assert_eq!(pg_major_from_tag("2.17.2-pg16-oss"), Some(16));
+        assert_eq!(pg_major_from_tag("2.24.0"), None);
+        assert_eq!(
+            data_path(&PGVECTOR, "0.8.0-pg17").0,
+            "/var/lib/postgresql/data"
+        );
+        assert_eq!(
+            data_path(&TIMESCALEDB, "2.17.2-pg16").1,
+            "/var/lib/postgresql/data"
+        );
+        assert_eq!(
+            data_path(&TIMESCALEDB, "2.24.0-pg18").1,
+            "/var/lib/postgresql/18/docker"
+        );
+    }
+
+    #[test]
+    fn user_and_db_overrides_reach_the_url() {
+        let env = BTreeMap::from([
+            ("POSTGRES_USER".to_string(), "soma".to_string()),
+            ("POSTGRES_DB".to_string(), "ledger".to_string()),
+        ]);
+        let ctx = EntryContext {
+            stack: "demo",
+            service: "db",
+            version: "18.1",
+            user_env: &env,
+        };
+        let parts = (POSTGRES.build)(&ctx);
+        let url = parts.connection["URL"].render(|_| "X".to_string());
+        assert_eq!(url, "postgresql://soma:X@X:5432/ledger");
+    }
+}
