@@ -56,7 +56,8 @@ pub const JAEGER: CatalogEntry = CatalogEntry {
     uid: 10001,
     gid: 10001,
     read_only_root: true,
-    writable_paths: &[],
+    // The image declares `VOLUME /tmp`.
+    writable_paths: &["/tmp"],
     add_capabilities: &[],
     size: SizePreset::Small,
     secrets: &[],

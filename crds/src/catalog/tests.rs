@@ -143,3 +143,124 @@ fn every_entry_has_a_golden_rendering() {
         insta::assert_yaml_snapshot!(format!("entry_{}", entry.type_name), (entry, parts));
     }
 }
+
+#[test]
+fn health_checks_never_carry_secrets_or_kubernetes_expansions() {
+    for entry in ENTRIES {
+        let parts = parts_of(entry);
+        let Some(Health {
+            check: Check::Exec(argv),
+            ..
+        }) = &parts.health
+        else {
+            continue;
+        };
+        for arg in argv {
+            assert!(
+                !arg.contains("DEVSTACK_") && !arg.contains("$("),
+                "{}: health command must read secrets from the container env: {arg}",
+                entry.type_name
+            );
+        }
+    }
+}
+
+#[test]
+fn slow_starters_get_a_start_period() {
+    for name in ["elasticsearch", "kafka", "neo4j", "opensearch", "rabbitmq"] {
+        let entry = lookup(name).unwrap();
+        let health = parts_of(entry).health.unwrap();
+        assert!(
+            (30..=60).contains(&health.start_period_seconds),
+            "{name}: start period {}",
+            health.start_period_seconds
+        );
+    }
+}
+
+#[test]
+fn only_the_scratch_image_relies_on_an_outside_check() {
+    for entry in ENTRIES {
+        let health = parts_of(entry).health;
+        let outside = !matches!(
+            health,
+            Some(Health {
+                check: Check::Exec(_),
+                ..
+            })
+        );
+        assert_eq!(
+            outside,
+            entry.type_name == "otel-collector",
+            "{}: use a container-native exec check",
+            entry.type_name
+        );
+    }
+}
+
+#[test]
+fn pinned_versions_and_secret_lengths_are_sane() {
+    for entry in ENTRIES {
+        assert!(
+            !entry.default_version.contains("latest"),
+            "{}: pin a version",
+            entry.type_name
+        );
+        for secret in entry.secrets {
+            // MinIO and Neo4j need at least 8; everything gets far more.
+            assert!(secret.length >= 24, "{}: short secret", entry.type_name);
+        }
+    }
+}
+
+#[test]
+fn java_heap_is_half_the_limit() {
+    assert_eq!(java_heap(SizePreset::Small), "-Xms512m -Xmx512m");
+    assert_eq!(java_heap(SizePreset::Medium), "-Xms1024m -Xmx1024m");
+}
+
+#[test]
+fn bash_http_check_is_one_bash_script() {
+    let Check::Exec(argv) = Health::bash_http(6333, "/readyz").check else {
+        panic!("exec check expected");
+    };
+    assert_eq!(argv[..2], ["bash".to_string(), "-c".to_string()]);
+    assert_eq!(
+        argv[2],
+        "exec 3<>/dev/tcp/127.0.0.1/6333 && \
+         printf 'GET /readyz HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && \
+         read -r status <&3 && [[ $status == *' 200 '* ]]"
+    );
+}
+
+#[test]
+fn every_type_of_the_brief_is_listed() {
+    let names: BTreeSet<_> = type_names().collect();
+    for name in [
+        "chroma",
+        "clickhouse",
+        "elasticsearch",
+        "grafana",
+        "jaeger",
+        "kafka",
+        "keydb",
+        "minio",
+        "mongodb",
+        "nats",
+        "neo4j",
+        "ollama",
+        "opensearch",
+        "otel-collector",
+        "pgvector",
+        "postgres",
+        "prometheus",
+        "qdrant",
+        "rabbitmq",
+        "redis",
+        "timescaledb",
+        "valkey",
+        "weaviate",
+    ] {
+        assert!(names.contains(name), "{name} missing");
+    }
+}
