@@ -1,0 +1,53 @@
+//! Golden files: the Kubernetes rendering of every `examples/*.yaml`, with fixed fake secret
+//! values (`fixture-<id>`), is an insta snapshot under `tests/snapshots/`. After an intended
+//! change, run `cargo insta test -p devstack-operator --review` (or `INSTA_UPDATE=always`)
+//! and review the diff.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+#[test]
+fn every_example_matches_its_snapshot() {
+    let examples = common::examples();
+    assert!(!examples.is_empty(), "no examples/*.yaml found");
+    let mut failures = Vec::new();
+    for (name, text) in &examples {
+        let plan = match common::plan_example(name, text) {
+            Ok(plan) => plan,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        let yaml = devstack_operator::render(&plan, Some(&common::fake_secrets(&plan)))
+            .and_then(|objects| devstack_operator::to_yaml_stream(&objects));
+        match yaml {
+            Ok(yaml) => insta::assert_snapshot!(name.as_str(), yaml),
+            Err(e) => failures.push(format!("{name}: render: {e}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "examples that do not render:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn rendering_without_secret_values_references_the_same_secrets() {
+    for (name, text) in common::examples() {
+        let Ok(plan) = common::plan_example(&name, &text) else {
+            continue; // reported by every_example_matches_its_snapshot
+        };
+        let with = devstack_operator::render(&plan, Some(&common::fake_secrets(&plan))).unwrap();
+        let without = devstack_operator::render(&plan, None).unwrap();
+        let with: Vec<_> = with.into_iter().filter(|o| o.kind() != "Secret").collect();
+        assert_eq!(with, without, "{name}");
+        let yaml = devstack_operator::to_yaml_stream(&without).unwrap();
+        assert!(
+            !yaml.contains("fixture-"),
+            "{name}: a secret value leaked into a workload"
+        );
+    }
+}
