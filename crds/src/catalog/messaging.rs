@@ -53,6 +53,9 @@ pub(crate) fn kafka_cluster_id(stack: &str, service: &str) -> String {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&first.to_be_bytes());
     bytes[8..].copy_from_slice(&second.to_be_bytes());
+    // Kafka's own generator never starts an id with `-` (scripts would read it as a flag):
+    // clearing the top bit keeps the first character in `A`..`f`.
+    bytes[0] &= 0x7f;
     base64url(&bytes)
 }
 
@@ -311,6 +314,10 @@ mod tests {
         assert_ne!(id, kafka_cluster_id("demo", "events"));
         // The separator keeps ("ab", "c") and ("a", "bc") apart.
         assert_ne!(kafka_cluster_id("ab", "c"), kafka_cluster_id("a", "bc"));
+        for i in 0..2000 {
+            let id = kafka_cluster_id(&format!("stack-{i}"), "kafka");
+            assert!(!id.starts_with('-') && !id.starts_with('_'), "{id}");
+        }
     }
 
     #[test]
