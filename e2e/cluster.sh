@@ -72,9 +72,22 @@ bin_path() {
 	esac
 }
 
-# go_build NAME PACKAGE: build a package of the e2e/k8s module into the cache.
+# Version stamps `make` would set (hack/lib/version.sh), so /version and `kubectl version`
+# report v1.37.2 instead of v0.0.0-master.
+k8s_ldflags() {
+	local minor v
+	minor="${K8S_VERSION#v1.}"
+	minor="${minor%%.*}"
+	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		v+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+		v+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+	done
+	echo "$v"
+}
+
+# go_build NAME PACKAGE [EXTRA-LDFLAGS]: build a package of the e2e/k8s module into the cache.
 go_build() {
-	local name="$1" pkg="$2" out
+	local name="$1" pkg="$2" extra="${3:-}" out
 	out="$(bin_path "$name")"
 	if [[ -x "$out" ]]; then
 		return 0
@@ -83,7 +96,7 @@ go_build() {
 	local t
 	t=$(now)
 	mkdir -p "$BIN"
-	(cd "$K8S_DIR" && go build -buildvcs=false -trimpath -ldflags='-s -w' -o "$out.tmp.$$" "$pkg") ||
+	(cd "$K8S_DIR" && go build -buildvcs=false -trimpath -ldflags="-s -w$extra" -o "$out.tmp.$$" "$pkg") ||
 		die "building $name ($pkg) failed"
 	mv -f "$out.tmp.$$" "$out"
 	phase "build $name" "$t"
@@ -116,10 +129,10 @@ build_all() {
 	local t
 	t=$(now)
 	go_build etcd go.etcd.io/etcd/server/v3
-	go_build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
-	go_build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
-	go_build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
-	go_build kubectl k8s.io/kubernetes/cmd/kubectl
+	go_build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$(k8s_ldflags)"
+	go_build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$(k8s_ldflags)"
+	go_build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$(k8s_ldflags)"
+	go_build kubectl k8s.io/kubernetes/cmd/kubectl "$(k8s_ldflags)"
 	build_kwok
 	go_build devstack-provisioner ./cmd/devstack-provisioner
 	phase "binaries ready" "$t"
@@ -197,15 +210,26 @@ EOF
 
 pid_of() { cat "$RUN/$1.pid" 2>/dev/null || true; }
 
-# alive NAME: the process recorded for NAME is running our binary.
-alive() {
+# running NAME: the process recorded for NAME exists and is not a zombie. Used right after
+# `start`, when the child may not have exec'd the binary yet.
+running() {
 	local pid
 	pid="$(pid_of "$1")"
-	[[ -n "$pid" ]] || return 1
-	[[ -r "/proc/$pid/cmdline" ]] || return 1
-	tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1 | grep -q -- "$1" || return 1
-	# A zombie is not alive.
+	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
 	[[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]]
+}
+
+# alive NAME: the process recorded for NAME is running our binary (guards against pid reuse
+# when the pid file is old).
+alive() {
+	running "$1" || return 1
+	tr '\0' '\n' <"/proc/$(pid_of "$1")/cmdline" 2>/dev/null | head -n1 | grep -q -- "$1"
+}
+
+# ours NAME: alive, or our own child that has not exec'd the binary yet.
+ours() {
+	alive "$1" && return 0
+	running "$1" && [[ "$(cat "/proc/$(pid_of "$1")/comm" 2>/dev/null)" =~ ^(bash|setsid)$ ]]
 }
 
 start() { # NAME ARGS...
@@ -216,7 +240,8 @@ start() { # NAME ARGS...
 	# setsid: own session, so signals aimed at the caller's process group do not reach it.
 	# In a non-interactive shell the child is not a group leader, so setsid execs in place
 	# and $! is the component's own pid.
-	setsid "$bin" "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
+	# 9>&-: the lock fd must not leak into the daemons, or they would hold the lock forever.
+	setsid "$bin" "$@" </dev/null >"$LOGS/$name.log" 2>&1 9>&- &
 	echo $! >"$RUN/$name.pid"
 }
 
@@ -238,7 +263,7 @@ wait_for() {
 	shift 2
 	deadline=$(($(now) + timeout))
 	while ! "$@" >/dev/null 2>&1; do
-		alive "$name" || fail_component "$name" "process exited"
+		running "$name" || fail_component "$name" "process exited"
 		(($(now) < deadline)) || fail_component "$name" "not ready after ${timeout}s"
 		sleep 0.5
 	done
@@ -261,15 +286,15 @@ stop_all() {
 	local i name pid
 	for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
 		name="${COMPONENTS[$i]}"
-		if alive "$name"; then
+		if ours "$name"; then
 			pid="$(pid_of "$name")"
 			kill -TERM "$pid" 2>/dev/null || true
 			local deadline=$(($(now) + 20))
-			while alive "$name" && (($(now) < deadline)); do sleep 0.2; done
-			if alive "$name"; then
-				log "$name (pid $pid) ignored SIGTERM; sending SIGKILL"
+			while running "$name" && (($(now) < deadline)); do sleep 0.2; done
+			if running "$name"; then
+				log "$name (pid $pid) ignored SIGTERM for 20s; sending SIGKILL"
 				kill -KILL "$pid" 2>/dev/null || true
-				while alive "$name"; do sleep 0.1; done
+				while running "$name"; do sleep 0.1; done
 			fi
 		fi
 		rm -f "$RUN/$name.pid"
@@ -333,12 +358,17 @@ EOF
 
 # ---------------------------------------------------------------- commands
 
+# Serialize up/down between concurrent callers.
+lock() {
+	exec 9>"$STATE_ROOT/cluster.lock"
+	flock -w 900 9 || die "timed out waiting for $STATE_ROOT/cluster.lock"
+}
+
 cmd_up() {
 	local t_all t
 	t_all=$(now)
 	mkdir -p "$STATE_ROOT"
-	exec 9>"$STATE_ROOT/cluster.lock"
-	flock 9
+	lock
 
 	if [[ -f "$STATE/admin.kubeconfig" ]] && healthy; then
 		log "already running (kubeconfig: $STATE/admin.kubeconfig)"
@@ -379,6 +409,7 @@ cmd_up() {
 		--service-account-signing-key-file "$PKI/sa.key" \
 		--service-cluster-ip-range "$SERVICE_CIDR" \
 		--allow-privileged=true \
+		--shutdown-delay-duration=0s \
 		--profiling=false \
 		--v=1
 	wait_for kube-apiserver 120 apiserver_ready
@@ -440,8 +471,7 @@ cmd_down() {
 	local t
 	t=$(now)
 	mkdir -p "$STATE_ROOT"
-	exec 9>"$STATE_ROOT/cluster.lock"
-	flock 9
+	lock
 	if [[ -d "$STATE" ]]; then
 		stop_all
 		rm -rf "$STATE"
