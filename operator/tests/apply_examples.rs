@@ -101,40 +101,35 @@ async fn apply_example(name: &str, text: &str) -> Result<()> {
     let ns = TestNamespace::new(&format!("apply-{name}")).await?;
     plan.namespace = Some(ns.name().to_string());
     let objects = devstack_operator::render(&plan, Some(&common::fake_secrets(&plan)))?;
-    let mut result = Ok(());
-    let mut first = Vec::new();
+    // Every object is applied even after a rejection, so one run lists every problem.
+    let mut errors = Vec::new();
+    let mut accepted = Vec::new();
     for object in &objects {
         match apply(&ns, object).await {
-            Ok(generation) => first.push(generation),
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
+            Ok(generation) => accepted.push((object, generation)),
+            Err(e) => errors.push(format!("{e:#}")),
         }
     }
-    if result.is_ok() {
-        for (object, before) in objects.iter().zip(&first) {
-            match apply(&ns, object).await {
-                Ok(after) if after == *before => {}
-                Ok(after) => {
-                    result = Err(anyhow!(
-                        "{} {}: a second identical apply bumped the generation {before} -> {after}",
-                        object.kind(),
-                        object.name()
-                    ));
-                    break;
-                }
-                Err(e) => {
-                    result = Err(e.context("second apply"));
-                    break;
-                }
-            }
+    for (object, before) in accepted {
+        match apply(&ns, object).await {
+            Ok(after) if after == before => {}
+            Ok(after) => errors.push(format!(
+                "{} {}: a second identical apply bumped the generation {before} -> {after}",
+                object.kind(),
+                object.name()
+            )),
+            Err(e) => errors.push(format!("second apply: {e:#}")),
         }
     }
-    let released = release_node_ports(&ns, &objects).await;
+    if let Err(e) = release_node_ports(&ns, &objects).await {
+        errors.push(format!("{e:#}"));
+    }
     ns.cleanup().await?;
-    result?;
-    released
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow!(errors.join("\n")))
+    }
 }
 
 #[tokio::test]
