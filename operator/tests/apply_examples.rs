@@ -17,13 +17,16 @@ use anyhow::{anyhow, Context, Result};
 use devstack_e2e::TestNamespace;
 use devstack_operator::K8sObject;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{
+    Container, EmptyDirVolumeSource, Namespace, Pod, PodSpec, Secret, Service, Volume,
+};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::{DeleteParams, Patch, PatchParams};
-use kube::Resource;
+use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::json;
 
 async fn apply_one<K>(ns: &TestNamespace, object: &K) -> Result<K>
 where
@@ -146,5 +149,113 @@ async fn every_example_is_accepted_by_the_api_server() {
         failures.is_empty(),
         "examples not accepted:\n{}",
         failures.join("\n\n")
+    );
+}
+
+/// The pod of a workload as a bare Pod, data volumes replaced by emptyDirs (a Pod has no
+/// claim templates), for admission checks.
+fn bare_pod(object: &K8sObject) -> Option<Pod> {
+    let template = match object {
+        K8sObject::Deployment(d) => d.spec.template.clone(),
+        K8sObject::StatefulSet(s) => s.spec.template.clone(),
+        _ => return None,
+    };
+    let mut spec = template.spec?;
+    let mut volumes = spec.volumes.take().unwrap_or_default();
+    for mount in spec
+        .containers
+        .iter()
+        .flat_map(|c| c.volume_mounts.iter().flatten())
+    {
+        if !volumes.iter().any(|v| v.name == mount.name) {
+            volumes.push(Volume {
+                name: mount.name.clone(),
+                empty_dir: Some(EmptyDirVolumeSource::default()),
+                ..Volume::default()
+            });
+        }
+    }
+    spec.volumes = Some(volumes);
+    Some(Pod {
+        metadata: ObjectMeta {
+            name: Some(object.name().to_string()),
+            labels: template.metadata.and_then(|m| m.labels),
+            ..ObjectMeta::default()
+        },
+        spec: Some(spec),
+        ..Pod::default()
+    })
+}
+
+/// Security defaults: every service whose plan runs it as non-root (the catalog types that
+/// allow it) is admitted by Pod Security Standards `restricted`, enforced by the API server.
+#[tokio::test]
+async fn non_root_services_meet_restricted_pod_security() {
+    let ns = TestNamespace::new("pss-restricted").await.unwrap();
+    let label = json!({"metadata": {"labels": {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+    }}});
+    Api::<Namespace>::all(ns.client())
+        .patch(ns.name(), &PatchParams::default(), &Patch::Merge(&label))
+        .await
+        .unwrap();
+    let pods = ns.api::<Pod>();
+
+    // Enforcement is on: a pod with no security settings is rejected.
+    let plain = Pod {
+        metadata: ObjectMeta {
+            name: Some("plain".into()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: "plain".into(),
+                image: Some("registry.k8s.io/pause:3.10".into()),
+                ..Container::default()
+            }],
+            ..PodSpec::default()
+        }),
+        ..Pod::default()
+    };
+    assert!(
+        pods.create(&PostParams::default(), &plain).await.is_err(),
+        "the namespace does not enforce restricted"
+    );
+
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (name, text) in common::examples() {
+        let Ok(mut plan) = common::plan_example(&name, &text) else {
+            continue; // reported by every_example_is_accepted_by_the_api_server
+        };
+        plan.namespace = Some(ns.name().to_string());
+        let objects = devstack_operator::render(&plan, None).unwrap();
+        for object in &objects {
+            let Some(mut pod) = bare_pod(object) else {
+                continue;
+            };
+            let security = &plan.services[object.name()].security;
+            if !security.run_as_non_root
+                || security
+                    .add_capabilities
+                    .iter()
+                    .any(|c| c != "NET_BIND_SERVICE")
+            {
+                continue;
+            }
+            pod.metadata.name = Some(format!("{name}-{}", object.name()));
+            checked += 1;
+            if let Err(e) = pods.create(&PostParams::default(), &pod).await {
+                failures.push(format!("{name}/{}: {e}", object.name()));
+            }
+        }
+    }
+    ns.cleanup().await.unwrap();
+    assert!(checked > 0, "no non-root service in the examples");
+    assert!(
+        failures.is_empty(),
+        "rejected under restricted:\n{}",
+        failures.join("\n")
     );
 }
