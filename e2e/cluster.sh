@@ -15,6 +15,8 @@
 #                         $DEVSTACK_CACHE/bin/<name>-<version>
 #   DEVSTACK_E2E_STATE    state root (default /tmp/devstack-e2e); this script uses <root>/cluster
 #   DEVSTACK_APISERVER_PORT  secure port of kube-apiserver on 127.0.0.1 (default 6443)
+#   DEVSTACK_E2E_PORT_OFFSET added to every port (etcd 23790/23800, apiserver 6443,
+#                         controller-manager 10257, scheduler 10259, kwok 10247); default 0
 #
 # Everything listens on 127.0.0.1 only.
 set -euo pipefail
@@ -33,12 +35,15 @@ PKI="$STATE/pki"
 LOGS="$STATE"
 RUN="$STATE/run"
 
-APISERVER_PORT="${DEVSTACK_APISERVER_PORT:-6443}"
-ETCD_CLIENT_PORT=23790
-ETCD_PEER_PORT=23800
-KCM_PORT=10257
-SCHED_PORT=10259
-KWOK_PORT=10247
+# DEVSTACK_E2E_PORT_OFFSET shifts every port, so a second cluster (another state dir) can run
+# beside the first.
+PORT_OFFSET="${DEVSTACK_E2E_PORT_OFFSET:-0}"
+APISERVER_PORT="${DEVSTACK_APISERVER_PORT:-$((6443 + PORT_OFFSET))}"
+ETCD_CLIENT_PORT=$((23790 + PORT_OFFSET))
+ETCD_PEER_PORT=$((23800 + PORT_OFFSET))
+KCM_PORT=$((10257 + PORT_OFFSET))
+SCHED_PORT=$((10259 + PORT_OFFSET))
+KWOK_PORT=$((10247 + PORT_OFFSET))
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_IP=10.96.0.1
 NODE_NAME=devstack-kwok-0
@@ -171,6 +176,8 @@ subjectAltName=IP:127.0.0.1,DNS:localhost,IP:$SERVICE_IP,DNS:kubernetes,DNS:kube
 	gen_cert admin "/O=system:masters/CN=devstack-e2e-admin" "$client"
 	gen_cert kube-controller-manager "/CN=system:kube-controller-manager" "$client"
 	gen_cert kube-scheduler "/CN=system:kube-scheduler" "$client"
+	# Front proxy (aggregation layer) client identity, as kubeadm sets it up.
+	gen_cert front-proxy-client "/CN=front-proxy-client" "$client"
 	openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
 	openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
 	chmod 600 "$PKI"/*.key
@@ -356,6 +363,18 @@ allowVolumeExpansion: false
 EOF
 }
 
+check_ports() {
+	command -v ss >/dev/null || return 0
+	local port users
+	for port in "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$SCHED_PORT" "$KWOK_PORT"; do
+		users="$(ss -Hltnp "sport = :$port" 2>/dev/null || true)"
+		if [[ -n "$users" ]]; then
+			die "port $port is already in use (${users//$'\n'/; }); another cluster running? \
+try \`e2e/cluster.sh down\`, or set DEVSTACK_E2E_PORT_OFFSET / DEVSTACK_E2E_STATE for a second one"
+		fi
+	done
+}
+
 # ---------------------------------------------------------------- commands
 
 # Serialize up/down between concurrent callers.
@@ -382,6 +401,7 @@ cmd_up() {
 	fi
 
 	build_all
+	check_ports
 	mkdir -p "$STATE" "$RUN" "$STATE/volumes"
 	gen_pki
 
@@ -403,6 +423,13 @@ cmd_up() {
 		--endpoint-reconciler-type none \
 		--tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
 		--client-ca-file "$PKI/ca.crt" \
+		--requestheader-client-ca-file "$PKI/ca.crt" \
+		--requestheader-allowed-names front-proxy-client \
+		--requestheader-username-headers X-Remote-User \
+		--requestheader-group-headers X-Remote-Group \
+		--requestheader-extra-headers-prefix X-Remote-Extra- \
+		--proxy-client-cert-file "$PKI/front-proxy-client.crt" \
+		--proxy-client-key-file "$PKI/front-proxy-client.key" \
 		--authorization-mode Node,RBAC \
 		--service-account-issuer https://kubernetes.default.svc.cluster.local \
 		--service-account-key-file "$PKI/sa.pub" \
