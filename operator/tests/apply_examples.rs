@@ -145,9 +145,18 @@ async fn every_example_is_accepted_by_the_api_server() {
             failures.push(format!("{name}: {e:#}"));
         }
     }
+    let hint = if failures
+        .iter()
+        .any(|f| f.contains("nodePort") && f.contains("valid range"))
+    {
+        "\n\nhint: host ports are node ports; the API server must run with \
+         --service-node-port-range=1-65535 (as the Kind config does)"
+    } else {
+        ""
+    };
     assert!(
         failures.is_empty(),
-        "examples not accepted:\n{}",
+        "examples not accepted:\n{}{hint}",
         failures.join("\n\n")
     );
 }

@@ -171,6 +171,21 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever the literal text and whatever hole follows it (a secret reference, a host
+        /// name, nothing), the kubelet expands the rendering back to the intended value.
+        #[test]
+        fn escaped_literals_expand_to_themselves(
+            text in "[a-z$()A-Z_ ]{0,24}",
+            hole in proptest::sample::select(vec![("", ""), ("$(K)", "v"), ("db.ns.svc", "db.ns.svc")]),
+        ) {
+            let (rendered, value) = hole;
+            let escaped = escape_literal(&text, rendered.chars().next());
+            let env = [("K", "v"), ("A", "a")].into();
+            proptest::prop_assert_eq!(kubelet_expand(&format!("{escaped}{rendered}"), &env), format!("{text}{value}"));
+        }
+    }
+
     #[test]
     fn secrets_become_references_to_the_carrying_env_var() {
         let plan = plan_of("services:\n  cache: {type: redis}\n");
