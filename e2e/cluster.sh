@@ -9,6 +9,7 @@
 #   e2e/cluster.sh kubeconfig  print the path of the admin kubeconfig.
 #   e2e/cluster.sh build       only build / reuse the cached binaries.
 #   e2e/cluster.sh status      exit 0 when the cluster is up and healthy.
+#   e2e/cluster.sh kubectl ARGS  run kubectl v1.37.2 against the cluster as admin.
 #
 # Environment:
 #   DEVSTACK_CACHE        binary cache root (default $HOME/.cache/devstack); binaries live in
@@ -310,7 +311,12 @@ stop_all() {
 
 healthy() {
 	local name
-	for name in "${COMPONENTS[@]}"; do alive "$name" || return 1; done
+	for name in "${COMPONENTS[@]}"; do
+		alive "$name" || return 1
+		# Running the binary this checkout expects (a changed version or provisioner source
+		# means a restart).
+		[[ "$(tr '\0' '\n' <"/proc/$(pid_of "$name")/cmdline" | head -n1)" == "$(bin_path "$name")" ]] || return 1
+	done
 	etcd_healthy && apiserver_ready && healthz_ok "$KCM_PORT" && healthz_ok "$SCHED_PORT" && node_ready
 }
 
@@ -347,7 +353,7 @@ status:
   nodeInfo:
     architecture: amd64
     kubeProxyVersion: fake
-    kubeletVersion: fake
+    kubeletVersion: $K8S_VERSION
     operatingSystem: linux
 ---
 apiVersion: storage.k8s.io/v1
@@ -450,6 +456,7 @@ cmd_up() {
 		--bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
 		--leader-elect=false \
 		--controllers '*' \
+		--node-monitor-grace-period=180s \
 		--use-service-account-credentials=true \
 		--service-account-private-key-file "$PKI/sa.key" \
 		--root-ca-file "$PKI/ca.crt" \
@@ -473,7 +480,7 @@ cmd_up() {
 		--manage-nodes-with-label-selector= \
 		--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom \
 		--disregard-status-with-label-selector= \
-		--cidr=10.0.0.1/24 --node-ip=10.0.0.1 \
+		--cidr=10.244.0.1/16 --node-ip=10.0.0.1 \
 		--server-address "127.0.0.1:$KWOK_PORT"
 	start devstack-provisioner \
 		--kubeconfig "$STATE/admin.kubeconfig" \
@@ -528,8 +535,13 @@ kubeconfig) cmd_kubeconfig ;;
 build) build_all ;;
 status) cmd_status ;;
 bin-dir) echo "$BIN" ;;
+kubectl)
+	shift
+	[[ -f "$STATE/admin.kubeconfig" ]] || die "no cluster (run e2e/cluster.sh up)"
+	kubectl "$@"
+	;;
 *)
-	echo "usage: $0 up|down|kubeconfig|status|build" >&2
+	echo "usage: $0 up|down|kubeconfig|status|build|kubectl ARGS..." >&2
 	exit 2
 	;;
 esac

@@ -490,3 +490,27 @@ async fn service_account_without_role_is_forbidden() -> Result<()> {
     assert!(is_forbidden(&r), "token delete pod: {r:?}");
     ns.cleanup().await
 }
+
+#[tokio::test]
+async fn dropped_test_namespace_is_deleted() -> Result<()> {
+    let ns = TestNamespace::new("smoke-drop").await?;
+    let name = ns.name().to_string();
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(ns.client());
+    drop(ns);
+    poll_until(
+        &format!("dropped namespace {name} to be deleted"),
+        TIMEOUT,
+        || {
+            let namespaces = namespaces.clone();
+            let name = name.clone();
+            async move {
+                let gone = match namespaces.get_opt(&name).await? {
+                    None => true,
+                    Some(n) => n.metadata.deletion_timestamp.is_some(),
+                };
+                Ok(gone.then_some(()))
+            }
+        },
+    )
+    .await
+}
