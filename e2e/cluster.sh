@@ -28,7 +28,7 @@ KWOK_VERSION=v0.8.0
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 K8S_DIR="$ROOT/e2e/k8s"
-CACHE="${DEVSTACK_CACHE:-$HOME/.cache/devstack}"
+CACHE="${DEVSTACK_CACHE:-${HOME:-/root}/.cache/devstack}"
 BIN="$CACHE/bin"
 STATE_ROOT="${DEVSTACK_E2E_STATE:-/tmp/devstack-e2e}"
 STATE="$STATE_ROOT/cluster"
