@@ -247,11 +247,22 @@ pub fn check(plan: &StackPlan) -> Result<Report, ParityError> {
     let env = devstack_compose::env_file(plan, &markers)
         .map_err(|e| ParityError::Compose(e.to_string()))?;
     let docker = compose::read_back(&yaml, &env)?;
-    Ok(compare(&plan.name, &kube, &docker))
+    let outside_only: BTreeSet<String> = plan
+        .active_services()
+        .filter(|s| s.health.is_some() && s.container_health().is_none())
+        .map(|s| s.name.clone())
+        .collect();
+    Ok(compare(&plan.name, &kube, &docker, &outside_only))
 }
 
-/// Compares two readings.
-pub fn compare(stack: &str, kube: &Normalized, docker: &Normalized) -> Report {
+/// Compares two readings. `outside_only` names the services whose health check only the
+/// kubelet can run (no shell in the image): Compose has no healthcheck for them by design.
+pub fn compare(
+    stack: &str,
+    kube: &Normalized,
+    docker: &Normalized,
+    outside_only: &BTreeSet<String>,
+) -> Report {
     let mut rows = Vec::new();
     let names: BTreeSet<&String> = kube.services.keys().chain(docker.services.keys()).collect();
     for name in names {
@@ -298,14 +309,19 @@ pub fn compare(stack: &str, kube: &Normalized, docker: &Normalized) -> Report {
             "host-ports",
             same_or(&k.host_ports, &d.host_ports, host_note),
         );
-        push(
-            "health",
+        let health = if outside_only.contains(name) && k.health.is_some() && d.health.is_none() {
+            Verdict::ByDesign(
+                "the image has no shell: the kubelet probes it, compose cannot; dependents wait for service_started"
+                    .to_string(),
+            )
+        } else {
             same_or(
                 &(&k.health, &k.health_timing),
                 &(&d.health, &d.health_timing),
                 None,
-            ),
-        );
+            )
+        };
+        push("health", health);
         push("order", same_or(&k.depends_on, &d.depends_on, None));
         push(
             "resources",
@@ -440,7 +456,7 @@ mod tests {
     #[test]
     fn identical_renderings_have_no_mismatch() {
         let (plan, kube, docker, ..) = readings();
-        let report = compare(&plan.name, &kube, &docker);
+        let report = compare(&plan.name, &kube, &docker, &BTreeSet::new());
         assert_eq!(report.mismatches(), 0, "{}", report.table());
         assert!(
             matches!(verdict(&report, "api", "env"), Verdict::ByDesign(_)),
@@ -465,7 +481,7 @@ mod tests {
         let tampered = yaml.replace("image: redis:8.4.0", "image: redis:7.2.0");
         assert_ne!(tampered, yaml, "the tamper must change the file");
         let docker = compose::read_back(&tampered, &env).expect("read");
-        let report = compare(&plan.name, &kube, &docker);
+        let report = compare(&plan.name, &kube, &docker, &BTreeSet::new());
         assert!(matches!(
             verdict(&report, "cache", "image"),
             Verdict::Mismatch(_)
@@ -478,7 +494,7 @@ mod tests {
         let (plan, kube, mut docker, ..) = readings();
         docker.services.get_mut("api").expect("api").health_timing = Some([10, 3, 5, 40]);
         docker.services.get_mut("db").expect("db").limits[1] += 1;
-        let report = compare(&plan.name, &kube, &docker);
+        let report = compare(&plan.name, &kube, &docker, &BTreeSet::new());
         assert!(matches!(
             verdict(&report, "api", "health"),
             Verdict::Mismatch(_)
@@ -493,7 +509,7 @@ mod tests {
     fn an_open_compose_network_breaks_strict_reachability() {
         let (plan, kube, mut docker, ..) = readings();
         docker.reachability.insert(pair("cache", "db"));
-        let report = compare(&plan.name, &kube, &docker);
+        let report = compare(&plan.name, &kube, &docker, &BTreeSet::new());
         assert!(matches!(
             verdict(&report, "*", "reachability"),
             Verdict::Mismatch(_)
@@ -504,7 +520,7 @@ mod tests {
     fn a_service_missing_on_one_side_is_a_mismatch() {
         let (plan, kube, mut docker, ..) = readings();
         docker.services.remove("cache");
-        let report = compare(&plan.name, &kube, &docker);
+        let report = compare(&plan.name, &kube, &docker, &BTreeSet::new());
         assert!(matches!(
             verdict(&report, "cache", "active"),
             Verdict::Mismatch(_)
@@ -516,5 +532,88 @@ mod tests {
         assert_eq!(start_grace(25, 10), 30);
         assert_eq!(start_grace(0, 10), 0);
         assert_eq!(start_grace(10, 10), 10);
+    }
+}
+
+#[cfg(test)]
+mod outside_only_tests {
+    use devstack_crds::parse::parse_devstack;
+    use devstack_crds::plan::{plan, PlanOptions};
+
+    use super::*;
+
+    #[test]
+    fn a_shell_less_image_is_probed_by_kubernetes_only_by_design() {
+        let stack = "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: obs}\nspec:\n  services:\n    jaeger: {type: jaeger}\n    otel: {type: otel-collector, dependsOn: [jaeger]}\n    app: {image: 'a:1', dependsOn: [otel]}\n";
+        let plan = plan(
+            &parse_devstack(stack).expect("parses"),
+            &PlanOptions::default(),
+        )
+        .expect("valid");
+        let report = check(&plan).expect("parity");
+        assert_eq!(report.mismatches(), 0, "{}", report.table());
+        let health = report
+            .rows
+            .iter()
+            .find(|r| r.service == "otel" && r.aspect == "health")
+            .expect("row");
+        assert!(
+            matches!(health.verdict, Verdict::ByDesign(_)),
+            "{:?}",
+            health.verdict
+        );
+        let compose = devstack_compose::render(&plan).expect("compose");
+        let app = compose.split("\n  app:\n").nth(1).expect("app service");
+        assert!(
+            app.contains("otel:\n        condition: service_started"),
+            "{app}"
+        );
+        let otel = compose.split("\n  otel:\n").nth(1).expect("otel service");
+        let otel = otel.split("\n  ").next().unwrap_or_default();
+        assert!(!otel.contains("healthcheck"), "{otel}");
+    }
+}
+
+#[cfg(test)]
+mod escaping_tests {
+    use devstack_crds::parse::parse_devstack;
+    use devstack_crds::plan::{plan, PlanOptions};
+
+    use super::*;
+
+    #[test]
+    fn dollar_signs_survive_both_renderings() {
+        let stack = r#"apiVersion: devstack.dev/v1alpha1
+kind: DevStack
+metadata: {name: dollars}
+spec:
+  services:
+    app:
+      image: 'a:1'
+      command: [sh, -c, 'echo $HOME $(date) $$ $$(x)']
+      env: {PRICE: 'cost $5', PID: '$$', SUB: '$(HOME)', BOTH: '$$(HOME)$'}
+"#;
+        let plan = plan(
+            &parse_devstack(stack).expect("parses"),
+            &PlanOptions::default(),
+        )
+        .expect("valid");
+        let markers: BTreeMap<String, String> = BTreeMap::new();
+        let objects = devstack_operator::render(&plan, Some(&markers)).expect("k8s");
+        let stream = devstack_operator::to_yaml_stream(&objects).expect("yaml");
+        let kube = k8s::read_back(&stream, &plan).expect("read k8s");
+        let yaml = devstack_compose::render(&plan).expect("compose");
+        let docker = compose::read_back(&yaml, "").expect("read compose");
+        let app = &kube.services["app"];
+        assert_eq!(app.env["PRICE"], "cost $5");
+        assert_eq!(app.env["PID"], "$$");
+        assert_eq!(app.env["SUB"], "$(HOME)");
+        assert_eq!(app.env["BOTH"], "$$(HOME)$");
+        assert_eq!(
+            app.command.as_ref().expect("command")[2],
+            "echo $HOME $(date) $$ $$(x)"
+        );
+        assert_eq!(kube.services["app"].env, docker.services["app"].env);
+        assert_eq!(kube.services["app"].command, docker.services["app"].command);
     }
 }

@@ -10,7 +10,7 @@ use crate::RenderError;
 
 /// The Compose health check of `service`, if it has one.
 pub fn healthcheck(service: &ServicePlan) -> Result<Option<Healthcheck>, RenderError> {
-    let Some(health) = &service.health else {
+    let Some(health) = service.container_health() else {
         return Ok(None);
     };
     Ok(Some(Healthcheck {

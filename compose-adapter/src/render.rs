@@ -196,7 +196,7 @@ fn depends_on(
                     service: service.name.clone(),
                     referenced: dep.clone(),
                 })?;
-            let condition = if dependency.health.is_some() {
+            let condition = if dependency.container_health().is_some() {
                 Condition::ServiceHealthy
             } else {
                 Condition::ServiceStarted

@@ -157,6 +157,12 @@ impl ServicePlan {
         self.ports.iter().find(|p| p.name == name)
     }
 
+    /// The health check as it can run inside the container (the Compose healthcheck); `None`
+    /// when there is none or only the kubelet can run it (images without a shell).
+    pub fn container_health(&self) -> Option<&Health> {
+        self.health.as_ref().filter(|h| h.in_container)
+    }
+
     /// The env var (of this container) that carries secret `id` as its whole value.
     pub fn env_carrying_secret(&self, id: &str) -> Option<&str> {
         self.env.iter().find_map(|v| match &v.source {

@@ -143,7 +143,7 @@ fn secret_data(secret: Option<&Secret>) -> BTreeMap<String, String> {
 }
 
 /// Replaces `$(KEY)` references to secret-carrying env vars by the secret marker, unescapes
-/// `$$(`, and shortens in-cluster host names.
+/// `$$`, and shortens in-cluster host names.
 struct Canon<'a> {
     secret_vars: BTreeMap<String, String>,
     hosts: &'a [(String, String)],
@@ -157,8 +157,9 @@ impl Canon<'_> {
         while let Some(i) = rest.find('$') {
             out.push_str(&rest[..i]);
             let tail = &rest[i..];
-            if let Some(after) = tail.strip_prefix("$$(") {
-                out.push_str("$(");
+            // The kubelet turns `$$` into `$` and expands `$(VAR)` of earlier variables.
+            if let Some(after) = tail.strip_prefix("$$") {
+                out.push('$');
                 rest = after;
             } else if let Some(after) = tail.strip_prefix("$(") {
                 match after.find(')') {

@@ -113,6 +113,10 @@ pub struct Health {
     pub retries: u32,
     /// Grace period after start.
     pub start_period_seconds: u32,
+    /// Whether the check can run inside the container (the Compose healthcheck). False for
+    /// images without a shell or client (FROM scratch): only Kubernetes probes them, from the
+    /// kubelet, and Compose dependents wait for `service_started` instead of healthy.
+    pub in_container: bool,
 }
 
 impl Health {
@@ -124,7 +128,14 @@ impl Health {
             timeout_seconds: 3,
             retries: 5,
             start_period_seconds: 10,
+            in_container: true,
         }
+    }
+
+    /// Marks the check as runnable only from outside the container (see `in_container`).
+    pub fn outside_only(mut self) -> Self {
+        self.in_container = false;
+        self
     }
 
     /// Sets the start period (slow starters such as JVMs).

@@ -153,11 +153,14 @@ fn build_otel_collector(ctx: &EntryContext) -> EntryParts {
     let mut parts = EntryParts {
         args: Some(vec![OTELCOL_CONFIG.into(), OTELCOL_HEALTH_ENDPOINT.into()]),
         // FROM scratch: no shell, no wget, nothing to exec. The only check is an HTTP GET from
-        // outside the container (Kubernetes httpGet; Compose must probe from elsewhere).
-        health: Some(Health::new(Check::Http {
-            path: "/".into(),
-            port: "health".into(),
-        })),
+        // outside the container: a Kubernetes httpGet probe; Compose cannot check it.
+        health: Some(
+            Health::new(Check::Http {
+                path: "/".into(),
+                port: "health".into(),
+            })
+            .outside_only(),
+        ),
         ..EntryParts::default()
     };
     otlp_outputs(&mut parts, ctx);
