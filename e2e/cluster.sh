@@ -441,6 +441,7 @@ cmd_up() {
 		--service-account-key-file "$PKI/sa.pub" \
 		--service-account-signing-key-file "$PKI/sa.key" \
 		--service-cluster-ip-range "$SERVICE_CIDR" \
+		--service-node-port-range 1-65535 \
 		--allow-privileged=true \
 		--shutdown-delay-duration=0s \
 		--profiling=false \
