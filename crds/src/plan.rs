@@ -627,6 +627,7 @@ fn plan_catalog_service(
         service: service_name,
         version: &version,
         user_env: &service.env,
+        memory_limit_bytes: resources.limit_memory_bytes,
     };
     let parts: EntryParts = (entry.build)(&ctx);
 

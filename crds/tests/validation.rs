@@ -285,3 +285,22 @@ fn every_problem_is_reported_at_once() {
     let errors = errors_of("  services:\n    a: {type: nope}\n    b: {image: 'b:1', dependsOn: [zzz]}\n    c: {type: postgres, hostPorts: {postgres: 0}}\n");
     assert!(errors.len() >= 3, "{errors:#?}");
 }
+
+#[test]
+fn jvm_heap_follows_the_memory_limit() {
+    let text = "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: demo}\nspec:\n  services:\n    search: {type: opensearch, resources: {limits: {memory: 4Gi}}}\n";
+    let plan = plan(
+        &parse_devstack(text).expect("parses"),
+        &PlanOptions::default(),
+    )
+    .expect("valid");
+    let opts = plan.services["search"]
+        .env
+        .iter()
+        .find(|v| v.key == "OPENSEARCH_JAVA_OPTS")
+        .expect("heap set");
+    assert_eq!(
+        opts.source,
+        devstack_crds::plan::EnvSource::Template("-Xms2048m -Xmx2048m".into())
+    );
+}

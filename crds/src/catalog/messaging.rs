@@ -102,7 +102,7 @@ fn build_kafka(ctx: &EntryContext) -> EntryParts {
     // The start script defaults to a 1 GiB heap, as large as the whole limit. (The image's
     // property renderer excludes `KAFKA_HEAP_OPT`, not `_OPTS`, so this also lands in
     // server.properties as `heap.opts`; the broker ignores unknown properties.)
-    parts.env_lit("KAFKA_HEAP_OPTS", java_heap(KAFKA.size));
+    parts.env_lit("KAFKA_HEAP_OPTS", java_heap(ctx));
     // The tool is a second JVM in the same container: give it a small heap of its own rather
     // than the broker's KAFKA_HEAP_OPTS.
     parts.health = Some(
@@ -328,6 +328,7 @@ mod tests {
             service: "events",
             version: "4.1.1",
             user_env: &env,
+            memory_limit_bytes: 1 << 30,
         };
         let parts = (KAFKA.build)(&ctx);
         let lit = |key: &str| match parts.env.get(key) {
@@ -356,6 +357,7 @@ mod tests {
             service: "mq",
             version: "4.2.2-management",
             user_env: &env,
+            memory_limit_bytes: 1 << 30,
         };
         let parts = (RABBITMQ.build)(&ctx);
         let url = parts.connection["URL"].render(|_| "X".into());

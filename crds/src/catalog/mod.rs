@@ -262,8 +262,8 @@ fn http_url(ctx: &EntryContext, port: u16, path: &str) -> Template {
 /// JVM heap flags for half the memory limit of `size` (`-Xms512m -Xmx512m` for small). Entries
 /// only know their default preset; a user who raises the limit can override the variable in
 /// `env`.
-fn java_heap(size: SizePreset) -> String {
-    let mib = size.budget().limit_memory_bytes / (1 << 20) / 2;
+fn java_heap(ctx: &EntryContext) -> String {
+    let mib = (ctx.memory_limit_bytes / (1 << 20) / 2).max(64);
     format!("-Xms{mib}m -Xmx{mib}m")
 }
 
@@ -278,6 +278,8 @@ pub struct EntryContext<'a> {
     pub version: &'a str,
     /// The user's extra env, so entries can honour overrides such as `POSTGRES_DB`.
     pub user_env: &'a BTreeMap<String, String>,
+    /// The resolved memory limit, so JVM heaps follow a user's `resources.limits.memory`.
+    pub memory_limit_bytes: u64,
 }
 
 impl EntryContext<'_> {

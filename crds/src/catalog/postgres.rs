@@ -153,6 +153,7 @@ mod tests {
             service: "db",
             version,
             user_env: &env,
+            memory_limit_bytes: 1 << 30,
         };
         let parts = (entry.build)(&ctx);
         let pgdata = match parts.env.get("PGDATA") {
@@ -214,6 +215,7 @@ mod tests {
             service: "db",
             version: "18.1",
             user_env: &env,
+            memory_limit_bytes: 1 << 30,
         };
         let parts = (POSTGRES.build)(&ctx);
         let url = parts.connection["URL"].render(|_| "X".to_string());

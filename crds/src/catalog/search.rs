@@ -30,7 +30,7 @@ fn build_opensearch(ctx: &EntryContext) -> EntryParts {
     // Development mode: plain HTTP without the security plugin or its demo certificates.
     parts.env_lit("DISABLE_SECURITY_PLUGIN", "true");
     parts.env_lit("DISABLE_INSTALL_DEMO_CONFIG", "true");
-    parts.env_lit("OPENSEARCH_JAVA_OPTS", java_heap(OPENSEARCH.size));
+    parts.env_lit("OPENSEARCH_JAVA_OPTS", java_heap(ctx));
     // curl in the image is unverified; bash is certain (the entrypoint is a bash script).
     parts.health = Some(
         Health::bash_http(9200, "/_cluster/health?wait_for_status=yellow&timeout=1s")
@@ -67,7 +67,7 @@ fn build_elasticsearch(ctx: &EntryContext) -> EntryParts {
     parts.env_lit("xpack.security.enabled", "true");
     parts.env_lit("xpack.security.http.ssl.enabled", "false");
     parts.env_lit("xpack.security.transport.ssl.enabled", "false");
-    parts.env_lit("ES_JAVA_OPTS", java_heap(ELASTICSEARCH.size));
+    parts.env_lit("ES_JAVA_OPTS", java_heap(ctx));
     parts.health = Some(
         Health::shell(
             "curl --silent --fail --output /dev/null -u \"elastic:$ELASTIC_PASSWORD\" \

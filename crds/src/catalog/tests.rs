@@ -12,6 +12,7 @@ fn parts_of(entry: &CatalogEntry) -> EntryParts {
         service: entry.type_name,
         version: entry.default_version,
         user_env: &env,
+        memory_limit_bytes: entry.size.budget().limit_memory_bytes,
     };
     (entry.build)(&ctx)
 }
@@ -215,8 +216,28 @@ fn pinned_versions_and_secret_lengths_are_sane() {
 
 #[test]
 fn java_heap_is_half_the_limit() {
-    assert_eq!(java_heap(SizePreset::Small), "-Xms512m -Xmx512m");
-    assert_eq!(java_heap(SizePreset::Medium), "-Xms1024m -Xmx1024m");
+    let env = BTreeMap::new();
+    let ctx = |limit: u64| EntryContext {
+        stack: "demo",
+        service: "search",
+        version: "1",
+        user_env: &env,
+        memory_limit_bytes: limit,
+    };
+    assert_eq!(
+        java_heap(&ctx(SizePreset::Small.budget().limit_memory_bytes)),
+        "-Xms512m -Xmx512m"
+    );
+    assert_eq!(
+        java_heap(&ctx(SizePreset::Medium.budget().limit_memory_bytes)),
+        "-Xms1024m -Xmx1024m"
+    );
+    assert_eq!(java_heap(&ctx(3 << 30)), "-Xms1536m -Xmx1536m");
+    assert_eq!(
+        java_heap(&ctx(64 << 20)),
+        "-Xms64m -Xmx64m",
+        "never below 64m"
+    );
 }
 
 #[test]
