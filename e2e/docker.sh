@@ -28,7 +28,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 images_src=$here/images
 state=${DEVSTACK_E2E_STATE:-/tmp/devstack-e2e}/docker
-cache=${DEVSTACK_CACHE:-$HOME/.cache/devstack}
+cache=${DEVSTACK_CACHE:-${HOME:-/root}/.cache/devstack}
 run_dir=${DEVSTACK_DOCKER_RUN:-/run/devstack-docker}
 sock=$run_dir/docker.sock
 pidfile=$run_dir/dockerd.pid
@@ -125,7 +125,7 @@ install_compose() {
 }
 
 link_compose_plugin() { # lets `docker compose` work too
-  local d=$HOME/.docker/cli-plugins bin
+  local d=${HOME:-/root}/.docker/cli-plugins bin
   bin=$(compose_path) || return 0
   mkdir -p "$d"
   if [[ ! -e $d/docker-compose || -L $d/docker-compose ]]; then ln -sfn "$bin" "$d/docker-compose"; fi
@@ -162,7 +162,8 @@ start_dockerd() {
   # shellcheck disable=SC2206 # deliberate word splitting of user-provided flags
   [[ -n ${DEVSTACK_DOCKERD_OPTS:-} ]] && opts=($DEVSTACK_DOCKERD_OPTS)
   : >"$state/dockerd.log"
-  # setsid: the daemon outlives this script and is not tied to the caller's terminal.
+  # setsid: the daemon outlives this script and is not tied to the caller's terminal; it must
+  # not inherit the lock (fd 9), or the next up/down would wait for it forever.
   setsid dockerd \
     --data-root "$data_root" \
     --exec-root "$exec_root" \
@@ -170,7 +171,7 @@ start_dockerd() {
     --host "unix://$sock" \
     --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
     --log-level=warn \
-    "${opts[@]}" >>"$state/dockerd.log" 2>&1 </dev/null &
+    "${opts[@]}" >>"$state/dockerd.log" 2>&1 </dev/null 9>&- &
   local launcher=$! i
   for ((i = 0; i < 120; i++)); do
     if engine_ok; then break; fi
@@ -206,7 +207,7 @@ forward_rules() { # add|del
 our_pids_with() { # pids whose command line mentions STRING (our unique socket/exec-root paths)
   local p
   for p in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$1"; then echo "${p#/proc/}"; fi
+    if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "$1"; then echo "${p#/proc/}"; fi
   done
 }
 
