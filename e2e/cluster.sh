@@ -16,8 +16,8 @@
 #                         $DEVSTACK_CACHE/bin/<name>-<version>
 #   DEVSTACK_E2E_STATE    state root (default /tmp/devstack-e2e); this script uses <root>/cluster
 #   DEVSTACK_APISERVER_PORT  secure port of kube-apiserver on 127.0.0.1 (default 6443)
-#   DEVSTACK_E2E_PORT_OFFSET added to every port (etcd 23790/23800, apiserver 6443,
-#                         controller-manager 10257, scheduler 10259, kwok 10247); default 0
+#   DEVSTACK_E2E_PORT_OFFSET N (default 0): apiserver on 6443+N; etcd client/peer,
+#                         controller-manager, scheduler and kwok on 23790+10N .. 23794+10N
 #
 # Everything listens on 127.0.0.1 only.
 set -euo pipefail
@@ -40,11 +40,14 @@ RUN="$STATE/run"
 # beside the first.
 PORT_OFFSET="${DEVSTACK_E2E_PORT_OFFSET:-0}"
 APISERVER_PORT="${DEVSTACK_APISERVER_PORT:-$((6443 + PORT_OFFSET))}"
-ETCD_CLIENT_PORT=$((23790 + PORT_OFFSET))
-ETCD_PEER_PORT=$((23800 + PORT_OFFSET))
-KCM_PORT=$((10257 + PORT_OFFSET))
-SCHED_PORT=$((10259 + PORT_OFFSET))
-KWOK_PORT=$((10247 + PORT_OFFSET))
+# The other components get a block of 10 ports per offset, away from their usual ports so a
+# real cluster on the same host does not collide.
+PORT_BASE=$((23790 + 10 * PORT_OFFSET))
+ETCD_CLIENT_PORT=$((PORT_BASE + 0))
+ETCD_PEER_PORT=$((PORT_BASE + 1))
+KCM_PORT=$((PORT_BASE + 2))
+SCHED_PORT=$((PORT_BASE + 3))
+KWOK_PORT=$((PORT_BASE + 4))
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_IP=10.96.0.1
 NODE_NAME=devstack-kwok-0
