@@ -404,6 +404,8 @@ build_images() {
   local n
   for n in $image_names; do ensure_image "$n"; done
   rm -rf --one-file-system "$build_dir"
+  # Packages not fetched for a month are most likely superseded.
+  find "$img_cache/debs" -maxdepth 1 -name '*.deb' -mtime +30 -delete 2>/dev/null || true
   # Older builds of the same images are dead weight.
   for n in $image_names; do
     resolve_image "$n"
