@@ -299,6 +299,8 @@ stop_all() {
 		name="${COMPONENTS[$i]}"
 		if ours "$name"; then
 			pid="$(pid_of "$name")"
+			local t
+			t=$(now)
 			kill -TERM "$pid" 2>/dev/null || true
 			local deadline=$(($(now) + 20))
 			while running "$name" && (($(now) < deadline)); do sleep 0.2; done
@@ -307,6 +309,7 @@ stop_all() {
 				kill -KILL "$pid" 2>/dev/null || true
 				while running "$name"; do sleep 0.1; done
 			fi
+			(($(now) - t < 2)) || phase "stop $name" "$t"
 		fi
 		rm -f "$RUN/$name.pid"
 	done
