@@ -9,7 +9,8 @@
 #   e2e/cluster.sh kubeconfig  print the path of the admin kubeconfig.
 #   e2e/cluster.sh build       only build / reuse the cached binaries.
 #   e2e/cluster.sh status      exit 0 when the cluster is up and healthy.
-#   e2e/cluster.sh kubectl ARGS  run kubectl v1.37.2 against the cluster as admin.
+#   e2e/cluster.sh kubectl ARGS  run kubectl v1.37.2 against the cluster as admin;
+#                              without ARGS, print the path of that kubectl binary.
 #
 # Environment:
 #   DEVSTACK_CACHE        binary cache root (default $HOME/.cache/devstack); binaries live in
@@ -544,8 +545,14 @@ status) cmd_status ;;
 bin-dir) echo "$BIN" ;;
 kubectl)
 	shift
-	[[ -f "$STATE/admin.kubeconfig" ]] || die "no cluster (run e2e/cluster.sh up)"
-	kubectl "$@"
+	if (($# == 0)); then
+		# No arguments: print the path of kubectl v1.37.2 (built by `up` / `build`).
+		[[ -x "$(bin_path kubectl)" ]] || die "kubectl $K8S_VERSION is not built yet (run e2e/cluster.sh up)"
+		bin_path kubectl
+	else
+		[[ -f "$STATE/admin.kubeconfig" ]] || die "no cluster (run e2e/cluster.sh up)"
+		kubectl "$@"
+	fi
 	;;
 *)
 	echo "usage: $0 up|down|kubeconfig|status|build|kubectl ARGS..." >&2
