@@ -176,12 +176,12 @@ async fn statefulset_claim_binds_and_pod_becomes_ready() -> Result<()> {
         )
         .await?;
 
-    let claim = PersistentVolumeClaim {
-        metadata: meta("data"),
+    let claim = |name: &str, size: &str| PersistentVolumeClaim {
+        metadata: meta(name),
         spec: Some(PersistentVolumeClaimSpec {
             access_modes: Some(vec!["ReadWriteOnce".into()]),
             resources: Some(VolumeResourceRequirements {
-                requests: Some([("storage".to_string(), Quantity("3Gi".into()))].into()),
+                requests: Some([("storage".to_string(), Quantity(size.into()))].into()),
                 ..VolumeResourceRequirements::default()
             }),
             ..PersistentVolumeClaimSpec::default()
@@ -199,13 +199,21 @@ async fn statefulset_claim_binds_and_pod_becomes_ready() -> Result<()> {
             },
             template: pod_template(
                 "db",
-                Some(vec![VolumeMount {
-                    name: "data".into(),
-                    mount_path: "/var/lib/postgresql/data".into(),
-                    ..VolumeMount::default()
-                }]),
+                Some(vec![
+                    VolumeMount {
+                        name: "data".into(),
+                        mount_path: "/var/lib/postgresql/data".into(),
+                        ..VolumeMount::default()
+                    },
+                    VolumeMount {
+                        name: "archive".into(),
+                        mount_path: "/archive".into(),
+                        ..VolumeMount::default()
+                    },
+                ]),
             ),
-            volume_claim_templates: Some(vec![claim]),
+            // Sizes far beyond the machine's disk bind too: the volumes are hostPath dirs.
+            volume_claim_templates: Some(vec![claim("data", "3Gi"), claim("archive", "2Ti")]),
             ..StatefulSetSpec::default()
         },
         ..StatefulSet::default()
@@ -242,6 +250,20 @@ async fn statefulset_claim_binds_and_pod_becomes_ready() -> Result<()> {
         .context("PV has no claimRef")?;
     assert_eq!(claim_ref.namespace.as_deref(), Some(ns.name()));
     assert_eq!(claim_ref.name.as_deref(), Some("data-db-0"));
+
+    let archive = poll_until("PVC archive-db-0 to be Bound", TIMEOUT, || {
+        let pvcs = pvcs.clone();
+        async move {
+            let pvc = pvcs.get_opt("archive-db-0").await?;
+            Ok(pvc.filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound")))
+        }
+    })
+    .await?;
+    let archive_capacity = archive
+        .status
+        .and_then(|s| s.capacity)
+        .and_then(|c| c.get("storage").cloned());
+    assert_eq!(archive_capacity, Some(Quantity("2Ti".into())));
 
     let pods = wait_pods_ready(&ns.api(), "db", 1).await?;
     assert_eq!(pods[0].name_any(), "db-0");
