@@ -91,10 +91,13 @@ pub struct ServiceSpec {
     /// Host ports for a catalog service's named ports: port name -> host port. Bound to
     /// 127.0.0.1 in Docker, a NodePort (Kind `extraPortMappings`) in Kubernetes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = kube::core::Rule::new("self.all(k, self[k] >= 1 && self[k] <= 65535)").message("host ports must be within 1-65535"))]
+    #[schemars(extend("maxProperties" = 16))]
     pub host_ports: BTreeMap<String, i64>,
 
     /// Ports of a custom container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("maxItems" = 32))]
     pub ports: Option<Vec<PortSpec>>,
 
     /// Replaces the image entrypoint.
