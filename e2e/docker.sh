@@ -65,6 +65,13 @@ apt_install() { # quiet unless it fails
   rm -f "$out"
 }
 
+refresh_apt_lists() { # once per run; failures only mean the version may be stale
+  if [[ -z $apt_updated ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || log "warning: apt-get update failed"
+    apt_updated=1
+  fi
+}
+
 lock() { # serialise up/down of this engine between concurrent callers
   local f=${DEVSTACK_E2E_STATE:-/tmp/devstack-e2e}/.docker.lock
   mkdir -p "$(dirname "$f")"
@@ -313,26 +320,37 @@ candidate_version() { # PKG: version apt would install now (host lists use the s
   LC_ALL=C apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}' | grep -v '(none)' || true
 }
 
-# Sets: conf vars (VERSION_PKG MAJOR CHANGES), key, tarball, ref, major_ref for image NAME.
+# Sets for image NAME: its conf (VERSION_PKG MAJOR CHANGES BUILD_LINES), hash (of the build
+# inputs), tarball (the cache file for the Debian version apt offers now), exact (1 if that file
+# exists; otherwise tarball falls back to the newest existing build of the same inputs, if any),
+# and key/ref/major_ref derived from tarball.
 resolve_image() {
-  local name=$1 hash ver f
+  local name=$1 ver f newest=""
   [[ -f $images_src/$name/image.conf ]] || die "unknown image $name"
   VERSION_PKG="" MAJOR="" CHANGES=() BUILD_LINES=()
   # shellcheck disable=SC1090
   source "$images_src/$name/image.conf"
   hash=$(image_inputs_key "$name")
   ver=$(candidate_version "$VERSION_PKG")
-  tarball=""
-  if [[ -n $ver ]]; then
-    tarball=$img_cache/$name-$(tag_version "$ver")-$hash.tar
-  else # no apt lists on this host: take the newest build of these inputs
+  tarball="" exact=""
+  if [[ -n $ver ]]; then tarball=$img_cache/$name-$(tag_version "$ver")-$hash.tar; fi
+  if [[ -n $tarball && -s $tarball && -s $tarball.versions ]]; then
+    exact=1
+  else
     for f in "$img_cache/$name"-*-"$hash".tar; do
-      if [[ -e $f && ( -z $tarball || $f -nt $tarball ) ]]; then tarball=$f; fi
+      if [[ -s $f && -s $f.versions && ( -z $newest || $f -nt $newest ) ]]; then newest=$f; fi
     done
+    if [[ -n $newest ]]; then tarball=$newest; fi
     [[ -n $tarball ]] || tarball=$img_cache/$name-unknown-$hash.tar
   fi
+  set_ref
+}
+
+set_ref() { # key, ref, major_ref from $name/$hash/$tarball
+  local ver
   key=$(basename "$tarball" .tar)
-  ver=${key#"$name"-}; ver=${ver%-"$hash"}
+  ver=${key#"$name"-}
+  ver=${ver%-"$hash"}
   ref=devstack-local/$name:$ver
   major_ref=devstack-local/$name:$MAJOR
 }
@@ -346,10 +364,16 @@ build_base() { # -> $base_tar
     "$images_src/build.sh" base "$base_tar"
 }
 
+declare -A chosen=()
 ensure_image() { # NAME
   local name=$1 have
   resolve_image "$name"
-  if [[ ! -s $tarball || ! -s $tarball.versions ]]; then
+  if [[ -z $exact ]]; then
+    # About to build: make sure the host's apt lists (which name the version) match the mirror.
+    refresh_apt_lists
+    resolve_image "$name"
+  fi
+  if [[ -z $exact ]]; then
     build_base
     local tmp=$img_cache/.$name.$$.tar
     phase "build image $name (rootfs)" env DEB_CACHE="$img_cache/debs" BUILD_DIR="$build_dir" \
@@ -358,16 +382,13 @@ ensure_image() { # NAME
     local got
     got=$(awk -F= -v p="$VERSION_PKG" '$1 == p {print $2}' "$tmp.versions")
     [[ -n $got ]] || die "$VERSION_PKG is not installed in the $name rootfs"
-    local want=${key#"$name"-}
-    want=${want%-*}
-    if [[ $(tag_version "$got") != "$want" ]]; then
-      log "note: $name built with $VERSION_PKG $got (host apt lists said $want)"
-      tarball=$img_cache/$name-$(tag_version "$got")-${key##*-}.tar
-    fi
+    # Named after what was installed (normally what the host's apt lists said).
+    tarball=$img_cache/$name-$(tag_version "$got")-$hash.tar
     mv "$tmp.versions" "$tarball.versions"
     mv "$tmp" "$tarball"
-    resolve_image "$name"
+    set_ref
   fi
+  chosen[$name]=$tarball
   # The engine's copy is current if it came from this tarball with this image.conf.
   key=$key-$(sha <"$images_src/$name/image.conf")
   have=$(docker image inspect -f '{{index .Config.Labels "dev.devstack.cache-key"}}' "$ref" 2>/dev/null || true)
@@ -407,11 +428,10 @@ build_images() {
   # Packages not fetched for a month are most likely superseded.
   find "$img_cache/debs" -maxdepth 1 -name '*.deb' -mtime +30 -delete 2>/dev/null || true
   # Older builds of the same images are dead weight.
+  local f
   for n in $image_names; do
-    resolve_image "$n"
-    local f
     for f in "$img_cache/$n"-*.tar; do
-      if [[ -e $f && $f != "$tarball" ]]; then rm -f "$f" "$f.versions"; fi
+      if [[ -e $f && $f != "${chosen[$n]}" ]]; then rm -f "$f" "$f.versions"; fi
     done
   done
 }
@@ -421,7 +441,7 @@ print_images() {
   local n
   for n in $image_names; do
     resolve_image "$n"
-    [[ -s $tarball ]] || die "image $n is not built yet (run: $0 up)"
+    [[ -s $tarball ]] || die "image $n is not built yet (run: $0 up as root)"
     echo "$n=$ref"
   done
 }
