@@ -18,6 +18,8 @@
 #   DEVSTACK_DOCKERD_OPTS     extra dockerd flags (word-split)
 #   DEVSTACK_IMAGES      images to build (default "postgres redis")
 #
+# Networks come from 10.210.0.0/16 in /24s (256 of them, not Docker's ~30 default pools): a
+# strict stack has one network per dependency edge.
 # Networking: dockerd runs with --iptables=false --ip-forward=false: containers on one bridge
 # network reach each other (and the host reaches published 127.0.0.1 ports through docker-proxy),
 # the host's NAT and forwarding settings are left untouched and containers get no route out of
@@ -177,6 +179,7 @@ start_dockerd() {
     --pidfile "$pidfile" \
     --host "unix://$sock" \
     --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
+    --default-address-pool base=10.210.0.0/16,size=24 \
     --log-level=warn \
     "${opts[@]}" >>"$state/dockerd.log" 2>&1 </dev/null 9>&- &
   local launcher=$! i
