@@ -17,13 +17,8 @@ pub fn cpus(millis: u64) -> String {
 /// `k`/`m`/`g` as powers of 1024, so the value is exact. Kubernetes-style `Mi` is rejected by
 /// Compose, hence the lower-case single letters.
 pub fn memory(bytes: u64) -> String {
-    for (suffix, shift) in [("g", 30), ("m", 20), ("k", 10)] {
-        let unit = 1u64 << shift;
-        if bytes >= unit && bytes.is_multiple_of(unit) {
-            return format!("{}{suffix}", bytes / unit);
-        }
-    }
-    bytes.to_string()
+    let (count, power) = devstack_crds::quantity::binary_unit(bytes);
+    format!("{count}{}", ["", "k", "m", "g", "t"][power])
 }
 
 #[cfg(test)]

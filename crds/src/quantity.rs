@@ -79,15 +79,22 @@ pub fn format_cpu(millis: u64) -> String {
     }
 }
 
-/// Canonical Kubernetes spelling of bytes with the largest exact binary suffix.
-pub fn format_bytes(bytes: u64) -> String {
-    for (suffix, shift) in [("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)] {
-        let unit = 1u64 << shift;
+/// `bytes` as `count × 1024^power` with the largest power (at most 4, tebibytes) that divides
+/// exactly; power 0 when no binary unit divides. Both renderers spell sizes from this.
+pub fn binary_unit(bytes: u64) -> (u64, usize) {
+    for power in (1..=4usize).rev() {
+        let unit = 1u64 << (10 * power);
         if bytes >= unit && bytes.is_multiple_of(unit) {
-            return format!("{}{suffix}", bytes / unit);
+            return (bytes / unit, power);
         }
     }
-    bytes.to_string()
+    (bytes, 0)
+}
+
+/// Canonical Kubernetes spelling of bytes with the largest exact binary suffix.
+pub fn format_bytes(bytes: u64) -> String {
+    let (count, power) = binary_unit(bytes);
+    format!("{count}{}", ["", "Ki", "Mi", "Gi", "Ti"][power])
 }
 
 #[cfg(test)]
