@@ -126,11 +126,7 @@ fn render_service(
             })
             .collect(),
         read_only: security.read_only_root,
-        tmpfs: if security.read_only_root {
-            service.writable_paths.iter().map(|p| escape(p)).collect()
-        } else {
-            Vec::new()
-        },
+        tmpfs: service.writable_paths.iter().map(|p| escape(p)).collect(),
         cap_drop: vec!["ALL".to_string()],
         cap_add: security
             .add_capabilities

@@ -139,7 +139,7 @@ pub struct ServicePlan {
     pub volumes: Vec<VolumePlan>,
     /// Keep volumes (and their credentials) when the stack is deleted.
     pub retain_on_delete: bool,
-    /// Writable paths on a read-only root (tmpfs / emptyDir).
+    /// Writable paths on a read-only root (tmpfs / emptyDir); empty when the root is writable.
     pub writable_paths: Vec<String>,
     /// User and capabilities.
     pub security: SecurityPlan,
@@ -762,7 +762,12 @@ fn plan_catalog_service(
             .as_ref()
             .and_then(|s| s.retain_on_delete)
             .unwrap_or(true),
-        writable_paths: entry.writable_paths.iter().map(|p| p.to_string()).collect(),
+        // Writable paths exist to make a read-only root work; on a writable root they are moot.
+        writable_paths: if entry.read_only_root {
+            entry.writable_paths.iter().map(|p| p.to_string()).collect()
+        } else {
+            Vec::new()
+        },
         security: SecurityPlan {
             uid: Some(entry.uid),
             gid: Some(entry.gid),

@@ -185,9 +185,6 @@ fn container_security(service: &ServicePlan) -> SecurityContext {
 
 /// emptyDir volumes `writable-<n>` for the writable paths of a read-only root.
 fn writable_paths(service: &ServicePlan) -> (Vec<Volume>, Vec<VolumeMount>) {
-    if !service.security.read_only_root {
-        return (Vec::new(), Vec::new());
-    }
     service
         .writable_paths
         .iter()
