@@ -622,12 +622,18 @@ fn plan_catalog_service(
             format!("{version:?} is not an image tag"),
         );
     }
+    let published: BTreeMap<String, u16> = service
+        .host_ports
+        .iter()
+        .filter_map(|(name, port)| Some((name.clone(), u16::try_from(*port).ok()?)))
+        .collect();
     let ctx = EntryContext {
         stack,
         service: service_name,
         version: &version,
         user_env: &service.env,
         memory_limit_bytes: resources.limit_memory_bytes,
+        host_ports: &published,
     };
     let parts: EntryParts = (entry.build)(&ctx);
 

@@ -304,3 +304,31 @@ fn jvm_heap_follows_the_memory_limit() {
         devstack_crds::plan::EnvSource::Template("-Xms2048m -Xmx2048m".into())
     );
 }
+
+#[test]
+fn kafka_advertises_its_published_external_port_to_host_clients() {
+    let text = "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: demo}\nspec:\n  services:\n    kafka: {type: kafka, hostPorts: {external: 19092}}\n";
+    let plan = plan(
+        &parse_devstack(text).expect("parses"),
+        &PlanOptions::default(),
+    )
+    .expect("valid");
+    let kafka = &plan.services["kafka"];
+    let advertised = kafka
+        .env
+        .iter()
+        .find(|v| v.key == "KAFKA_ADVERTISED_LISTENERS")
+        .expect("advertised listeners");
+    let devstack_crds::plan::EnvSource::Template(template) = &advertised.source else {
+        panic!("a template expected");
+    };
+    let rendered = template.render(|_| "kafka".to_string());
+    assert!(
+        rendered.ends_with(",EXTERNAL://127.0.0.1:19092"),
+        "{rendered}"
+    );
+    assert_eq!(
+        kafka.port("external").and_then(|p| p.host_port),
+        Some(19092)
+    );
+}

@@ -52,7 +52,9 @@ fn build_with(ctx: &EntryContext, flavour: &Flavour) -> EntryParts {
         name: "data".into(),
         path: "/data".into(),
     }];
-    let url = Template::lit("redis://:")
+    // The ACL user `default` is explicit: with an empty user name redis-cli 7 sends
+    // `AUTH "" <pw>`, which the server refuses; every client accepts `default:<pw>`.
+    let url = Template::lit("redis://default:")
         .push_secret(ctx.secret_id("password"))
         .push_lit("@")
         .push_host(ctx.service)

@@ -71,21 +71,29 @@ fn build_kafka(ctx: &EntryContext) -> EntryParts {
     // LOCAL is advertised as 127.0.0.1: the health check and the broker's connections to
     // itself never depend on the service name resolving to a Ready endpoint (a Kubernetes
     // Service publishes the pod only once this very check passes).
+    // EXTERNAL is for clients on the host: it advertises 127.0.0.1:<hostPorts.external>, which
+    // is where both modes publish it (Compose binds 127.0.0.1, Kind maps the node port there).
     parts.env_lit(
         "KAFKA_LISTENERS",
-        "PLAINTEXT://:9092,CONTROLLER://:9093,LOCAL://127.0.0.1:9094",
+        "PLAINTEXT://:9092,CONTROLLER://:9093,LOCAL://127.0.0.1:9094,EXTERNAL://:9095",
     );
+    let external = match ctx.host_ports.get("external") {
+        Some(port) => Template::lit(format!(",EXTERNAL://127.0.0.1:{port}")),
+        None => Template::lit(",EXTERNAL://")
+            .push_host(ctx.service)
+            .push_lit(":9095"),
+    };
+    let mut advertised = Template::lit("PLAINTEXT://")
+        .push_host(ctx.service)
+        .push_lit(":9092,LOCAL://127.0.0.1:9094");
+    advertised.0.extend(external.0);
     parts.env.insert(
         "KAFKA_ADVERTISED_LISTENERS".into(),
-        super::EnvValue::Template(
-            Template::lit("PLAINTEXT://")
-                .push_host(ctx.service)
-                .push_lit(":9092,LOCAL://127.0.0.1:9094"),
-        ),
+        super::EnvValue::Template(advertised),
     );
     parts.env_lit(
         "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
-        "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,LOCAL:PLAINTEXT",
+        "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,LOCAL:PLAINTEXT,EXTERNAL:PLAINTEXT",
     );
     parts.env_lit("KAFKA_INTER_BROKER_LISTENER_NAME", "LOCAL");
     parts.env_lit("KAFKA_LOG_DIRS", "/var/lib/kafka/data");
@@ -137,6 +145,10 @@ pub const KAFKA: CatalogEntry = CatalogEntry {
         CatalogPort {
             name: "controller",
             port: 9093,
+        },
+        CatalogPort {
+            name: "external",
+            port: 9095,
         },
     ],
     uid: 1000,
@@ -329,6 +341,7 @@ mod tests {
             version: "4.1.1",
             user_env: &env,
             memory_limit_bytes: 1 << 30,
+            host_ports: &BTreeMap::new(),
         };
         let parts = (KAFKA.build)(&ctx);
         let lit = |key: &str| match parts.env.get(key) {
@@ -343,7 +356,7 @@ mod tests {
         };
         assert_eq!(
             advertised,
-            "PLAINTEXT://events.shop.svc:9092,LOCAL://127.0.0.1:9094"
+            "PLAINTEXT://events.shop.svc:9092,LOCAL://127.0.0.1:9094,EXTERNAL://events.shop.svc:9095"
         );
     }
 
@@ -358,6 +371,7 @@ mod tests {
             version: "4.2.2-management",
             user_env: &env,
             memory_limit_bytes: 1 << 30,
+            host_ports: &BTreeMap::new(),
         };
         let parts = (RABBITMQ.build)(&ctx);
         let url = parts.connection["URL"].render(|_| "X".into());

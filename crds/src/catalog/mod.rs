@@ -280,6 +280,8 @@ pub struct EntryContext<'a> {
     pub user_env: &'a BTreeMap<String, String>,
     /// The resolved memory limit, so JVM heaps follow a user's `resources.limits.memory`.
     pub memory_limit_bytes: u64,
+    /// Published host ports by port name, for services that must advertise them (Kafka).
+    pub host_ports: &'a BTreeMap<String, u16>,
 }
 
 impl EntryContext<'_> {

@@ -154,6 +154,7 @@ mod tests {
             version,
             user_env: &env,
             memory_limit_bytes: 1 << 30,
+            host_ports: &BTreeMap::new(),
         };
         let parts = (entry.build)(&ctx);
         let pgdata = match parts.env.get("PGDATA") {
@@ -216,6 +217,7 @@ mod tests {
             version: "18.1",
             user_env: &env,
             memory_limit_bytes: 1 << 30,
+            host_ports: &BTreeMap::new(),
         };
         let parts = (POSTGRES.build)(&ctx);
         let url = parts.connection["URL"].render(|_| "X".to_string());

@@ -13,6 +13,7 @@ fn parts_of(entry: &CatalogEntry) -> EntryParts {
         version: entry.default_version,
         user_env: &env,
         memory_limit_bytes: entry.size.budget().limit_memory_bytes,
+        host_ports: &BTreeMap::new(),
     };
     (entry.build)(&ctx)
 }
@@ -217,12 +218,14 @@ fn pinned_versions_and_secret_lengths_are_sane() {
 #[test]
 fn java_heap_is_half_the_limit() {
     let env = BTreeMap::new();
+    let published = BTreeMap::new();
     let ctx = |limit: u64| EntryContext {
         stack: "demo",
         service: "search",
         version: "1",
         user_env: &env,
         memory_limit_bytes: limit,
+        host_ports: &published,
     };
     assert_eq!(
         java_heap(&ctx(SizePreset::Small.budget().limit_memory_bytes)),
