@@ -617,3 +617,40 @@ spec:
         assert_eq!(kube.services["app"].command, docker.services["app"].command);
     }
 }
+
+#[cfg(test)]
+mod open_isolation_tests {
+    use devstack_crds::parse::parse_devstack;
+    use devstack_crds::plan::{plan, PlanOptions};
+
+    use super::*;
+
+    #[test]
+    fn open_isolation_reaches_everything_in_both_modes() {
+        let stack = "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: open}\nspec:\n  isolation: open\n  services:\n    db: {type: postgres}\n    cache: {type: redis}\n    api: {image: 'a:1', dependsOn: [db]}\n";
+        let plan = plan(
+            &parse_devstack(stack).expect("parses"),
+            &PlanOptions::default(),
+        )
+        .expect("valid");
+        let report = check(&plan).expect("parity");
+        assert_eq!(report.mismatches(), 0, "{}", report.table());
+        let everything: BTreeSet<(String, String)> =
+            [pair("api", "cache"), pair("api", "db"), pair("cache", "db")]
+                .into_iter()
+                .collect();
+        let markers: BTreeMap<String, String> = plan
+            .secrets
+            .iter()
+            .map(|s| (s.id.clone(), secret_marker(&s.id)))
+            .collect();
+        let stream = devstack_operator::to_yaml_stream(
+            &devstack_operator::render(&plan, Some(&markers)).expect("k8s"),
+        )
+        .expect("yaml");
+        assert_eq!(
+            k8s::read_back(&stream, &plan).expect("read").reachability,
+            everything
+        );
+    }
+}

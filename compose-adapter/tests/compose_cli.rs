@@ -263,7 +263,7 @@ fn compose_reads_back_the_plan() {
     );
     assert_eq!(
         api["environment"]["REDIS_URL"],
-        "redis://:we ird$$pass#word@redis:6379/0"
+        "redis://default:we ird$$pass#word@redis:6379/0"
     );
     assert_eq!(api["environment"]["PRICE"], "5$$");
     assert_eq!(

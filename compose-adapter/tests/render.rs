@@ -204,7 +204,7 @@ fn connection_env_uses_compose_hosts_and_interpolations() {
     assert_eq!(
         env["REDIS_URL"],
         format!(
-            "redis://:{}@redis:6379/0",
+            "redis://default:{}@redis:6379/0",
             secret("DEVSTACK_REDIS_PASSWORD")
         )
         .as_str()
