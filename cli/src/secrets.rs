@@ -7,7 +7,6 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use devstack_crds::plan::StackPlan;
-use rand::distr::{Alphanumeric, SampleString};
 
 /// Failure to read or write the secrets file.
 #[derive(Debug, thiserror::Error)]
@@ -64,23 +63,13 @@ pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, SecretsErr
     Ok(values)
 }
 
-/// The plan's secrets: values already in `existing` are kept, the rest are generated.
+/// The plan's secrets: values already in `existing` are kept, the rest are generated with the
+/// operating system's CSPRNG.
 pub fn ensure_secrets(
     plan: &StackPlan,
     existing: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
-    let mut rng = rand::rng();
-    plan.secrets
-        .iter()
-        .map(|def| {
-            let value = existing
-                .get(&def.id)
-                .filter(|v| !v.is_empty())
-                .cloned()
-                .unwrap_or_else(|| Alphanumeric.sample_string(&mut rng, def.length));
-            (def.id.clone(), value)
-        })
-        .collect()
+    devstack_crds::secrets::fill(plan, existing, &mut rand::rng())
 }
 
 /// Writes `contents` to `path` with mode 0600, atomically (temp file + rename), keeping any

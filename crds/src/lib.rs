@@ -9,6 +9,7 @@ pub mod error;
 pub mod parse;
 pub mod plan;
 pub mod quantity;
+pub mod secrets;
 pub mod template;
 pub mod types;
 
