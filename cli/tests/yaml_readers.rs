@@ -53,13 +53,12 @@ fn read_with_both(text: &str) -> (Vec<Value>, Vec<Value>) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the YAML readers");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
+    // Written from a thread so that a reader printing early can never stall on a full pipe.
+    let mut input = child.stdin.take().unwrap();
+    let owned = text.to_string();
+    let writer = std::thread::spawn(move || input.write_all(owned.as_bytes()));
     let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
     assert!(
         out.status.success(),
         "the YAML readers rejected the text: {}\n{text}",
