@@ -236,7 +236,7 @@ pub fn check(plan: &StackPlan) -> Result<Report, ParityError> {
     let markers: BTreeMap<String, String> = plan
         .secrets
         .iter()
-        .map(|s| (s.id.clone(), secret_marker(&s.id)))
+        .map(|s| (s.id.to_string(), secret_marker(s.id.as_str())))
         .collect();
     let objects = devstack_operator::render(plan, Some(&markers))
         .map_err(|e| ParityError::K8s(e.to_string()))?;

@@ -1,75 +1,54 @@
-//! Health checks: the plan's [`Health`] as a Compose `healthcheck`, with the same command and
-//! timing the Kubernetes probes use.
+//! Health checks: the plan's [`HealthPlan`] as a Compose `healthcheck`, with the same command
+//! and timing the Kubernetes probes use.
 
-use devstack_crds::catalog::{Check, Health};
-use devstack_crds::plan::ServicePlan;
+use devstack_crds::plan::{HealthPlan, Probe, ServicePlan};
 
 use crate::model::Healthcheck;
 use crate::text::escape;
-use crate::RenderError;
 
-/// The Compose health check of `service`, if it has one.
-pub fn healthcheck(service: &ServicePlan) -> Result<Option<Healthcheck>, RenderError> {
-    let Some(health) = service.container_health() else {
-        return Ok(None);
-    };
-    Ok(Some(Healthcheck {
-        test: test(service, health)?,
+/// The Compose health check of `service`, if it has one that runs in the container.
+pub fn healthcheck(service: &ServicePlan) -> Option<Healthcheck> {
+    let health = service.container_health()?;
+    Some(Healthcheck {
+        test: test(health),
         interval: seconds(health.interval_seconds),
         timeout: seconds(health.timeout_seconds),
         retries: health.retries,
         start_period: seconds(health.start_period_seconds),
-    }))
+    })
 }
 
 fn seconds(n: u32) -> String {
     format!("{n}s")
 }
 
-fn container_port(service: &ServicePlan, name: &str) -> Result<u16, RenderError> {
-    service
-        .port(name)
-        .map(|p| p.container_port)
-        .ok_or_else(|| RenderError::UnknownPort {
-            service: service.name.clone(),
-            port: name.to_string(),
-        })
-}
-
-fn test(service: &ServicePlan, health: &Health) -> Result<Vec<String>, RenderError> {
+fn test(health: &HealthPlan) -> Vec<String> {
     let mut test = Vec::new();
-    match &health.check {
-        Check::Exec(argv) => {
-            if argv.is_empty() {
-                return Err(RenderError::EmptyHealthCommand {
-                    service: service.name.clone(),
-                });
-            }
+    match &health.probe {
+        Probe::Exec(argv) => {
             test.push("CMD".to_string());
-            test.extend(argv.iter().map(|a| escape(a)));
+            test.extend(argv.words().iter().map(|a| escape(a)));
         }
-        Check::Http { path, port } => {
-            let port = container_port(service, port)?;
-            let url = shell_word(&format!("http://127.0.0.1:{port}{path}"));
+        Probe::Http { path, port } => {
+            let url = shell_word(&format!("http://127.0.0.1:{}{path}", port.number));
             test.push("CMD-SHELL".to_string());
             test.push(escape(&format!(
                 "wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url}"
             )));
         }
-        Check::Tcp { port } => {
-            let port = container_port(service, port)?;
+        Probe::Tcp { port } => {
             test.extend(
                 [
                     "CMD",
                     "bash",
                     "-c",
-                    &format!(":> /dev/tcp/127.0.0.1/{port}"),
+                    &format!(":> /dev/tcp/127.0.0.1/{}", port.number),
                 ]
                 .map(String::from),
             );
         }
     }
-    Ok(test)
+    test
 }
 
 /// `word` as one shell word: unchanged when it has no shell-special characters (the usual

@@ -47,6 +47,19 @@ impl ValidationErrors {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Runs `check` with a fresh collector, keeps every problem it reports, and returns its
+    /// result only when it reported none (a part with an error yields nothing to build on).
+    pub fn scope<T>(
+        &mut self,
+        check: impl FnOnce(&mut ValidationErrors) -> Option<T>,
+    ) -> Option<T> {
+        let mut local = ValidationErrors::default();
+        let out = check(&mut local);
+        let clean = local.is_empty();
+        self.0.extend(local.0);
+        out.filter(|_| clean)
+    }
 }
 
 /// The candidate closest to `wrong` by edit distance, if it is close enough to be a typo.

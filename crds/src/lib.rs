@@ -4,6 +4,7 @@
 //! Compose adapter and the CLI share exactly the same decisions.
 
 pub mod catalog;
+pub mod conventions;
 pub mod crdgen;
 pub mod error;
 pub mod parse;

@@ -26,7 +26,7 @@ fn readings_of(stack: &str) -> Readings {
     let markers: BTreeMap<String, String> = plan
         .secrets
         .iter()
-        .map(|s| (s.id.clone(), secret_marker(&s.id)))
+        .map(|s| (s.id.to_string(), secret_marker(s.id.as_str())))
         .collect();
     let objects = devstack_operator::render(&plan, Some(&markers)).expect("k8s");
     let stream = devstack_operator::to_yaml_stream(&objects).expect("yaml");

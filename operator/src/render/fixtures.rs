@@ -25,6 +25,6 @@ pub(crate) fn plan_of(spec_yaml: &str) -> StackPlan {
 pub(crate) fn fake_secrets(plan: &StackPlan) -> BTreeMap<String, String> {
     plan.secrets
         .iter()
-        .map(|s| (s.id.clone(), format!("fixture-{}", s.id)))
+        .map(|s| (s.id.to_string(), format!("fixture-{}", s.id)))
         .collect()
 }

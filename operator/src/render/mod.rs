@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use devstack_crds::conventions;
 use devstack_crds::plan::StackPlan;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Secret, Service};
@@ -27,8 +28,8 @@ mod workload;
 #[cfg(test)]
 mod fixtures;
 
-pub use meta::{
-    ANNOTATION_DEPENDS_ON, ANNOTATION_RETAIN_ON_DELETE, LABEL_SERVICE, LABEL_STACK, MANAGED_BY,
+pub use devstack_crds::conventions::{
+    ANNOTATION_DEPENDS_ON, LABEL_SERVICE, LABEL_STACK, MANAGED_BY, RETAIN_ON_DELETE,
 };
 
 /// One rendered Kubernetes object.
@@ -87,32 +88,15 @@ impl Serialize for K8sObject {
     }
 }
 
-/// A plan the renderer cannot spell in Kubernetes. These are impossible states (the plan's
-/// validation should have caught them), reported instead of rendering something wrong.
+/// Why objects could not be rendered or written. A valid plan always renders; what can fail
+/// is a missing secret value and serialization.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// A template in a container field uses a secret that no env var of the container carries,
-    /// so there is no `$(VAR)` to expand it from.
-    #[error("service {service:?}: {field} uses secret {secret:?}, but no env var of the service carries it, so Kubernetes cannot expand it")]
-    SecretNotInEnv {
-        /// Service.
-        service: String,
-        /// Where the template is (`args[1]`, `env.DATABASE_URL`).
-        field: String,
-        /// Secret id.
-        secret: String,
-    },
     /// The caller supplied secret values, but not this one.
     #[error("no value supplied for secret {id:?}")]
     MissingSecret {
         /// Secret id.
         id: String,
-    },
-    /// A stateless service has data volumes: a Deployment has no volume claims to mount.
-    #[error("service {service:?} has data volumes but is not stateful; only StatefulSets get volume claims")]
-    VolumesOnStateless {
-        /// Service.
-        service: String,
     },
     /// YAML serialization failed.
     #[error("failed to write {kind} {name:?} as YAML: {source}")]
@@ -137,14 +121,9 @@ impl<'a> Ctx<'a> {
         Ctx { plan }
     }
 
-    /// The namespace used in host names (`default` when the plan has none).
-    pub fn dns_namespace(&self) -> &str {
-        self.plan.namespace.as_deref().unwrap_or("default")
-    }
-
     /// In-cluster host name of a service: `<service>.<namespace>.svc`.
     pub fn host(&self, service: &str) -> String {
-        format!("{service}.{}.svc", self.dns_namespace())
+        conventions::k8s_host(service, self.plan.dns_namespace())
     }
 }
 
@@ -176,9 +155,7 @@ pub fn render(
             .map(|s| service::render(&ctx, s))
             .map(K8sObject::Service),
     );
-    for svc in plan.active_services() {
-        objects.push(workload::render(&ctx, svc)?);
-    }
+    objects.extend(plan.active_services().map(|s| workload::render(&ctx, s)));
     Ok(objects)
 }
 

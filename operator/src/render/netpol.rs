@@ -10,7 +10,8 @@
 //!
 //! With `isolation: open` no policy is rendered.
 
-use devstack_crds::plan::ServicePlan;
+use devstack_crds::conventions::{LABEL_SERVICE, LABEL_STACK};
+use devstack_crds::plan::{PortPlan, ServicePlan};
 use devstack_crds::types::Isolation;
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
@@ -19,9 +20,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta::{
-    object_meta, selector, service_labels, stack_labels, LABEL_SERVICE, LABEL_STACK,
-};
+use super::meta::{object_meta, selector, service_labels, stack_labels};
 use super::Ctx;
 
 /// The policies of the stack, default-deny first, then by service name.
@@ -49,9 +48,7 @@ fn default_deny(ctx: &Ctx) -> NetworkPolicy {
     }
 }
 
-fn tcp_ports<'a>(
-    ports: impl Iterator<Item = &'a devstack_crds::plan::PortPlan>,
-) -> Vec<NetworkPolicyPort> {
+fn tcp_ports<'a>(ports: impl Iterator<Item = &'a PortPlan>) -> Vec<NetworkPolicyPort> {
     ports
         .map(|p| NetworkPolicyPort {
             port: Some(IntOrString::Int(i32::from(p.container_port))),

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use devstack_crds::conventions::GPU_RESOURCE;
 use devstack_crds::plan::{EnvSource, ServicePlan};
 use devstack_crds::quantity::{format_bytes, format_cpu};
 use k8s_openapi::api::core::v1::{
@@ -19,18 +20,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::meta::service_labels;
 use super::probe::probes;
 use super::template::{container_list, container_text};
-use super::{Ctx, RenderError};
-
-/// Resource name of NVIDIA GPUs (the device plugin's extended resource).
-const GPU_RESOURCE: &str = "nvidia.com/gpu";
+use super::Ctx;
 
 /// The pod template of `service`. Data volumes are mounted by name; the workload provides
 /// them (volume claim templates of a StatefulSet).
-pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> Result<PodTemplateSpec, RenderError> {
+pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> PodTemplateSpec {
     let (writable_volumes, writable_mounts) = writable_paths(service);
-    let mut container = container(ctx, service)?;
+    let mut container = container(ctx, service);
     let mut mounts: Vec<VolumeMount> = service
-        .volumes
+        .volumes()
         .iter()
         .map(|v| VolumeMount {
             name: v.name.clone(),
@@ -40,7 +38,7 @@ pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> Result<PodTemplateSp
         .collect();
     mounts.extend(writable_mounts);
     container.volume_mounts = (!mounts.is_empty()).then_some(mounts);
-    Ok(PodTemplateSpec {
+    PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(service_labels(ctx, service)),
             ..ObjectMeta::default()
@@ -53,10 +51,10 @@ pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> Result<PodTemplateSp
             volumes: (!writable_volumes.is_empty()).then_some(writable_volumes),
             ..PodSpec::default()
         }),
-    })
+    }
 }
 
-fn container(ctx: &Ctx, service: &ServicePlan) -> Result<Container, RenderError> {
+fn container(ctx: &Ctx, service: &ServicePlan) -> Container {
     let probes = service.health.as_ref().map(probes);
     let ports: Vec<ContainerPort> = service
         .ports
@@ -68,16 +66,16 @@ fn container(ctx: &Ctx, service: &ServicePlan) -> Result<Container, RenderError>
             ..ContainerPort::default()
         })
         .collect();
-    let env = env(ctx, service)?;
+    let env = env(ctx, service);
     let (readiness, liveness, startup) = match probes {
         Some(p) => (Some(p.readiness), Some(p.liveness), Some(p.startup)),
         None => (None, None, None),
     };
-    Ok(Container {
+    Container {
         name: service.name.clone(),
         image: Some(service.image.clone()),
-        command: container_list(ctx, service, service.command.as_ref(), "command")?,
-        args: container_list(ctx, service, service.args.as_ref(), "args")?,
+        command: container_list(ctx, service.command.as_ref()),
+        args: container_list(ctx, service.args.as_ref()),
         env: (!env.is_empty()).then_some(env),
         ports: (!ports.is_empty()).then_some(ports),
         readiness_probe: readiness,
@@ -86,7 +84,7 @@ fn container(ctx: &Ctx, service: &ServicePlan) -> Result<Container, RenderError>
         resources: Some(resources(service)),
         security_context: Some(container_security(service)),
         ..Container::default()
-    })
+    }
 }
 
 fn secret_ref(name: String, key: &str) -> Option<EnvVarSource> {
@@ -101,27 +99,27 @@ fn secret_ref(name: String, key: &str) -> Option<EnvVarSource> {
 }
 
 /// The environment in plan order (secrets first: `$(VAR)` only sees earlier variables).
-fn env(ctx: &Ctx, service: &ServicePlan) -> Result<Vec<EnvVar>, RenderError> {
+fn env(ctx: &Ctx, service: &ServicePlan) -> Vec<EnvVar> {
     service
         .env
         .iter()
         .map(|var| {
             let (value, value_from) = match &var.source {
-                EnvSource::Secret(id) => (None, secret_ref(ctx.plan.credentials_secret_name(), id)),
+                EnvSource::Secret(id) => (
+                    None,
+                    secret_ref(ctx.plan.credentials_secret_name(), id.as_str()),
+                ),
                 EnvSource::Connection { .. } => (
                     None,
                     secret_ref(ctx.plan.connections_secret_name(), &var.key),
                 ),
-                EnvSource::Template(t) => {
-                    let field = format!("env.{}", var.key);
-                    (Some(container_text(ctx, service, t, &field)?), None)
-                }
+                EnvSource::Template(t) => (Some(container_text(ctx, t)), None),
             };
-            Ok(EnvVar {
+            EnvVar {
                 name: var.key.clone(),
                 value,
                 value_from,
-            })
+            }
         })
         .collect()
 }
@@ -214,7 +212,6 @@ mod tests {
     fn pod(spec: &str, service: &str) -> PodSpec {
         let plan = plan_of(spec);
         template(&Ctx { plan: &plan }, &plan.services[service])
-            .unwrap()
             .spec
             .unwrap()
     }

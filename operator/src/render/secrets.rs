@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
 
-use super::meta::{object_meta, stack_labels, ANNOTATION_RETAIN_ON_DELETE};
+use devstack_crds::conventions::RETAIN_ON_DELETE;
+
+use super::meta::{object_meta, stack_labels};
 use super::template::secret_text;
 use super::{Ctx, RenderError};
 
@@ -22,9 +24,11 @@ pub(crate) fn render(
     let mut credentials = BTreeMap::new();
     for def in plan.secrets.iter().filter(|d| active(&d.service)) {
         let value = values
-            .get(&def.id)
-            .ok_or_else(|| RenderError::MissingSecret { id: def.id.clone() })?;
-        credentials.insert(def.id.clone(), value.clone());
+            .get(def.id.as_str())
+            .ok_or_else(|| RenderError::MissingSecret {
+                id: def.id.to_string(),
+            })?;
+        credentials.insert(def.id.to_string(), value.clone());
     }
 
     let mut connections = BTreeMap::new();
@@ -34,14 +38,12 @@ pub(crate) fn render(
         }
     }
 
-    let retain = plan
-        .active_services()
-        .any(|s| s.stateful && s.retain_on_delete);
+    let retain = plan.active_services().any(|s| s.retains_data());
     let secret = |name: String, data: BTreeMap<String, String>| {
         let mut metadata = object_meta(ctx, name, stack_labels(ctx));
         if retain {
             metadata.annotations =
-                Some([(ANNOTATION_RETAIN_ON_DELETE.to_string(), "true".to_string())].into());
+                Some([(RETAIN_ON_DELETE.to_string(), "true".to_string())].into());
         }
         Secret {
             metadata,
@@ -94,7 +96,7 @@ mod tests {
         // postgres retains its data by default.
         for s in &secrets {
             let annotations = s.metadata.annotations.as_ref().unwrap();
-            assert_eq!(annotations[ANNOTATION_RETAIN_ON_DELETE], "true");
+            assert_eq!(annotations[RETAIN_ON_DELETE], "true");
         }
     }
 

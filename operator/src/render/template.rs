@@ -8,8 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use devstack_crds::plan::ServicePlan;
-use devstack_crds::template::{Segment, Template};
+use devstack_crds::template::{ContainerTemplate, Segment, Template};
 
 use super::{Ctx, RenderError};
 
@@ -28,31 +27,18 @@ fn escape_literal(text: &str, next: Option<char>) -> String {
     out
 }
 
-/// Renders a template used in a container field of `service`: `$(KEY)` for secrets,
-/// in-cluster host names, escaped literals. `field` names the place for errors.
-pub(crate) fn container_text(
-    ctx: &Ctx,
-    service: &ServicePlan,
-    template: &Template,
-    field: &str,
-) -> Result<String, RenderError> {
-    let mut pieces: Vec<(String, bool)> = Vec::with_capacity(template.0.len());
-    for segment in &template.0 {
-        pieces.push(match segment {
+/// Renders a template used in a container field: `$(KEY)` of the env var carrying each secret,
+/// in-cluster host names, escaped literals.
+pub(crate) fn container_text(ctx: &Ctx, template: &ContainerTemplate) -> String {
+    let pieces: Vec<(String, bool)> = template
+        .0
+        .iter()
+        .map(|segment| match segment {
             Segment::Lit(text) => (text.clone(), true),
             Segment::Host(svc) => (ctx.host(svc), false),
-            Segment::Secret(id) => match service.env_carrying_secret(id) {
-                Some(key) => (format!("$({key})"), false),
-                None => {
-                    return Err(RenderError::SecretNotInEnv {
-                        service: service.name.clone(),
-                        field: field.to_string(),
-                        secret: id.clone(),
-                    })
-                }
-            },
-        });
-    }
+            Segment::Secret(secret) => (format!("$({})", secret.env), false),
+        })
+        .collect();
     let mut out = String::new();
     for (i, (text, literal)) in pieces.iter().enumerate() {
         if *literal {
@@ -62,7 +48,7 @@ pub(crate) fn container_text(
             out.push_str(text);
         }
     }
-    Ok(out)
+    out
 }
 
 /// Renders a template as the final value (Secret data): secrets filled with their values.
@@ -78,8 +64,8 @@ pub(crate) fn secret_text(
             Segment::Host(svc) => out.push_str(&ctx.host(svc)),
             Segment::Secret(id) => out.push_str(
                 values
-                    .get(id)
-                    .ok_or_else(|| RenderError::MissingSecret { id: id.clone() })?,
+                    .get(id.as_str())
+                    .ok_or_else(|| RenderError::MissingSecret { id: id.to_string() })?,
             ),
         }
     }
@@ -89,24 +75,16 @@ pub(crate) fn secret_text(
 /// Renders a list of templates (command or args) for a container field.
 pub(crate) fn container_list(
     ctx: &Ctx,
-    service: &ServicePlan,
-    templates: Option<&Vec<Template>>,
-    field: &str,
-) -> Result<Option<Vec<String>>, RenderError> {
-    templates
-        .map(|list| {
-            list.iter()
-                .enumerate()
-                .map(|(i, t)| container_text(ctx, service, t, &format!("{field}[{i}]")))
-                .collect()
-        })
-        .transpose()
+    templates: Option<&Vec<ContainerTemplate>>,
+) -> Option<Vec<String>> {
+    templates.map(|list| list.iter().map(|t| container_text(ctx, t)).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::plan_of;
     use super::*;
+    use devstack_crds::template::{CarriedSecret, SecretId};
 
     /// Kubernetes' expansion (k8s.io/kubernetes third_party/forked/golang/expansion), for
     /// checking that escaped text expands back to the original.
@@ -190,25 +168,17 @@ mod tests {
     fn secrets_become_references_to_the_carrying_env_var() {
         let plan = plan_of("services:\n  cache: {type: redis}\n");
         let ctx = Ctx { plan: &plan };
-        let svc = &plan.services["cache"];
-        let t = Template::lit("pre$")
-            .push_secret("DEVSTACK_CACHE_PASSWORD")
+        let t = ContainerTemplate::lit("pre$")
+            .push_secret(CarriedSecret {
+                id: SecretId::new("cache", "password"),
+                env: "REDIS_PASSWORD".into(),
+            })
             .push_lit("@")
             .push_host("db");
-        let text = container_text(&ctx, svc, &t, "args[0]").unwrap();
+        let text = container_text(&ctx, &t);
         assert_eq!(text, "pre$$$(REDIS_PASSWORD)@db.default.svc");
         let env = [("REDIS_PASSWORD", "s3cret")].into();
         assert_eq!(kubelet_expand(&text, &env), "pre$s3cret@db.default.svc");
-    }
-
-    #[test]
-    fn secret_without_carrying_env_var_is_an_error() {
-        let plan = plan_of("services:\n  web: {image: nginx:1}\n");
-        let ctx = Ctx { plan: &plan };
-        let t = Template::default().push_secret("DEVSTACK_DB_PASSWORD");
-        let err = container_text(&ctx, &plan.services["web"], &t, "env.X").unwrap_err();
-        assert!(err.to_string().contains("env.X"), "{err}");
-        assert!(matches!(err, RenderError::SecretNotInEnv { .. }));
     }
 
     #[test]
@@ -217,10 +187,10 @@ mod tests {
         plan.namespace = Some("team".into());
         let ctx = Ctx { plan: &plan };
         let t = Template::lit("x$(y):")
-            .push_secret("S")
+            .push_secret(SecretId::new("web", "password"))
             .push_lit("@")
             .push_host("db");
-        let values = [("S".to_string(), "v".to_string())].into();
+        let values = [("DEVSTACK_WEB_PASSWORD".to_string(), "v".to_string())].into();
         assert_eq!(
             secret_text(&ctx, &t, &values).unwrap(),
             "x$(y):v@db.team.svc"

@@ -41,6 +41,6 @@ pub fn plan_example(name: &str, text: &str) -> Result<StackPlan, String> {
 pub fn fake_secrets(plan: &StackPlan) -> BTreeMap<String, String> {
     plan.secrets
         .iter()
-        .map(|s| (s.id.clone(), format!("fixture-{}", s.id)))
+        .map(|s| (s.id.to_string(), format!("fixture-{}", s.id)))
         .collect()
 }
