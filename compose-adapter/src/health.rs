@@ -1,7 +1,9 @@
-//! Health checks: the plan's [`HealthPlan`] as a Compose `healthcheck`, with the same command
-//! and timing the Kubernetes probes use.
+//! Health checks: the plan's health check as a Compose `healthcheck`, with the same command
+//! and timing the Kubernetes probes use. The command's spelling is
+//! [`CheckForm::compose_test`], which parity reads back.
 
-use devstack_crds::plan::{HealthPlan, Probe, ServicePlan};
+use devstack_crds::conventions::health::CheckForm;
+use devstack_crds::plan::ServicePlan;
 
 use crate::model::Healthcheck;
 use crate::text::escape;
@@ -10,7 +12,11 @@ use crate::text::escape;
 pub fn healthcheck(service: &ServicePlan) -> Option<Healthcheck> {
     let health = service.container_health()?;
     Some(Healthcheck {
-        test: test(health),
+        test: CheckForm::of(&health.probe)
+            .compose_test()
+            .iter()
+            .map(|word| escape(word))
+            .collect(),
         interval: seconds(health.interval_seconds),
         timeout: seconds(health.timeout_seconds),
         retries: health.retries,
@@ -20,61 +26,4 @@ pub fn healthcheck(service: &ServicePlan) -> Option<Healthcheck> {
 
 fn seconds(n: u32) -> String {
     format!("{n}s")
-}
-
-fn test(health: &HealthPlan) -> Vec<String> {
-    let mut test = Vec::new();
-    match &health.probe {
-        Probe::Exec(argv) => {
-            test.push("CMD".to_string());
-            test.extend(argv.words().iter().map(|a| escape(a)));
-        }
-        Probe::Http { path, port } => {
-            let url = shell_word(&format!("http://127.0.0.1:{}{path}", port.number));
-            test.push("CMD-SHELL".to_string());
-            test.push(escape(&format!(
-                "wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url}"
-            )));
-        }
-        Probe::Tcp { port } => {
-            test.extend(
-                [
-                    "CMD",
-                    "bash",
-                    "-c",
-                    &format!(":> /dev/tcp/127.0.0.1/{}", port.number),
-                ]
-                .map(String::from),
-            );
-        }
-    }
-    test
-}
-
-/// `word` as one shell word: unchanged when it has no shell-special characters (the usual
-/// URL), single-quoted otherwise (`/a?b&c`).
-fn shell_word(word: &str) -> String {
-    let plain = word
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._~%+=,:@-".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shell_words() {
-        assert_eq!(
-            shell_word("http://127.0.0.1:80/healthz"),
-            "http://127.0.0.1:80/healthz"
-        );
-        assert_eq!(shell_word("http://h/a?b&c"), "'http://h/a?b&c'");
-        assert_eq!(shell_word("/it's"), r"'/it'\''s'");
-    }
 }

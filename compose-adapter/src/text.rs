@@ -1,21 +1,10 @@
 //! Text in the Compose file: literal `$` escaped as `$$`, secrets as `${ID:?…}`
-//! interpolations from the `.env` file, host names as Compose service names.
+//! interpolations from the `.env` file, host names as Compose service names. The spelling
+//! rules live in [`devstack_crds::conventions::compose`], where parity reads them back.
 
 use devstack_crds::template::{SecretId, Segment, Template};
 
-/// The message Compose prints when a secret is missing from the `.env` file.
-pub const MISSING_SECRET_HINT: &str = "secret missing: run devstack render compose -o DIR";
-
-/// Escapes literal text for Compose interpolation: every `$` becomes `$$`.
-pub fn escape(text: &str) -> String {
-    text.replace('$', "$$")
-}
-
-/// The interpolation that reads secret `id` from the environment / `.env`, failing loudly
-/// when it is absent.
-pub fn interpolation(id: &str) -> String {
-    format!("${{{id}:?{MISSING_SECRET_HINT}}}")
-}
+pub use devstack_crds::conventions::compose::{escape, interpolation};
 
 /// Renders `template`: literal text escaped, secrets interpolated from the env file, hosts as
 /// Compose service names (the plan guarantees every secret is declared and every host exists).
@@ -39,18 +28,26 @@ pub fn templates<S: AsRef<SecretId>>(list: &[Template<S>]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use devstack_crds::template::CarriedSecret;
 
     #[test]
-    fn escapes_every_dollar() {
-        assert_eq!(escape("a$b$$c${D}"), "a$$b$$$$c$${D}");
-        assert_eq!(escape("plain"), "plain");
-    }
-
-    #[test]
-    fn interpolation_has_the_guard() {
+    fn templates_escape_literals_and_interpolate_secrets() {
+        let id = SecretId::new("db", "password");
+        let plain: Template = Template::lit("a$b:")
+            .push_secret(id.clone())
+            .push_host("db");
         assert_eq!(
-            interpolation("DEVSTACK_PG_PASSWORD"),
-            "${DEVSTACK_PG_PASSWORD:?secret missing: run devstack render compose -o DIR}"
+            template(&plain),
+            format!("a$$b:{}db", interpolation("DEVSTACK_DB_PASSWORD"))
+        );
+        let carried = Template::lit("$").push_secret(CarriedSecret {
+            id,
+            env: "PW".into(),
+        });
+        assert_eq!(
+            template(&carried),
+            format!("$${}", interpolation("DEVSTACK_DB_PASSWORD")),
+            "Compose reads the secret from the env file, not from the carrying variable"
         );
     }
 }

@@ -8,24 +8,10 @@
 
 use std::collections::BTreeMap;
 
+use devstack_crds::conventions::kubelet;
 use devstack_crds::template::{ContainerTemplate, Segment, Template};
 
 use super::{Ctx, RenderError};
-
-/// Escapes literal text for a container field given the character that follows it in the
-/// rendered value. The kubelet reads `$$` as `$` and `$(` as a reference, so a `$` followed by
-/// `(` or `$` is doubled; any other `$` stays as it is (`$HOME` is left alone by the kubelet).
-fn escape_literal(text: &str, next: Option<char>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c == '$' && matches!(chars.peek().copied().or(next), Some('$' | '(')) {
-            out.push('$');
-        }
-    }
-    out
-}
 
 /// Renders a template used in a container field: `$(KEY)` of the env var carrying each secret,
 /// in-cluster host names, escaped literals.
@@ -43,7 +29,7 @@ pub(crate) fn container_text(ctx: &Ctx, template: &ContainerTemplate) -> String 
     for (i, (text, literal)) in pieces.iter().enumerate() {
         if *literal {
             let next = pieces[i + 1..].iter().find_map(|(t, _)| t.chars().next());
-            out.push_str(&escape_literal(text, next));
+            out.push_str(&kubelet::escape(text, next));
         } else {
             out.push_str(text);
         }
@@ -86,84 +72,6 @@ mod tests {
     use super::*;
     use devstack_crds::template::{CarriedSecret, SecretId};
 
-    /// Kubernetes' expansion (k8s.io/kubernetes third_party/forked/golang/expansion), for
-    /// checking that escaped text expands back to the original.
-    fn kubelet_expand(input: &str, env: &BTreeMap<&str, &str>) -> String {
-        let bytes = input.as_bytes();
-        let mut out = String::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'$' && i + 1 < bytes.len() {
-                match bytes[i + 1] {
-                    b'$' => {
-                        out.push('$');
-                        i += 2;
-                    }
-                    b'(' => match input[i + 2..].find(')') {
-                        Some(end) => {
-                            let name = &input[i + 2..i + 2 + end];
-                            match env.get(name) {
-                                Some(v) => out.push_str(v),
-                                None => out.push_str(&format!("$({name})")),
-                            }
-                            i += 3 + end;
-                        }
-                        None => {
-                            out.push_str("$(");
-                            i += 2;
-                        }
-                    },
-                    _ => {
-                        out.push('$');
-                        i += 1;
-                    }
-                }
-            } else {
-                let c = input[i..].chars().next().unwrap();
-                out.push(c);
-                i += c.len_utf8();
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn escapes_only_what_the_kubelet_would_expand() {
-        assert_eq!(escape_literal("$(HOME)", None), "$$(HOME)");
-        assert_eq!(escape_literal("echo $HOME", None), "echo $HOME");
-        assert_eq!(escape_literal("a$$b", None), "a$$$b");
-        assert_eq!(escape_literal("cost: 5$", None), "cost: 5$");
-        assert_eq!(escape_literal("cost: 5$", Some('(')), "cost: 5$$");
-        for text in [
-            "$(HOME)", "$$(X)", "a$$b", "$", "$$", "x$(", "${A}", "$(A)$(B)", "€$(é)",
-        ] {
-            let escaped = escape_literal(text, None);
-            assert_eq!(
-                kubelet_expand(
-                    &escaped,
-                    &[("HOME", "/root"), ("X", "x"), ("A", "a")].into()
-                ),
-                text,
-                "{escaped}"
-            );
-        }
-    }
-
-    proptest::proptest! {
-        /// Whatever the literal text and whatever hole follows it (a secret reference, a host
-        /// name, nothing), the kubelet expands the rendering back to the intended value.
-        #[test]
-        fn escaped_literals_expand_to_themselves(
-            text in "[a-z$()A-Z_ ]{0,24}",
-            hole in proptest::sample::select(vec![("", ""), ("$(K)", "v"), ("db.ns.svc", "db.ns.svc")]),
-        ) {
-            let (rendered, value) = hole;
-            let escaped = escape_literal(&text, rendered.chars().next());
-            let env = [("K", "v"), ("A", "a")].into();
-            proptest::prop_assert_eq!(kubelet_expand(&format!("{escaped}{rendered}"), &env), format!("{text}{value}"));
-        }
-    }
-
     #[test]
     fn secrets_become_references_to_the_carrying_env_var() {
         let plan = plan_of("services:\n  cache: {type: redis}\n");
@@ -177,8 +85,10 @@ mod tests {
             .push_host("db");
         let text = container_text(&ctx, &t);
         assert_eq!(text, "pre$$$(REDIS_PASSWORD)@db.default.svc");
-        let env = [("REDIS_PASSWORD", "s3cret")].into();
-        assert_eq!(kubelet_expand(&text, &env), "pre$s3cret@db.default.svc");
+        let expanded = kubelet::expand(&text, |name| {
+            (name == "REDIS_PASSWORD").then(|| "s3cret".to_string())
+        });
+        assert_eq!(expanded, "pre$s3cret@db.default.svc");
     }
 
     #[test]

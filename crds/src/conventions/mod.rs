@@ -1,6 +1,12 @@
 //! Names and conventions, spelled once: the labels and annotations devstack puts on what it
-//! creates, the form of generated names, host names and environment variable keys. Both
-//! renderers and `devstack parity` read them from here.
+//! creates, the form of generated names, host names and environment variable keys, and the
+//! text rules both ways ([`kubelet`] `$(VAR)` expansion, [`compose`] `$$` / `${VAR}`
+//! interpolation, [`health`] check commands). Both renderers write with them and
+//! `devstack parity` reads back with them.
+
+pub mod compose;
+pub mod health;
+pub mod kubelet;
 
 /// Label naming the stack an object belongs to (Kubernetes objects, Compose services, volumes
 /// and networks).
