@@ -10,23 +10,25 @@
 //! - every literal `$` is written `$$`;
 //! - every service of the plan is rendered, inactive ones with their `profiles`, so
 //!   `docker compose --profile x` can start alternates;
-//! - strict isolation becomes one network per dependency edge ([`networks`]).
+//! - strict isolation becomes one network per dependency edge ([`reachability`]).
 //!
-//! Modules: [`model`] (typed compose-spec structs), [`render`] (plan → model), [`health`],
-//! [`networks`], [`text`] (escaping and interpolation), [`units`] (CPU and memory spellings),
-//! [`env`] (the `.env` file).
+//! Modules: [`render`](mod@render) (plan → [`model`], the typed compose-spec structs) and, named like their
+//! counterparts in the Kubernetes renderer (`devstack_operator::render`): [`labels`],
+//! [`health`] (healthcheck), [`reachability`] (networks), [`resources`] (the `deploy`
+//! section), [`secrets`] (the `.env` file), [`text`] (escaping and interpolation).
 
 pub use devstack_crds::StackPlan;
 
-pub mod env;
 pub mod health;
+pub mod labels;
 pub mod model;
-pub mod networks;
+pub mod reachability;
 pub mod render;
+pub mod resources;
+pub mod secrets;
 pub mod text;
-pub mod units;
 
-pub use env::{env_file, required_secret_ids};
+pub use secrets::{env_file, required_secret_ids};
 
 /// Why a Compose rendering could not be written. A valid plan always renders; what can fail is
 /// the secret values given to [`env_file`] and serialization.

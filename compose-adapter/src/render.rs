@@ -3,21 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use devstack_crds::conventions::{
-    GPU_DRIVER, LABEL_SERVICE, LABEL_SIZE, LABEL_STACK, RETAIN_ON_DELETE,
-};
 use devstack_crds::plan::{EnvSource, ServicePlan, WaitFor};
-use devstack_crds::quantity::format_bytes;
 use devstack_crds::StackPlan;
 
 use crate::health::healthcheck;
 use crate::model::{
-    Condition, DependsOn, Deploy, Device, Limits, Network, OrderedMap, Project, Reservations,
-    Resources, Service, Volume, VolumeMount,
+    Condition, DependsOn, Network, OrderedMap, Project, Service, Volume, VolumeMount,
 };
-use crate::networks::{self, Assignment};
+use crate::reachability::{self, Assignment};
 use crate::text::{self, escape};
-use crate::units;
+use crate::{labels, resources};
 
 /// Name of the named volume for `volume` of `service`.
 pub fn volume_name(service: &str, volume: &str) -> String {
@@ -26,7 +21,7 @@ pub fn volume_name(service: &str, volume: &str) -> String {
 
 /// Builds the Compose project of `plan`.
 pub fn project(plan: &StackPlan) -> Project {
-    let assignment = networks::assign(plan);
+    let assignment = reachability::assign(plan);
     let mut project = Project {
         name: plan.name.clone(),
         ..Project::default()
@@ -35,24 +30,18 @@ pub fn project(plan: &StackPlan) -> Project {
         project.networks.insert(
             network.clone(),
             Network {
-                labels: BTreeMap::from([(LABEL_STACK.to_string(), plan.name.clone())]),
+                labels: labels::stack(plan),
             },
         );
     }
     for service in plan.services.values() {
         for volume in service.volumes() {
-            let labels = BTreeMap::from([
-                (LABEL_STACK.to_string(), plan.name.clone()),
-                (LABEL_SERVICE.to_string(), service.name.clone()),
-                (LABEL_SIZE.to_string(), format_bytes(volume.size_bytes)),
-                (
-                    RETAIN_ON_DELETE.to_string(),
-                    service.retains_data().to_string(),
-                ),
-            ]);
-            project
-                .volumes
-                .insert(volume_name(&service.name, &volume.name), Volume { labels });
+            project.volumes.insert(
+                volume_name(&service.name, &volume.name),
+                Volume {
+                    labels: labels::volume(plan, service, volume),
+                },
+            );
         }
         project.services.insert(
             service.name.clone(),
@@ -119,11 +108,8 @@ fn render_service(plan: &StackPlan, service: &ServicePlan, assignment: &Assignme
             .map(|c| escape(c))
             .collect(),
         security_opt: vec!["no-new-privileges:true".to_string()],
-        deploy: Some(deploy(service)),
-        labels: BTreeMap::from([
-            (LABEL_STACK.to_string(), plan.name.clone()),
-            (LABEL_SERVICE.to_string(), service.name.clone()),
-        ]),
+        deploy: Some(resources::deploy(service)),
+        labels: labels::service(plan, service),
         restart: Some("unless-stopped".to_string()),
     }
 }
@@ -162,31 +148,4 @@ fn depends_on(service: &ServicePlan) -> BTreeMap<String, DependsOn> {
             )
         })
         .collect()
-}
-
-fn deploy(service: &ServicePlan) -> Deploy {
-    let budget = &service.resources;
-    let devices = if service.gpu > 0 {
-        vec![Device {
-            driver: GPU_DRIVER.to_string(),
-            count: service.gpu,
-            capabilities: vec!["gpu".to_string()],
-        }]
-    } else {
-        Vec::new()
-    };
-    Deploy {
-        replicas: (service.replicas() != 1).then_some(service.replicas()),
-        resources: Resources {
-            limits: Limits {
-                cpus: units::cpus(budget.limit_cpu_millis),
-                memory: units::memory(budget.limit_memory_bytes),
-            },
-            reservations: Reservations {
-                cpus: units::cpus(budget.request_cpu_millis),
-                memory: units::memory(budget.request_memory_bytes),
-                devices,
-            },
-        },
-    }
 }

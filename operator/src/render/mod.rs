@@ -6,6 +6,11 @@
 //! Services, then workloads, each group by name.
 //!
 //! Only services active under the plan's profiles are rendered.
+//!
+//! Modules, named like their counterparts in the Compose renderer (`devstack_compose`):
+//! `labels` (labels, selectors, metadata), `health` (probes), `reachability`
+//! (NetworkPolicies), `resources` (requests and limits), `secrets` (the stack's two Secrets),
+//! `text` (`$(VAR)` references and escaping); then the objects: `service`, `pod`, `workload`.
 
 use std::collections::BTreeMap;
 
@@ -16,13 +21,14 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::Serialize;
 
-mod meta;
-mod netpol;
+mod health;
+mod labels;
 mod pod;
-mod probe;
+mod reachability;
+mod resources;
 mod secrets;
 mod service;
-mod template;
+mod text;
 mod workload;
 
 #[cfg(test)]
@@ -146,7 +152,7 @@ pub fn render(
         );
     }
     objects.extend(
-        netpol::render(&ctx)
+        reachability::render(&ctx)
             .into_iter()
             .map(K8sObject::NetworkPolicy),
     );

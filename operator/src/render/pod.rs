@@ -4,22 +4,18 @@
 //! `enableServiceLinks: false` keeps Kubernetes from injecting `<SERVICE>_PORT…` variables,
 //! so the container's environment has exactly the keys the Compose container has.
 
-use std::collections::BTreeMap;
-
-use devstack_crds::conventions::GPU_RESOURCE;
 use devstack_crds::plan::{EnvSource, ServicePlan};
-use devstack_crds::quantity::{format_bytes, format_cpu};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
-    SecretKeySelector, SecurityContext, Volume, VolumeMount,
+    PodSecurityContext, PodSpec, PodTemplateSpec, SeccompProfile, SecretKeySelector,
+    SecurityContext, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::meta::service_labels;
-use super::probe::probes;
-use super::template::{container_list, container_text};
+use super::health::probes;
+use super::labels::service_labels;
+use super::resources;
+use super::text::{container_list, container_text};
 use super::Ctx;
 
 /// The pod template of `service`. Data volumes are mounted by name; the workload provides
@@ -81,7 +77,7 @@ fn container(ctx: &Ctx, service: &ServicePlan) -> Container {
         readiness_probe: readiness,
         liveness_probe: liveness,
         startup_probe: startup,
-        resources: Some(resources(service)),
+        resources: Some(resources::requirements(service)),
         security_context: Some(container_security(service)),
         ..Container::default()
     }
@@ -122,35 +118,6 @@ fn env(ctx: &Ctx, service: &ServicePlan) -> Vec<EnvVar> {
             }
         })
         .collect()
-}
-
-fn resources(service: &ServicePlan) -> ResourceRequirements {
-    let budget = &service.resources;
-    let q = |s: String| Quantity(s);
-    let requests: BTreeMap<String, Quantity> = [
-        ("cpu".to_string(), q(format_cpu(budget.request_cpu_millis))),
-        (
-            "memory".to_string(),
-            q(format_bytes(budget.request_memory_bytes)),
-        ),
-    ]
-    .into();
-    let mut limits: BTreeMap<String, Quantity> = [
-        ("cpu".to_string(), q(format_cpu(budget.limit_cpu_millis))),
-        (
-            "memory".to_string(),
-            q(format_bytes(budget.limit_memory_bytes)),
-        ),
-    ]
-    .into();
-    if service.gpu > 0 {
-        limits.insert(GPU_RESOURCE.to_string(), q(service.gpu.to_string()));
-    }
-    ResourceRequirements {
-        requests: Some(requests),
-        limits: Some(limits),
-        ..ResourceRequirements::default()
-    }
 }
 
 fn pod_security(service: &ServicePlan) -> PodSecurityContext {
@@ -349,32 +316,6 @@ mod tests {
         assert!(
             c.readiness_probe.is_none() && c.liveness_probe.is_none() && c.startup_probe.is_none()
         );
-    }
-
-    #[test]
-    fn resources_and_gpu() {
-        let spec = pod(
-            "services:\n  ml:\n    image: acme/ml:1\n    gpu: 2\n    resources: {requests: {cpu: 1500m, memory: 1Gi}, limits: {cpu: '2', memory: 2Gi}}\n",
-            "ml",
-        );
-        let r = spec.containers[0].resources.clone().unwrap();
-        let requests = r.requests.unwrap();
-        let limits = r.limits.unwrap();
-        assert_eq!(requests["cpu"].0, "1500m");
-        assert_eq!(requests["memory"].0, "1Gi");
-        assert_eq!(limits["cpu"].0, "2");
-        assert_eq!(limits["memory"].0, "2Gi");
-        assert_eq!(limits[GPU_RESOURCE].0, "2");
-        assert!(!requests.contains_key(GPU_RESOURCE));
-
-        let spec = pod("services:\n  web: {image: nginx:1}\n", "web");
-        let limits = spec.containers[0]
-            .resources
-            .clone()
-            .unwrap()
-            .limits
-            .unwrap();
-        assert!(!limits.contains_key(GPU_RESOURCE));
     }
 
     #[test]

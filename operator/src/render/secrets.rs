@@ -9,8 +9,8 @@ use k8s_openapi::api::core::v1::Secret;
 
 use devstack_crds::conventions::RETAIN_ON_DELETE;
 
-use super::meta::{object_meta, stack_labels};
-use super::template::secret_text;
+use super::labels::{object_meta, stack_labels};
+use super::text::secret_text;
 use super::{Ctx, RenderError};
 
 /// The credentials and connections Secrets, in that order.

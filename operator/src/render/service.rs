@@ -10,7 +10,7 @@ use devstack_crds::plan::ServicePlan;
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta::{object_meta, selector_labels, service_labels};
+use super::labels::{object_meta, selector_labels, service_labels};
 use super::Ctx;
 
 /// The Service of `service`.

@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::meta::{object_meta, selector, service_labels};
+use super::labels::{object_meta, selector, service_labels};
 use super::{pod, Ctx, K8sObject};
 
 fn workload_meta(ctx: &Ctx, service: &ServicePlan) -> ObjectMeta {

@@ -20,7 +20,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta::{object_meta, selector, service_labels, stack_labels};
+use super::labels::{object_meta, selector, service_labels, stack_labels};
 use super::Ctx;
 
 /// The policies of the stack, default-deny first, then by service name.
