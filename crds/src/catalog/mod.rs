@@ -259,9 +259,9 @@ fn http_url(ctx: &EntryContext, port: u16, path: &str) -> Template {
         .push_lit(format!(":{port}{path}"))
 }
 
-/// JVM heap flags for half the memory limit of `size` (`-Xms512m -Xmx512m` for small). Entries
-/// only know their default preset; a user who raises the limit can override the variable in
-/// `env`.
+/// JVM heap flags for half the service's memory limit (`-Xms512m -Xmx512m` for a 1Gi limit, at
+/// least 64m): the limit is the resolved one, so the heap follows a user's
+/// `resources.limits.memory`; the variable can still be overridden in `env`.
 fn java_heap(ctx: &EntryContext) -> String {
     let mib = (ctx.memory_limit_bytes / (1 << 20) / 2).max(64);
     format!("-Xms{mib}m -Xmx{mib}m")
