@@ -7,6 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use devstack_crds::test_support as fixtures;
+
 fn devstack(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_devstack"))
         .args(args)
@@ -16,21 +18,15 @@ fn devstack(args: &[&str]) -> Output {
 }
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    fixtures::workspace()
 }
 
+/// Every example file, by name.
 fn examples() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("examples"))
-        .expect("examples/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 6,
-        "expected one example per seed plus minimal, found {files:?}"
-    );
-    files
+    fixtures::examples()
+        .into_iter()
+        .map(|(stem, _)| fixtures::examples_dir().join(format!("{stem}.yaml")))
+        .collect()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -39,7 +35,7 @@ fn text(bytes: &[u8]) -> String {
 
 fn write_stack(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("stack.yaml");
-    std::fs::write(&path, format!("apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {{name: demo}}\nspec:\n{body}")).expect("write");
+    std::fs::write(&path, fixtures::manifest("demo", body)).expect("write");
     path
 }
 

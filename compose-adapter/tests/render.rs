@@ -2,12 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{fake_secrets, plan_yaml};
 use devstack_compose::{env_file, render, required_secret_ids, RenderError};
+use devstack_crds::test_support::{fake_secrets, plan_yaml};
 use serde_yaml::Value;
 
 const GUARD: &str = ":?secret missing: run devstack render compose -o DIR}";
@@ -130,8 +128,20 @@ fn secrets_are_interpolations_never_values() {
         secret("DEVSTACK_POSTGRES_PASSWORD").as_str()
     );
     assert_eq!(env["POSTGRES_USER"], "postgres");
-    for value in fake_secrets(&plan).values() {
-        assert!(!text.contains(value.as_str()));
+    // Every mention of a secret is its guarded interpolation; the values go to .env only.
+    let values = fake_secrets(&plan);
+    let dotenv = env_file(&plan, &values).expect("env file");
+    for (id, value) in &values {
+        assert!(text.contains(&secret(id)), "{id} is not interpolated");
+        assert_eq!(
+            text.matches(id.as_str()).count(),
+            text.matches(&secret(id)).count(),
+            "{id} appears outside its guarded interpolation"
+        );
+        assert!(
+            dotenv.contains(&format!("{id}={value}\n")),
+            "{id} not in .env"
+        );
     }
 }
 

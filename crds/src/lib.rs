@@ -21,6 +21,8 @@ pub mod plan;
 pub mod quantity;
 pub mod secrets;
 pub mod template;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 pub mod types;
 
 pub use error::{FieldError, ValidationErrors};

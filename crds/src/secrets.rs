@@ -36,15 +36,10 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-    use crate::parse::parse_devstack;
-    use crate::plan::{plan, PlanOptions};
+    use crate::test_support::plan_spec;
 
     fn demo_plan() -> StackPlan {
-        let stack = parse_devstack(
-            "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: demo}\nspec:\n  services:\n    db: {type: postgres}\n    cache: {type: redis}\n",
-        )
-        .expect("parses");
-        plan(&stack, &PlanOptions::default()).expect("valid")
+        plan_spec("services:\n  db: {type: postgres}\n  cache: {type: redis}\n")
     }
 
     #[test]

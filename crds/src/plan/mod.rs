@@ -158,20 +158,13 @@ fn active_profiles(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::parse::parse_devstack;
+    use crate::test_support::{manifest, stack_yaml};
     use crate::types::ServiceSpec;
 
     /// The DevStack `demo` whose `spec.services` is `services_yaml` (a mapping at column 0).
     fn stack_of(services_yaml: &str) -> DevStack {
-        let services: String = services_yaml
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| format!("    {l}\n"))
-            .collect();
-        let text = format!(
-            "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {{name: demo}}\nspec:\n  services:\n{services}"
-        );
-        parse_devstack(&text).unwrap_or_else(|e| panic!("fixture does not parse: {e}\n{text}"))
+        let services: String = services_yaml.lines().map(|l| format!("  {l}\n")).collect();
+        stack_yaml(&manifest("demo", &format!("services:\n{services}")))
     }
 
     /// The plan of `stack_of(services_yaml)`, which must be valid.

@@ -71,12 +71,12 @@ pub(crate) fn object_meta(ctx: &Ctx, name: impl Into<String>, labels: Labels) ->
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::plan_of;
     use super::*;
+    use devstack_crds::test_support::plan_spec;
 
     #[test]
     fn service_labels_carry_component_and_service() {
-        let plan = plan_of("services:\n  db: {type: postgres}\n  web: {image: nginx:1}\n");
+        let plan = plan_spec("services:\n  db: {type: postgres}\n  web: {image: nginx:1}\n");
         let ctx = Ctx { plan: &plan };
         let db = service_labels(&ctx, &plan.services["db"]);
         assert_eq!(db["app.kubernetes.io/component"], "postgres");

@@ -31,9 +31,6 @@ mod service;
 mod text;
 mod workload;
 
-#[cfg(test)]
-mod fixtures;
-
 pub use devstack_crds::conventions::{
     ANNOTATION_DEPENDS_ON, LABEL_SERVICE, LABEL_STACK, MANAGED_BY, RETAIN_ON_DELETE,
 };
@@ -182,8 +179,8 @@ pub fn to_yaml_stream(objects: &[K8sObject]) -> Result<String, RenderError> {
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{fake_secrets, plan_of};
     use super::*;
+    use devstack_crds::test_support::{fake_secrets, plan_spec};
 
     const STACK: &str = r#"
 services:
@@ -197,7 +194,7 @@ services:
 
     #[test]
     fn orders_objects_by_kind_then_name() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let objects = render(&plan, Some(&fake_secrets(&plan))).unwrap();
         let got: Vec<(&str, &str)> = objects.iter().map(|o| (o.kind(), o.name())).collect();
         assert_eq!(
@@ -217,7 +214,7 @@ services:
 
     #[test]
     fn without_secret_values_the_secrets_are_not_rendered() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let objects = render(&plan, None).unwrap();
         assert!(objects.iter().all(|o| o.kind() != "Secret"));
         let yaml = to_yaml_stream(&objects).unwrap();
@@ -226,7 +223,7 @@ services:
 
     #[test]
     fn inactive_services_are_skipped() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let objects = render(&plan, Some(&fake_secrets(&plan))).unwrap();
         assert!(objects.iter().all(|o| o.name() != "cache"));
         let yaml = to_yaml_stream(&objects).unwrap();
@@ -236,7 +233,7 @@ services:
 
     #[test]
     fn missing_secret_value_is_an_error() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let err = render(&plan, Some(&BTreeMap::new())).unwrap_err();
         assert!(
             matches!(err, RenderError::MissingSecret { ref id } if id == "DEVSTACK_DB_PASSWORD"),
@@ -246,7 +243,7 @@ services:
 
     #[test]
     fn namespace_is_set_only_when_planned() {
-        let mut plan = plan_of(STACK);
+        let mut plan = plan_spec(STACK);
         let objects = render(&plan, None).unwrap();
         assert!(objects.iter().all(|o| o.metadata().namespace.is_none()));
         plan.namespace = Some("team".into());
@@ -258,7 +255,7 @@ services:
 
     #[test]
     fn yaml_stream_is_documents_with_kinds() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let objects = render(&plan, Some(&fake_secrets(&plan))).unwrap();
         let yaml = to_yaml_stream(&objects).unwrap();
         assert!(yaml.starts_with("---\n"));

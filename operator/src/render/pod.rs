@@ -173,11 +173,11 @@ fn writable_paths(service: &ServicePlan) -> (Vec<Volume>, Vec<VolumeMount>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::plan_of;
     use super::*;
+    use devstack_crds::test_support::plan_spec;
 
     fn pod(spec: &str, service: &str) -> PodSpec {
-        let plan = plan_of(spec);
+        let plan = plan_spec(spec);
         template(&Ctx { plan: &plan }, &plan.services[service])
             .spec
             .unwrap()

@@ -118,8 +118,8 @@ fn ingress(ctx: &Ctx, service: &ServicePlan) -> Option<NetworkPolicy> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::plan_of;
     use super::*;
+    use devstack_crds::test_support::plan_spec;
 
     const STACK: &str = r#"
 services:
@@ -145,7 +145,7 @@ services:
 
     #[test]
     fn strict_renders_default_deny_and_one_policy_per_reachable_service() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let policies = render(&Ctx { plan: &plan });
         assert_eq!(
             names(&policies),
@@ -188,13 +188,13 @@ services:
 
     #[test]
     fn open_isolation_renders_no_policies() {
-        let plan = plan_of(&format!("isolation: open\n{STACK}"));
+        let plan = plan_spec(&format!("isolation: open\n{STACK}"));
         assert!(render(&Ctx { plan: &plan }).is_empty());
     }
 
     #[test]
     fn portless_dependency_admits_dependents_on_every_port() {
-        let plan = plan_of("services:\n  worker: {image: busybox:1}\n  app: {image: busybox:1, dependsOn: [worker]}\n");
+        let plan = plan_spec("services:\n  worker: {image: busybox:1}\n  app: {image: busybox:1, dependsOn: [worker]}\n");
         let policies = render(&Ctx { plan: &plan });
         let rules = policies[1].spec.as_ref().unwrap().ingress.as_ref().unwrap();
         assert!(rules[0].ports.is_none());

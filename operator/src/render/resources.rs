@@ -41,12 +41,12 @@ pub(crate) fn requirements(service: &ServicePlan) -> ResourceRequirements {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::plan_of;
     use super::*;
+    use devstack_crds::test_support::plan_spec;
 
     #[test]
     fn requests_limits_and_gpu() {
-        let plan = plan_of(
+        let plan = plan_spec(
             "services:\n  ml:\n    image: acme/ml:1\n    gpu: 2\n    resources: {requests: {cpu: 1500m, memory: 1Gi}, limits: {cpu: '2', memory: 2Gi}}\n  web: {image: nginx:1}\n",
         );
         let r = requirements(&plan.services["ml"]);

@@ -60,12 +60,12 @@ pub(crate) fn render(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{fake_secrets, plan_of};
     use super::*;
+    use devstack_crds::test_support::{fake_secrets, plan_spec};
 
     #[test]
     fn credentials_and_connections_of_active_services() {
-        let mut plan = plan_of(
+        let mut plan = plan_spec(
             "services:\n  db: {type: postgres}\n  cache: {type: redis, profiles: [x]}\n  web: {image: nginx:1, ports: [{name: http, containerPort: 80}]}\n",
         );
         plan.namespace = Some("team".into());
@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn no_retain_annotation_without_retained_data() {
-        let plan = plan_of(
+        let plan = plan_spec(
             "services:\n  db: {type: postgres, storage: {retainOnDelete: false}}\n  web: {image: nginx:1}\n",
         );
         let ctx = Ctx { plan: &plan };

@@ -68,13 +68,13 @@ pub(crate) fn container_list(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::plan_of;
     use super::*;
     use devstack_crds::template::{CarriedSecret, SecretId};
+    use devstack_crds::test_support::plan_spec;
 
     #[test]
     fn secrets_become_references_to_the_carrying_env_var() {
-        let plan = plan_of("services:\n  cache: {type: redis}\n");
+        let plan = plan_spec("services:\n  cache: {type: redis}\n");
         let ctx = Ctx { plan: &plan };
         let t = ContainerTemplate::lit("pre$")
             .push_secret(CarriedSecret {
@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn secret_data_is_filled_and_not_escaped() {
-        let mut plan = plan_of("services:\n  web: {image: nginx:1}\n");
+        let mut plan = plan_spec("services:\n  web: {image: nginx:1}\n");
         plan.namespace = Some("team".into());
         let ctx = Ctx { plan: &plan };
         let t = Template::lit("x$(y):")

@@ -104,8 +104,8 @@ fn claim(ctx: &Ctx, service: &ServicePlan, volume: &VolumePlan) -> PersistentVol
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::plan_of;
     use super::*;
+    use devstack_crds::test_support::plan_spec;
 
     const STACK: &str = r#"
 services:
@@ -119,7 +119,7 @@ services:
 
     #[test]
     fn stateless_service_is_a_deployment() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let ctx = Ctx { plan: &plan };
         let K8sObject::Deployment(d) = render(&ctx, &plan.services["api"]) else {
             panic!("expected a Deployment");
@@ -137,7 +137,7 @@ services:
 
     #[test]
     fn stateful_service_is_a_statefulset_with_claims() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let ctx = Ctx { plan: &plan };
         let K8sObject::StatefulSet(s) = render(&ctx, &plan.services["db"]) else {
             panic!("expected a StatefulSet");
