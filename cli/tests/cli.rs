@@ -127,8 +127,18 @@ fn malformed_yaml_exits_2_and_never_panics() {
     ] {
         let file = write_stack(dir.path(), body);
         let out = devstack(&["validate", file.to_str().expect("utf8")]);
-        assert_eq!(out.status.code(), Some(2), "{body}: {}", text(&out.stderr));
-        assert!(!text(&out.stderr).contains("panicked"));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{body}: {stderr}");
+        assert!(!stderr.contains("panicked"));
+        // The file, then the parser's message, once.
+        let parse_error = devstack_crds::parse::parse_devstack(
+            &std::fs::read_to_string(&file).expect("read back"),
+        )
+        .expect_err("malformed");
+        assert_eq!(
+            stderr,
+            format!("error: {}: {parse_error}\n", file.display())
+        );
     }
 }
 
@@ -136,7 +146,37 @@ fn malformed_yaml_exits_2_and_never_panics() {
 fn missing_file_exits_1() {
     let out = devstack(&["validate", "/nonexistent/stack.yaml"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("cannot read /nonexistent/stack.yaml"));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: cannot read /nonexistent/stack.yaml: "),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("os error 2").count(),
+        1,
+        "the cause is printed once: {stderr}"
+    );
+}
+
+#[test]
+fn a_malformed_secrets_file_is_invalid_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = dir.path().join(".env");
+    std::fs::write(&env, "DEVSTACK_POSTGRES_PASSWORD=x\nnot a key value line\n").expect("write");
+    let out = devstack(&[
+        "render",
+        "k8s",
+        "examples/minimal.yaml",
+        "--include-secrets",
+        "--env-file",
+        env.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(":2: expected KEY=VALUE"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
