@@ -29,6 +29,24 @@ pub enum ParityError {
         /// What was wrong.
         message: String,
     },
+    /// A rendering is not YAML the reader understands.
+    #[error("reading back the {mode} rendering")]
+    ReadYaml {
+        /// `kubernetes` or `compose`.
+        mode: &'static str,
+        /// The reader's error.
+        #[source]
+        source: devstack_crds::yaml::YamlError,
+    },
+    /// A rendered object does not read back as its kind.
+    #[error("reading back the kubernetes rendering: {kind}")]
+    ReadObject {
+        /// The object's kind.
+        kind: String,
+        /// The reader's error.
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// One service, as both renderings are compared.

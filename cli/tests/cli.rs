@@ -137,7 +137,11 @@ fn malformed_yaml_exits_2_and_never_panics() {
         .expect_err("malformed");
         assert_eq!(
             stderr,
-            format!("error: {}: {parse_error}\n", file.display())
+            format!(
+                "error: {}: {}\n",
+                file.display(),
+                devstack_crds::error::chain(&parse_error)
+            )
         );
     }
 }

@@ -62,6 +62,19 @@ impl ValidationErrors {
     }
 }
 
+/// `error` and each of its causes, joined by `: ` (each printed once): for messages that have
+/// room for one line, such as a status condition or an Event.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        out.push_str(": ");
+        out.push_str(&next.to_string());
+        cause = next.source();
+    }
+    out
+}
+
 /// The candidate closest to `wrong` by edit distance, if it is close enough to be a typo.
 pub fn nearest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (wrong.len() / 3).max(2);
@@ -114,6 +127,15 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chain_prints_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("reading x.yaml")]
+        struct Outer(#[source] std::io::Error);
+        let error = Outer(std::io::Error::other("disk on fire"));
+        assert_eq!(chain(&error), "reading x.yaml: disk on fire");
+    }
 
     #[test]
     fn suggests_close_names_only() {

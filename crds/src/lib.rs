@@ -24,6 +24,7 @@ pub mod template;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 pub mod types;
+pub mod yaml;
 
 pub use error::{FieldError, ValidationErrors};
 pub use plan::{plan, PlanOptions, StackPlan};

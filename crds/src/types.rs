@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
     namespaced,
     status = "DevStackStatus",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Services","type":"integer","description":"number of services in the stack","jsonPath":".status.readyServices"}"#,
+    printcolumn = r#"{"name":"Services","type":"integer","description":"number of services that are ready","jsonPath":".status.readyServices"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -12,7 +12,6 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, Probe, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde::Deserialize;
 
 use super::{cpu, pair, start_grace, NormService, Normalized, ParityError};
 
@@ -41,8 +40,10 @@ struct Workload {
 
 fn parse(stream: &str) -> Result<Objects, ParityError> {
     let mut objects = Objects::default();
-    for document in serde_yaml::Deserializer::from_str(stream) {
-        let value = serde_json::Value::deserialize(document).map_err(|e| err(e.to_string()))?;
+    for value in devstack_crds::yaml::documents(stream).map_err(|source| ParityError::ReadYaml {
+        mode: "kubernetes",
+        source,
+    })? {
         if value.is_null() {
             continue;
         }
@@ -51,7 +52,10 @@ fn parse(stream: &str) -> Result<Objects, ParityError> {
             .and_then(|k| k.as_str())
             .unwrap_or_default()
             .to_string();
-        let typed = |e: serde_json::Error| err(format!("{kind}: {e}"));
+        let typed = |source: serde_json::Error| ParityError::ReadObject {
+            kind: kind.to_string(),
+            source,
+        };
         match kind.as_str() {
             "Secret" => {
                 let s: Secret = serde_json::from_value(value).map_err(typed)?;
