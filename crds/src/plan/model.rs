@@ -358,3 +358,31 @@ impl StackPlan {
             .unwrap_or(conventions::DEFAULT_NAMESPACE)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::plan_spec;
+
+    #[test]
+    fn argv_is_never_empty() {
+        assert_eq!(Argv::new(Vec::new()), None);
+        let argv = Argv::new(vec!["true".into()]).expect("a program");
+        assert_eq!(argv.words(), ["true"]);
+    }
+
+    #[test]
+    fn workload_accessors_follow_the_variant() {
+        let plan = plan_spec(
+            "services:\n  db: {type: postgres}\n  api: {image: a:1, replicas: 0, dependsOn: [db]}\n",
+        );
+        let (db, api) = (&plan.services["db"], &plan.services["api"]);
+        assert!(db.is_stateful() && db.retains_data());
+        assert_eq!((db.replicas(), db.volumes().len()), (1, 1));
+        assert!(!api.is_stateful() && !api.retains_data());
+        assert_eq!((api.replicas(), api.volumes().len()), (0, 0));
+        assert_eq!(api.dependency_names().collect::<Vec<_>>(), ["db"]);
+        assert_eq!(plan.dns_namespace(), "default");
+        assert_eq!(plan.credentials_secret_name(), "demo-credentials");
+    }
+}
