@@ -9,26 +9,24 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use devstack_cli::secrets::read_env_file;
 use devstack_crds::catalog::ENTRIES;
-use devstack_crds::parse::parse_devstack;
-use devstack_crds::plan::{plan, PlanOptions};
+use devstack_crds::test_support::{examples, manifest, plan_yaml, workspace};
 use devstack_e2e::TestNamespace;
 use serde_json::Value;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn kubectl_path() -> String {
     let out = Command::new(workspace().join("e2e/cluster.sh"))
         .arg("kubectl")
         .output()
         .expect("run e2e/cluster.sh kubectl");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -91,7 +89,15 @@ async fn check(name: &str, stack_text: &str, kubectl: &str) {
 
     let created = run_with_stdin(
         kubectl,
-        &["create", "--dry-run=client", "--validate=false", "-o", "json", "-f", "-"],
+        &[
+            "create",
+            "--dry-run=client",
+            "--validate=false",
+            "-o",
+            "json",
+            "-f",
+            "-",
+        ],
         &yaml,
     );
     assert!(
@@ -104,8 +110,7 @@ async fn check(name: &str, stack_text: &str, kubectl: &str) {
         .collect::<Result<_, _>>()
         .unwrap();
 
-    let stack = parse_devstack(&stack_text).unwrap();
-    let plan = plan(&stack, &PlanOptions::default()).unwrap();
+    let plan = plan_yaml(&stack_text);
     let secrets = read_env_file(&env_file).unwrap();
     let objects = devstack_operator::render(&plan, Some(&secrets)).unwrap();
     assert_eq!(read.len(), objects.len(), "{name}: object count");
@@ -121,32 +126,13 @@ async fn check(name: &str, stack_text: &str, kubectl: &str) {
     ns.cleanup().await.unwrap();
 }
 
-fn examples() -> Vec<(String, String)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("examples"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 6, "{files:?}");
-    files
-        .into_iter()
-        .map(|p| {
-            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read_to_string(&p).unwrap())
-        })
-        .collect()
-}
-
 /// One service of every catalog type, each named after its type.
 fn every_catalog_type() -> String {
-    let mut text = String::from(
-        "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: catalog}\nspec:\n  services:\n",
-    );
+    let mut services = String::from("services:\n");
     for entry in ENTRIES {
-        text.push_str(&format!("    {0}: {{type: {0}}}\n", entry.type_name));
+        services.push_str(&format!("  {0}: {{type: {0}}}\n", entry.type_name));
     }
-    text
+    manifest("catalog", &services)
 }
 
 #[tokio::test(flavor = "multi_thread")]
