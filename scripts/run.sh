@@ -71,7 +71,19 @@ phase "kubernetes: apply and roll out" kube_up
 
 compose_up() {
   "$devstack" render compose "$stack_file" "${overrides[@]}" -o "$workdir/compose.yaml"
-  "$compose" -f "$workdir/compose.yaml" up -d --wait --wait-timeout 180
+  # No registry is reachable here: start the services whose image is present (and whose
+  # dependencies can start), and say which ones are left out and why.
+  local images services
+  images=$(mktemp)
+  docker images --format '{{.Repository}}:{{.Tag}}' >"$images"
+  mapfile -t services < <("$compose" -f "$workdir/compose.yaml" config --format json \
+    | python3 "$root/scripts/runnable-services.py" "$images")
+  rm -f "$images"
+  if ((${#services[@]} == 0)); then
+    log "docker: no service of $stack_name has a local image; nothing to start"
+    return 0
+  fi
+  "$compose" -f "$workdir/compose.yaml" up -d --wait --wait-timeout 180 "${services[@]}"
   "$compose" -f "$workdir/compose.yaml" ps
 }
 phase "docker: compose up --wait" compose_up
