@@ -390,13 +390,14 @@ node_up() {
 	node_manifests || fail_component kube-apiserver "applying the real node's RBAC and DNS objects failed"
 	start kube-proxy --config "$NODE_STATE/kube-proxy.yaml" --v=1
 	start coredns -conf "$NODE_STATE/Corefile" -dns.port 53
+	wait_for kubelet 60 kubelet_healthy
+	wait_for kubelet 60 real_node_ready
+	# kube-router looks its node up once, at start.
 	start kube-router --kubeconfig "$STATE/kube-router.kubeconfig" \
 		--hostname-override "$REAL_NODE_NAME" \
 		--run-firewall --run-router=false --run-service-proxy=false --enable-cni=false \
 		--enable-pod-egress=false --enable-ipv6=false --health-port=0 --metrics-port=0 \
 		--service-cluster-ip-range "$SERVICE_CIDR" -v 1
-	wait_for kubelet 60 kubelet_healthy
-	wait_for kubelet 60 real_node_ready
 	wait_for kube-proxy 60 kube_proxy_healthy
 	wait_for coredns 60 coredns_ready
 	wait_for kube-router 60 kube_router_ready
