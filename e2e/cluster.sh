@@ -426,6 +426,7 @@ lock() {
 cmd_up() {
 	local t_all t
 	t_all=$(now)
+	node_check_mode
 	mkdir -p "$STATE_ROOT"
 	lock
 
@@ -440,10 +441,10 @@ cmd_up() {
 		rm -rf --one-file-system "$STATE"
 	fi
 
-	node_check_mode
 	build_all
 	check_ports
 	mkdir -p "$STATE" "$RUN" "$STATE/volumes"
+	echo "${DEVSTACK_NODE:-real}" >"$STATE/node-mode"
 	gen_pki
 
 	t=$(now)
@@ -562,6 +563,8 @@ cmd_kubeconfig() {
 }
 
 cmd_status() {
+	# Without DEVSTACK_NODE, judge the cluster by the mode it was started in.
+	if [[ -z "${DEVSTACK_NODE:-}" && -f "$STATE/node-mode" ]]; then DEVSTACK_NODE="$(cat "$STATE/node-mode")"; fi
 	if [[ -f "$STATE/admin.kubeconfig" ]] && healthy; then
 		log "running"
 		return 0

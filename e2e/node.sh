@@ -352,9 +352,9 @@ real_node_ready() {
 }
 containerd_ready() { ctr --address "$NODE_SOCK" version; }
 kubelet_healthy() { [[ "$(curl -fsS --max-time 5 http://127.0.0.1:10248/healthz)" == ok ]]; }
-kube_proxy_healthy() { curl -fsS --max-time 5 http://127.0.0.1:10256/healthz; }
+kube_proxy_healthy() { curl -fsS --max-time 5 -o /dev/null http://127.0.0.1:10256/healthz; }
 coredns_ready() { grep -q 'CoreDNS-' "$LOGS/coredns.log"; }
-kube_router_ready() { iptables -S KUBE-ROUTER-FORWARD; }
+kube_router_ready() { iptables -S KUBE-ROUTER-FORWARD >/dev/null 2>&1; }
 
 node_healthy() {
 	kubelet_healthy && kube_proxy_healthy && real_node_ready
