@@ -2,6 +2,9 @@
 //! the local secrets file, the catalog listing and the parity check.
 
 pub mod catalog_list;
+pub mod docker_cmd;
+pub mod host_env;
 pub mod load;
 pub mod parity;
 pub mod secrets;
+pub mod state;

@@ -18,6 +18,7 @@
 
 pub use devstack_crds::StackPlan;
 
+pub mod driver;
 pub mod env;
 pub mod health;
 pub mod model;
