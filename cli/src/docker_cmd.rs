@@ -198,9 +198,10 @@ pub fn status_table(rows: &[StatusRow]) -> String {
     out
 }
 
-/// The `.env` values of the stack (generating them on first use, like `up`).
+/// The `.env` values of the stack (generating them on first use, like `up`); the compose
+/// file is not rewritten (that is `up`'s and `render compose`'s job).
 pub fn secrets(plan: &StackPlan) -> Result<std::collections::BTreeMap<String, String>> {
-    Ok(prepare(plan)?.secrets)
+    state::ensure_secrets_file(plan, &state::compose_path(plan)?)
 }
 
 /// `devstack logs`.

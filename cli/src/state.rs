@@ -78,3 +78,21 @@ pub fn regenerate_secrets(plan: &StackPlan, compose: &Path) -> Result<()> {
     secrets::write_private(&env_path, &env)?;
     Ok(())
 }
+
+/// The plan's secret values from the `.env` beside `compose`, generating (and saving) missing
+/// ones; the compose file itself is left as it is.
+pub fn ensure_secrets_file(plan: &StackPlan, compose: &Path) -> Result<BTreeMap<String, String>> {
+    let env_path = env_path(compose);
+    let existing = secrets::read_env_file(&env_path)?;
+    let values = secrets::ensure_secrets(plan, &existing);
+    if values.iter().any(|(k, v)| existing.get(k) != Some(v)) {
+        if let Some(dir) = env_path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let env =
+            secrets::merge_foreign_keys(&devstack_compose::env_file(plan, &values)?, &existing);
+        secrets::write_private(&env_path, &env)?;
+    }
+    Ok(values)
+}
