@@ -354,5 +354,12 @@ fn write_compose(plan: &StackPlan, yaml: &str, path: &Path) -> Result<()> {
         written.reused,
         total - written.reused
     );
+    if let Some(cpu) = written.cpu_override {
+        eprintln!(
+            "wrote {}: without GPUs on the engine, add `-f {}` to run the GPU services on CPU (DEVSTACK_GPU=0)",
+            cpu.display(),
+            cpu.display()
+        );
+    }
     Ok(())
 }

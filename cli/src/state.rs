@@ -37,6 +37,8 @@ pub struct Written {
     pub secrets: BTreeMap<String, String>,
     /// How many values were already there.
     pub reused: usize,
+    /// The CPU override for GPU services (`compose.cpu.yaml`), when the stack has any.
+    pub cpu_override: Option<PathBuf>,
 }
 
 /// Writes `yaml` to `path` and the secrets file beside it: existing values are kept, missing
@@ -55,10 +57,25 @@ pub fn write_compose(plan: &StackPlan, yaml: &str, path: &Path) -> Result<Writte
     let env = secrets::merge_foreign_keys(&devstack_compose::env_file(plan, &values)?, &existing);
     secrets::write_private(&env_path, &env)?;
     std::fs::write(path, yaml).with_context(|| format!("cannot write {}", path.display()))?;
+    let override_path = path.with_file_name(devstack_compose::gpu::CPU_OVERRIDE_FILE);
+    let project = devstack_compose::render::project(plan)?;
+    let cpu_override = match devstack_compose::gpu::cpu_override(&project) {
+        Some(text) => {
+            std::fs::write(&override_path, text)
+                .with_context(|| format!("cannot write {}", override_path.display()))?;
+            Some(override_path)
+        }
+        None => {
+            // A stale override would name services that no longer ask for GPUs.
+            let _ = std::fs::remove_file(&override_path);
+            None
+        }
+    };
     Ok(Written {
         env_path,
         secrets: values,
         reused,
+        cpu_override,
     })
 }
 

@@ -232,3 +232,57 @@ fn faults_name_the_cause_and_the_fix_and_leave_nothing_behind() {
     assert_fails_clean(&stack, &out, 2, &["spec.services.db.type"]);
     assert_eq!(text(&out).1, text(&validate).1);
 }
+
+#[test]
+fn gpu_services_run_on_cpu_without_gpus_unless_gpus_are_required() {
+    // This engine has neither an NVIDIA runtime nor CDI devices.
+    let name = format!("drvgpu{}", std::process::id());
+    let yaml = format!(
+        "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {{name: {name}}}\nspec:\n  services:\n    infer:\n      image: {}\n      command: [sleep, infinity]\n      gpu: 1\n",
+        local_image("redis")
+    );
+    let stack = Stack::new(&name, &yaml);
+    let out = stack.devstack_with(&["up"], &["--require-gpu"], &[]);
+    assert_fails_clean(&stack, &out, 1, &["\"infer\"", "requires 1 GPU"]);
+    ok(&stack.devstack(&["up"]), "up with the CPU fallback");
+    let container = format!("{name}-infer-1");
+    let inspect = ok(
+        &stack.docker(&[
+            "inspect",
+            "--format",
+            "{{json .Config.Env}} {{json .HostConfig.DeviceRequests}}",
+            &container,
+        ]),
+        "inspect",
+    );
+    assert!(inspect.contains("\"DEVSTACK_GPU=0\""), "{inspect}");
+    assert!(inspect.trim_end().ends_with("null"), "{inspect}");
+    // The rendered file offers the same choice: with the CPU override, Compose finds the
+    // container up to date.
+    let cpu = stack.compose_file().with_file_name("compose.cpu.yaml");
+    let before = ok(
+        &stack.docker(&["inspect", "--format", "{{.Id}}", &container]),
+        "id",
+    );
+    let out = stack.compose(
+        false,
+        &[
+            "-f",
+            stack.compose_file().to_str().unwrap(),
+            "-f",
+            cpu.to_str().unwrap(),
+            "up",
+            "-d",
+            "--wait",
+        ],
+    );
+    ok(&out, "compose up with the CPU override");
+    let after = ok(
+        &stack.docker(&["inspect", "--format", "{{.Id}}", &container]),
+        "id",
+    );
+    assert_eq!(
+        before, after,
+        "compose recreated the CPU-fallback container"
+    );
+}

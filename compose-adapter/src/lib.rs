@@ -20,6 +20,7 @@ pub use devstack_crds::StackPlan;
 
 pub mod driver;
 pub mod env;
+pub mod gpu;
 pub mod health;
 pub mod model;
 pub mod networks;

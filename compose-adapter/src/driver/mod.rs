@@ -30,9 +30,6 @@ pub mod wait;
 pub use engine::Engine;
 pub use up::{up, UpOptions, UpSummary};
 
-/// Env key telling a service whether it got its GPUs (`1`) or runs on CPU (`0`).
-pub const GPU_ENV: &str = "DEVSTACK_GPU";
-
 /// One stack as the driver sees it: the rendered compose project, the `.env` values and where
 /// the compose file lives (recorded in the containers' labels, as Compose does).
 #[derive(Clone, Debug)]

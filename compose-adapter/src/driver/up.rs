@@ -23,7 +23,8 @@ use super::ops::{project_containers, remove_quietly, ContainerInfo};
 use super::progress::Progress;
 use super::resolve::{parse_port, resolve_service};
 use super::wait::{probe_argv, wait_ready};
-use super::{is_not_found, DriverError, Engine, StackContext, GPU_ENV};
+use super::{is_not_found, DriverError, Engine, StackContext};
+use crate::gpu::{cpu_fallback, gpu_count};
 
 /// What to do about GPUs the engine cannot serve.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -152,35 +153,12 @@ fn wants_gpu(service: &Service) -> bool {
     gpu_count(service) > 0
 }
 
-fn gpu_count(service: &Service) -> u32 {
-    service
-        .deploy
-        .as_ref()
-        .map(|d| {
-            d.resources
-                .reservations
-                .devices
-                .iter()
-                .map(|x| x.count)
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-/// The GPU service as it runs here: with its device request and `DEVSTACK_GPU=1` where the
-/// engine can serve it, without the request and `DEVSTACK_GPU=0` (CPU) elsewhere.
+/// The GPU service as it runs here: unchanged (with its device request) where the engine can
+/// serve it, on CPU ([`cpu_fallback`]) elsewhere.
 pub fn gpu_choice(mut service: Service, available: bool) -> Service {
     if !available {
-        if let Some(deploy) = service.deploy.as_mut() {
-            deploy.resources.reservations.devices.clear();
-        }
+        cpu_fallback(&mut service);
     }
-    let value = if available { "1" } else { "0" };
-    service.environment.0.retain(|(k, _)| k != GPU_ENV);
-    service
-        .environment
-        .0
-        .push((GPU_ENV.to_string(), value.to_string()));
     service
 }
 
