@@ -229,3 +229,13 @@ pub fn logs(plan: &StackPlan, service: &str, follow: bool) -> Result<()> {
         Ok(())
     })
 }
+
+/// `devstack parity --live`: the running containers against the compose rendering.
+pub fn live_parity(plan: &StackPlan) -> Result<crate::parity::Report> {
+    let compose = state::compose_path(plan)?;
+    let secrets = crate::secrets::read_env_file(&state::env_path(&compose))?;
+    runtime()?.block_on(async {
+        let engine = Engine::connect().await?;
+        Ok(crate::parity::live::check(&engine, plan, &secrets).await?)
+    })
+}

@@ -44,6 +44,10 @@ enum Command {
         /// Output format.
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Compare the containers running on the Docker engine (read back through its API)
+        /// with the compose rendering, instead of the two renderings.
+        #[arg(long)]
+        live: bool,
     },
     /// List the catalog's service types.
     #[command(
@@ -260,10 +264,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(path) => write_compose(&plan, &yaml, &path)?,
             }
         }
-        Command::Parity { stack, format } => {
+        Command::Parity {
+            stack,
+            format,
+            live,
+        } => {
             let plan = stack.plan()?;
-            let report = parity::check(&plan)?;
+            let report = if live {
+                docker_cmd::live_parity(&plan)?
+            } else {
+                parity::check(&plan)?
+            };
             match format {
+                Format::Table if live => out.write_all(
+                    report
+                        .table()
+                        .replacen(
+                            "kubernetes vs compose",
+                            "compose rendering vs running containers",
+                            1,
+                        )
+                        .as_bytes(),
+                )?,
                 Format::Table => out.write_all(report.table().as_bytes())?,
                 Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
             }

@@ -86,6 +86,11 @@ fn a_stack_lives_through_up_down_and_reset_and_compose_manages_it_too() {
         "{redacted}"
     );
 
+    // The running containers equal the compose rendering on every parity aspect.
+    let parity = stack.devstack_with(&["parity"], &["--live"], &[]);
+    let table = ok(&parity, "devstack parity --live");
+    assert!(table.contains("0 mismatches"), "{table}");
+
     // Compose sees devstack's containers; a second `up` and `docker compose up` touch nothing.
     let ps = ok(
         &stack.compose(false, &["ps", "--format", "{{.Service}}"]),
@@ -131,6 +136,11 @@ fn a_stack_lives_through_up_down_and_reset_and_compose_manages_it_too() {
     assert!(text(&out).1.contains("4 unchanged"), "{}", text(&out).1);
     assert_eq!(container_ids(&stack), before);
     assert_eq!(env_of(&stack, "db")["DB_PASSWORD"], env["DB_PASSWORD"]);
+    let table = ok(
+        &stack.devstack_with(&["parity"], &["--live"], &[]),
+        "parity --live of compose's containers",
+    );
+    assert!(table.contains("0 mismatches"), "{table}");
     let (_, value) = psql(&stack, &url, "select v from kept");
     assert_eq!(value.trim(), "42", "data lost across down/up");
 
@@ -146,6 +156,17 @@ fn a_stack_lives_through_up_down_and_reset_and_compose_manages_it_too() {
     assert!(!old_works, "the old password still works after reset");
     let (_, output) = psql(&stack, &fresh["DB_URL"], "select count(*) from kept");
     assert!(output.contains("does not exist"), "{output}");
+
+    // Live parity notices a container that drifted from the rendering.
+    let db = format!("{name}-db-1");
+    ok(
+        &stack.docker(&["update", "--memory-reservation", "64m", &db]),
+        "docker update",
+    );
+    let drifted = stack.devstack_with(&["parity"], &["--live"], &[]);
+    let (table, _) = text(&drifted);
+    assert_eq!(drifted.status.code(), Some(1), "{table}");
+    assert!(table.contains("db resources: MISMATCH"), "{table}");
 }
 
 /// Asserts a failed `up`: exit code, every `needles` in stderr, nothing of the project left.
