@@ -109,6 +109,23 @@ fn a_stack_lives_through_up_down_and_reset_and_compose_manages_it_too() {
         before,
         "compose recreated devstack's containers"
     );
+    // A changed service is recreated, the rest left alone.
+    let yaml = std::fs::read_to_string(stack.dir.path().join("stack.yaml")).unwrap();
+    let changed = yaml.replace(
+        "command: [sleep, infinity]\n      dependsOn: [cache]",
+        "command: [sleep, '3600']\n      dependsOn: [cache]",
+    );
+    assert_ne!(changed, yaml);
+    std::fs::write(stack.dir.path().join("stack.yaml"), changed).unwrap();
+    let out = stack.devstack(&["up"]);
+    let (_, stderr) = text(&out);
+    ok(&out, "up after a change");
+    assert!(
+        stderr.contains("1 recreated") && stderr.contains("3 unchanged"),
+        "{stderr}"
+    );
+    std::fs::write(stack.dir.path().join("stack.yaml"), &yaml).unwrap();
+    ok(&stack.devstack(&["up"]), "up after reverting the change");
     let logs = ok(
         &stack.devstack_with(&["logs"], &["db"], &[]),
         "devstack logs",
@@ -306,4 +323,46 @@ fn gpu_services_run_on_cpu_without_gpus_unless_gpus_are_required() {
         before, after,
         "compose recreated the CPU-fallback container"
     );
+}
+
+#[test]
+fn an_interrupted_up_is_continued_by_the_next_one() {
+    let name = format!("drvint{}", std::process::id());
+    let stack = Stack::new(&name, &stack_yaml(&name, free_port(), free_port()));
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_devstack"))
+        .current_dir(stack.dir.path())
+        .env("DOCKER_HOST", &stack.docker_host)
+        .args(["up", "stack.yaml"])
+        .args(support::image_overrides())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt as soon as the first container exists (postgres is still initializing).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !stack.leftovers().iter().any(|l| l.starts_with("ps:")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no container appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("run `devstack up` again"), "{stderr}");
+    let out = stack.devstack(&["up"]);
+    ok(&out, "up after the interruption");
+    let status: serde_json::Value = serde_json::from_str(&ok(
+        &stack.devstack_with(&["status"], &["-o", "json"], &[]),
+        "status",
+    ))
+    .unwrap();
+    let rows = status.as_array().unwrap();
+    assert_eq!(rows.len(), 4, "{status}");
+    assert!(rows.iter().all(|r| r["state"] == "running"), "{status}");
 }
