@@ -2,6 +2,7 @@
 //! step otherwise (CI logs, pipes).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -11,6 +12,7 @@ pub struct Progress {
     started: Instant,
     bars: Option<BTreeMap<String, ProgressBar>>,
     _multi: Option<MultiProgress>,
+    finished: AtomicBool,
 }
 
 impl Progress {
@@ -39,6 +41,7 @@ impl Progress {
             started: Instant::now(),
             bars: Some(bars),
             _multi: Some(multi),
+            finished: AtomicBool::new(false),
         }
     }
 
@@ -48,6 +51,7 @@ impl Progress {
             started: Instant::now(),
             bars: None,
             _multi: None,
+            finished: AtomicBool::new(false),
         }
     }
 
@@ -82,12 +86,17 @@ impl Progress {
 
     /// Stops every live line (before printing an error or the summary).
     pub fn finish(&self) {
+        if self.finished.swap(true, Ordering::SeqCst) {
+            return;
+        }
         if let Some(bars) = &self.bars {
             for bar in bars.values() {
                 if !bar.is_finished() {
                     bar.abandon();
                 }
             }
+            // The live view leaves the cursor at the end of its last line.
+            eprintln!();
         }
     }
 }
