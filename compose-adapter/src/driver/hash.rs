@@ -314,6 +314,11 @@ mod tests {
             ),
             "a667cd1de742e593a6900673db94d6a4ff0270986e2526f68d6486789b4940e2"
         );
+        // The default network of an `open` stack (Compose keeps it: same hash).
+        assert_eq!(
+            network_hash("drv-open_default", &Network::default()),
+            "9efe08174d64d0f0f2d9bbe20457eae4f3f200ca01783c564a32422b45394338"
+        );
         assert_eq!(
             volume_hash("drv-probe2_v1", &Volume { labels }),
             "aa3627161ab5c42e10f8e9ec2f14e42c133167279d963279816f6a7569ea18da"
