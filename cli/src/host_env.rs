@@ -100,7 +100,7 @@ fn host_value(
             Segment::Secret(id) => {
                 secret = true;
                 if show_secrets {
-                    value.push_str(secrets.get(id).map_or("", String::as_str));
+                    value.push_str(secrets.get(id.as_str()).map_or("", String::as_str));
                 } else {
                     value.push_str(REDACTED);
                 }

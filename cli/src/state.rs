@@ -58,7 +58,7 @@ pub fn write_compose(plan: &StackPlan, yaml: &str, path: &Path) -> Result<Writte
     secrets::write_private(&env_path, &env)?;
     std::fs::write(path, yaml).with_context(|| format!("cannot write {}", path.display()))?;
     let override_path = path.with_file_name(devstack_compose::gpu::CPU_OVERRIDE_FILE);
-    let project = devstack_compose::render::project(plan)?;
+    let project = devstack_compose::render::project(plan);
     let cpu_override = match devstack_compose::gpu::cpu_override(&project) {
         Some(text) => {
             std::fs::write(&override_path, text)

@@ -13,7 +13,7 @@ use bollard::models::{ContainerInspectResponse, ImageConfig};
 use bollard::query_parameters::ListVolumesOptionsBuilder;
 use devstack_compose::driver::ops::project_containers;
 use devstack_compose::driver::{labels, Engine};
-use devstack_compose::units;
+use devstack_compose::resources as units;
 use devstack_crds::plan::StackPlan;
 use serde_json::{json, Map, Value};
 
@@ -36,13 +36,12 @@ pub async fn check(
     let markers: BTreeMap<String, String> = plan
         .secrets
         .iter()
-        .map(|s| (s.id.clone(), secret_marker(&s.id)))
+        .map(|s| (s.id.to_string(), secret_marker(s.id.as_str())))
         .collect();
-    let yaml = devstack_compose::render(plan).map_err(|e| ParityError::Compose(e.to_string()))?;
-    let env = devstack_compose::env_file(plan, &markers)
-        .map_err(|e| ParityError::Compose(e.to_string()))?;
+    let yaml = devstack_compose::render(plan)?;
+    let env = devstack_compose::env_file(plan, &markers)?;
     let rendered_doc: Value =
-        devstack_crds::yaml::from_str(&yaml).map_err(|e| ParityError::Compose(e.to_string()))?;
+        devstack_crds::yaml::from_str(&yaml).map_err(|e| err(e.to_string()))?;
     let rendered = compose::read_back(&yaml, &env)?;
     let live_doc = read_live(engine, plan, secrets, &rendered_doc).await?;
     let live_yaml = devstack_crds::yaml::to_string(&live_doc).map_err(|e| err(e.to_string()))?;

@@ -53,7 +53,7 @@ impl StackContext {
         secrets: BTreeMap<String, String>,
         config_file: PathBuf,
     ) -> Result<StackContext, DriverError> {
-        let project = crate::render::project(plan)?;
+        let project = crate::render::project(plan);
         let working_dir = config_file
             .parent()
             .map(PathBuf::from)
