@@ -6,7 +6,7 @@
 //!
 //! Modules: [`engine`] (connection, API version), [`labels`] (Compose's names and labels),
 //! [`resolve`] (interpolation as Compose does it), [`hash`] (Compose's config hashes),
-//! [`create`] (a service as a container), [`up`] (ordering, idempotence, rollback),
+//! [`create`] (a service as a container), [`up`](mod@up) (ordering, idempotence, rollback),
 //! [`wait`] (readiness), [`ops`] (down, volumes, status, logs), [`progress`].
 
 use std::collections::{BTreeMap, BTreeSet};
