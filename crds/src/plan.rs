@@ -147,6 +147,8 @@ pub struct ServicePlan {
     pub resources: Budget,
     /// GPUs.
     pub gpu: u32,
+    /// GPUs are required: never fall back to CPU when no node offers them.
+    pub gpu_required: bool,
     /// Connection outputs other services receive (`POSTGRES_URL`, …), by key.
     pub connection: BTreeMap<String, Template>,
 }
@@ -787,6 +789,7 @@ fn plan_catalog_service(
         },
         resources,
         gpu,
+        gpu_required: service.gpu_required.unwrap_or(false),
         connection,
     })
 }
@@ -1032,6 +1035,7 @@ fn plan_custom_service(
         },
         resources,
         gpu,
+        gpu_required: service.gpu_required.unwrap_or(false),
         connection,
     })
 }

@@ -138,6 +138,13 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 16))]
     pub gpu: Option<i32>,
+
+    /// Whether the GPUs are required. By default (`false`) the operator requests
+    /// `nvidia.com/gpu` only when some node offers it, and otherwise runs the service on CPU
+    /// with `DEVSTACK_GPU=cpu` in its environment (the status says so). `true`: always request
+    /// the GPUs, so the pod waits for a node that has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_required: Option<bool>,
 }
 
 /// A named container port of a custom service.
@@ -297,4 +304,8 @@ pub struct ServiceStatus {
     /// not Ready (its workload is not created until then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Where a service with `gpu` runs: `nvidia.com/gpu: N`, or `cpu (no node offers
+    /// nvidia.com/gpu)` when it falls back to CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
 }

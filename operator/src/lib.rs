@@ -11,4 +11,4 @@
 pub mod controller;
 pub mod render;
 
-pub use render::{render, to_yaml_stream, K8sObject, RenderError};
+pub use render::{render, render_with, to_yaml_stream, K8sObject, RenderError, RenderOptions};

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use devstack_crds::plan::StackPlan;
 use devstack_crds::types::DevStack;
-use k8s_openapi::api::core::v1::{ObjectReference, Secret};
+use k8s_openapi::api::core::v1::{Node, ObjectReference, Secret};
 use k8s_openapi::ByteString;
+use kube::api::ListParams;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -20,7 +21,7 @@ use tracing::{info, warn, Instrument};
 use super::apply::Applier;
 use super::status::{self, Phase, ServiceOutcome};
 use super::{cleanup, credentials, Context, Error, FINALIZER};
-use crate::render::{render, K8sObject};
+use crate::render::{render_with, K8sObject, RenderOptions};
 
 /// How often a Ready stack is checked again without any watch event (drift of objects the
 /// watches do not see, such as a deleted claim).
@@ -183,8 +184,11 @@ async fn converge(stack: &DevStack, plan: &StackPlan, ctx: &Context) -> Result<A
         return Ok(action);
     }
 
+    let options = RenderOptions {
+        gpu_fallback: !gpu_offered(plan, ctx).await?,
+    };
     let creds = credentials::load(&ctx.client, &namespace, plan).await?;
-    let objects = render(plan, Some(&creds.values))?;
+    let objects = render_with(plan, Some(&creds.values), options)?;
     let mut applier = Applier::new(
         ctx.client.clone(),
         &namespace,
@@ -262,7 +266,7 @@ async fn converge(stack: &DevStack, plan: &StackPlan, ctx: &Context) -> Result<A
     }
     applier.prune(&keep).await?;
 
-    let services = status::services(plan, &namespace, &outcomes);
+    let services = status::services(plan, &namespace, &outcomes, options);
     let phase = status::phase_of(&services);
     let ready_count = services.len();
     let new_status = status::build(
@@ -316,6 +320,25 @@ async fn converge(stack: &DevStack, plan: &StackPlan, ctx: &Context) -> Result<A
     } else {
         Ok(Action::requeue(PROGRESS_CHECK))
     }
+}
+
+/// Whether some node offers `nvidia.com/gpu` (asked only when an active service wants GPUs
+/// that are not required: the others do not depend on the answer).
+async fn gpu_offered(plan: &StackPlan, ctx: &Context) -> Result<bool, Error> {
+    if !plan.active_services().any(|s| s.gpu > 0 && !s.gpu_required) {
+        return Ok(true);
+    }
+    let nodes = Api::<Node>::all(ctx.client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(Error::kube("list", "Node", "*"))?;
+    Ok(nodes.items.iter().any(|node| {
+        node.status
+            .as_ref()
+            .and_then(|s| s.allocatable.as_ref())
+            .and_then(|a| a.get("nvidia.com/gpu"))
+            .is_some_and(|q| q.0.trim() != "0")
+    }))
 }
 
 fn object_name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {

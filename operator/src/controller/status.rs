@@ -17,6 +17,7 @@ use serde_json::json;
 
 use super::error::Error;
 use super::FIELD_MANAGER;
+use crate::render::RenderOptions;
 
 /// Where the stack stands, as far as conditions go.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,6 +70,7 @@ pub(crate) fn services(
     plan: &StackPlan,
     namespace: &str,
     outcomes: &BTreeMap<String, ServiceOutcome>,
+    options: RenderOptions,
 ) -> BTreeMap<String, ServiceStatus> {
     plan.active_services()
         .map(|service| {
@@ -93,6 +95,13 @@ pub(crate) fn services(
                     .filter_map(|p| Some((p.name.clone(), i64::from(p.host_port?))))
                     .collect(),
                 message,
+                gpu: (service.gpu > 0).then(|| {
+                    if options.falls_back_to_cpu(service) {
+                        "cpu (no node offers nvidia.com/gpu)".to_string()
+                    } else {
+                        format!("nvidia.com/gpu: {}", service.gpu)
+                    }
+                }),
             };
             (service.name.clone(), status)
         })

@@ -123,6 +123,7 @@ fn ingress(ctx: &Ctx, service: &ServicePlan) -> Option<NetworkPolicy> {
 mod tests {
     use super::super::fixtures::plan_of;
     use super::*;
+    use crate::render::RenderOptions;
 
     const STACK: &str = r#"
 services:
@@ -149,7 +150,7 @@ services:
     #[test]
     fn strict_renders_default_deny_and_one_policy_per_reachable_service() {
         let plan = plan_of(STACK);
-        let policies = render(&Ctx { plan: &plan });
+        let policies = render(&Ctx::new(&plan, RenderOptions::default()));
         assert_eq!(
             names(&policies),
             ["demo-default-deny", "demo-cache-ingress", "demo-db-ingress"]
@@ -192,13 +193,13 @@ services:
     #[test]
     fn open_isolation_renders_no_policies() {
         let plan = plan_of(&format!("isolation: open\n{STACK}"));
-        assert!(render(&Ctx { plan: &plan }).is_empty());
+        assert!(render(&Ctx::new(&plan, RenderOptions::default())).is_empty());
     }
 
     #[test]
     fn portless_dependency_admits_dependents_on_every_port() {
         let plan = plan_of("services:\n  worker: {image: busybox:1}\n  app: {image: busybox:1, dependsOn: [worker]}\n");
-        let policies = render(&Ctx { plan: &plan });
+        let policies = render(&Ctx::new(&plan, RenderOptions::default()));
         let rules = policies[1].spec.as_ref().unwrap().ingress.as_ref().unwrap();
         assert!(rules[0].ports.is_none());
     }

@@ -19,7 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::meta::service_labels;
 use super::probe::probes;
 use super::template::{container_list, container_text};
-use super::{Ctx, RenderError};
+use super::{Ctx, RenderError, ENV_GPU};
 
 /// Resource name of NVIDIA GPUs (the device plugin's extended resource).
 const GPU_RESOURCE: &str = "nvidia.com/gpu";
@@ -83,7 +83,7 @@ fn container(ctx: &Ctx, service: &ServicePlan) -> Result<Container, RenderError>
         readiness_probe: readiness,
         liveness_probe: liveness,
         startup_probe: startup,
-        resources: Some(resources(service)),
+        resources: Some(resources(ctx, service)),
         security_context: Some(container_security(service)),
         ..Container::default()
     })
@@ -102,7 +102,7 @@ fn secret_ref(name: String, key: &str) -> Option<EnvVarSource> {
 
 /// The environment in plan order (secrets first: `$(VAR)` only sees earlier variables).
 fn env(ctx: &Ctx, service: &ServicePlan) -> Result<Vec<EnvVar>, RenderError> {
-    service
+    let mut env: Vec<EnvVar> = service
         .env
         .iter()
         .map(|var| {
@@ -123,10 +123,18 @@ fn env(ctx: &Ctx, service: &ServicePlan) -> Result<Vec<EnvVar>, RenderError> {
                 value_from,
             })
         })
-        .collect()
+        .collect::<Result<_, RenderError>>()?;
+    if ctx.options.falls_back_to_cpu(service) {
+        env.push(EnvVar {
+            name: ENV_GPU.to_string(),
+            value: Some("cpu".to_string()),
+            value_from: None,
+        });
+    }
+    Ok(env)
 }
 
-fn resources(service: &ServicePlan) -> ResourceRequirements {
+fn resources(ctx: &Ctx, service: &ServicePlan) -> ResourceRequirements {
     let budget = &service.resources;
     let q = |s: String| Quantity(s);
     let requests: BTreeMap<String, Quantity> = [
@@ -145,7 +153,7 @@ fn resources(service: &ServicePlan) -> ResourceRequirements {
         ),
     ]
     .into();
-    if service.gpu > 0 {
+    if service.gpu > 0 && !ctx.options.falls_back_to_cpu(service) {
         limits.insert(GPU_RESOURCE.to_string(), q(service.gpu.to_string()));
     }
     ResourceRequirements {
@@ -210,13 +218,17 @@ fn writable_paths(service: &ServicePlan) -> (Vec<Volume>, Vec<VolumeMount>) {
 mod tests {
     use super::super::fixtures::plan_of;
     use super::*;
+    use crate::render::RenderOptions;
 
     fn pod(spec: &str, service: &str) -> PodSpec {
         let plan = plan_of(spec);
-        template(&Ctx { plan: &plan }, &plan.services[service])
-            .unwrap()
-            .spec
-            .unwrap()
+        template(
+            &Ctx::new(&plan, RenderOptions::default()),
+            &plan.services[service],
+        )
+        .unwrap()
+        .spec
+        .unwrap()
     }
 
     #[test]
@@ -352,6 +364,46 @@ mod tests {
         assert!(
             c.readiness_probe.is_none() && c.liveness_probe.is_none() && c.startup_probe.is_none()
         );
+    }
+
+    #[test]
+    fn gpu_falls_back_to_cpu_unless_required() {
+        let plan = plan_of(
+            "services:\n  ml: {image: 'acme/ml:1', gpu: 1}\n  must: {image: 'acme/ml:1', gpu: 2, gpuRequired: true}\n",
+        );
+        let fallback = RenderOptions { gpu_fallback: true };
+        let pod = |name: &str, options| {
+            let ctx = Ctx::new(&plan, options);
+            template(&ctx, &plan.services[name])
+                .unwrap()
+                .spec
+                .unwrap()
+                .containers
+                .remove(0)
+        };
+        let gpu_limit = |c: &Container| {
+            c.resources
+                .as_ref()
+                .and_then(|r| r.limits.as_ref())
+                .and_then(|l| l.get(GPU_RESOURCE))
+                .map(|q| q.0.clone())
+        };
+        let gpu_env = |c: &Container| {
+            c.env
+                .iter()
+                .flatten()
+                .find(|e| e.name == ENV_GPU)
+                .and_then(|e| e.value.clone())
+        };
+        let ml = pod("ml", fallback);
+        assert_eq!(gpu_limit(&ml), None);
+        assert_eq!(gpu_env(&ml).as_deref(), Some("cpu"));
+        let must = pod("must", fallback);
+        assert_eq!(gpu_limit(&must).as_deref(), Some("2"));
+        assert_eq!(gpu_env(&must), None);
+        let with_gpus = pod("ml", RenderOptions::default());
+        assert_eq!(gpu_limit(&with_gpus).as_deref(), Some("1"));
+        assert_eq!(gpu_env(&with_gpus), None);
     }
 
     #[test]

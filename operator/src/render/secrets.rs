@@ -60,6 +60,7 @@ pub(crate) fn render(
 mod tests {
     use super::super::fixtures::{fake_secrets, plan_of};
     use super::*;
+    use crate::render::RenderOptions;
 
     #[test]
     fn credentials_and_connections_of_active_services() {
@@ -67,7 +68,7 @@ mod tests {
             "services:\n  db: {type: postgres}\n  cache: {type: redis, profiles: [x]}\n  web: {image: nginx:1, ports: [{name: http, containerPort: 80}]}\n",
         );
         plan.namespace = Some("team".into());
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, RenderOptions::default());
         let secrets = render(&ctx, &fake_secrets(&plan)).unwrap();
         let creds = secrets[0].string_data.as_ref().unwrap();
         assert_eq!(
@@ -103,7 +104,7 @@ mod tests {
         let plan = plan_of(
             "services:\n  db: {type: postgres, storage: {retainOnDelete: false}}\n  web: {image: nginx:1}\n",
         );
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, RenderOptions::default());
         let secrets = render(&ctx, &fake_secrets(&plan)).unwrap();
         assert!(secrets.iter().all(|s| s.metadata.annotations.is_none()));
     }

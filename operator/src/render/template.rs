@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn secrets_become_references_to_the_carrying_env_var() {
         let plan = plan_of("services:\n  cache: {type: redis}\n");
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
         let svc = &plan.services["cache"];
         let t = Template::lit("pre$")
             .push_secret("DEVSTACK_CACHE_PASSWORD")
@@ -204,7 +204,7 @@ mod tests {
     #[test]
     fn secret_without_carrying_env_var_is_an_error() {
         let plan = plan_of("services:\n  web: {image: nginx:1}\n");
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
         let t = Template::default().push_secret("DEVSTACK_DB_PASSWORD");
         let err = container_text(&ctx, &plan.services["web"], &t, "env.X").unwrap_err();
         assert!(err.to_string().contains("env.X"), "{err}");
@@ -215,7 +215,7 @@ mod tests {
     fn secret_data_is_filled_and_not_escaped() {
         let mut plan = plan_of("services:\n  web: {image: nginx:1}\n");
         plan.namespace = Some("team".into());
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
         let t = Template::lit("x$(y):")
             .push_secret("S")
             .push_lit("@")

@@ -106,6 +106,7 @@ pub(crate) fn render(ctx: &Ctx, service: &ServicePlan) -> Result<K8sObject, Rend
 mod tests {
     use super::super::fixtures::plan_of;
     use super::*;
+    use crate::render::RenderOptions;
 
     const STACK: &str = r#"
 services:
@@ -120,7 +121,7 @@ services:
     #[test]
     fn stateless_service_is_a_deployment() {
         let plan = plan_of(STACK);
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, RenderOptions::default());
         let K8sObject::Deployment(d) = render(&ctx, &plan.services["api"]).unwrap() else {
             panic!("expected a Deployment");
         };
@@ -138,7 +139,7 @@ services:
     #[test]
     fn stateful_service_is_a_statefulset_with_claims() {
         let plan = plan_of(STACK);
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, RenderOptions::default());
         let K8sObject::StatefulSet(s) = render(&ctx, &plan.services["db"]).unwrap() else {
             panic!("expected a StatefulSet");
         };
@@ -184,7 +185,7 @@ services:
         let db = plan.services["db"].clone();
         let api = plan.services.get_mut("api").unwrap();
         api.volumes = db.volumes;
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, RenderOptions::default());
         assert!(matches!(
             render(&ctx, &plan.services["api"]),
             Err(RenderError::VolumesOnStateless { .. })

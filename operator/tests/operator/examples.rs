@@ -1,5 +1,5 @@
 //! Every example reaches Ready through `kubectl wait`, and what the operator created equals
-//! `devstack render k8s` of the same file (metadata aside; the Secrets are compared with the
+//! `devstack render k8s --gpu-fallback` of the same file (the test node has no GPU) (metadata aside; the Secrets are compared with the
 //! credentials the operator generated).
 
 use std::collections::BTreeMap;
@@ -110,7 +110,9 @@ async fn example_reaches_ready(name: &str, text: &str) -> Result<()> {
         .into_iter()
         .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
         .collect();
-    let rendered = devstack_operator::render(&plan, Some(&values))?;
+    // The test node offers no nvidia.com/gpu: `devstack render k8s --gpu-fallback`.
+    let options = devstack_operator::RenderOptions { gpu_fallback: true };
+    let rendered = devstack_operator::render_with(&plan, Some(&values), options)?;
     let mut diffs = Vec::new();
     for object in &rendered {
         diffs.extend(compare(&ns, object).await?);

@@ -184,6 +184,10 @@ async fn drift_is_restored_and_an_unchanged_resync_writes_nothing() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     operator.stop();
     let before = writes(&client).await.unwrap();
+    assert!(
+        before > 0.0,
+        "the API server's write counter is not visible"
+    );
     operator.restart().unwrap();
     poll_until(
         "the restarted operator reconciled the stack",
