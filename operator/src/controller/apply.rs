@@ -117,6 +117,22 @@ impl<'a> Applier<'a> {
         match live {
             None if !create => return Ok(None),
             Some(live) => {
+                let foreign = live
+                    .meta()
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .find(|o| o.controller == Some(true) && o.uid != self.owner.uid);
+                if let Some(other) = foreign {
+                    // Another stack's object of the same name (two stacks in one namespace
+                    // sharing a service name), or one of a deleted stack that the garbage
+                    // collector has not removed yet: retried with backoff, never taken over.
+                    return Err(Error::Conflict {
+                        kind,
+                        name,
+                        owner: format!("{} {}", other.kind, other.name),
+                    });
+                }
                 let live_value = serde_json::to_value(&live).map_err(serialize)?;
                 if contains(&value, &live_value) {
                     Metrics::kind(&self.metrics.unchanged, &kind);

@@ -73,11 +73,14 @@ pub(crate) async fn ensure(
 ) -> Result<bool, Error> {
     let api = Api::<Secret>::namespaced(client.clone(), namespace);
     let name = rendered.metadata.name.clone().unwrap_or_default();
+    // The rendered Secret holds the keys of the active services; keys of services deactivated
+    // later stay (they still open those services' data).
+    let wanted = rendered.string_data.clone().unwrap_or_default();
     let Some(live) = &credentials.live else {
         let mut secret = rendered;
         secret.metadata.namespace = Some(namespace.to_string());
         secret.metadata.owner_references = Some(vec![owner.clone()]);
-        secret.data = Some(encode(&credentials.values));
+        secret.data = Some(encode(&wanted));
         secret.string_data = None;
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.to_string()),
@@ -85,7 +88,7 @@ pub(crate) async fn ensure(
         };
         return match api.create(&params, &secret).await {
             Ok(_) => {
-                info!(secret = %name, keys = credentials.values.len(), "generated credentials");
+                info!(secret = %name, keys = wanted.len(), "generated credentials");
                 metrics.credentials_generated.inc();
                 Ok(true)
             }
@@ -94,8 +97,7 @@ pub(crate) async fn ensure(
         };
     };
     let existing = decode(live);
-    let missing: BTreeMap<String, String> = credentials
-        .values
+    let missing: BTreeMap<String, String> = wanted
         .iter()
         .filter(|(k, _)| existing.get(*k).is_none_or(|v| v.is_empty()))
         .map(|(k, v)| (k.clone(), v.clone()))

@@ -52,6 +52,16 @@ pub enum Error {
         /// Secret name.
         name: String,
     },
+    /// An object the stack renders exists and is controlled by something else.
+    #[error("{kind} {name:?} exists and belongs to {owner}; two stacks in one namespace cannot share a service name")]
+    Conflict {
+        /// Object kind.
+        kind: String,
+        /// Object name.
+        name: String,
+        /// Its controller (`DevStack other`).
+        owner: String,
+    },
     /// The DevStack is not namespaced (the API server never sends such an object).
     #[error("DevStack {0:?} has no namespace")]
     NoNamespace(String),
@@ -71,6 +81,7 @@ impl Error {
             Error::MissingLabel { .. } => "missing_label".into(),
             Error::Serialize { .. } => "serialize".into(),
             Error::CredentialsRace { .. } => "credentials_race".into(),
+            Error::Conflict { .. } => "conflict".into(),
             Error::NoNamespace(_) => "no_namespace".into(),
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)

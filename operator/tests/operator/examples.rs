@@ -54,7 +54,13 @@ async fn compare(ns: &TestNamespace, object: &K8sObject) -> Result<Vec<String>> 
                 .into_iter()
                 .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
                 .collect();
-            if want != have {
+            // Keys of services inactive under the profiles are generated only on activation.
+            let matches = if name.ends_with("-credentials") {
+                want.iter().all(|(k, v)| have.get(k) == Some(v))
+            } else {
+                want == have
+            };
+            if !matches {
                 let keys = |m: &BTreeMap<String, String>| m.keys().cloned().collect::<Vec<_>>();
                 return Ok(vec![format!(
                     "Secret {name}: keys or values differ (want keys {:?}, have {:?})",

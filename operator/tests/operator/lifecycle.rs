@@ -8,7 +8,7 @@ use devstack_crds::parse::parse_devstack;
 use devstack_crds::DevStack;
 use devstack_e2e::{poll_until, TestNamespace};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret, Service};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use rand::Rng;
@@ -180,7 +180,28 @@ async fn drift_is_restored_and_an_unchanged_resync_writes_nothing() {
     .unwrap_or_else(|e| panic!("{e:#}\n{}", operator.log()));
     wait_for(ns.name(), "drift", "Ready", 60).await.unwrap();
 
-    // Quiet period: let the controllers settle, then count writes across a full resync.
+    // Quiet period: namespaces of earlier tests finish terminating (their deletions are
+    // writes too) and the controllers settle; then count writes across a full resync.
+    let namespaces = Api::<Namespace>::all(client.clone());
+    poll_until(
+        "no terminating test namespace",
+        Duration::from_secs(180),
+        || {
+            let namespaces = namespaces.clone();
+            async move {
+                let list = namespaces
+                    .list(&ListParams::default().labels(devstack_e2e::TEST_NAMESPACE_LABEL))
+                    .await?;
+                Ok(list
+                    .items
+                    .iter()
+                    .all(|n| n.metadata.deletion_timestamp.is_none())
+                    .then_some(()))
+            }
+        },
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     operator.stop();
     let before = writes(&client).await.unwrap();
@@ -399,7 +420,8 @@ async fn delete_keeps_retained_data_and_recreate_adopts_it() {
     let dropped = stack(
         "dropped",
         ns.name(),
-        "  services:\n    db: {type: postgres, storage: {retainOnDelete: false}}\n",
+        // Object names are service names: another stack in this namespace needs other names.
+        "  services:\n    store: {type: postgres, storage: {retainOnDelete: false}}\n",
     );
     create(&client, &dropped).await.unwrap();
     wait_for(ns.name(), "dropped", "Ready", 120)
