@@ -41,11 +41,12 @@ phase "docker engine + compose + local images" e2e/docker.sh up
 started_cluster=1
 phase "local control plane" e2e/cluster.sh up
 
-export KUBECONFIG DOCKER_HOST DEVSTACK_COMPOSE_BIN DEVSTACK_LOCAL_IMAGES
+export KUBECONFIG DOCKER_HOST DEVSTACK_COMPOSE_BIN DEVSTACK_LOCAL_IMAGES DEVSTACK_YAML_PYTHON
 KUBECONFIG=$(e2e/cluster.sh kubeconfig)
 DOCKER_HOST=$(e2e/docker.sh endpoint)
 DEVSTACK_COMPOSE_BIN=$(e2e/docker.sh compose-bin)
 DEVSTACK_LOCAL_IMAGES=$(e2e/docker.sh images | paste -sd, -)
+DEVSTACK_YAML_PYTHON=$(e2e/docker.sh yaml-python)
 
 phase "cargo fmt --check" cargo fmt --all -- --check
 phase "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -11,7 +11,7 @@ use devstack_crds::ValidationErrors;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read (exit 1).
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: String,
@@ -19,7 +19,7 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// The file is not a DevStack (exit 2).
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Parse {
         /// The file.
         path: String,

@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 use common::{fake_secrets, plan_yaml};
 use devstack_compose::{env_file, render, required_secret_ids, RenderError};
 use devstack_crds::template::Template;
-use serde_yaml::Value;
+use serde_json::Value;
 
 const GUARD: &str = ":?secret missing: run devstack render compose -o DIR}";
 
 fn doc(plan: &devstack_crds::StackPlan) -> Value {
     let text = render(plan).expect("render");
-    serde_yaml::from_str(&text).expect("rendered YAML parses")
+    devstack_crds::yaml::from_str(&text).expect("rendered YAML parses")
 }
 
 fn service<'a>(doc: &'a Value, name: &str) -> &'a Value {
@@ -24,7 +24,7 @@ fn service<'a>(doc: &'a Value, name: &str) -> &'a Value {
 
 fn strings(value: &Value) -> Vec<String> {
     value
-        .as_sequence()
+        .as_array()
         .unwrap_or_else(|| panic!("not a list: {value:?}"))
         .iter()
         .map(|v| v.as_str().expect("string item").to_string())
@@ -33,10 +33,10 @@ fn strings(value: &Value) -> Vec<String> {
 
 fn keys(value: &Value) -> Vec<String> {
     value
-        .as_mapping()
+        .as_object()
         .unwrap_or_else(|| panic!("not a map: {value:?}"))
         .keys()
-        .map(|k| k.as_str().expect("string key").to_string())
+        .map(|k| k.to_string())
         .collect()
 }
 
@@ -124,7 +124,7 @@ fn catalog_service_basics() {
 fn secrets_are_interpolations_never_values() {
     let plan = plan_yaml(MINIMAL);
     let text = render(&plan).expect("render");
-    let doc: Value = serde_yaml::from_str(&text).expect("yaml");
+    let doc: Value = devstack_crds::yaml::from_str(&text).expect("yaml");
     let env = &service(&doc, "postgres")["environment"];
     assert_eq!(
         env["POSTGRES_PASSWORD"],
@@ -136,21 +136,40 @@ fn secrets_are_interpolations_never_values() {
     }
 }
 
+/// The `environment` keys of every service, in the order the file lists them.
+fn environment_keys_in_file_order(
+    plan: &devstack_crds::StackPlan,
+) -> BTreeMap<String, Vec<String>> {
+    type Ordered = indexmap::IndexMap<String, serde_json::Value>;
+    #[derive(serde::Deserialize)]
+    struct File {
+        services: BTreeMap<String, Service>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Service {
+        #[serde(default)]
+        environment: Ordered,
+    }
+    let text = render(plan).expect("render");
+    let file: File = devstack_crds::yaml::from_str(&text).expect("rendered YAML parses");
+    file.services
+        .into_iter()
+        .map(|(name, s)| (name, s.environment.keys().cloned().collect()))
+        .collect()
+}
+
 #[test]
 fn environment_keeps_plan_order() {
     let plan = plan_yaml(APP);
-    let doc = doc(&plan);
+    let in_file = environment_keys_in_file_order(&plan);
     let planned: Vec<String> = plan.services["api"]
         .env
         .iter()
         .map(|v| v.key.clone())
         .collect();
-    assert_eq!(keys(&service(&doc, "api")["environment"]), planned);
+    assert_eq!(in_file["api"], planned);
     // Secrets first, then connections, then the rest (each by key).
-    assert_eq!(
-        keys(&service(&doc, "postgres")["environment"])[0],
-        "POSTGRES_PASSWORD"
-    );
+    assert_eq!(in_file["postgres"][0], "POSTGRES_PASSWORD");
 }
 
 #[test]
@@ -460,7 +479,7 @@ spec:
     assert_eq!(devices[0]["driver"], "nvidia");
     assert_eq!(devices[0]["count"], 2);
     assert_eq!(strings(&devices[0]["capabilities"]), ["gpu"]);
-    assert_eq!(devices.as_sequence().map(Vec::len), Some(1));
+    assert_eq!(devices.as_array().map(Vec::len), Some(1));
     assert!(
         service(&doc, "cpu-only")["deploy"]["resources"]["reservations"]
             .get("devices")

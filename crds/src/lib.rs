@@ -12,6 +12,7 @@ pub mod quantity;
 pub mod secrets;
 pub mod template;
 pub mod types;
+pub mod yaml;
 
 pub use error::{FieldError, ValidationErrors};
 pub use plan::{plan, PlanOptions, StackPlan};

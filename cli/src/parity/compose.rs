@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_yaml::Value;
+use serde_json::Value;
 
 use super::{cpu, pair, secret_marker, start_grace, NormService, Normalized, ParityError};
 
@@ -39,7 +39,7 @@ fn canon(text: &str) -> String {
 }
 
 fn strings(value: Option<&Value>) -> Option<Vec<String>> {
-    let seq = value?.as_sequence()?;
+    let seq = value?.as_array()?;
     Some(seq.iter().map(scalar).collect())
 }
 
@@ -49,7 +49,7 @@ fn scalar(value: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Null => String::new(),
-        other => serde_yaml::to_string(other)
+        other => devstack_crds::yaml::to_string(other)
             .unwrap_or_default()
             .trim()
             .to_string(),
@@ -120,7 +120,7 @@ fn health(test: &[String]) -> String {
 
 /// Reads the compose file (and the `.env` the renderer writes beside it).
 pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> {
-    let doc: Value = serde_yaml::from_str(yaml).map_err(|e| err(e.to_string()))?;
+    let doc: Value = devstack_crds::yaml::from_str(yaml).map_err(|e| err(e.to_string()))?;
     let profiles: BTreeSet<String> = env_file
         .lines()
         .find_map(|l| l.strip_prefix("COMPOSE_PROFILES="))
@@ -133,22 +133,22 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
         .unwrap_or_default();
     let volume_sizes: BTreeMap<String, u64> = doc
         .get("volumes")
-        .and_then(Value::as_mapping)
+        .and_then(Value::as_object)
         .into_iter()
         .flatten()
         .filter_map(|(name, v)| {
             let size = v.get("labels")?.get("devstack.dev/size").map(scalar)?;
-            Some((scalar(name), devstack_crds::quantity::bytes(&size).ok()?))
+            Some((name.clone(), devstack_crds::quantity::bytes(&size).ok()?))
         })
         .collect();
     let services = doc
         .get("services")
-        .and_then(Value::as_mapping)
+        .and_then(Value::as_object)
         .ok_or_else(|| err("no services"))?;
     let mut normalized = Normalized::default();
     let mut networks: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, service) in services {
-        let name = scalar(name);
+        let name = name.clone();
         let own_profiles = strings(service.get("profiles")).unwrap_or_default();
         if !own_profiles.is_empty() && !own_profiles.iter().any(|p| profiles.contains(p)) {
             continue;
@@ -163,11 +163,11 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
         };
         for (key, value) in service
             .get("environment")
-            .and_then(Value::as_mapping)
+            .and_then(Value::as_object)
             .into_iter()
             .flatten()
         {
-            norm.env.insert(scalar(key), canon(&scalar(value)));
+            norm.env.insert(key.clone(), canon(&scalar(value)));
         }
         norm.mark_secret_env();
         for port in strings(service.get("expose")).unwrap_or_default() {
@@ -202,8 +202,8 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
             ]);
         }
         norm.depends_on = match service.get("depends_on") {
-            Some(Value::Mapping(m)) => m.keys().map(scalar).collect(),
-            Some(Value::Sequence(s)) => s.iter().map(scalar).collect(),
+            Some(Value::Object(m)) => m.keys().cloned().collect(),
+            Some(Value::Array(s)) => s.iter().map(scalar).collect(),
             _ => BTreeSet::new(),
         };
         let deploy = service.get("deploy");
@@ -232,14 +232,14 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
         norm.gpu = resources
             .and_then(|r| r.get("reservations"))
             .and_then(|r| r.get("devices"))
-            .and_then(Value::as_sequence)
+            .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .filter_map(|d| d.get("count").and_then(Value::as_u64))
             .sum::<u64>() as u32;
         for volume in service
             .get("volumes")
-            .and_then(Value::as_sequence)
+            .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
@@ -282,8 +282,8 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let joined: Vec<String> = match service.get("networks") {
-            Some(Value::Mapping(m)) => m.keys().map(scalar).collect(),
-            Some(Value::Sequence(s)) => s.iter().map(scalar).collect(),
+            Some(Value::Object(m)) => m.keys().cloned().collect(),
+            Some(Value::Array(s)) => s.iter().map(scalar).collect(),
             _ => vec!["default".to_string()],
         };
         for network in joined {

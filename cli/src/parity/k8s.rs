@@ -8,7 +8,6 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, Probe, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde::Deserialize;
 
 use super::{cpu, pair, start_grace, NormService, Normalized, ParityError};
 
@@ -37,8 +36,7 @@ struct Workload {
 
 fn parse(stream: &str) -> Result<Objects, ParityError> {
     let mut objects = Objects::default();
-    for document in serde_yaml::Deserializer::from_str(stream) {
-        let value = serde_json::Value::deserialize(document).map_err(|e| err(e.to_string()))?;
+    for value in devstack_crds::yaml::documents(stream).map_err(|e| err(e.to_string()))? {
         if value.is_null() {
             continue;
         }

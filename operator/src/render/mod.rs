@@ -69,6 +69,19 @@ impl K8sObject {
         }
     }
 
+    /// The object's metadata, to change.
+    pub fn metadata_mut(
+        &mut self,
+    ) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        match self {
+            K8sObject::Secret(o) => &mut o.metadata,
+            K8sObject::NetworkPolicy(o) => &mut o.metadata,
+            K8sObject::Service(o) => &mut o.metadata,
+            K8sObject::Deployment(o) => &mut o.metadata,
+            K8sObject::StatefulSet(o) => &mut o.metadata,
+        }
+    }
+
     /// The object's name.
     pub fn name(&self) -> &str {
         self.metadata().name.as_deref().unwrap_or_default()
@@ -123,7 +136,7 @@ pub enum RenderError {
         name: String,
         /// Cause.
         #[source]
-        source: serde_yaml::Error,
+        source: devstack_crds::yaml::YamlError,
     },
 }
 
@@ -216,7 +229,7 @@ pub fn render_with(
 pub fn to_yaml_stream(objects: &[K8sObject]) -> Result<String, RenderError> {
     let mut out = String::new();
     for object in objects {
-        let doc = serde_yaml::to_string(object).map_err(|source| RenderError::Yaml {
+        let doc = devstack_crds::yaml::to_string(object).map_err(|source| RenderError::Yaml {
             kind: object.kind(),
             name: object.name().to_string(),
             source,
