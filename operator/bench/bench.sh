@@ -15,6 +15,8 @@
 #     operator writes).
 #
 # A debug build unless DEVSTACK_BENCH_RELEASE=1.
+# The harness has ONE kwok node (110 pods): STACKS above ~8 needs more fake nodes (not done:
+# e2e/cluster.sh has no option for that yet), otherwise pods stay Pending.
 # Uses its own cluster state (DEVSTACK_E2E_STATE, default /tmp/devstack-bench) and port offset
 # (DEVSTACK_E2E_PORT_OFFSET, default 9); the cluster is left up (`e2e/cluster.sh down` with the
 # same variables stops it).
