@@ -9,21 +9,15 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use devstack_crds::parse::parse_devstack;
 use devstack_crds::plan::{plan, PlanOptions, StackPlan};
+use devstack_crds::test_support::{examples, fake_secrets, plan_example, workspace};
 use devstack_crds::types::DevStack;
 use proptest::prelude::*;
 use serde_json::{json, Value};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn python() -> &'static str {
     static PYTHON: OnceLock<String> = OnceLock::new();
@@ -53,13 +47,12 @@ fn read_with_both(text: &str) -> (Vec<Value>, Vec<Value>) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the YAML readers");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
+    // Written from a thread so that a reader printing early can never stall on a full pipe.
+    let mut input = child.stdin.take().unwrap();
+    let owned = text.to_string();
+    let writer = std::thread::spawn(move || input.write_all(owned.as_bytes()));
     let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
     assert!(
         out.status.success(),
         "the YAML readers rejected the text: {}\n{text}",
@@ -87,13 +80,6 @@ fn assert_reads_back(what: &str, text: &str, meant: &[Value]) {
     }
 }
 
-fn fake_secrets(plan: &StackPlan) -> BTreeMap<String, String> {
-    plan.secrets
-        .iter()
-        .map(|s| (s.id.clone(), format!("fixture-{}", s.id)))
-        .collect()
-}
-
 /// Both renderings of `plan` as one YAML stream, and the typed values they were written from.
 /// One stream per plan keeps it to one reader process.
 fn renderings(plan: &StackPlan, extra_labels: &[(String, String)]) -> (String, Vec<Value>) {
@@ -112,26 +98,9 @@ fn renderings(plan: &StackPlan, extra_labels: &[(String, String)]) -> (String, V
         .collect();
     text.push_str("---\n");
     text.push_str(&devstack_compose::render(plan).unwrap());
-    let project = devstack_compose::render::project(plan).unwrap();
+    let project = devstack_compose::render::project(plan);
     meant.push(serde_json::to_value(&project).unwrap());
     (text, meant)
-}
-
-fn examples() -> Vec<(String, String)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("examples"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 6, "{files:?}");
-    files
-        .into_iter()
-        .map(|p| {
-            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read_to_string(&p).unwrap())
-        })
-        .collect()
 }
 
 #[test]
@@ -140,8 +109,7 @@ fn every_example_reads_back_under_both_yaml_versions() {
     let mut stream = String::new();
     let mut meant = Vec::new();
     for (name, text) in examples() {
-        let stack = parse_devstack(&text).unwrap();
-        let plan = plan(&stack, &PlanOptions::default()).unwrap();
+        let plan = plan_example(&name, &text).unwrap_or_else(|e| panic!("{e}"));
         let (text, values) = renderings(&plan, &[]);
         stream.push_str(&text);
         meant.extend(values);

@@ -2,12 +2,27 @@
 
 use crate::types::DevStack;
 
-/// A manifest that could not be read as a `DevStack`.
+use crate::yaml::YamlError;
+
+/// What is wrong with a field's value (the reader's own error, kept as the source).
+pub type FieldCause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A manifest that could not be read as a `DevStack`. Each variant's message leaves its cause
+/// to the error chain ([`crate::error::chain`] prints it).
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    /// Not YAML, or YAML of the wrong shape.
-    #[error("{0}")]
-    Yaml(String),
+    /// The text is not YAML.
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    /// A field has the wrong shape; the message names it (`spec.services.db.hostPorts.pg`).
+    #[error("{path}")]
+    Field {
+        /// Path of the field (`the DevStack` for the document itself).
+        path: String,
+        /// What is wrong, with the line where the reader knows it.
+        #[source]
+        source: FieldCause,
+    },
     /// A different kind of object.
     #[error("{field}: expected {expected:?}, found {found:?}")]
     WrongKind {
@@ -25,7 +40,7 @@ pub enum ParseError {
 
 /// Parses one `DevStack` manifest.
 pub fn parse_devstack(text: &str) -> Result<DevStack, ParseError> {
-    let all = crate::yaml::documents(text).map_err(|e| ParseError::Yaml(e.to_string()))?;
+    let all = crate::yaml::documents(text)?;
     let document_count = all.len();
     let mut docs: Vec<serde_json::Value> = all.into_iter().filter(|v| !v.is_null()).collect();
     let value = match docs.len() {
@@ -75,7 +90,7 @@ pub fn parse_devstack(text: &str) -> Result<DevStack, ParseError> {
             |de| match serde_path_to_error::deserialize::<_, DevStack>(de) {
                 Ok(stack) => Ok(Some(stack)),
                 Err(e) => {
-                    field_error = Some(with_path(e.path().to_string(), e.into_inner().to_string()));
+                    field_error = Some(field(e.path().to_string(), e.into_inner()));
                     Ok(None)
                 }
             },
@@ -83,20 +98,27 @@ pub fn parse_devstack(text: &str) -> Result<DevStack, ParseError> {
         match (field_error, read) {
             (Some(error), _) => Err(error),
             (None, Ok(Some(stack))) => Ok(stack),
-            (None, Ok(None)) => Err(ParseError::Yaml("the DevStack could not be read".into())),
-            (None, Err(e)) => Err(ParseError::Yaml(e.to_string())),
+            // The closure only returns None after recording the field error.
+            (None, Ok(None)) => Err(ParseError::Documents(
+                "the DevStack could not be read".into(),
+            )),
+            (None, Err(e)) => Err(YamlError::from(e).into()),
         }
     } else {
         // Empty documents around the one DevStack: the value keeps the path, not the line.
         serde_path_to_error::deserialize(value)
-            .map_err(|e| with_path(e.path().to_string(), e.into_inner().to_string()))
+            .map_err(|e| field(e.path().to_string(), e.into_inner()))
     }
 }
 
-fn with_path(path: String, message: String) -> ParseError {
-    if path.is_empty() || path == "." {
-        ParseError::Yaml(message)
+fn field(path: String, cause: impl std::error::Error + Send + Sync + 'static) -> ParseError {
+    let path = if path.is_empty() || path == "." {
+        "the DevStack".to_string()
     } else {
-        ParseError::Yaml(format!("{path}: {message}"))
+        path
+    };
+    ParseError::Field {
+        path,
+        source: Box::new(cause),
     }
 }

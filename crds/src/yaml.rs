@@ -13,10 +13,10 @@ use serde_saphyr::SerializerOptions;
 #[derive(Debug, thiserror::Error)]
 pub enum YamlError {
     /// The value could not be written as YAML.
-    #[error("cannot write YAML: {0}")]
+    #[error("cannot write YAML")]
     Write(#[source] Box<serde_saphyr::SerializeError>),
     /// The text is not YAML of the expected shape.
-    #[error("{0}")]
+    #[error("cannot read the YAML")]
     Read(#[source] Box<serde_saphyr::Error>),
 }
 

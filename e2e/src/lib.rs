@@ -4,6 +4,11 @@
 //!   starts (or whatever `KUBECONFIG` points at).
 //! - [`TestNamespace`]: a fresh, uniquely named namespace that is deleted afterwards.
 //! - [`docker_host`]: the Docker endpoint (`DOCKER_HOST`, else `e2e/docker.sh endpoint`).
+//! - [`kubectl`]: blocking kubectl for tests that apply YAML and exec into real pods.
+//!
+//! Workloads land on the harness's real kubelet node; a test that wants the kwok node (pods
+//! Ready without running, any image) uses [`TestNamespace::on_kwok`] (or
+//! [`kubectl::kwok_namespace_annotations`] on a namespace of its own).
 //!
 //! Nothing here skips: when the cluster or the Docker engine is not there, the helpers
 //! return (or, for [`docker_host`], panic with) an error that says how to start it, so a
@@ -21,6 +26,8 @@ use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
+pub mod kubectl;
+
 /// How long [`client`] waits for the API server to answer before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -36,7 +43,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// Runs `bash e2e/<script> <args>` from the workspace root and returns its trimmed stdout.
-fn run_script(script: &str, args: &[&str]) -> Result<String> {
+pub(crate) fn run_script(script: &str, args: &[&str]) -> Result<String> {
     let root = workspace_root();
     let path = root.join("e2e").join(script);
     let out = Command::new("bash")
@@ -225,8 +232,19 @@ pub struct TestNamespace {
 }
 
 impl TestNamespace {
-    /// Creates a namespace named `<prefix>-<unique suffix>` with the admin client.
+    /// Creates a namespace named `<prefix>-<unique suffix>` with the admin client. Its pods
+    /// run on the real node (when the cluster has one).
     pub async fn new(prefix: &str) -> Result<Self> {
+        Self::create(prefix, Vec::new()).await
+    }
+
+    /// Like [`TestNamespace::new`], but every pod of the namespace goes to the kwok node (Ready
+    /// without running; any image), whoever creates it.
+    pub async fn on_kwok(prefix: &str) -> Result<Self> {
+        Self::create(prefix, kubectl::kwok_namespace_annotations()).await
+    }
+
+    async fn create(prefix: &str, annotations: Vec<(String, String)>) -> Result<Self> {
         let config = config().await?;
         let client = client_from_config(config.clone()).await?;
         let name = unique_name(prefix);
@@ -234,6 +252,7 @@ impl TestNamespace {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
                 labels: Some([(TEST_NAMESPACE_LABEL.to_string(), "true".to_string())].into()),
+                annotations: (!annotations.is_empty()).then(|| annotations.into_iter().collect()),
                 ..ObjectMeta::default()
             },
             ..Namespace::default()

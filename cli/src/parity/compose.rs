@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use devstack_crds::conventions::health::CheckForm;
+use devstack_crds::conventions::{compose, LABEL_SIZE};
 use serde_json::Value;
 
 use super::{cpu, pair, secret_marker, start_grace, NormService, Normalized, ParityError};
@@ -15,27 +17,7 @@ fn err(message: impl Into<String>) -> ParityError {
 
 /// Undoes Compose escaping and interpolation: `$$` → `$`, `${ID...}` → the secret marker.
 fn canon(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if let Some(after) = tail.strip_prefix("$$") {
-            out.push('$');
-            rest = after;
-        } else if let Some(after) = tail.strip_prefix("${") {
-            let end = after.find('}').unwrap_or(after.len());
-            let inner = &after[..end];
-            let id = inner.split([':', '-', '?']).next().unwrap_or(inner);
-            out.push_str(&secret_marker(id));
-            rest = after.get(end + 1..).unwrap_or("");
-        } else {
-            out.push('$');
-            rest = &tail[1..];
-        }
-    }
-    out.push_str(rest);
-    out
+    compose::unescape(text, secret_marker)
 }
 
 fn strings(value: Option<&Value>) -> Option<Vec<String>> {
@@ -95,32 +77,26 @@ fn docker_bytes(text: &str) -> Option<u64> {
 }
 
 fn health(test: &[String]) -> String {
-    match test.first().map(String::as_str) {
-        Some("CMD") => {
-            let argv: Vec<String> = test[1..].iter().map(|s| canon(s)).collect();
-            if argv.len() == 3 && argv[0] == "bash" && argv[1] == "-c" {
-                if let Some(port) = argv[2].strip_prefix(":> /dev/tcp/127.0.0.1/") {
-                    return format!("tcp :{port}");
-                }
-            }
-            format!("exec {argv:?}")
+    let test: Vec<String> = test.iter().map(|s| canon(s)).collect();
+    match CheckForm::from_compose_test(&test) {
+        Some(form) => form.to_string(),
+        None if test.first().map(String::as_str) == Some("CMD-SHELL") => {
+            format!(
+                "shell {:?}",
+                test.get(1).map(String::as_str).unwrap_or_default()
+            )
         }
-        Some("CMD-SHELL") => {
-            let script = canon(test.get(1).map(String::as_str).unwrap_or_default());
-            if let Some(url) = script.strip_prefix("wget -q -O /dev/null http://127.0.0.1:") {
-                let url = url.split(' ').next().unwrap_or_default();
-                let (port, path) = url.split_at(url.find('/').unwrap_or(url.len()));
-                return format!("http {path} :{port}");
-            }
-            format!("shell {script:?}")
-        }
-        _ => format!("unknown {test:?}"),
+        None => format!("unknown {test:?}"),
     }
 }
 
 /// Reads the compose file (and the `.env` the renderer writes beside it).
 pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> {
-    let doc: Value = devstack_crds::yaml::from_str(yaml).map_err(|e| err(e.to_string()))?;
+    let doc: Value =
+        devstack_crds::yaml::from_str(yaml).map_err(|source| ParityError::ReadYaml {
+            mode: "compose",
+            source,
+        })?;
     let profiles: BTreeSet<String> = env_file
         .lines()
         .find_map(|l| l.strip_prefix("COMPOSE_PROFILES="))
@@ -137,7 +113,7 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
         .into_iter()
         .flatten()
         .filter_map(|(name, v)| {
-            let size = v.get("labels")?.get("devstack.dev/size").map(scalar)?;
+            let size = v.get("labels")?.get(LABEL_SIZE).map(scalar)?;
             Some((name.clone(), devstack_crds::quantity::bytes(&size).ok()?))
         })
         .collect();

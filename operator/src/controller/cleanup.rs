@@ -39,8 +39,8 @@ fn retention(stack: &DevStack) -> BTreeMap<String, bool> {
         Ok(plan) => plan
             .services
             .values()
-            .filter(|s| s.stateful && !s.volumes.is_empty())
-            .map(|s| (s.name.clone(), s.retain_on_delete))
+            .filter(|s| s.is_stateful() && !s.volumes().is_empty())
+            .map(|s| (s.name.clone(), s.retains_data()))
             .collect(),
         Err(_) => stack
             .spec

@@ -157,10 +157,10 @@ fn dependency_order(plan: &StackPlan) -> Vec<String> {
     while !remaining.is_empty() {
         let before = remaining.len();
         remaining.retain(|service| {
-            let free = service
-                .depends_on
-                .iter()
-                .all(|d| done.contains(d) || !plan.services.get(d).is_some_and(|s| s.active));
+            let free = service.depends_on.iter().all(|d| {
+                done.contains(&d.service)
+                    || !plan.services.get(&d.service).is_some_and(|s| s.active)
+            });
             if free {
                 done.push(service.name.clone());
             }
@@ -240,8 +240,8 @@ async fn converge(stack: &DevStack, plan: &StackPlan, ctx: &Context) -> Result<A
         let waiting_for: Vec<String> = plan.services[&service]
             .depends_on
             .iter()
-            .filter(|d| !outcomes.get(*d).is_some_and(|o| o.ready))
-            .cloned()
+            .filter(|d| !outcomes.get(&d.service).is_some_and(|o| o.ready))
+            .map(|d| d.service.clone())
             .collect();
         let create = waiting_for.is_empty();
         let (exists, ready) = match workload {
