@@ -317,6 +317,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 wait: !no_wait,
                 timeout: std::time::Duration::from_secs(timeout),
                 require_gpu,
+                file: stack.file.display().to_string(),
             };
             return Ok(ExitCode::from(docker_cmd::up(&plan, &args)?));
         }
