@@ -4,10 +4,13 @@
 //!   starts (or whatever `KUBECONFIG` points at).
 //! - [`TestNamespace`]: a fresh, uniquely named namespace that is deleted afterwards.
 //! - [`docker_host`]: the Docker endpoint (`DOCKER_HOST`, else `e2e/docker.sh endpoint`).
+//! - [`helm`]: Helm from the harness and the operator's chart.
 //!
 //! Nothing here skips: when the cluster or the Docker engine is not there, the helpers
 //! return (or, for [`docker_host`], panic with) an error that says how to start it, so a
 //! test that needs them fails loudly.
+
+pub mod helm;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -68,6 +71,33 @@ pub fn kubeconfig_source() -> Result<String> {
              start it with `e2e/cluster.sh up`",
         ),
     }
+}
+
+/// Runs the harness's kubectl (v1.37.2, `e2e/cluster.sh kubectl`) as admin against the test
+/// cluster and returns its output, whatever the exit status (`kubectl auth can-i` answers "no"
+/// with exit status 1).
+pub fn kubectl_output(args: &[&str]) -> Result<std::process::Output> {
+    let bin = run_script("cluster.sh", &["kubectl"])?;
+    Command::new(&bin)
+        .env("KUBECONFIG", kubeconfig_source()?)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {bin} {}", args.join(" ")))
+}
+
+/// Like [`kubectl_output`], but returns stdout; a non-zero exit is an error carrying stderr.
+pub fn kubectl(args: &[&str]) -> Result<String> {
+    let out = kubectl_output(args)?;
+    if !out.status.success() {
+        bail!(
+            "kubectl {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    String::from_utf8(out.stdout)
+        .with_context(|| format!("kubectl {} printed non-UTF-8", args.join(" ")))
 }
 
 /// The client configuration for the test cluster (admin credentials).
