@@ -164,6 +164,57 @@ pub async fn token_client(token: &str) -> Result<Client> {
     client_from_config(cfg).await
 }
 
+/// Writes `DIR/kubeconfig` for the test cluster that authenticates with `token` only (for a
+/// process that must run as a ServiceAccount, e.g. the operator with its chart's account)
+/// and returns its path. The cluster's CA is copied to `DIR/ca.crt` when the admin kubeconfig
+/// names it by path, so the directory alone is enough (mount it at the same path in a
+/// container).
+pub fn token_kubeconfig(dir: &Path, token: &str) -> Result<PathBuf> {
+    let source = kubeconfig_source()?;
+    let admin = std::env::split_paths(&source)
+        .find(|p| !p.as_os_str().is_empty())
+        .ok_or_else(|| anyhow!("kubeconfig path {source:?} names no file"))?;
+    let kc = Kubeconfig::read_from(&admin)
+        .with_context(|| format!("reading kubeconfig {}", admin.display()))?;
+    let context = kc
+        .contexts
+        .iter()
+        .find(|c| Some(&c.name) == kc.current_context.as_ref())
+        .and_then(|c| c.context.as_ref())
+        .ok_or_else(|| anyhow!("{} has no current context", admin.display()))?;
+    let cluster = kc
+        .clusters
+        .iter()
+        .find(|c| c.name == context.cluster)
+        .and_then(|c| c.cluster.as_ref())
+        .ok_or_else(|| anyhow!("{} names no cluster {}", admin.display(), context.cluster))?;
+    let server = cluster
+        .server
+        .clone()
+        .ok_or_else(|| anyhow!("{}: cluster without a server", admin.display()))?;
+    let mut entry = serde_json::json!({ "server": server });
+    if let Some(data) = &cluster.certificate_authority_data {
+        entry["certificate-authority-data"] = data.clone().into();
+    } else if let Some(ca) = &cluster.certificate_authority {
+        let copy = dir.join("ca.crt");
+        std::fs::copy(ca, &copy).with_context(|| format!("copying the CA {ca}"))?;
+        entry["certificate-authority"] = copy.to_string_lossy().into_owned().into();
+    }
+    // JSON is YAML: every kubeconfig reader takes it.
+    let kubeconfig = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{ "name": "test", "cluster": entry }],
+        "users": [{ "name": "token", "user": { "token": token } }],
+        "contexts": [{ "name": "test", "context": { "cluster": "test", "user": "token" } }],
+        "current-context": "test",
+    });
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, kubeconfig.to_string())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
 /// The Docker endpoint for the tests: `DOCKER_HOST` if set, else `e2e/docker.sh endpoint`.
 pub fn try_docker_host() -> Result<String> {
     match std::env::var("DOCKER_HOST") {

@@ -38,22 +38,27 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{/*
-What the operator does in a namespace it watches, verb by verb. The ClusterRole (all
-namespaces) and each per-namespace Role share this list, so both modes grant the same.
-  - devstacks: watch them, add/remove the finalizer (patch); status via its subresource;
-    devstacks/finalizers update lets owner references block deletion where the
-    OwnerReferencesPermissionEnforcement admission plugin is on.
-  - secrets: the credentials Secret is created once and completed (patch), never deleted by
-    the operator; the connections Secret is applied (patch) and pruned (delete) like the rest.
-  - services, statefulsets, deployments, networkpolicies: server-side apply (patch creates
-    too), watch what it owns, delete orphans of services removed from a stack.
-  - persistentvolumeclaims: find a stack's claims and delete them when not retained.
-  - events (events.k8s.io): the recorder creates an Event and patches its series.
+What the operator does in a namespace it watches, verb by verb (operator/src/controller/).
+The ClusterRole (all namespaces) and each per-namespace Role share this list.
+  - devstacks: the controller lists and watches them; the finalizer is added and removed
+    with a JSON patch; status goes through its subresource (server-side apply).
+    devstacks/finalizers update: the owner references it sets block the owner's deletion,
+    which clusters with the OwnerReferencesPermissionEnforcement admission plugin allow
+    only to whoever may update the owner's finalizers.
+  - secrets: the controller watches its own (list, watch); the credentials Secret is read,
+    created once and completed or adopted (get, create, patch); the connections Secret is
+    applied and pruned like the workloads; a reset deletes the credentials.
+  - services, deployments, networkpolicies: read before applying (get), server-side apply
+    (patch, which creates too), watch what it owns, delete orphans (list, delete).
+  - statefulsets: the same, plus deletecollection (a reset deletes a stack's at once).
+  - persistentvolumeclaims: find a stack's claims and delete them (reset, or deletion
+    without retainOnDelete); never read or watched one by one.
+  - events (events.k8s.io): kube-runtime's recorder creates an Event and patches its series.
 */}}
 {{- define "devstack-operator.namespacedRules" -}}
 - apiGroups: ["devstack.dev"]
   resources: ["devstacks"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["devstack.dev"]
   resources: ["devstacks/status"]
   verbs: ["patch"]
@@ -68,10 +73,13 @@ namespaces) and each per-namespace Role share this list, so both modes grant the
   verbs: ["get", "list", "watch", "patch", "delete"]
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
-  verbs: ["get", "list", "watch", "delete"]
+  verbs: ["list", "delete"]
 - apiGroups: ["apps"]
-  resources: ["statefulsets", "deployments"]
+  resources: ["deployments"]
   verbs: ["get", "list", "watch", "patch", "delete"]
+- apiGroups: ["apps"]
+  resources: ["statefulsets"]
+  verbs: ["get", "list", "watch", "patch", "delete", "deletecollection"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
   verbs: ["get", "list", "watch", "patch", "delete"]
@@ -80,10 +88,13 @@ namespaces) and each per-namespace Role share this list, so both modes grant the
   verbs: ["create", "patch"]
 {{- end -}}
 
-{{/* Cluster-wide, in both modes: wait until the DevStack CRD is Established (only that CRD). */}}
+{{/*
+Cluster-wide, in both modes: wait until the DevStack CRD is Established, a watch with a
+metadata.name field selector, which RBAC matches against resourceNames.
+*/}}
 {{- define "devstack-operator.crdRules" -}}
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
   resourceNames: ["devstacks.devstack.dev"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 {{- end -}}
