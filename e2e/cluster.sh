@@ -375,17 +375,20 @@ metadata:
     node-role.kubernetes.io/agent: ""
     type: kwok
 spec: {}
+# nvidia.com/gpu: a service with "gpu: N" (the cortex example's ollama) schedules here too.
 status:
   allocatable:
     cpu: "32"
     memory: 64Gi
     pods: "110"
     ephemeral-storage: 500Gi
+    nvidia.com/gpu: "8"
   capacity:
     cpu: "32"
     memory: 64Gi
     pods: "110"
     ephemeral-storage: 500Gi
+    nvidia.com/gpu: "8"
   nodeInfo:
     architecture: amd64
     kubeProxyVersion: fake

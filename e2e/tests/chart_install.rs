@@ -30,7 +30,10 @@ const WATCHED: &[(&str, &[&str])] = &[
         "secrets",
         &["get", "list", "watch", "create", "patch", "delete"],
     ),
-    ("services", &["get", "list", "watch", "patch", "delete"]),
+    (
+        "services",
+        &["get", "list", "watch", "create", "patch", "delete"],
+    ),
     ("persistentvolumeclaims", &["list", "delete"]),
     (
         "statefulsets.apps",
@@ -45,11 +48,11 @@ const WATCHED: &[(&str, &[&str])] = &[
     ),
     (
         "deployments.apps",
-        &["get", "list", "watch", "patch", "delete"],
+        &["get", "list", "watch", "create", "patch", "delete"],
     ),
     (
         "networkpolicies.networking.k8s.io",
-        &["get", "list", "watch", "patch", "delete"],
+        &["get", "list", "watch", "create", "patch", "delete"],
     ),
     ("events.events.k8s.io", &["create", "patch"]),
 ];

@@ -49,7 +49,8 @@ The ClusterRole (all namespaces) and each per-namespace Role share this list.
     created once and completed or adopted (get, create, patch); the connections Secret is
     applied and pruned like the workloads; a reset deletes the credentials.
   - services, deployments, networkpolicies: read before applying (get), server-side apply
-    (patch, which creates too), watch what it owns, delete orphans (list, delete).
+    (patch; the API server authorizes an apply that creates the object as create), watch
+    what it owns, delete orphans (list, delete).
   - statefulsets: the same, plus deletecollection (a reset deletes a stack's at once).
   - persistentvolumeclaims: find a stack's claims and delete them (reset, or deletion
     without retainOnDelete); never read or watched one by one.
@@ -70,19 +71,19 @@ The ClusterRole (all namespaces) and each per-namespace Role share this list.
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["get", "list", "watch", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
   verbs: ["list", "delete"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "watch", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
-  verbs: ["get", "list", "watch", "patch", "delete", "deletecollection"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete", "deletecollection"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
-  verbs: ["get", "list", "watch", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
