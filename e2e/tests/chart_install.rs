@@ -41,6 +41,7 @@ const WATCHED: &[(&str, &[&str])] = &[
             "get",
             "list",
             "watch",
+            "create",
             "patch",
             "delete",
             "deletecollection",
