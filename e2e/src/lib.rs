@@ -215,6 +215,26 @@ pub fn token_kubeconfig(dir: &Path, token: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// A token of the ServiceAccount `namespace/name`, valid for an hour (TokenRequest).
+pub async fn service_account_token(client: Client, namespace: &str, name: &str) -> Result<String> {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(3600),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    Api::<ServiceAccount>::namespaced(client, namespace)
+        .create_token_request(name, &PostParams::default(), &request)
+        .await
+        .with_context(|| format!("requesting a token of {namespace}/{name}"))?
+        .status
+        .and_then(|s| s.token)
+        .ok_or_else(|| anyhow!("the TokenRequest for {namespace}/{name} returned no token"))
+}
+
 /// The Docker endpoint for the tests: `DOCKER_HOST` if set, else `e2e/docker.sh endpoint`.
 pub fn try_docker_host() -> Result<String> {
     match std::env::var("DOCKER_HOST") {
