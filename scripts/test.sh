@@ -3,7 +3,8 @@
 #   1. prerequisites (Rust components; the e2e scripts install Docker, Compose and the
 #      Kubernetes binaries themselves, cached under ${DEVSTACK_CACHE:-~/.cache/devstack})
 #   2. a real local control plane (e2e/cluster.sh) and a real Docker engine (e2e/docker.sh)
-#   3. cargo fmt --check, cargo clippy -D warnings, cargo test --workspace
+#   3. cargo fmt --check, cargo clippy -D warnings, cargo doc (warnings denied: no broken
+#      doc links), cargo test --workspace
 #   4. tears the control plane and the engine down again, also on failure
 # Each phase prints its duration. Nothing is skipped: a missing cluster or engine fails the run.
 set -euo pipefail
@@ -41,12 +42,14 @@ phase "docker engine + compose + local images" e2e/docker.sh up
 started_cluster=1
 phase "local control plane" e2e/cluster.sh up
 
-export KUBECONFIG DOCKER_HOST DEVSTACK_COMPOSE_BIN DEVSTACK_LOCAL_IMAGES
+export KUBECONFIG DOCKER_HOST DEVSTACK_COMPOSE_BIN DEVSTACK_LOCAL_IMAGES DEVSTACK_YAML_PYTHON
 KUBECONFIG=$(e2e/cluster.sh kubeconfig)
 DOCKER_HOST=$(e2e/docker.sh endpoint)
 DEVSTACK_COMPOSE_BIN=$(e2e/docker.sh compose-bin)
 DEVSTACK_LOCAL_IMAGES=$(e2e/docker.sh images | paste -sd, -)
+DEVSTACK_YAML_PYTHON=$(e2e/docker.sh yaml-python)
 
 phase "cargo fmt --check" cargo fmt --all -- --check
 phase "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+phase "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --locked
 phase "cargo test" cargo test --workspace --locked --no-fail-fast

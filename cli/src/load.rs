@@ -7,11 +7,12 @@ use devstack_crds::parse::{parse_devstack, ParseError};
 use devstack_crds::plan::{plan, PlanOptions, StackPlan};
 use devstack_crds::ValidationErrors;
 
-/// Why a stack could not be planned.
+/// Why a stack could not be planned. Messages leave the cause to the error chain (printed
+/// once, after a `: `).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read (exit 1).
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: String,
@@ -19,7 +20,7 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// The file is not a DevStack (exit 2).
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Parse {
         /// The file.
         path: String,
@@ -37,13 +38,6 @@ pub enum LoadError {
     /// A command-line option is malformed (exit 2).
     #[error("{0}")]
     Usage(String),
-}
-
-impl LoadError {
-    /// Whether the problem is the user's input (exit 2) rather than the environment (exit 1).
-    pub fn is_invalid_input(&self) -> bool {
-        !matches!(self, LoadError::Read { .. })
-    }
 }
 
 /// Parses `--image-override type=image` values.

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use devstack_cli::load::{load_plan, parse_overrides, LoadError};
-use devstack_cli::{catalog_list, parity, secrets};
+use devstack_cli::load::{load_plan, parse_overrides};
+use devstack_cli::{catalog_list, exit, parity, secrets};
 use devstack_crds::plan::{PlanOptions, StackPlan};
 
 /// Describe a development stack once; run it in Kubernetes or Docker with the same services,
@@ -124,7 +124,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
-                ExitCode::from(2)
+                ExitCode::from(exit::INVALID_INPUT)
             } else {
                 ExitCode::SUCCESS
             };
@@ -133,11 +133,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            let invalid = error
-                .downcast_ref::<LoadError>()
-                .is_some_and(LoadError::is_invalid_input);
             eprintln!("error: {error:#}");
-            ExitCode::from(if invalid { 2 } else { 1 })
+            ExitCode::from(exit::code(&error))
         }
     }
 }

@@ -16,11 +16,11 @@ mod k8s;
 #[derive(Debug, thiserror::Error)]
 pub enum ParityError {
     /// The Kubernetes renderer failed.
-    #[error("kubernetes rendering: {0}")]
-    K8s(String),
+    #[error("kubernetes rendering")]
+    K8s(#[from] devstack_operator::RenderError),
     /// The Compose renderer failed.
-    #[error("compose rendering: {0}")]
-    Compose(String),
+    #[error("compose rendering")]
+    Compose(#[from] devstack_compose::RenderError),
     /// A rendering could not be read back.
     #[error("reading back the {mode} rendering: {message}")]
     ReadBack {
@@ -28,6 +28,24 @@ pub enum ParityError {
         mode: &'static str,
         /// What was wrong.
         message: String,
+    },
+    /// A rendering is not YAML the reader understands.
+    #[error("reading back the {mode} rendering")]
+    ReadYaml {
+        /// `kubernetes` or `compose`.
+        mode: &'static str,
+        /// The reader's error.
+        #[source]
+        source: devstack_crds::yaml::YamlError,
+    },
+    /// A rendered object does not read back as its kind.
+    #[error("reading back the kubernetes rendering: {kind}")]
+    ReadObject {
+        /// The object's kind.
+        kind: String,
+        /// The reader's error.
+        #[source]
+        source: serde_json::Error,
     },
 }
 
@@ -236,16 +254,13 @@ pub fn check(plan: &StackPlan) -> Result<Report, ParityError> {
     let markers: BTreeMap<String, String> = plan
         .secrets
         .iter()
-        .map(|s| (s.id.clone(), secret_marker(&s.id)))
+        .map(|s| (s.id.to_string(), secret_marker(s.id.as_str())))
         .collect();
-    let objects = devstack_operator::render(plan, Some(&markers))
-        .map_err(|e| ParityError::K8s(e.to_string()))?;
-    let stream =
-        devstack_operator::to_yaml_stream(&objects).map_err(|e| ParityError::K8s(e.to_string()))?;
+    let objects = devstack_operator::render(plan, Some(&markers))?;
+    let stream = devstack_operator::to_yaml_stream(&objects)?;
     let kube = k8s::read_back(&stream, plan)?;
-    let yaml = devstack_compose::render(plan).map_err(|e| ParityError::Compose(e.to_string()))?;
-    let env = devstack_compose::env_file(plan, &markers)
-        .map_err(|e| ParityError::Compose(e.to_string()))?;
+    let yaml = devstack_compose::render(plan)?;
+    let env = devstack_compose::env_file(plan, &markers)?;
     let docker = compose::read_back(&yaml, &env)?;
     let outside_only: BTreeSet<String> = plan
         .active_services()

@@ -12,7 +12,7 @@ use devstack_crds::plan::StackPlan;
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
     /// I/O on the file.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: String,

@@ -7,6 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use devstack_crds::test_support as fixtures;
+
 fn devstack(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_devstack"))
         .args(args)
@@ -16,21 +18,15 @@ fn devstack(args: &[&str]) -> Output {
 }
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    fixtures::workspace()
 }
 
+/// Every example file, by name.
 fn examples() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("examples"))
-        .expect("examples/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 6,
-        "expected one example per seed plus minimal, found {files:?}"
-    );
-    files
+    fixtures::examples()
+        .into_iter()
+        .map(|(stem, _)| fixtures::examples_dir().join(format!("{stem}.yaml")))
+        .collect()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -39,7 +35,7 @@ fn text(bytes: &[u8]) -> String {
 
 fn write_stack(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("stack.yaml");
-    std::fs::write(&path, format!("apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {{name: demo}}\nspec:\n{body}")).expect("write");
+    std::fs::write(&path, fixtures::manifest("demo", body)).expect("write");
     path
 }
 
@@ -131,8 +127,22 @@ fn malformed_yaml_exits_2_and_never_panics() {
     ] {
         let file = write_stack(dir.path(), body);
         let out = devstack(&["validate", file.to_str().expect("utf8")]);
-        assert_eq!(out.status.code(), Some(2), "{body}: {}", text(&out.stderr));
-        assert!(!text(&out.stderr).contains("panicked"));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{body}: {stderr}");
+        assert!(!stderr.contains("panicked"));
+        // The file, then the parser's message, once.
+        let parse_error = devstack_crds::parse::parse_devstack(
+            &std::fs::read_to_string(&file).expect("read back"),
+        )
+        .expect_err("malformed");
+        assert_eq!(
+            stderr,
+            format!(
+                "error: {}: {}\n",
+                file.display(),
+                devstack_crds::error::chain(&parse_error)
+            )
+        );
     }
 }
 
@@ -140,7 +150,37 @@ fn malformed_yaml_exits_2_and_never_panics() {
 fn missing_file_exits_1() {
     let out = devstack(&["validate", "/nonexistent/stack.yaml"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("cannot read /nonexistent/stack.yaml"));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: cannot read /nonexistent/stack.yaml: "),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("os error 2").count(),
+        1,
+        "the cause is printed once: {stderr}"
+    );
+}
+
+#[test]
+fn a_malformed_secrets_file_is_invalid_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = dir.path().join(".env");
+    std::fs::write(&env, "DEVSTACK_POSTGRES_PASSWORD=x\nnot a key value line\n").expect("write");
+    let out = devstack(&[
+        "render",
+        "k8s",
+        "examples/minimal.yaml",
+        "--include-secrets",
+        "--env-file",
+        env.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(":2: expected KEY=VALUE"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

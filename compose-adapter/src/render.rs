@@ -3,28 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use devstack_crds::plan::{EnvSource, ServicePlan};
-use devstack_crds::quantity::format_bytes;
+use devstack_crds::plan::{EnvSource, ServicePlan, WaitFor};
 use devstack_crds::StackPlan;
 
 use crate::health::healthcheck;
 use crate::model::{
-    Condition, DependsOn, Deploy, Device, Limits, Network, OrderedMap, Project, Reservations,
-    Resources, Service, Volume, VolumeMount,
+    Condition, DependsOn, Network, OrderedMap, Project, Service, Volume, VolumeMount,
 };
-use crate::networks::{self, Assignment};
-use crate::text::{escape, TextRenderer};
-use crate::units;
-use crate::RenderError;
-
-/// Label with the stack name (services, volumes, networks).
-pub const LABEL_STACK: &str = "devstack.dev/stack";
-/// Label with the service name (services, volumes).
-pub const LABEL_SERVICE: &str = "devstack.dev/service";
-/// Label with the requested volume size (Docker cannot enforce it; kept for parity).
-pub const LABEL_SIZE: &str = "devstack.dev/size";
-/// Label telling whether the volume survives deleting the stack.
-pub const LABEL_RETAIN: &str = "devstack.dev/retain-on-delete";
+use crate::reachability::{self, Assignment};
+use crate::text::{self, escape};
+use crate::{labels, resources};
 
 /// Name of the named volume for `volume` of `service`.
 pub fn volume_name(service: &str, volume: &str) -> String {
@@ -32,9 +20,8 @@ pub fn volume_name(service: &str, volume: &str) -> String {
 }
 
 /// Builds the Compose project of `plan`.
-pub fn project(plan: &StackPlan) -> Result<Project, RenderError> {
-    let text = TextRenderer::new(plan)?;
-    let assignment = networks::assign(plan)?;
+pub fn project(plan: &StackPlan) -> Project {
+    let assignment = reachability::assign(plan);
     let mut project = Project {
         name: plan.name.clone(),
         ..Project::default()
@@ -43,59 +30,46 @@ pub fn project(plan: &StackPlan) -> Result<Project, RenderError> {
         project.networks.insert(
             network.clone(),
             Network {
-                labels: BTreeMap::from([(LABEL_STACK.to_string(), plan.name.clone())]),
+                labels: labels::stack(plan),
             },
         );
     }
     for service in plan.services.values() {
-        for volume in &service.volumes {
-            let labels = BTreeMap::from([
-                (LABEL_STACK.to_string(), plan.name.clone()),
-                (LABEL_SERVICE.to_string(), service.name.clone()),
-                (LABEL_SIZE.to_string(), format_bytes(volume.size_bytes)),
-                (
-                    LABEL_RETAIN.to_string(),
-                    service.retain_on_delete.to_string(),
-                ),
-            ]);
-            project
-                .volumes
-                .insert(volume_name(&service.name, &volume.name), Volume { labels });
+        for volume in service.volumes() {
+            project.volumes.insert(
+                volume_name(&service.name, &volume.name),
+                Volume {
+                    labels: labels::volume(plan, service, volume),
+                },
+            );
         }
         project.services.insert(
             service.name.clone(),
-            render_service(plan, service, &text, &assignment)?,
+            render_service(plan, service, &assignment),
         );
     }
-    Ok(project)
+    project
 }
 
-fn render_service(
-    plan: &StackPlan,
-    service: &ServicePlan,
-    text: &TextRenderer,
-    assignment: &Assignment,
-) -> Result<Service, RenderError> {
+fn render_service(plan: &StackPlan, service: &ServicePlan, assignment: &Assignment) -> Service {
     let name = service.name.as_str();
     // An empty list means "the image's default" in Kubernetes; Compose would clear it instead.
-    let list = |list: &Option<Vec<_>>| -> Result<Option<Vec<String>>, RenderError> {
-        match list {
-            Some(items) if !items.is_empty() => Ok(Some(text.templates(items, name)?)),
-            _ => Ok(None),
-        }
+    let list = |list: &Option<Vec<_>>| match list {
+        Some(items) if !items.is_empty() => Some(text::templates(items)),
+        _ => None,
     };
     let security = &service.security;
     let user = security.uid.map(|uid| match security.gid {
         Some(gid) => format!("{uid}:{gid}"),
         None => uid.to_string(),
     });
-    Ok(Service {
+    Service {
         image: escape(&service.image),
         profiles: service.profiles.clone(),
         user,
-        entrypoint: list(&service.command)?,
-        command: list(&service.args)?,
-        environment: environment(plan, service, text)?,
+        entrypoint: list(&service.command),
+        command: list(&service.args),
+        environment: environment(service),
         ports: service
             .ports
             .iter()
@@ -109,15 +83,15 @@ fn render_service(
             .iter()
             .map(|p| p.container_port.to_string())
             .collect(),
-        healthcheck: healthcheck(service)?,
-        depends_on: depends_on(plan, service)?,
+        healthcheck: healthcheck(service),
+        depends_on: depends_on(service),
         networks: assignment
             .by_service
             .get(name)
             .map(|n| n.iter().cloned().collect())
             .unwrap_or_default(),
         volumes: service
-            .volumes
+            .volumes()
             .iter()
             .map(|v| VolumeMount {
                 kind: "volume".to_string(),
@@ -134,103 +108,44 @@ fn render_service(
             .map(|c| escape(c))
             .collect(),
         security_opt: vec!["no-new-privileges:true".to_string()],
-        deploy: Some(deploy(service)),
-        labels: BTreeMap::from([
-            (LABEL_STACK.to_string(), plan.name.clone()),
-            (LABEL_SERVICE.to_string(), service.name.clone()),
-        ]),
+        deploy: Some(resources::deploy(service)),
+        labels: labels::service(plan, service),
         restart: Some("unless-stopped".to_string()),
-    })
-}
-
-fn environment(
-    plan: &StackPlan,
-    service: &ServicePlan,
-    text: &TextRenderer,
-) -> Result<OrderedMap, RenderError> {
-    let name = service.name.as_str();
-    let mut env = Vec::with_capacity(service.env.len());
-    for var in &service.env {
-        let value = match &var.source {
-            EnvSource::Template(t) => text.template(t, name)?,
-            EnvSource::Secret(id) => text.secret(id, name)?,
-            EnvSource::Connection { service: from } => {
-                let dependency =
-                    plan.services
-                        .get(from)
-                        .ok_or_else(|| RenderError::UnknownService {
-                            service: name.to_string(),
-                            referenced: from.clone(),
-                        })?;
-                let template = dependency.connection.get(&var.key).ok_or_else(|| {
-                    RenderError::UnknownConnectionKey {
-                        service: name.to_string(),
-                        dependency: from.clone(),
-                        key: var.key.clone(),
-                    }
-                })?;
-                text.template(template, name)?
-            }
-        };
-        env.push((var.key.clone(), value));
     }
-    Ok(OrderedMap(env))
 }
 
-fn depends_on(
-    plan: &StackPlan,
-    service: &ServicePlan,
-) -> Result<BTreeMap<String, DependsOn>, RenderError> {
+fn environment(service: &ServicePlan) -> OrderedMap {
+    let env = service
+        .env
+        .iter()
+        .map(|var| {
+            let value = match &var.source {
+                EnvSource::Template(t) => text::template(t),
+                EnvSource::Secret(id) => text::interpolation(id.as_str()),
+                EnvSource::Connection { value, .. } => text::template(value),
+            };
+            (var.key.clone(), value)
+        })
+        .collect();
+    OrderedMap(env)
+}
+
+fn depends_on(service: &ServicePlan) -> BTreeMap<String, DependsOn> {
     service
         .depends_on
         .iter()
         .map(|dep| {
-            let dependency = plan
-                .services
-                .get(dep)
-                .ok_or_else(|| RenderError::UnknownService {
-                    service: service.name.clone(),
-                    referenced: dep.clone(),
-                })?;
-            let condition = if dependency.container_health().is_some() {
-                Condition::ServiceHealthy
-            } else {
-                Condition::ServiceStarted
+            let condition = match dep.wait_for {
+                WaitFor::Healthy => Condition::ServiceHealthy,
+                WaitFor::Started => Condition::ServiceStarted,
             };
-            Ok((
-                dep.clone(),
+            (
+                dep.service.clone(),
                 DependsOn {
                     condition,
                     required: true,
                 },
-            ))
+            )
         })
         .collect()
-}
-
-fn deploy(service: &ServicePlan) -> Deploy {
-    let budget = &service.resources;
-    let devices = if service.gpu > 0 {
-        vec![Device {
-            driver: "nvidia".to_string(),
-            count: service.gpu,
-            capabilities: vec!["gpu".to_string()],
-        }]
-    } else {
-        Vec::new()
-    };
-    Deploy {
-        replicas: (service.replicas != 1).then_some(service.replicas),
-        resources: Resources {
-            limits: Limits {
-                cpus: units::cpus(budget.limit_cpu_millis),
-                memory: units::memory(budget.limit_memory_bytes),
-            },
-            reservations: Reservations {
-                cpus: units::cpus(budget.request_cpu_millis),
-                memory: units::memory(budget.request_memory_bytes),
-                devices,
-            },
-        },
-    }
 }

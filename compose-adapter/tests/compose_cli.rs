@@ -7,14 +7,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use common::{fake_secrets, plan_yaml};
+use devstack_crds::test_support::{self as fixtures, fake_secrets, plan_yaml};
 use devstack_crds::StackPlan;
 use serde_json::Value;
 
@@ -26,7 +24,7 @@ fn compose_bin() -> &'static Path {
             assert!(bin.is_file(), "DEVSTACK_COMPOSE_BIN={} is not a file", bin.display());
             return bin;
         }
-        let script = common::workspace().join("e2e/docker.sh");
+        let script = fixtures::workspace().join("e2e/docker.sh");
         let out = Command::new(&script)
             .arg("compose-bin")
             .output()
@@ -157,8 +155,8 @@ spec:
 #[test]
 fn compose_accepts_every_example() {
     let mut failures = Vec::new();
-    for (name, yaml) in common::examples() {
-        match common::plan_example(&name, &yaml) {
+    for (name, yaml) in fixtures::examples() {
+        match fixtures::plan_example(&name, &yaml) {
             Ok(plan) => failures.extend(assert_accepted(&name, &plan).err()),
             Err(e) => failures.push(e),
         }

@@ -4,14 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
-mod common;
+use devstack_crds::test_support as fixtures;
 
 #[test]
 fn every_example_matches_its_golden_file() {
-    let examples = common::examples();
+    let examples = fixtures::examples();
     assert!(!examples.is_empty(), "no examples/*.yaml found");
     for (name, yaml) in &examples {
-        let plan = common::plan_example(name, yaml).unwrap_or_else(|e| panic!("{e}"));
+        let plan = fixtures::plan_example(name, yaml).unwrap_or_else(|e| panic!("{e}"));
         let rendered =
             devstack_compose::render(&plan).unwrap_or_else(|e| panic!("{name}: render: {e}"));
         insta::assert_snapshot!(format!("{name}.compose"), rendered);

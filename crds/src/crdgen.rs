@@ -6,8 +6,8 @@ use crate::types::DevStack;
 
 /// The CRD as YAML, exactly as `devstack crd` prints it and `crds/devstack.dev_devstacks.yaml`
 /// holds it.
-pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
-    serde_yaml::to_string(&DevStack::crd())
+pub fn crd_yaml() -> Result<String, crate::yaml::YamlError> {
+    crate::yaml::to_string(&DevStack::crd())
 }
 
 #[cfg(test)]

@@ -47,6 +47,32 @@ impl ValidationErrors {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Runs `check` with a fresh collector, keeps every problem it reports, and returns its
+    /// result only when it reported none (a part with an error yields nothing to build on).
+    pub fn scope<T>(
+        &mut self,
+        check: impl FnOnce(&mut ValidationErrors) -> Option<T>,
+    ) -> Option<T> {
+        let mut local = ValidationErrors::default();
+        let out = check(&mut local);
+        let clean = local.is_empty();
+        self.0.extend(local.0);
+        out.filter(|_| clean)
+    }
+}
+
+/// `error` and each of its causes, joined by `: ` (each printed once): for messages that have
+/// room for one line, such as a status condition or an Event.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        out.push_str(": ");
+        out.push_str(&next.to_string());
+        cause = next.source();
+    }
+    out
 }
 
 /// The candidate closest to `wrong` by edit distance, if it is close enough to be a typo.
@@ -101,6 +127,15 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chain_prints_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("reading x.yaml")]
+        struct Outer(#[source] std::io::Error);
+        let error = Outer(std::io::Error::other("disk on fire"));
+        assert_eq!(chain(&error), "reading x.yaml: disk on fire");
+    }
 
     #[test]
     fn suggests_close_names_only() {

@@ -21,11 +21,11 @@ pub fn fill<R: Rng + CryptoRng + ?Sized>(
         .iter()
         .map(|def| {
             let value = existing
-                .get(&def.id)
+                .get(def.id.as_str())
                 .filter(|v| !v.is_empty())
                 .cloned()
                 .unwrap_or_else(|| Alphanumeric.sample_string(rng, def.length));
-            (def.id.clone(), value)
+            (def.id.to_string(), value)
         })
         .collect()
 }
@@ -36,15 +36,10 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-    use crate::parse::parse_devstack;
-    use crate::plan::{plan, PlanOptions};
+    use crate::test_support::plan_spec;
 
     fn demo_plan() -> StackPlan {
-        let stack = parse_devstack(
-            "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: demo}\nspec:\n  services:\n    db: {type: postgres}\n    cache: {type: redis}\n",
-        )
-        .expect("parses");
-        plan(&stack, &PlanOptions::default()).expect("valid")
+        plan_spec("services:\n  db: {type: postgres}\n  cache: {type: redis}\n")
     }
 
     #[test]
@@ -53,7 +48,7 @@ mod tests {
         let values = fill(&plan, &BTreeMap::new(), &mut StdRng::seed_from_u64(1));
         assert_eq!(values.len(), plan.secrets.len());
         for def in &plan.secrets {
-            let value = &values[&def.id];
+            let value = &values[def.id.as_str()];
             assert_eq!(value.len(), def.length, "{}", def.id);
             assert!(value.chars().all(|c| c.is_ascii_alphanumeric()));
         }
@@ -64,7 +59,7 @@ mod tests {
         let plan = demo_plan();
         let first = fill(&plan, &BTreeMap::new(), &mut StdRng::seed_from_u64(1));
         let mut existing = first.clone();
-        let emptied = plan.secrets[0].id.clone();
+        let emptied = plan.secrets[0].id.to_string();
         existing.insert(emptied.clone(), String::new());
         existing.insert("NOT_DECLARED".into(), "x".into());
         let second = fill(&plan, &existing, &mut StdRng::seed_from_u64(2));

@@ -2,7 +2,7 @@
 //!
 //! Doc comments on these types become `kubectl explain` text, so they are written for users.
 //! Rules the API server can check on its own are CEL rules here; everything that needs the
-//! catalog (port names, stateful types, dependency graph) is checked by [`crate::validate`],
+//! catalog (port names, stateful types, dependency graph) is checked by [`crate::plan::plan`],
 //! which the CLI and the operator both run.
 
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
     namespaced,
     status = "DevStackStatus",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Services","type":"integer","description":"number of services in the stack","jsonPath":".status.readyServices"}"#,
+    printcolumn = r#"{"name":"Services","type":"integer","description":"number of services that are ready","jsonPath":".status.readyServices"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -2,6 +2,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers panic on broken fixtures
 
+use devstack_crds::error::chain;
 use devstack_crds::parse::{parse_devstack, ParseError};
 use devstack_crds::plan::{plan, PlanOptions};
 use proptest::prelude::*;
@@ -9,12 +10,12 @@ use proptest::prelude::*;
 #[test]
 fn unknown_field_is_named() {
     let err = parse_devstack("apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: x}\nspec:\n  services:\n    api: {image: 'a:1', dependOn: [db]}\n").expect_err("unknown field");
-    let text = err.to_string();
-    assert!(text.contains("dependOn"), "{text}");
+    let text = chain(&err);
     assert!(
-        text.contains("spec.services.api") || text.contains("services"),
-        "{text}"
+        text.starts_with("spec.services.api.dependOn: "),
+        "names the field first: {text}"
     );
+    assert!(text.contains("dependsOn"), "lists the known fields: {text}");
 }
 
 #[test]
@@ -44,9 +45,15 @@ fn empty_and_multi_document_files_are_rejected() {
 fn wrong_value_type_is_named() {
     let err = parse_devstack("apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: x}\nspec:\n  services:\n    db: {type: postgres, hostPorts: {postgres: high}}\n").expect_err("not a number");
     assert!(
-        err.to_string().contains("hostPorts") || err.to_string().contains("invalid type"),
-        "{err}"
+        matches!(&err, ParseError::Field { path, .. } if path == "spec.services.db.hostPorts.postgres"),
+        "{err:?}"
     );
+    let text = chain(&err);
+    assert!(
+        text.starts_with("spec.services.db.hostPorts.postgres: "),
+        "names the field first: {text}"
+    );
+    assert!(text.contains("invalid i64"), "says what is wrong: {text}");
 }
 
 fn yaml_fragment() -> impl Strategy<Value = String> {

@@ -4,6 +4,7 @@
 
 use devstack_crds::parse::parse_devstack;
 use devstack_crds::plan::{plan, PlanOptions};
+use devstack_crds::test_support::{manifest, plan_yaml, stack_yaml};
 use devstack_crds::FieldError;
 
 /// Plans a stack whose `spec.services` is `services` (YAML, indented by 4).
@@ -12,8 +13,7 @@ fn errors_of(spec: &str) -> Vec<FieldError> {
 }
 
 fn errors_with(spec: &str, options: &PlanOptions) -> Vec<FieldError> {
-    let text = format!("apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {{name: demo}}\nspec:\n{spec}");
-    let stack = parse_devstack(&text).expect("test YAML parses");
+    let stack = stack_yaml(&manifest("demo", spec));
     match plan(&stack, options) {
         Ok(_) => Vec::new(),
         Err(e) => e.0,
@@ -288,12 +288,10 @@ fn every_problem_is_reported_at_once() {
 
 #[test]
 fn jvm_heap_follows_the_memory_limit() {
-    let text = "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: demo}\nspec:\n  services:\n    search: {type: opensearch, resources: {limits: {memory: 4Gi}}}\n";
-    let plan = plan(
-        &parse_devstack(text).expect("parses"),
-        &PlanOptions::default(),
-    )
-    .expect("valid");
+    let plan = plan_yaml(&manifest(
+        "demo",
+        "services:\n  search: {type: opensearch, resources: {limits: {memory: 4Gi}}}\n",
+    ));
     let opts = plan.services["search"]
         .env
         .iter()
@@ -307,12 +305,10 @@ fn jvm_heap_follows_the_memory_limit() {
 
 #[test]
 fn kafka_advertises_its_published_external_port_to_host_clients() {
-    let text = "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: demo}\nspec:\n  services:\n    kafka: {type: kafka, hostPorts: {external: 19092}}\n";
-    let plan = plan(
-        &parse_devstack(text).expect("parses"),
-        &PlanOptions::default(),
-    )
-    .expect("valid");
+    let plan = plan_yaml(&manifest(
+        "demo",
+        "services:\n  kafka: {type: kafka, hostPorts: {external: 19092}}\n",
+    ));
     let kafka = &plan.services["kafka"];
     let advertised = kafka
         .env
@@ -331,4 +327,42 @@ fn kafka_advertises_its_published_external_port_to_host_clients() {
         kafka.port("external").and_then(|p| p.host_port),
         Some(19092)
     );
+}
+
+#[test]
+fn image_registry_rewrites_every_image_onto_the_mirror() {
+    let plan = plan_yaml(&manifest(
+        "demo",
+        "imageRegistry: registry.internal:5000/\nservices:\n  db: {type: postgres, version: '17.2'}\n  api: {image: ghcr.io/acme/api:2.3.0}\n  web: {image: nginx:1.27}\n  local: {image: 'localhost:5000/tools/job:1'}\n",
+    ));
+    let image = |name: &str| plan.services[name].image.as_str();
+    assert_eq!(image("db"), "registry.internal:5000/postgres:17.2");
+    assert_eq!(image("api"), "registry.internal:5000/acme/api:2.3.0");
+    assert_eq!(image("web"), "registry.internal:5000/nginx:1.27");
+    assert_eq!(image("local"), "registry.internal:5000/tools/job:1");
+
+    // An --image-override is an exact image: the mirror does not rewrite it.
+    let options = PlanOptions {
+        image_overrides: [("postgres".to_string(), "local/pg:dev".to_string())].into(),
+        ..PlanOptions::default()
+    };
+    let stack = stack_yaml(&manifest(
+        "demo",
+        "imageRegistry: registry.internal:5000\nservices:\n  db: {type: postgres}\n",
+    ));
+    let overridden = devstack_crds::plan::plan(&stack, &options).expect("valid");
+    assert_eq!(overridden.services["db"].image, "local/pg:dev");
+}
+
+#[test]
+fn the_registry_mirror_example_pulls_everything_through_the_mirror() {
+    let yaml = std::fs::read_to_string(
+        devstack_crds::test_support::examples_dir().join("registry-mirror.yaml"),
+    )
+    .expect("examples/registry-mirror.yaml");
+    let plan = plan_yaml(&yaml);
+    assert!(plan
+        .services
+        .values()
+        .all(|s| s.image.starts_with("registry.internal:5000/")));
 }

@@ -5,22 +5,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use devstack_crds::test_support as fixtures;
 
 #[test]
 fn every_example_matches_its_snapshot() {
-    let examples = common::examples();
+    let examples = fixtures::examples();
     assert!(!examples.is_empty(), "no examples/*.yaml found");
     let mut failures = Vec::new();
     for (name, text) in &examples {
-        let plan = match common::plan_example(name, text) {
+        let plan = match fixtures::plan_example(name, text) {
             Ok(plan) => plan,
             Err(e) => {
                 failures.push(e);
                 continue;
             }
         };
-        let yaml = devstack_operator::render(&plan, Some(&common::fake_secrets(&plan)))
+        let yaml = devstack_operator::render(&plan, Some(&fixtures::fake_secrets(&plan)))
             .and_then(|objects| devstack_operator::to_yaml_stream(&objects));
         match yaml {
             Ok(yaml) => insta::assert_snapshot!(name.as_str(), yaml),
@@ -36,11 +36,9 @@ fn every_example_matches_its_snapshot() {
 
 #[test]
 fn rendering_without_secret_values_references_the_same_secrets() {
-    for (name, text) in common::examples() {
-        let Ok(plan) = common::plan_example(&name, &text) else {
-            continue; // reported by every_example_matches_its_snapshot
-        };
-        let with = devstack_operator::render(&plan, Some(&common::fake_secrets(&plan))).unwrap();
+    for (name, text) in fixtures::examples() {
+        let plan = fixtures::plan_example(&name, &text).unwrap_or_else(|e| panic!("{e}"));
+        let with = devstack_operator::render(&plan, Some(&fixtures::fake_secrets(&plan))).unwrap();
         let without = devstack_operator::render(&plan, None).unwrap();
         let with: Vec<_> = with.into_iter().filter(|o| o.kind() != "Secret").collect();
         assert_eq!(with, without, "{name}");

@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_yaml::Value;
+use devstack_crds::conventions::health::CheckForm;
+use devstack_crds::conventions::{compose, LABEL_SIZE};
+use serde_json::Value;
 
 use super::{cpu, pair, secret_marker, start_grace, NormService, Normalized, ParityError};
 
@@ -15,31 +17,11 @@ fn err(message: impl Into<String>) -> ParityError {
 
 /// Undoes Compose escaping and interpolation: `$$` → `$`, `${ID...}` → the secret marker.
 fn canon(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if let Some(after) = tail.strip_prefix("$$") {
-            out.push('$');
-            rest = after;
-        } else if let Some(after) = tail.strip_prefix("${") {
-            let end = after.find('}').unwrap_or(after.len());
-            let inner = &after[..end];
-            let id = inner.split([':', '-', '?']).next().unwrap_or(inner);
-            out.push_str(&secret_marker(id));
-            rest = after.get(end + 1..).unwrap_or("");
-        } else {
-            out.push('$');
-            rest = &tail[1..];
-        }
-    }
-    out.push_str(rest);
-    out
+    compose::unescape(text, secret_marker)
 }
 
 fn strings(value: Option<&Value>) -> Option<Vec<String>> {
-    let seq = value?.as_sequence()?;
+    let seq = value?.as_array()?;
     Some(seq.iter().map(scalar).collect())
 }
 
@@ -49,7 +31,7 @@ fn scalar(value: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Null => String::new(),
-        other => serde_yaml::to_string(other)
+        other => devstack_crds::yaml::to_string(other)
             .unwrap_or_default()
             .trim()
             .to_string(),
@@ -95,32 +77,26 @@ fn docker_bytes(text: &str) -> Option<u64> {
 }
 
 fn health(test: &[String]) -> String {
-    match test.first().map(String::as_str) {
-        Some("CMD") => {
-            let argv: Vec<String> = test[1..].iter().map(|s| canon(s)).collect();
-            if argv.len() == 3 && argv[0] == "bash" && argv[1] == "-c" {
-                if let Some(port) = argv[2].strip_prefix(":> /dev/tcp/127.0.0.1/") {
-                    return format!("tcp :{port}");
-                }
-            }
-            format!("exec {argv:?}")
+    let test: Vec<String> = test.iter().map(|s| canon(s)).collect();
+    match CheckForm::from_compose_test(&test) {
+        Some(form) => form.to_string(),
+        None if test.first().map(String::as_str) == Some("CMD-SHELL") => {
+            format!(
+                "shell {:?}",
+                test.get(1).map(String::as_str).unwrap_or_default()
+            )
         }
-        Some("CMD-SHELL") => {
-            let script = canon(test.get(1).map(String::as_str).unwrap_or_default());
-            if let Some(url) = script.strip_prefix("wget -q -O /dev/null http://127.0.0.1:") {
-                let url = url.split(' ').next().unwrap_or_default();
-                let (port, path) = url.split_at(url.find('/').unwrap_or(url.len()));
-                return format!("http {path} :{port}");
-            }
-            format!("shell {script:?}")
-        }
-        _ => format!("unknown {test:?}"),
+        None => format!("unknown {test:?}"),
     }
 }
 
 /// Reads the compose file (and the `.env` the renderer writes beside it).
 pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> {
-    let doc: Value = serde_yaml::from_str(yaml).map_err(|e| err(e.to_string()))?;
+    let doc: Value =
+        devstack_crds::yaml::from_str(yaml).map_err(|source| ParityError::ReadYaml {
+            mode: "compose",
+            source,
+        })?;
     let profiles: BTreeSet<String> = env_file
         .lines()
         .find_map(|l| l.strip_prefix("COMPOSE_PROFILES="))
@@ -133,22 +109,22 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
         .unwrap_or_default();
     let volume_sizes: BTreeMap<String, u64> = doc
         .get("volumes")
-        .and_then(Value::as_mapping)
+        .and_then(Value::as_object)
         .into_iter()
         .flatten()
         .filter_map(|(name, v)| {
-            let size = v.get("labels")?.get("devstack.dev/size").map(scalar)?;
-            Some((scalar(name), devstack_crds::quantity::bytes(&size).ok()?))
+            let size = v.get("labels")?.get(LABEL_SIZE).map(scalar)?;
+            Some((name.clone(), devstack_crds::quantity::bytes(&size).ok()?))
         })
         .collect();
     let services = doc
         .get("services")
-        .and_then(Value::as_mapping)
+        .and_then(Value::as_object)
         .ok_or_else(|| err("no services"))?;
     let mut normalized = Normalized::default();
     let mut networks: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, service) in services {
-        let name = scalar(name);
+        let name = name.clone();
         let own_profiles = strings(service.get("profiles")).unwrap_or_default();
         if !own_profiles.is_empty() && !own_profiles.iter().any(|p| profiles.contains(p)) {
             continue;
@@ -163,11 +139,11 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
         };
         for (key, value) in service
             .get("environment")
-            .and_then(Value::as_mapping)
+            .and_then(Value::as_object)
             .into_iter()
             .flatten()
         {
-            norm.env.insert(scalar(key), canon(&scalar(value)));
+            norm.env.insert(key.clone(), canon(&scalar(value)));
         }
         norm.mark_secret_env();
         for port in strings(service.get("expose")).unwrap_or_default() {
@@ -202,8 +178,8 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
             ]);
         }
         norm.depends_on = match service.get("depends_on") {
-            Some(Value::Mapping(m)) => m.keys().map(scalar).collect(),
-            Some(Value::Sequence(s)) => s.iter().map(scalar).collect(),
+            Some(Value::Object(m)) => m.keys().cloned().collect(),
+            Some(Value::Array(s)) => s.iter().map(scalar).collect(),
             _ => BTreeSet::new(),
         };
         let deploy = service.get("deploy");
@@ -232,14 +208,14 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
         norm.gpu = resources
             .and_then(|r| r.get("reservations"))
             .and_then(|r| r.get("devices"))
-            .and_then(Value::as_sequence)
+            .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .filter_map(|d| d.get("count").and_then(Value::as_u64))
             .sum::<u64>() as u32;
         for volume in service
             .get("volumes")
-            .and_then(Value::as_sequence)
+            .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
@@ -282,8 +258,8 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let joined: Vec<String> = match service.get("networks") {
-            Some(Value::Mapping(m)) => m.keys().map(scalar).collect(),
-            Some(Value::Sequence(s)) => s.iter().map(scalar).collect(),
+            Some(Value::Object(m)) => m.keys().cloned().collect(),
+            Some(Value::Array(s)) => s.iter().map(scalar).collect(),
             _ => vec!["default".to_string()],
         };
         for network in joined {

@@ -2,13 +2,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use devstack_crds::conventions::health::CheckForm;
+use devstack_crds::conventions::{
+    k8s_host, kubelet, ANNOTATION_DEPENDS_ON, GPU_RESOURCE, LABEL_SERVICE, LABEL_STACK,
+};
 use devstack_crds::plan::StackPlan;
 use devstack_crds::quantity;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, Probe, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde::Deserialize;
 
 use super::{cpu, pair, start_grace, NormService, Normalized, ParityError};
 
@@ -37,8 +40,10 @@ struct Workload {
 
 fn parse(stream: &str) -> Result<Objects, ParityError> {
     let mut objects = Objects::default();
-    for document in serde_yaml::Deserializer::from_str(stream) {
-        let value = serde_json::Value::deserialize(document).map_err(|e| err(e.to_string()))?;
+    for value in devstack_crds::yaml::documents(stream).map_err(|source| ParityError::ReadYaml {
+        mode: "kubernetes",
+        source,
+    })? {
         if value.is_null() {
             continue;
         }
@@ -47,7 +52,10 @@ fn parse(stream: &str) -> Result<Objects, ParityError> {
             .and_then(|k| k.as_str())
             .unwrap_or_default()
             .to_string();
-        let typed = |e: serde_json::Error| err(format!("{kind}: {e}"));
+        let typed = |source: serde_json::Error| ParityError::ReadObject {
+            kind: kind.to_string(),
+            source,
+        };
         match kind.as_str() {
             "Secret" => {
                 let s: Secret = serde_json::from_value(value).map_err(typed)?;
@@ -113,15 +121,15 @@ fn parse(stream: &str) -> Result<Objects, ParityError> {
 fn service_label(labels: &Option<BTreeMap<String, String>>) -> Result<String, ParityError> {
     labels
         .as_ref()
-        .and_then(|l| l.get("devstack.dev/service"))
+        .and_then(|l| l.get(LABEL_SERVICE))
         .cloned()
-        .ok_or_else(|| err("workload without devstack.dev/service label"))
+        .ok_or_else(|| err(format!("workload without {LABEL_SERVICE} label")))
 }
 
 fn depends_on(annotations: &Option<BTreeMap<String, String>>) -> BTreeSet<String> {
     annotations
         .as_ref()
-        .and_then(|a| a.get("devstack.dev/depends-on"))
+        .and_then(|a| a.get(ANNOTATION_DEPENDS_ON))
         .map(|v| {
             v.split(',')
                 .filter(|s| !s.is_empty())
@@ -152,32 +160,8 @@ struct Canon<'a> {
 
 impl Canon<'_> {
     fn text(&mut self, value: &str) -> String {
-        let mut out = String::new();
-        let mut rest = value;
-        while let Some(i) = rest.find('$') {
-            out.push_str(&rest[..i]);
-            let tail = &rest[i..];
-            // The kubelet turns `$$` into `$` and expands `$(VAR)` of earlier variables.
-            if let Some(after) = tail.strip_prefix("$$") {
-                out.push('$');
-                rest = after;
-            } else if let Some(after) = tail.strip_prefix("$(") {
-                match after.find(')') {
-                    Some(end) if self.secret_vars.contains_key(&after[..end]) => {
-                        out.push_str(&self.secret_vars[&after[..end]]);
-                        rest = &after[end + 1..];
-                    }
-                    _ => {
-                        out.push_str("$(");
-                        rest = after;
-                    }
-                }
-            } else {
-                out.push('$');
-                rest = &tail[1..];
-            }
-        }
-        out.push_str(rest);
+        // The kubelet turns `$$` into `$` and expands `$(VAR)` of earlier variables.
+        let out = kubelet::expand(value, |name| self.secret_vars.get(name).cloned());
         let mut shortened = out.clone();
         for (long, short) in self.hosts {
             shortened = shortened.replace(long.as_str(), short);
@@ -190,30 +174,33 @@ impl Canon<'_> {
 }
 
 fn probe_description(probe: &Probe, container: &Container) -> String {
-    let port_number = |port: &IntOrString| -> String {
+    let port_number = |port: &IntOrString| -> Result<u16, String> {
         match port {
-            IntOrString::Int(n) => n.to_string(),
+            IntOrString::Int(n) => u16::try_from(*n).map_err(|_| n.to_string()),
             IntOrString::String(name) => container
                 .ports
                 .iter()
                 .flatten()
                 .find(|p| p.name.as_deref() == Some(name.as_str()))
-                .map(|p| p.container_port.to_string())
-                .unwrap_or_else(|| format!("?{name}")),
+                .and_then(|p| u16::try_from(p.container_port).ok())
+                .ok_or_else(|| format!("?{name}")),
         }
     };
-    if let Some(exec) = &probe.exec {
-        format!("exec {:?}", exec.command.clone().unwrap_or_default())
+    let form = if let Some(exec) = &probe.exec {
+        Ok(CheckForm::Exec(exec.command.clone().unwrap_or_default()))
     } else if let Some(http) = &probe.http_get {
-        format!(
-            "http {} :{}",
-            http.path.clone().unwrap_or_default(),
-            port_number(&http.port)
-        )
+        port_number(&http.port).map(|port| CheckForm::Http {
+            path: http.path.clone().unwrap_or_default(),
+            port,
+        })
     } else if let Some(tcp) = &probe.tcp_socket {
-        format!("tcp :{}", port_number(&tcp.port))
+        port_number(&tcp.port).map(|port| CheckForm::Tcp { port })
     } else {
-        "unknown probe".to_string()
+        return "unknown probe".to_string();
+    };
+    match form {
+        Ok(form) => form.to_string(),
+        Err(port) => format!("probe on unknown port {port}"),
     }
 }
 
@@ -239,14 +226,10 @@ fn env_value(
 /// Reads the YAML stream of the Kubernetes renderer (rendered with secret markers).
 pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityError> {
     let objects = parse(stream)?;
-    let namespace = plan
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "default".to_string());
     let hosts: Vec<(String, String)> = plan
         .services
         .keys()
-        .map(|s| (format!("{s}.{namespace}.svc"), s.clone()))
+        .map(|s| (k8s_host(s, plan.dns_namespace()), s.clone()))
         .collect();
     let credentials = plan.credentials_secret_name();
     let conn_name = plan.connections_secret_name();
@@ -362,7 +345,7 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
             norm.gpu = resources
                 .limits
                 .as_ref()
-                .and_then(|m| m.get("nvidia.com/gpu"))
+                .and_then(|m| m.get(GPU_RESOURCE))
                 .and_then(|q| q.0.parse().ok())
                 .unwrap_or(0);
         }
@@ -412,8 +395,8 @@ fn reachability(
             .and_then(|s| s.pod_selector.as_ref())
             .and_then(|s| s.match_labels.as_ref())
             .is_some_and(|l| {
-                l.get("devstack.dev/stack").map(String::as_str) == Some(stack)
-                    && !l.contains_key("devstack.dev/service")
+                l.get(LABEL_STACK).map(String::as_str) == Some(stack)
+                    && !l.contains_key(LABEL_SERVICE)
             });
         let no_rules = spec
             .and_then(|s| s.ingress.as_ref())
@@ -435,7 +418,7 @@ fn reachability(
             .pod_selector
             .as_ref()
             .and_then(|s| s.match_labels.as_ref())
-            .and_then(|l| l.get("devstack.dev/service"));
+            .and_then(|l| l.get(LABEL_SERVICE));
         let Some(target) = target else { continue };
         for rule in spec.ingress.iter().flatten() {
             for peer in rule.from.iter().flatten() {
@@ -443,7 +426,7 @@ fn reachability(
                     continue;
                 };
                 for expr in selector.match_expressions.iter().flatten() {
-                    if expr.key == "devstack.dev/service" && expr.operator == "In" {
+                    if expr.key == LABEL_SERVICE && expr.operator == "In" {
                         for source in expr.values.iter().flatten() {
                             pairs.insert(pair(source, target));
                         }
@@ -452,7 +435,7 @@ fn reachability(
                 if let Some(source) = selector
                     .match_labels
                     .as_ref()
-                    .and_then(|l| l.get("devstack.dev/service"))
+                    .and_then(|l| l.get(LABEL_SERVICE))
                 {
                     pairs.insert(pair(source, target));
                 }

@@ -1,8 +1,7 @@
 //! Parity on small stacks: identical renderings pass, every kind of drift is caught, and the
 //! documented differences are reported as such.
 
-use devstack_crds::parse::parse_devstack;
-use devstack_crds::plan::{plan, PlanOptions};
+use devstack_crds::test_support::plan_yaml;
 
 use super::*;
 
@@ -18,15 +17,11 @@ struct Readings {
 }
 
 fn readings_of(stack: &str) -> Readings {
-    let plan = plan(
-        &parse_devstack(stack).expect("parses"),
-        &PlanOptions::default(),
-    )
-    .expect("valid");
+    let plan = plan_yaml(stack);
     let markers: BTreeMap<String, String> = plan
         .secrets
         .iter()
-        .map(|s| (s.id.clone(), secret_marker(&s.id)))
+        .map(|s| (s.id.to_string(), secret_marker(s.id.as_str())))
         .collect();
     let objects = devstack_operator::render(&plan, Some(&markers)).expect("k8s");
     let stream = devstack_operator::to_yaml_stream(&objects).expect("yaml");

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::template::Template;
+use crate::template::{SecretId, Template};
 
 mod ai;
 mod analytics;
@@ -187,7 +187,7 @@ pub enum EnvValue {
     /// Text, possibly with secrets or host names in it.
     Template(Template),
     /// Exactly one generated secret (a Secret reference in Kubernetes).
-    Secret(String),
+    Secret(SecretId),
 }
 
 /// A persisted path.
@@ -259,9 +259,9 @@ fn http_url(ctx: &EntryContext, port: u16, path: &str) -> Template {
         .push_lit(format!(":{port}{path}"))
 }
 
-/// JVM heap flags for half the memory limit of `size` (`-Xms512m -Xmx512m` for small). Entries
-/// only know their default preset; a user who raises the limit can override the variable in
-/// `env`.
+/// JVM heap flags for half the service's memory limit (`-Xms512m -Xmx512m` for a 1Gi limit, at
+/// least 64m): the limit is the resolved one, so the heap follows a user's
+/// `resources.limits.memory`; the variable can still be overridden in `env`.
 fn java_heap(ctx: &EntryContext) -> String {
     let mib = (ctx.memory_limit_bytes / (1 << 20) / 2).max(64);
     format!("-Xms{mib}m -Xmx{mib}m")
@@ -286,8 +286,8 @@ pub struct EntryContext<'a> {
 
 impl EntryContext<'_> {
     /// Stack-wide id of one of this service's generated secrets.
-    pub fn secret_id(&self, name: &str) -> String {
-        secret_id(self.service, name)
+    pub fn secret_id(&self, name: &str) -> SecretId {
+        SecretId::new(self.service, name)
     }
 
     /// A template holding one of this service's generated secrets.
@@ -323,25 +323,6 @@ impl EntryContext<'_> {
             .collect();
         digits.parse().ok()
     }
-}
-
-/// Stack-wide id of a generated secret: `DEVSTACK_<SERVICE>_<NAME>` in upper snake case. It is
-/// the key in the Kubernetes credentials Secret and the variable in the Compose env file.
-pub fn secret_id(service: &str, name: &str) -> String {
-    format!("DEVSTACK_{}_{}", upper_snake(service), upper_snake(name))
-}
-
-/// `backtest-worker-1` → `BACKTEST_WORKER_1`.
-pub fn upper_snake(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// A generated secret a type needs.

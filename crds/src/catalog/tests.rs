@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
-use crate::template::Segment;
+use crate::template::{SecretId, Segment};
 
 fn parts_of(entry: &CatalogEntry) -> EntryParts {
     let env = BTreeMap::new();
@@ -47,14 +47,14 @@ fn every_entry_keeps_the_catalog_invariants() {
             !parts.data_paths.is_empty(),
             "{name}: stateful types (and only they) have data paths"
         );
-        let declared: BTreeSet<String> = entry
+        let declared: BTreeSet<SecretId> = entry
             .secrets
             .iter()
-            .map(|s| secret_id(name, s.name))
+            .map(|s| SecretId::new(name, s.name))
             .collect();
         // Every secret hole in args/env/connections must be a declared secret that the
         // container also carries as a plain env var (Kubernetes expands `$(VAR)` from it).
-        let carried: BTreeSet<String> = parts
+        let carried: BTreeSet<SecretId> = parts
             .env
             .values()
             .filter_map(|v| match v {
@@ -78,7 +78,7 @@ fn every_entry_keeps_the_catalog_invariants() {
                     carried.contains(id),
                     "{name}: secret {id} used in args/env but not carried as an env var"
                 );
-                used.insert(id.to_string());
+                used.insert(id.clone());
             }
         }
         for template in parts.connection.values() {

@@ -6,29 +6,33 @@
 //! Services, then workloads, each group by name.
 //!
 //! Only services active under the plan's profiles are rendered.
+//!
+//! Modules, named like their counterparts in the Compose renderer (`devstack_compose`):
+//! `labels` (labels, selectors, metadata), `health` (probes), `reachability`
+//! (NetworkPolicies), `resources` (requests and limits), `secrets` (the stack's two Secrets),
+//! `text` (`$(VAR)` references and escaping); then the objects: `service`, `pod`, `workload`.
 
 use std::collections::BTreeMap;
 
+use devstack_crds::conventions;
 use devstack_crds::plan::StackPlan;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::Serialize;
 
-mod meta;
-mod netpol;
+mod health;
+mod labels;
 mod pod;
-mod probe;
+mod reachability;
+mod resources;
 mod secrets;
 mod service;
-mod template;
+mod text;
 mod workload;
 
-#[cfg(test)]
-mod fixtures;
-
-pub use meta::{
-    ANNOTATION_DEPENDS_ON, ANNOTATION_RETAIN_ON_DELETE, LABEL_SERVICE, LABEL_STACK, MANAGED_BY,
+pub use devstack_crds::conventions::{
+    ANNOTATION_DEPENDS_ON, LABEL_SERVICE, LABEL_STACK, MANAGED_BY, RETAIN_ON_DELETE,
 };
 
 /// One rendered Kubernetes object.
@@ -69,6 +73,19 @@ impl K8sObject {
         }
     }
 
+    /// The object's metadata, to change.
+    pub fn metadata_mut(
+        &mut self,
+    ) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        match self {
+            K8sObject::Secret(o) => &mut o.metadata,
+            K8sObject::NetworkPolicy(o) => &mut o.metadata,
+            K8sObject::Service(o) => &mut o.metadata,
+            K8sObject::Deployment(o) => &mut o.metadata,
+            K8sObject::StatefulSet(o) => &mut o.metadata,
+        }
+    }
+
     /// The object's name.
     pub fn name(&self) -> &str {
         self.metadata().name.as_deref().unwrap_or_default()
@@ -87,35 +104,18 @@ impl Serialize for K8sObject {
     }
 }
 
-/// A plan the renderer cannot spell in Kubernetes. These are impossible states (the plan's
-/// validation should have caught them), reported instead of rendering something wrong.
+/// Why objects could not be rendered or written. A valid plan always renders; what can fail
+/// is a missing secret value and serialization.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// A template in a container field uses a secret that no env var of the container carries,
-    /// so there is no `$(VAR)` to expand it from.
-    #[error("service {service:?}: {field} uses secret {secret:?}, but no env var of the service carries it, so Kubernetes cannot expand it")]
-    SecretNotInEnv {
-        /// Service.
-        service: String,
-        /// Where the template is (`args[1]`, `env.DATABASE_URL`).
-        field: String,
-        /// Secret id.
-        secret: String,
-    },
     /// The caller supplied secret values, but not this one.
     #[error("no value supplied for secret {id:?}")]
     MissingSecret {
         /// Secret id.
         id: String,
     },
-    /// A stateless service has data volumes: a Deployment has no volume claims to mount.
-    #[error("service {service:?} has data volumes but is not stateful; only StatefulSets get volume claims")]
-    VolumesOnStateless {
-        /// Service.
-        service: String,
-    },
     /// YAML serialization failed.
-    #[error("failed to write {kind} {name:?} as YAML: {source}")]
+    #[error("failed to write {kind} {name:?} as YAML")]
     Yaml {
         /// Object kind.
         kind: &'static str,
@@ -123,7 +123,7 @@ pub enum RenderError {
         name: String,
         /// Cause.
         #[source]
-        source: serde_yaml::Error,
+        source: devstack_crds::yaml::YamlError,
     },
 }
 
@@ -137,14 +137,9 @@ impl<'a> Ctx<'a> {
         Ctx { plan }
     }
 
-    /// The namespace used in host names (`default` when the plan has none).
-    pub fn dns_namespace(&self) -> &str {
-        self.plan.namespace.as_deref().unwrap_or("default")
-    }
-
     /// In-cluster host name of a service: `<service>.<namespace>.svc`.
     pub fn host(&self, service: &str) -> String {
-        format!("{service}.{}.svc", self.dns_namespace())
+        conventions::k8s_host(service, self.plan.dns_namespace())
     }
 }
 
@@ -167,7 +162,7 @@ pub fn render(
         );
     }
     objects.extend(
-        netpol::render(&ctx)
+        reachability::render(&ctx)
             .into_iter()
             .map(K8sObject::NetworkPolicy),
     );
@@ -176,9 +171,7 @@ pub fn render(
             .map(|s| service::render(&ctx, s))
             .map(K8sObject::Service),
     );
-    for svc in plan.active_services() {
-        objects.push(workload::render(&ctx, svc)?);
-    }
+    objects.extend(plan.active_services().map(|s| workload::render(&ctx, s)));
     Ok(objects)
 }
 
@@ -186,7 +179,7 @@ pub fn render(
 pub fn to_yaml_stream(objects: &[K8sObject]) -> Result<String, RenderError> {
     let mut out = String::new();
     for object in objects {
-        let doc = serde_yaml::to_string(object).map_err(|source| RenderError::Yaml {
+        let doc = devstack_crds::yaml::to_string(object).map_err(|source| RenderError::Yaml {
             kind: object.kind(),
             name: object.name().to_string(),
             source,
@@ -199,8 +192,8 @@ pub fn to_yaml_stream(objects: &[K8sObject]) -> Result<String, RenderError> {
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{fake_secrets, plan_of};
     use super::*;
+    use devstack_crds::test_support::{fake_secrets, plan_spec};
 
     const STACK: &str = r#"
 services:
@@ -214,7 +207,7 @@ services:
 
     #[test]
     fn orders_objects_by_kind_then_name() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let objects = render(&plan, Some(&fake_secrets(&plan))).unwrap();
         let got: Vec<(&str, &str)> = objects.iter().map(|o| (o.kind(), o.name())).collect();
         assert_eq!(
@@ -234,7 +227,7 @@ services:
 
     #[test]
     fn without_secret_values_the_secrets_are_not_rendered() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let objects = render(&plan, None).unwrap();
         assert!(objects.iter().all(|o| o.kind() != "Secret"));
         let yaml = to_yaml_stream(&objects).unwrap();
@@ -243,7 +236,7 @@ services:
 
     #[test]
     fn inactive_services_are_skipped() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let objects = render(&plan, Some(&fake_secrets(&plan))).unwrap();
         assert!(objects.iter().all(|o| o.name() != "cache"));
         let yaml = to_yaml_stream(&objects).unwrap();
@@ -253,7 +246,7 @@ services:
 
     #[test]
     fn missing_secret_value_is_an_error() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let err = render(&plan, Some(&BTreeMap::new())).unwrap_err();
         assert!(
             matches!(err, RenderError::MissingSecret { ref id } if id == "DEVSTACK_DB_PASSWORD"),
@@ -263,7 +256,7 @@ services:
 
     #[test]
     fn namespace_is_set_only_when_planned() {
-        let mut plan = plan_of(STACK);
+        let mut plan = plan_spec(STACK);
         let objects = render(&plan, None).unwrap();
         assert!(objects.iter().all(|o| o.metadata().namespace.is_none()));
         plan.namespace = Some("team".into());
@@ -275,7 +268,7 @@ services:
 
     #[test]
     fn yaml_stream_is_documents_with_kinds() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let objects = render(&plan, Some(&fake_secrets(&plan))).unwrap();
         let yaml = to_yaml_stream(&objects).unwrap();
         assert!(yaml.starts_with("---\n"));

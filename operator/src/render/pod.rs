@@ -4,33 +4,27 @@
 //! `enableServiceLinks: false` keeps Kubernetes from injecting `<SERVICE>_PORT…` variables,
 //! so the container's environment has exactly the keys the Compose container has.
 
-use std::collections::BTreeMap;
-
 use devstack_crds::plan::{EnvSource, ServicePlan};
-use devstack_crds::quantity::{format_bytes, format_cpu};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
-    SecretKeySelector, SecurityContext, Volume, VolumeMount,
+    PodSecurityContext, PodSpec, PodTemplateSpec, SeccompProfile, SecretKeySelector,
+    SecurityContext, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::meta::service_labels;
-use super::probe::probes;
-use super::template::{container_list, container_text};
-use super::{Ctx, RenderError};
-
-/// Resource name of NVIDIA GPUs (the device plugin's extended resource).
-const GPU_RESOURCE: &str = "nvidia.com/gpu";
+use super::health::probes;
+use super::labels::service_labels;
+use super::resources;
+use super::text::{container_list, container_text};
+use super::Ctx;
 
 /// The pod template of `service`. Data volumes are mounted by name; the workload provides
 /// them (volume claim templates of a StatefulSet).
-pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> Result<PodTemplateSpec, RenderError> {
+pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> PodTemplateSpec {
     let (writable_volumes, writable_mounts) = writable_paths(service);
-    let mut container = container(ctx, service)?;
+    let mut container = container(ctx, service);
     let mut mounts: Vec<VolumeMount> = service
-        .volumes
+        .volumes()
         .iter()
         .map(|v| VolumeMount {
             name: v.name.clone(),
@@ -40,7 +34,7 @@ pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> Result<PodTemplateSp
         .collect();
     mounts.extend(writable_mounts);
     container.volume_mounts = (!mounts.is_empty()).then_some(mounts);
-    Ok(PodTemplateSpec {
+    PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(service_labels(ctx, service)),
             ..ObjectMeta::default()
@@ -53,10 +47,10 @@ pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> Result<PodTemplateSp
             volumes: (!writable_volumes.is_empty()).then_some(writable_volumes),
             ..PodSpec::default()
         }),
-    })
+    }
 }
 
-fn container(ctx: &Ctx, service: &ServicePlan) -> Result<Container, RenderError> {
+fn container(ctx: &Ctx, service: &ServicePlan) -> Container {
     let probes = service.health.as_ref().map(probes);
     let ports: Vec<ContainerPort> = service
         .ports
@@ -68,25 +62,25 @@ fn container(ctx: &Ctx, service: &ServicePlan) -> Result<Container, RenderError>
             ..ContainerPort::default()
         })
         .collect();
-    let env = env(ctx, service)?;
+    let env = env(ctx, service);
     let (readiness, liveness, startup) = match probes {
         Some(p) => (Some(p.readiness), Some(p.liveness), Some(p.startup)),
         None => (None, None, None),
     };
-    Ok(Container {
+    Container {
         name: service.name.clone(),
         image: Some(service.image.clone()),
-        command: container_list(ctx, service, service.command.as_ref(), "command")?,
-        args: container_list(ctx, service, service.args.as_ref(), "args")?,
+        command: container_list(ctx, service.command.as_ref()),
+        args: container_list(ctx, service.args.as_ref()),
         env: (!env.is_empty()).then_some(env),
         ports: (!ports.is_empty()).then_some(ports),
         readiness_probe: readiness,
         liveness_probe: liveness,
         startup_probe: startup,
-        resources: Some(resources(service)),
+        resources: Some(resources::requirements(service)),
         security_context: Some(container_security(service)),
         ..Container::default()
-    })
+    }
 }
 
 fn secret_ref(name: String, key: &str) -> Option<EnvVarSource> {
@@ -101,58 +95,29 @@ fn secret_ref(name: String, key: &str) -> Option<EnvVarSource> {
 }
 
 /// The environment in plan order (secrets first: `$(VAR)` only sees earlier variables).
-fn env(ctx: &Ctx, service: &ServicePlan) -> Result<Vec<EnvVar>, RenderError> {
+fn env(ctx: &Ctx, service: &ServicePlan) -> Vec<EnvVar> {
     service
         .env
         .iter()
         .map(|var| {
             let (value, value_from) = match &var.source {
-                EnvSource::Secret(id) => (None, secret_ref(ctx.plan.credentials_secret_name(), id)),
+                EnvSource::Secret(id) => (
+                    None,
+                    secret_ref(ctx.plan.credentials_secret_name(), id.as_str()),
+                ),
                 EnvSource::Connection { .. } => (
                     None,
                     secret_ref(ctx.plan.connections_secret_name(), &var.key),
                 ),
-                EnvSource::Template(t) => {
-                    let field = format!("env.{}", var.key);
-                    (Some(container_text(ctx, service, t, &field)?), None)
-                }
+                EnvSource::Template(t) => (Some(container_text(ctx, t)), None),
             };
-            Ok(EnvVar {
+            EnvVar {
                 name: var.key.clone(),
                 value,
                 value_from,
-            })
+            }
         })
         .collect()
-}
-
-fn resources(service: &ServicePlan) -> ResourceRequirements {
-    let budget = &service.resources;
-    let q = |s: String| Quantity(s);
-    let requests: BTreeMap<String, Quantity> = [
-        ("cpu".to_string(), q(format_cpu(budget.request_cpu_millis))),
-        (
-            "memory".to_string(),
-            q(format_bytes(budget.request_memory_bytes)),
-        ),
-    ]
-    .into();
-    let mut limits: BTreeMap<String, Quantity> = [
-        ("cpu".to_string(), q(format_cpu(budget.limit_cpu_millis))),
-        (
-            "memory".to_string(),
-            q(format_bytes(budget.limit_memory_bytes)),
-        ),
-    ]
-    .into();
-    if service.gpu > 0 {
-        limits.insert(GPU_RESOURCE.to_string(), q(service.gpu.to_string()));
-    }
-    ResourceRequirements {
-        requests: Some(requests),
-        limits: Some(limits),
-        ..ResourceRequirements::default()
-    }
 }
 
 fn pod_security(service: &ServicePlan) -> PodSecurityContext {
@@ -208,13 +173,12 @@ fn writable_paths(service: &ServicePlan) -> (Vec<Volume>, Vec<VolumeMount>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::plan_of;
     use super::*;
+    use devstack_crds::test_support::plan_spec;
 
     fn pod(spec: &str, service: &str) -> PodSpec {
-        let plan = plan_of(spec);
+        let plan = plan_spec(spec);
         template(&Ctx { plan: &plan }, &plan.services[service])
-            .unwrap()
             .spec
             .unwrap()
     }
@@ -352,32 +316,6 @@ mod tests {
         assert!(
             c.readiness_probe.is_none() && c.liveness_probe.is_none() && c.startup_probe.is_none()
         );
-    }
-
-    #[test]
-    fn resources_and_gpu() {
-        let spec = pod(
-            "services:\n  ml:\n    image: acme/ml:1\n    gpu: 2\n    resources: {requests: {cpu: 1500m, memory: 1Gi}, limits: {cpu: '2', memory: 2Gi}}\n",
-            "ml",
-        );
-        let r = spec.containers[0].resources.clone().unwrap();
-        let requests = r.requests.unwrap();
-        let limits = r.limits.unwrap();
-        assert_eq!(requests["cpu"].0, "1500m");
-        assert_eq!(requests["memory"].0, "1Gi");
-        assert_eq!(limits["cpu"].0, "2");
-        assert_eq!(limits["memory"].0, "2Gi");
-        assert_eq!(limits[GPU_RESOURCE].0, "2");
-        assert!(!requests.contains_key(GPU_RESOURCE));
-
-        let spec = pod("services:\n  web: {image: nginx:1}\n", "web");
-        let limits = spec.containers[0]
-            .resources
-            .clone()
-            .unwrap()
-            .limits
-            .unwrap();
-        assert!(!limits.contains_key(GPU_RESOURCE));
     }
 
     #[test]

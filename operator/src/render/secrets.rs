@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
 
-use super::meta::{object_meta, stack_labels, ANNOTATION_RETAIN_ON_DELETE};
-use super::template::secret_text;
+use devstack_crds::conventions::RETAIN_ON_DELETE;
+
+use super::labels::{object_meta, stack_labels};
+use super::text::secret_text;
 use super::{Ctx, RenderError};
 
 /// The credentials and connections Secrets, in that order.
@@ -22,9 +24,11 @@ pub(crate) fn render(
     let mut credentials = BTreeMap::new();
     for def in plan.secrets.iter().filter(|d| active(&d.service)) {
         let value = values
-            .get(&def.id)
-            .ok_or_else(|| RenderError::MissingSecret { id: def.id.clone() })?;
-        credentials.insert(def.id.clone(), value.clone());
+            .get(def.id.as_str())
+            .ok_or_else(|| RenderError::MissingSecret {
+                id: def.id.to_string(),
+            })?;
+        credentials.insert(def.id.to_string(), value.clone());
     }
 
     let mut connections = BTreeMap::new();
@@ -34,14 +38,12 @@ pub(crate) fn render(
         }
     }
 
-    let retain = plan
-        .active_services()
-        .any(|s| s.stateful && s.retain_on_delete);
+    let retain = plan.active_services().any(|s| s.retains_data());
     let secret = |name: String, data: BTreeMap<String, String>| {
         let mut metadata = object_meta(ctx, name, stack_labels(ctx));
         if retain {
             metadata.annotations =
-                Some([(ANNOTATION_RETAIN_ON_DELETE.to_string(), "true".to_string())].into());
+                Some([(RETAIN_ON_DELETE.to_string(), "true".to_string())].into());
         }
         Secret {
             metadata,
@@ -58,12 +60,12 @@ pub(crate) fn render(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{fake_secrets, plan_of};
     use super::*;
+    use devstack_crds::test_support::{fake_secrets, plan_spec};
 
     #[test]
     fn credentials_and_connections_of_active_services() {
-        let mut plan = plan_of(
+        let mut plan = plan_spec(
             "services:\n  db: {type: postgres}\n  cache: {type: redis, profiles: [x]}\n  web: {image: nginx:1, ports: [{name: http, containerPort: 80}]}\n",
         );
         plan.namespace = Some("team".into());
@@ -94,13 +96,13 @@ mod tests {
         // postgres retains its data by default.
         for s in &secrets {
             let annotations = s.metadata.annotations.as_ref().unwrap();
-            assert_eq!(annotations[ANNOTATION_RETAIN_ON_DELETE], "true");
+            assert_eq!(annotations[RETAIN_ON_DELETE], "true");
         }
     }
 
     #[test]
     fn no_retain_annotation_without_retained_data() {
-        let plan = plan_of(
+        let plan = plan_spec(
             "services:\n  db: {type: postgres, storage: {retainOnDelete: false}}\n  web: {image: nginx:1}\n",
         );
         let ctx = Ctx { plan: &plan };

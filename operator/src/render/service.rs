@@ -10,7 +10,7 @@ use devstack_crds::plan::ServicePlan;
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta::{object_meta, selector_labels, service_labels};
+use super::labels::{object_meta, selector_labels, service_labels};
 use super::Ctx;
 
 /// The Service of `service`.
@@ -44,12 +44,12 @@ pub(crate) fn render(ctx: &Ctx, service: &ServicePlan) -> Service {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::plan_of;
     use super::*;
+    use devstack_crds::test_support::plan_spec;
 
     #[test]
     fn host_ports_make_a_node_port_service() {
-        let plan = plan_of(
+        let plan = plan_spec(
             "services:\n  web:\n    image: nginx:1\n    ports: [{name: http, containerPort: 80, hostPort: 8080}, {name: admin, containerPort: 81}]\n  db: {type: postgres}\n",
         );
         let ctx = Ctx { plan: &plan };
@@ -74,7 +74,7 @@ mod tests {
 
     #[test]
     fn portless_service_is_headless() {
-        let plan = plan_of("services:\n  worker: {image: busybox:1}\n");
+        let plan = plan_spec("services:\n  worker: {image: busybox:1}\n");
         let ctx = Ctx { plan: &plan };
         let spec = render(&ctx, &plan.services["worker"]).spec.unwrap();
         assert_eq!(spec.cluster_ip.as_deref(), Some("None"));

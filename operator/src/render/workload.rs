@@ -4,7 +4,8 @@
 //! The `devstack.dev/depends-on` annotation lists the dependencies (sorted); the operator rolls
 //! a workload out only once they are Ready, as Compose waits for `service_healthy`.
 
-use devstack_crds::plan::ServicePlan;
+use devstack_crds::conventions::ANNOTATION_DEPENDS_ON;
+use devstack_crds::plan::{ServicePlan, VolumePlan, Workload};
 use devstack_crds::quantity::format_bytes;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy,
@@ -16,13 +17,13 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::meta::{object_meta, selector, service_labels, ANNOTATION_DEPENDS_ON};
-use super::{pod, Ctx, K8sObject, RenderError};
+use super::labels::{object_meta, selector, service_labels};
+use super::{pod, Ctx, K8sObject};
 
 fn workload_meta(ctx: &Ctx, service: &ServicePlan) -> ObjectMeta {
     let mut metadata = object_meta(ctx, service.name.clone(), service_labels(ctx, service));
     if !service.depends_on.is_empty() {
-        let mut deps = service.depends_on.clone();
+        let mut deps: Vec<&str> = service.dependency_names().collect();
         deps.sort();
         deps.dedup();
         metadata.annotations = Some([(ANNOTATION_DEPENDS_ON.to_string(), deps.join(","))].into());
@@ -31,58 +32,31 @@ fn workload_meta(ctx: &Ctx, service: &ServicePlan) -> ObjectMeta {
 }
 
 /// The Deployment or StatefulSet of `service`.
-pub(crate) fn render(ctx: &Ctx, service: &ServicePlan) -> Result<K8sObject, RenderError> {
-    let template = pod::template(ctx, service)?;
+pub(crate) fn render(ctx: &Ctx, service: &ServicePlan) -> K8sObject {
+    let template = pod::template(ctx, service);
     let metadata = workload_meta(ctx, service);
-    if !service.stateful {
-        if !service.volumes.is_empty() {
-            return Err(RenderError::VolumesOnStateless {
-                service: service.name.clone(),
+    let (volumes, retain_on_delete) = match &service.workload {
+        Workload::Stateless { replicas } => {
+            return K8sObject::Deployment(Deployment {
+                metadata,
+                spec: DeploymentSpec {
+                    replicas: Some(i32::try_from(*replicas).unwrap_or(i32::MAX)),
+                    selector: selector(ctx, &service.name),
+                    template,
+                    ..DeploymentSpec::default()
+                },
+                ..Deployment::default()
             });
         }
-        return Ok(K8sObject::Deployment(Deployment {
-            metadata,
-            spec: DeploymentSpec {
-                replicas: Some(i32::try_from(service.replicas).unwrap_or(i32::MAX)),
-                selector: selector(ctx, &service.name),
-                template,
-                ..DeploymentSpec::default()
-            },
-            ..Deployment::default()
-        }));
-    }
-    let claims: Vec<PersistentVolumeClaim> = service
-        .volumes
-        .iter()
-        .map(|volume| PersistentVolumeClaim {
-            metadata: ObjectMeta {
-                name: Some(volume.name.clone()),
-                labels: Some(service_labels(ctx, service)),
-                ..ObjectMeta::default()
-            },
-            spec: Some(PersistentVolumeClaimSpec {
-                access_modes: Some(vec!["ReadWriteOnce".into()]),
-                resources: Some(VolumeResourceRequirements {
-                    requests: Some(
-                        [(
-                            "storage".to_string(),
-                            Quantity(format_bytes(volume.size_bytes)),
-                        )]
-                        .into(),
-                    ),
-                    ..VolumeResourceRequirements::default()
-                }),
-                ..PersistentVolumeClaimSpec::default()
-            }),
-            ..PersistentVolumeClaim::default()
-        })
-        .collect();
-    let when_deleted = if service.retain_on_delete {
-        "Retain"
-    } else {
-        "Delete"
+        Workload::Stateful {
+            volumes,
+            retain_on_delete,
+        } => (volumes, *retain_on_delete),
     };
-    Ok(K8sObject::StatefulSet(StatefulSet {
+    let claims: Vec<PersistentVolumeClaim> =
+        volumes.iter().map(|v| claim(ctx, service, v)).collect();
+    let when_deleted = if retain_on_delete { "Retain" } else { "Delete" };
+    K8sObject::StatefulSet(StatefulSet {
         metadata,
         spec: StatefulSetSpec {
             replicas: Some(1),
@@ -99,13 +73,39 @@ pub(crate) fn render(ctx: &Ctx, service: &ServicePlan) -> Result<K8sObject, Rend
             ..StatefulSetSpec::default()
         },
         ..StatefulSet::default()
-    }))
+    })
+}
+
+/// The volume claim template of one persisted path.
+fn claim(ctx: &Ctx, service: &ServicePlan, volume: &VolumePlan) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(volume.name.clone()),
+            labels: Some(service_labels(ctx, service)),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(
+                    [(
+                        "storage".to_string(),
+                        Quantity(format_bytes(volume.size_bytes)),
+                    )]
+                    .into(),
+                ),
+                ..VolumeResourceRequirements::default()
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::plan_of;
     use super::*;
+    use devstack_crds::test_support::plan_spec;
 
     const STACK: &str = r#"
 services:
@@ -119,9 +119,9 @@ services:
 
     #[test]
     fn stateless_service_is_a_deployment() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let ctx = Ctx { plan: &plan };
-        let K8sObject::Deployment(d) = render(&ctx, &plan.services["api"]).unwrap() else {
+        let K8sObject::Deployment(d) = render(&ctx, &plan.services["api"]) else {
             panic!("expected a Deployment");
         };
         assert_eq!(d.spec.replicas, Some(3));
@@ -137,9 +137,9 @@ services:
 
     #[test]
     fn stateful_service_is_a_statefulset_with_claims() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let ctx = Ctx { plan: &plan };
-        let K8sObject::StatefulSet(s) = render(&ctx, &plan.services["db"]).unwrap() else {
+        let K8sObject::StatefulSet(s) = render(&ctx, &plan.services["db"]) else {
             panic!("expected a StatefulSet");
         };
         assert!(s.metadata.annotations.is_none());
@@ -158,7 +158,7 @@ services:
         assert_eq!(policy.when_deleted.as_deref(), Some("Delete"));
         assert_eq!(policy.when_scaled.as_deref(), Some("Retain"));
 
-        let K8sObject::StatefulSet(cache) = render(&ctx, &plan.services["cache"]).unwrap() else {
+        let K8sObject::StatefulSet(cache) = render(&ctx, &plan.services["cache"]) else {
             panic!("expected a StatefulSet");
         };
         let policy = cache.spec.persistent_volume_claim_retention_policy.unwrap();
@@ -176,18 +176,5 @@ services:
                 .0,
             "1Gi"
         );
-    }
-
-    #[test]
-    fn volumes_on_a_stateless_service_are_an_error() {
-        let mut plan = plan_of(STACK);
-        let db = plan.services["db"].clone();
-        let api = plan.services.get_mut("api").unwrap();
-        api.volumes = db.volumes;
-        let ctx = Ctx { plan: &plan };
-        assert!(matches!(
-            render(&ctx, &plan.services["api"]),
-            Err(RenderError::VolumesOnStateless { .. })
-        ));
     }
 }

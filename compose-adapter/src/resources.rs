@@ -1,4 +1,10 @@
-//! Exact spellings of CPU and memory amounts that Compose parses back to the same numbers.
+//! Replicas, CPU, memory and GPUs as a Compose `deploy` section, in exact spellings that
+//! Compose parses back to the same numbers.
+
+use devstack_crds::conventions::GPU_DRIVER;
+use devstack_crds::plan::ServicePlan;
+
+use crate::model::{Deploy, Device, Limits, Reservations, Resources};
 
 /// Millicores as a decimal CPU count: 250 → `0.25`, 1000 → `1`, 1500 → `1.5`.
 pub fn cpus(millis: u64) -> String {
@@ -19,6 +25,34 @@ pub fn cpus(millis: u64) -> String {
 pub fn memory(bytes: u64) -> String {
     let (count, power) = devstack_crds::quantity::binary_unit(bytes);
     format!("{count}{}", ["", "k", "m", "g", "t"][power])
+}
+
+/// The `deploy` section: replicas (only when not 1), limits, reservations and GPU devices.
+pub fn deploy(service: &ServicePlan) -> Deploy {
+    let budget = &service.resources;
+    let devices = if service.gpu > 0 {
+        vec![Device {
+            driver: GPU_DRIVER.to_string(),
+            count: service.gpu,
+            capabilities: vec!["gpu".to_string()],
+        }]
+    } else {
+        Vec::new()
+    };
+    Deploy {
+        replicas: (service.replicas() != 1).then_some(service.replicas()),
+        resources: Resources {
+            limits: Limits {
+                cpus: cpus(budget.limit_cpu_millis),
+                memory: memory(budget.limit_memory_bytes),
+            },
+            reservations: Reservations {
+                cpus: cpus(budget.request_cpu_millis),
+                memory: memory(budget.request_memory_bytes),
+                devices,
+            },
+        },
+    }
 }
 
 #[cfg(test)]

@@ -14,8 +14,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use devstack_crds::types::Isolation;
 use devstack_crds::StackPlan;
 
-use crate::RenderError;
-
 /// Which networks each service joins, and which networks exist.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Assignment {
@@ -37,24 +35,18 @@ pub fn solo_network(service: &str) -> String {
 
 /// Assigns networks to every service of `plan` (inactive ones too, so enabling a profile
 /// keeps the graph intact).
-pub fn assign(plan: &StackPlan) -> Result<Assignment, RenderError> {
+pub fn assign(plan: &StackPlan) -> Assignment {
     let mut assignment = Assignment::default();
     if plan.isolation == Isolation::Open {
-        return Ok(assignment);
+        return assignment;
     }
     for service in plan.services.values() {
-        for dependency in &service.depends_on {
-            if !plan.services.contains_key(dependency) {
-                return Err(RenderError::UnknownService {
-                    service: service.name.clone(),
-                    referenced: dependency.clone(),
-                });
-            }
+        for dependency in service.dependency_names() {
             let network = edge_network(dependency, &service.name);
             for member in [dependency, &service.name] {
                 assignment
                     .by_service
-                    .entry(member.clone())
+                    .entry(member.to_string())
                     .or_default()
                     .insert(network.clone());
             }
@@ -70,5 +62,5 @@ pub fn assign(plan: &StackPlan) -> Result<Assignment, RenderError> {
             assignment.networks.insert(network);
         }
     }
-    Ok(assignment)
+    assignment
 }

@@ -5,21 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use devstack_crds::conventions::{LABEL_SERVICE, LABEL_STACK, MANAGED_BY};
 use devstack_crds::plan::ServicePlan;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::Ctx;
-
-/// Label naming the stack an object belongs to.
-pub const LABEL_STACK: &str = "devstack.dev/stack";
-/// Label naming the service an object belongs to.
-pub const LABEL_SERVICE: &str = "devstack.dev/service";
-/// Value of `app.kubernetes.io/managed-by`.
-pub const MANAGED_BY: &str = "devstack";
-/// Workload annotation: the services (comma-separated, sorted) that must be Ready first.
-pub const ANNOTATION_DEPENDS_ON: &str = "devstack.dev/depends-on";
-/// Secret annotation: keep this Secret when the stack is deleted (it protects retained data).
-pub const ANNOTATION_RETAIN_ON_DELETE: &str = "devstack.dev/retain-on-delete";
 
 pub(crate) type Labels = BTreeMap<String, String>;
 
@@ -81,12 +71,12 @@ pub(crate) fn object_meta(ctx: &Ctx, name: impl Into<String>, labels: Labels) ->
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::plan_of;
     use super::*;
+    use devstack_crds::test_support::plan_spec;
 
     #[test]
     fn service_labels_carry_component_and_service() {
-        let plan = plan_of("services:\n  db: {type: postgres}\n  web: {image: nginx:1}\n");
+        let plan = plan_spec("services:\n  db: {type: postgres}\n  web: {image: nginx:1}\n");
         let ctx = Ctx { plan: &plan };
         let db = service_labels(&ctx, &plan.services["db"]);
         assert_eq!(db["app.kubernetes.io/component"], "postgres");

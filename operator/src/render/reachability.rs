@@ -10,7 +10,8 @@
 //!
 //! With `isolation: open` no policy is rendered.
 
-use devstack_crds::plan::ServicePlan;
+use devstack_crds::conventions::{LABEL_SERVICE, LABEL_STACK};
+use devstack_crds::plan::{PortPlan, ServicePlan};
 use devstack_crds::types::Isolation;
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
@@ -19,9 +20,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta::{
-    object_meta, selector, service_labels, stack_labels, LABEL_SERVICE, LABEL_STACK,
-};
+use super::labels::{object_meta, selector, service_labels, stack_labels};
 use super::Ctx;
 
 /// The policies of the stack, default-deny first, then by service name.
@@ -49,9 +48,7 @@ fn default_deny(ctx: &Ctx) -> NetworkPolicy {
     }
 }
 
-fn tcp_ports<'a>(
-    ports: impl Iterator<Item = &'a devstack_crds::plan::PortPlan>,
-) -> Vec<NetworkPolicyPort> {
+fn tcp_ports<'a>(ports: impl Iterator<Item = &'a PortPlan>) -> Vec<NetworkPolicyPort> {
     ports
         .map(|p| NetworkPolicyPort {
             port: Some(IntOrString::Int(i32::from(p.container_port))),
@@ -121,8 +118,8 @@ fn ingress(ctx: &Ctx, service: &ServicePlan) -> Option<NetworkPolicy> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::plan_of;
     use super::*;
+    use devstack_crds::test_support::plan_spec;
 
     const STACK: &str = r#"
 services:
@@ -148,7 +145,7 @@ services:
 
     #[test]
     fn strict_renders_default_deny_and_one_policy_per_reachable_service() {
-        let plan = plan_of(STACK);
+        let plan = plan_spec(STACK);
         let policies = render(&Ctx { plan: &plan });
         assert_eq!(
             names(&policies),
@@ -191,13 +188,13 @@ services:
 
     #[test]
     fn open_isolation_renders_no_policies() {
-        let plan = plan_of(&format!("isolation: open\n{STACK}"));
+        let plan = plan_spec(&format!("isolation: open\n{STACK}"));
         assert!(render(&Ctx { plan: &plan }).is_empty());
     }
 
     #[test]
     fn portless_dependency_admits_dependents_on_every_port() {
-        let plan = plan_of("services:\n  worker: {image: busybox:1}\n  app: {image: busybox:1, dependsOn: [worker]}\n");
+        let plan = plan_spec("services:\n  worker: {image: busybox:1}\n  app: {image: busybox:1, dependsOn: [worker]}\n");
         let policies = render(&Ctx { plan: &plan });
         let rules = policies[1].spec.as_ref().unwrap().ingress.as_ref().unwrap();
         assert!(rules[0].ports.is_none());

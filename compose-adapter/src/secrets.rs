@@ -5,11 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use devstack_crds::StackPlan;
 
-use crate::text::is_variable_name;
 use crate::RenderError;
 
 /// Ids of every secret the `.env` file must hold, sorted: all of `plan.secrets` (the compose
-/// file references no other; [`crate::render`] fails on an undeclared one).
+/// file references no other: the plan declares every secret it uses).
 pub fn required_secret_ids(plan: &StackPlan) -> Vec<String> {
     let ids: BTreeSet<&str> = plan.secrets.iter().map(|s| s.id.as_str()).collect();
     ids.into_iter().map(str::to_string).collect()
@@ -32,9 +31,6 @@ pub fn env_file(
         plan.active_profiles.join(",")
     ));
     for id in required_secret_ids(plan) {
-        if !is_variable_name(&id) {
-            return Err(RenderError::InvalidSecretId { id });
-        }
         let value = secrets
             .get(&id)
             .filter(|v| !v.is_empty())

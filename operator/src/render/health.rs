@@ -1,11 +1,11 @@
-//! Probes from the plan's [`Health`]: the same check and timing as the Compose healthcheck.
+//! Probes from the plan's [`HealthPlan`]: the same check and timing as the Compose healthcheck.
 //!
 //! Readiness and liveness run the check every `interval` seconds and give up after `retries`
 //! failures. Compose's `start_period` (failures do not count while the service starts) has no
 //! direct Kubernetes equivalent; a startup probe with `retries + ceil(start_period / interval)`
 //! attempts gives the same grace before liveness takes over.
 
-use devstack_crds::catalog::{Check, Health};
+use devstack_crds::plan::{self, HealthPlan};
 use k8s_openapi::api::core::v1::{ExecAction, HTTPGetAction, Probe, TCPSocketAction};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -20,25 +20,25 @@ fn int(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
-fn check(probe: Probe, check: &Check) -> Probe {
+fn check(probe: Probe, check: &plan::Probe) -> Probe {
     match check {
-        Check::Exec(argv) => Probe {
+        plan::Probe::Exec(argv) => Probe {
             exec: Some(ExecAction {
-                command: Some(argv.clone()),
+                command: Some(argv.words().to_vec()),
             }),
             ..probe
         },
-        Check::Http { path, port } => Probe {
+        plan::Probe::Http { path, port } => Probe {
             http_get: Some(HTTPGetAction {
                 path: Some(path.clone()),
-                port: IntOrString::String(port.clone()),
+                port: IntOrString::String(port.name.clone()),
                 ..HTTPGetAction::default()
             }),
             ..probe
         },
-        Check::Tcp { port } => Probe {
+        plan::Probe::Tcp { port } => Probe {
             tcp_socket: Some(TCPSocketAction {
-                port: IntOrString::String(port.clone()),
+                port: IntOrString::String(port.name.clone()),
                 ..TCPSocketAction::default()
             }),
             ..probe
@@ -47,7 +47,7 @@ fn check(probe: Probe, check: &Check) -> Probe {
 }
 
 /// Probes for `health`.
-pub(crate) fn probes(health: &Health) -> Probes {
+pub(crate) fn probes(health: &HealthPlan) -> Probes {
     let interval = health.interval_seconds.max(1);
     let timed = |failure_threshold: u32| {
         check(
@@ -57,7 +57,7 @@ pub(crate) fn probes(health: &Health) -> Probes {
                 failure_threshold: Some(int(failure_threshold)),
                 ..Probe::default()
             },
-            &health.check,
+            &health.probe,
         )
     };
     let grace = health.start_period_seconds.div_ceil(interval);
@@ -71,17 +71,39 @@ pub(crate) fn probes(health: &Health) -> Probes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use devstack_crds::plan::{Argv, NamedPort};
+
+    fn health(probe: plan::Probe) -> HealthPlan {
+        HealthPlan {
+            probe,
+            interval_seconds: 10,
+            timeout_seconds: 3,
+            retries: 5,
+            start_period_seconds: 10,
+            in_container: true,
+        }
+    }
+
+    fn port(name: &str) -> NamedPort {
+        NamedPort {
+            name: name.into(),
+            number: 1,
+        }
+    }
 
     #[test]
     fn exec_check_is_the_same_argv() {
-        let p = probes(&Health::shell("pg_isready -U \"$POSTGRES_USER\""));
+        let argv = ["sh", "-c", "pg_isready -U \"$POSTGRES_USER\""].map(String::from);
+        let p = probes(&health(plan::Probe::Exec(
+            Argv::new(argv.to_vec()).expect("a program"),
+        )));
         let argv = p.liveness.exec.unwrap().command.unwrap();
         assert_eq!(argv, ["sh", "-c", "pg_isready -U \"$POSTGRES_USER\""]);
     }
 
     #[test]
     fn timing_and_startup_grace() {
-        let mut health = Health::new(Check::Tcp { port: "db".into() });
+        let mut health = health(plan::Probe::Tcp { port: port("db") });
         health.interval_seconds = 10;
         health.timeout_seconds = 3;
         health.retries = 5;
@@ -111,9 +133,9 @@ mod tests {
 
     #[test]
     fn http_check_uses_the_port_name() {
-        let p = probes(&Health::new(Check::Http {
+        let p = probes(&health(plan::Probe::Http {
             path: "/healthz".into(),
-            port: "http".into(),
+            port: port("http"),
         }));
         let get = p.readiness.http_get.unwrap();
         assert_eq!(get.path.as_deref(), Some("/healthz"));

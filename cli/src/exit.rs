@@ -1,0 +1,77 @@
+//! Exit codes: 0 success, 1 failure, 2 invalid input. Invalid input is decided in one place,
+//! [`is_invalid_input`], for every cause in an error's chain: whatever the command, a problem
+//! the user fixes by changing their input exits 2.
+
+use std::error::Error;
+
+use devstack_crds::parse::ParseError;
+use devstack_crds::ValidationErrors;
+
+use crate::load::LoadError;
+use crate::secrets::SecretsError;
+
+/// Exit code of a failure the environment caused (I/O, a renderer, the engine).
+pub const FAILURE: u8 = 1;
+/// Exit code of invalid input (the message names the field, line or option).
+pub const INVALID_INPUT: u8 = 2;
+
+/// Whether `cause` is a problem with the user's input: a stack that does not parse or
+/// validate, a malformed option, a malformed line or unusable value in a secrets file.
+pub fn is_invalid_input(cause: &(dyn Error + 'static)) -> bool {
+    if let Some(e) = cause.downcast_ref::<LoadError>() {
+        !matches!(e, LoadError::Read { .. })
+    } else if let Some(e) = cause.downcast_ref::<SecretsError>() {
+        matches!(e, SecretsError::Malformed { .. })
+    } else if let Some(e) = cause.downcast_ref::<devstack_compose::RenderError>() {
+        // Values come from the user's .env file.
+        matches!(
+            e,
+            devstack_compose::RenderError::MissingSecret { .. }
+                | devstack_compose::RenderError::UnsafeSecretValue { .. }
+        )
+    } else {
+        cause.is::<ParseError>() || cause.is::<ValidationErrors>()
+    }
+}
+
+/// The exit code for `error`: [`INVALID_INPUT`] when any cause in its chain is invalid input,
+/// [`FAILURE`] otherwise.
+pub fn code(error: &anyhow::Error) -> u8 {
+    if error.chain().any(is_invalid_input) {
+        INVALID_INPUT
+    } else {
+        FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context;
+
+    use super::*;
+
+    #[test]
+    fn input_errors_exit_2_wherever_they_are_in_the_chain() {
+        let usage = anyhow::Error::new(LoadError::Usage("bad option".into()));
+        assert_eq!(code(&usage), INVALID_INPUT);
+        let wrapped = Err::<(), _>(SecretsError::Malformed {
+            path: ".env".into(),
+            line: 3,
+        })
+        .context("rendering")
+        .unwrap_err();
+        assert_eq!(code(&wrapped), INVALID_INPUT);
+        let invalid = anyhow::Error::new(ValidationErrors::default()).context("planning");
+        assert_eq!(code(&invalid), INVALID_INPUT);
+    }
+
+    #[test]
+    fn environment_errors_exit_1() {
+        let read = anyhow::Error::new(LoadError::Read {
+            path: "x.yaml".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        });
+        assert_eq!(code(&read), FAILURE);
+        assert_eq!(code(&anyhow::anyhow!("engine down")), FAILURE);
+    }
+}

@@ -1,0 +1,65 @@
+//! Requests and limits of a container: the plan's budget in Kubernetes quantities, GPUs as
+//! the NVIDIA device plugin's extended resource (a limit only, as Kubernetes requires).
+
+use std::collections::BTreeMap;
+
+use devstack_crds::conventions::GPU_RESOURCE;
+use devstack_crds::plan::ServicePlan;
+use devstack_crds::quantity::{format_bytes, format_cpu};
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+/// The requests and limits of `service`'s container.
+pub(crate) fn requirements(service: &ServicePlan) -> ResourceRequirements {
+    let budget = &service.resources;
+    let q = |s: String| Quantity(s);
+    let requests: BTreeMap<String, Quantity> = [
+        ("cpu".to_string(), q(format_cpu(budget.request_cpu_millis))),
+        (
+            "memory".to_string(),
+            q(format_bytes(budget.request_memory_bytes)),
+        ),
+    ]
+    .into();
+    let mut limits: BTreeMap<String, Quantity> = [
+        ("cpu".to_string(), q(format_cpu(budget.limit_cpu_millis))),
+        (
+            "memory".to_string(),
+            q(format_bytes(budget.limit_memory_bytes)),
+        ),
+    ]
+    .into();
+    if service.gpu > 0 {
+        limits.insert(GPU_RESOURCE.to_string(), q(service.gpu.to_string()));
+    }
+    ResourceRequirements {
+        requests: Some(requests),
+        limits: Some(limits),
+        ..ResourceRequirements::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use devstack_crds::test_support::plan_spec;
+
+    #[test]
+    fn requests_limits_and_gpu() {
+        let plan = plan_spec(
+            "services:\n  ml:\n    image: acme/ml:1\n    gpu: 2\n    resources: {requests: {cpu: 1500m, memory: 1Gi}, limits: {cpu: '2', memory: 2Gi}}\n  web: {image: nginx:1}\n",
+        );
+        let r = requirements(&plan.services["ml"]);
+        let requests = r.requests.unwrap();
+        let limits = r.limits.unwrap();
+        assert_eq!(requests["cpu"].0, "1500m");
+        assert_eq!(requests["memory"].0, "1Gi");
+        assert_eq!(limits["cpu"].0, "2");
+        assert_eq!(limits["memory"].0, "2Gi");
+        assert_eq!(limits[GPU_RESOURCE].0, "2");
+        assert!(!requests.contains_key(GPU_RESOURCE));
+
+        let limits = requirements(&plan.services["web"]).limits.unwrap();
+        assert!(!limits.contains_key(GPU_RESOURCE));
+    }
+}
