@@ -2,9 +2,10 @@
 # Local Kubernetes control plane for devstack's end-to-end tests.
 #
 #   e2e/cluster.sh up          build (or reuse) the binaries, start etcd, kube-apiserver,
-#                              kube-controller-manager, kube-scheduler, kwok (one fake node)
-#                              and the harness's hostPath volume provisioner; wait until
-#                              everything is ready. Idempotent.
+#                              kube-controller-manager, kube-scheduler, kwok (one fake node),
+#                              the harness's hostPath volume provisioner and a real node
+#                              (e2e/node.sh: containerd, kubelet, kube-proxy, CoreDNS,
+#                              kube-router); wait until everything is ready. Idempotent.
 #   e2e/cluster.sh down        stop everything `up` started and remove the state dir.
 #   e2e/cluster.sh kubeconfig  print the path of the admin kubeconfig.
 #   e2e/cluster.sh build       only build / reuse the cached binaries.
@@ -15,6 +16,9 @@
 #                              as admin; without ARGS, build (or reuse) it and print its path.
 #
 # Environment:
+#   DEVSTACK_NODE         real (default): a real kubelet node runs the workloads; the kwok node
+#                         stays, tainted devstack.dev/fake-node:NoSchedule, for tests that ask
+#                         for it. kwok: the kwok node only (untainted), for scale benchmarks.
 #   DEVSTACK_CACHE        binary cache root (default $HOME/.cache/devstack); binaries live in
 #                         $DEVSTACK_CACHE/bin/<name>-<version>
 #   DEVSTACK_E2E_STATE    state root (default /tmp/devstack-e2e); this script uses <root>/cluster
@@ -58,8 +62,12 @@ NODE_NAME=devstack-kwok-0
 STORAGE_CLASS=standard
 PROVISIONER_NAME=devstack.dev/hostpath
 
+# The real node (DEVSTACK_NODE=real, the default).
+# shellcheck source=e2e/node.sh
+source "$ROOT/e2e/node.sh"
+
 # Start order; `down` stops in reverse.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok devstack-provisioner)
+CONTROL_PLANE=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok devstack-provisioner)
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() {
@@ -81,6 +89,10 @@ bin_path() {
 	etcd) echo "$BIN/etcd-$ETCD_VERSION" ;;
 	kwok) echo "$BIN/kwok-$KWOK_VERSION" ;;
 	helm) echo "$BIN/helm-$HELM_VERSION" ;;
+	containerd) command -v containerd || echo /usr/bin/containerd ;;
+	crictl) echo "$BIN/crictl-$CRICTL_VERSION" ;;
+	coredns) echo "$BIN/coredns-$COREDNS_VERSION" ;;
+	kube-router) echo "$BIN/kube-router-$KUBE_ROUTER_VERSION" ;;
 	devstack-provisioner) echo "$BIN/devstack-provisioner-$(provisioner_version)" ;;
 	*) echo "$BIN/$1-$K8S_VERSION" ;;
 	esac
@@ -174,6 +186,7 @@ build_all() {
 	build_kwok
 	build_helm
 	go_build devstack-provisioner ./cmd/devstack-provisioner
+	if node_enabled; then node_build; fi
 	phase "binaries ready" "$t"
 }
 
@@ -183,7 +196,8 @@ kubectl() { "$(bin_path kubectl)" --kubeconfig "$STATE/admin.kubeconfig" "$@"; }
 
 gen_cert() { # NAME SUBJECT EXT-FILE-CONTENT
 	local name="$1" subj="$2" ext="$3"
-	openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
+	# ECDSA P-256: generating a dozen RSA keys takes seconds on a busy machine, this takes ms.
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/$name.key" 2>/dev/null
 	openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null
 	printf '%s\n' "$ext" >"$PKI/$name.ext"
 	openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
@@ -212,6 +226,8 @@ subjectAltName=IP:127.0.0.1,DNS:localhost,IP:$SERVICE_IP,DNS:kubernetes,DNS:kube
 	gen_cert kube-scheduler "/CN=system:kube-scheduler" "$client"
 	# Front proxy (aggregation layer) client identity, as kubeadm sets it up.
 	gen_cert front-proxy-client "/CN=front-proxy-client" "$client"
+	# The API server's identity towards kubelets (exec, logs, port-forward).
+	gen_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$client"
 	openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
 	openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
 	chmod 600 "$PKI"/*.key
@@ -323,37 +339,47 @@ node_ready() {
 provisioner_ready() { grep -q 'running, volumes under' "$LOGS/devstack-provisioner.log"; }
 default_sa_exists() { kubectl -n default get serviceaccount default; }
 
-stop_all() {
-	local i name pid
-	for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-		name="${COMPONENTS[$i]}"
-		if ours "$name"; then
-			pid="$(pid_of "$name")"
-			local t
-			t=$(now)
-			kill -TERM "$pid" 2>/dev/null || true
-			local deadline=$(($(now) + 20))
-			while running "$name" && (($(now) < deadline)); do sleep 0.2; done
-			if running "$name"; then
-				log "$name (pid $pid) ignored SIGTERM for 20s; sending SIGKILL"
-				kill -KILL "$pid" 2>/dev/null || true
-				while running "$name"; do sleep 0.1; done
-			fi
-			(($(now) - t < 2)) || phase "stop $name" "$t"
+# stop_one NAME: SIGTERM, SIGKILL after 20 s.
+stop_one() {
+	local name="$1" pid t deadline
+	if ours "$name"; then
+		pid="$(pid_of "$name")"
+		t=$(now)
+		kill -TERM "$pid" 2>/dev/null || true
+		deadline=$(($(now) + 20))
+		while running "$name" && (($(now) < deadline)); do sleep 0.2; done
+		if running "$name"; then
+			log "$name (pid $pid) ignored SIGTERM for 20s; sending SIGKILL"
+			kill -KILL "$pid" 2>/dev/null || true
+			while running "$name"; do sleep 0.1; done
 		fi
-		rm -f "$RUN/$name.pid"
-	done
+		(($(now) - t < 2)) || phase "stop $name" "$t"
+	fi
+	rm -f "$RUN/$name.pid"
+}
+
+stop_all() {
+	local i
+	# The real node first (it needs the API server gone last and cleans the host).
+	node_down
+	for ((i = ${#CONTROL_PLANE[@]} - 1; i >= 0; i--)); do stop_one "${CONTROL_PLANE[$i]}"; done
+}
+
+components() {
+	echo "${CONTROL_PLANE[@]}"
+	if node_enabled; then echo "${NODE_COMPONENTS[@]}"; fi
 }
 
 healthy() {
 	local name
-	for name in "${COMPONENTS[@]}"; do
+	for name in $(components); do
 		alive "$name" || return 1
 		# Running the binary this checkout expects (a changed version or provisioner source
 		# means a restart).
 		[[ "$(tr '\0' '\n' <"/proc/$(pid_of "$name")/cmdline" | head -n1)" == "$(bin_path "$name")" ]] || return 1
 	done
-	etcd_healthy && apiserver_ready && healthz_ok "$KCM_PORT" && healthz_ok "$SCHED_PORT" && node_ready
+	etcd_healthy && apiserver_ready && healthz_ok "$KCM_PORT" && healthz_ok "$SCHED_PORT" && node_ready || return 1
+	if node_enabled; then node_healthy; fi
 }
 
 # ---------------------------------------------------------------- manifests
@@ -374,7 +400,8 @@ metadata:
     kubernetes.io/role: agent
     node-role.kubernetes.io/agent: ""
     type: kwok
-spec: {}
+spec:
+$(if node_enabled; then printf '  taints:\n  - {key: %s, value: "true", effect: NoSchedule}\n' "$KWOK_TAINT_KEY"; else echo '  taints: []'; fi)
 # nvidia.com/gpu: a service with "gpu: N" (the cortex example's ollama) schedules here too.
 status:
   allocatable:
@@ -431,6 +458,7 @@ lock() {
 cmd_up() {
 	local t_all t
 	t_all=$(now)
+	node_check_mode
 	mkdir -p "$STATE_ROOT"
 	lock
 
@@ -442,12 +470,13 @@ cmd_up() {
 	if [[ -d "$STATE" ]]; then
 		log "found a stale or partial cluster in $STATE; stopping it and starting fresh"
 		stop_all
-		rm -rf "$STATE"
+		rm -rf --one-file-system "$STATE"
 	fi
 
 	build_all
 	check_ports
 	mkdir -p "$STATE" "$RUN" "$STATE/volumes"
+	echo "${DEVSTACK_NODE:-real}" >"$STATE/node-mode"
 	gen_pki
 
 	t=$(now)
@@ -476,6 +505,10 @@ cmd_up() {
 		--proxy-client-cert-file "$PKI/front-proxy-client.crt" \
 		--proxy-client-key-file "$PKI/front-proxy-client.key" \
 		--authorization-mode Node,RBAC \
+		--enable-admission-plugins PodNodeSelector,PodTolerationRestriction \
+		--kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
+		--kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+		--kubelet-preferred-address-types InternalIP \
 		--service-account-issuer https://kubernetes.default.svc.cluster.local \
 		--service-account-key-file "$PKI/sa.pub" \
 		--service-account-signing-key-file "$PKI/sa.key" \
@@ -496,6 +529,7 @@ cmd_up() {
 		--bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
 		--leader-elect=false \
 		--controllers '*' \
+		--flex-volume-plugin-dir "$STATE/flex-volume" \
 		--node-monitor-grace-period=180s \
 		--use-service-account-credentials=true \
 		--service-account-private-key-file "$PKI/sa.key" \
@@ -535,7 +569,8 @@ cmd_up() {
 	apply_manifests || fail_component kube-apiserver "applying the fake node and storage class failed"
 	wait_for kwok 90 node_ready
 	wait_for kube-controller-manager 60 default_sa_exists
-	phase "node ready" "$t"
+	phase "kwok node ready" "$t"
+	if node_enabled; then node_up; fi
 
 	phase "up" "$t_all"
 	log "kubeconfig: $STATE/admin.kubeconfig"
@@ -548,7 +583,7 @@ cmd_down() {
 	lock
 	if [[ -d "$STATE" ]]; then
 		stop_all
-		rm -rf "$STATE"
+		rm -rf --one-file-system "$STATE"
 	fi
 	phase "down" "$t"
 }
@@ -560,6 +595,8 @@ cmd_kubeconfig() {
 }
 
 cmd_status() {
+	# Without DEVSTACK_NODE, judge the cluster by the mode it was started in.
+	if [[ -z "${DEVSTACK_NODE:-}" && -f "$STATE/node-mode" ]]; then DEVSTACK_NODE="$(cat "$STATE/node-mode")"; fi
 	if [[ -f "$STATE/admin.kubeconfig" ]] && healthy; then
 		log "running"
 		return 0

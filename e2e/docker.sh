@@ -6,6 +6,8 @@
 #   e2e/docker.sh down         stop that dockerd (and its containerd) by pid, remove its state;
 #                              the image cache stays so the next `up` is warm
 #   e2e/docker.sh images       NAME=IMAGE lines for the local images (postgres=devstack-local/...)
+#   e2e/docker.sh image-files  "NAME REF MAJOR_REF TARBALL IMAGE_CONF" lines (builds missing
+#                              rootfs tarballs, no engine needed; e2e/node.sh imports them)
 #   e2e/docker.sh compose-bin  path of the Compose v2 binary (installs it; no engine needed)
 #   e2e/docker.sh endpoint     the DOCKER_HOST value
 #   e2e/docker.sh yaml-python  a python with PyYAML (YAML 1.1) and ruamel.yaml (YAML 1.2): the
@@ -383,8 +385,8 @@ build_base() { # -> $base_tar
 }
 
 declare -A chosen=()
-ensure_image() { # NAME
-  local name=$1 have
+ensure_tarball() { # NAME: build the rootfs tarball unless the cache has it; sets tarball/ref/...
+  local name=$1
   resolve_image "$name"
   if [[ -z $exact ]]; then
     # About to build: make sure the host's apt lists (which name the version) match the mirror.
@@ -406,6 +408,11 @@ ensure_image() { # NAME
     mv "$tmp" "$tarball"
     set_ref
   fi
+}
+
+ensure_image() { # NAME
+  local name=$1 have
+  ensure_tarball "$name"
   chosen[$name]=$tarball
   # The engine's copy is current if it came from this tarball with this image.conf.
   key=$key-$(sha <"$images_src/$name/image.conf")
@@ -454,6 +461,21 @@ build_images() {
   done
 }
 
+# For the harness's real node (e2e/node.sh), which imports the images into its own containerd
+# without dockerd: "NAME REF MAJOR_REF TARBALL IMAGE_CONF" per image, building missing tarballs.
+print_image_files() {
+  need_root "building images"
+  mkdir -p "$img_cache/debs"
+  build_dir=${DEVSTACK_E2E_STATE:-/tmp/devstack-e2e}/image-build
+  debian_mirrors
+  local n
+  for n in $image_names; do
+    ensure_tarball "$n"
+    printf '%s %s %s %s %s\n' "$n" "$ref" "$major_ref" "$tarball" "$images_src/$n/image.conf"
+  done
+  rm -rf --one-file-system "$build_dir"
+}
+
 print_images() {
   debian_mirrors
   local n
@@ -488,6 +510,10 @@ case $cmd in
     log "down: $((SECONDS - t0))s"
     ;;
   images) print_images ;;
+  image-files)
+    lock
+    print_image_files
+    ;;
   compose-bin)
     install_compose
     compose_path
@@ -500,7 +526,7 @@ case $cmd in
     if dockerd_pid >/dev/null && engine_ok; then echo "running ($DOCKER_HOST)"; else echo stopped; exit 1; fi
     ;;
   *)
-    echo "usage: $0 up|down|images|compose-bin|endpoint|status" >&2
+    echo "usage: $0 up|down|images|image-files|compose-bin|endpoint|status" >&2
     exit 2
     ;;
 esac

@@ -51,10 +51,33 @@ while IFS= read -r line; do overrides+=(--image-override "$line"); done < <(e2e/
 
 phase "validate" "$devstack" validate "$stack_file" "${overrides[@]}"
 
+# Pods run on the real node when every image of the stack is there; otherwise (no registry is
+# reachable here) the namespace is placed on the harness's fake node (kwok), which runs no
+# containers, and the script says so.
+place_namespace() {
+  local image missing=() local_images
+  # The node holds exactly the images e2e/docker.sh builds (e2e/node.sh imports them).
+  local_images=$(e2e/docker.sh images | cut -d= -f2-)
+  for image in $("$devstack" render k8s "$stack_file" "${overrides[@]}" 2>/dev/null \
+    | sed -n 's/^ *image: *//p' | tr -d "\"'" | sort -u); do
+    grep -qxF "$image" <<<"$local_images" || missing+=("$image")
+  done
+  if ((${#missing[@]} == 0)); then
+    log "kubernetes: every image of $stack_name is local; its pods run on the real node"
+    return 0
+  fi
+  log "kubernetes: not local and not pullable here (no registry): ${missing[*]}"
+  log "kubernetes: namespace $stack_name goes to the fake node (kwok): objects and readiness, no containers"
+  "$kubectl" annotate namespace "$stack_name" --overwrite \
+    "scheduler.alpha.kubernetes.io/node-selector=type=kwok" \
+    'scheduler.alpha.kubernetes.io/defaultTolerations=[{"key":"devstack.dev/fake-node","operator":"Exists","effect":"NoSchedule"}]'
+}
+
 kube_up() {
   "$devstack" crd | "$kubectl" apply --server-side -f -
   "$kubectl" wait --for=condition=Established crd/devstacks.devstack.dev --timeout=60s
   "$kubectl" create namespace "$stack_name" --dry-run=client -o yaml | "$kubectl" apply -f -
+  place_namespace
   "$kubectl" apply -n "$stack_name" -f "$stack_file"
   mkdir -p "$workdir"
   "$devstack" render k8s "$stack_file" "${overrides[@]}" --include-secrets --env-file "$workdir/.env" \
@@ -71,7 +94,19 @@ phase "kubernetes: apply and roll out" kube_up
 
 compose_up() {
   "$devstack" render compose "$stack_file" "${overrides[@]}" -o "$workdir/compose.yaml"
-  "$compose" -f "$workdir/compose.yaml" up -d --wait --wait-timeout 180
+  # No registry is reachable here: start the services whose image is present (and whose
+  # dependencies can start), and say which ones are left out and why.
+  local images services
+  images=$(mktemp)
+  docker images --format '{{.Repository}}:{{.Tag}}' >"$images"
+  mapfile -t services < <("$compose" -f "$workdir/compose.yaml" config --format json \
+    | python3 "$root/scripts/runnable-services.py" "$images")
+  rm -f "$images"
+  if ((${#services[@]} == 0)); then
+    log "docker: no service of $stack_name has a local image; nothing to start"
+    return 0
+  fi
+  "$compose" -f "$workdir/compose.yaml" up -d --wait --wait-timeout 180 "${services[@]}"
   "$compose" -f "$workdir/compose.yaml" ps
 }
 phase "docker: compose up --wait" compose_up

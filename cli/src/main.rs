@@ -5,10 +5,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use devstack_cli::load::{load_plan, parse_overrides};
-use devstack_cli::{catalog_list, exit, parity, secrets};
+use devstack_cli::{catalog_list, docker_cmd, exit, host_env, parity, secrets, state};
 use devstack_crds::plan::{PlanOptions, StackPlan};
 
 /// Describe a development stack once; run it in Kubernetes or Docker with the same services,
@@ -17,7 +17,7 @@ use devstack_crds::plan::{PlanOptions, StackPlan};
 #[command(name = "devstack", version, about, long_about = None)]
 #[command(
     after_help = "Exit codes: 0 success, 1 failure, 2 invalid input (the message names the field).\n\
-Examples:\n  devstack validate stack.yaml\n  devstack render compose stack.yaml -o .devstack/compose.yaml && docker compose -f .devstack/compose.yaml up -d --wait\n  devstack render k8s stack.yaml | kubectl apply -f -\n  devstack parity stack.yaml\n  devstack catalog -o json"
+Examples:\n  devstack up stack.yaml && devstack env stack.yaml\n  devstack validate stack.yaml\n  devstack render compose stack.yaml -o .devstack/compose.yaml && docker compose -f .devstack/compose.yaml up -d --wait\n  devstack render k8s stack.yaml | kubectl apply -f -\n  devstack parity stack.yaml\n  devstack catalog -o json"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -44,6 +44,10 @@ enum Command {
         /// Output format.
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Compare the containers running on the Docker engine (read back through its API)
+        /// with the compose rendering, instead of the two renderings.
+        #[arg(long)]
+        live: bool,
     },
     /// List the catalog's service types.
     #[command(
@@ -53,6 +57,78 @@ enum Command {
         /// Output format.
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Start the stack on the local Docker engine (no compose file needed): creates what the
+    /// compose rendering describes, in dependency order, and waits until it is healthy.
+    #[command(
+        after_help = "Writes .devstack/<stack>/compose.yaml and .env (mode 0600) like `render compose -o`, so\n`docker compose -p <stack>` sees the same containers. A second `up` changes nothing; a changed\nservice is recreated. Interrupted (Ctrl-C)? Run `up` again: it continues.\nExamples:\n  devstack up stack.yaml\n  devstack up stack.yaml --profile vector-alt --timeout 120"
+    )]
+    Up {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Return once every container started; only dependencies are waited for.
+        #[arg(long)]
+        no_wait: bool,
+        /// Give up (and remove what this `up` created) after this many seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        timeout: u64,
+        /// Fail when the engine cannot give a GPU service its GPUs, instead of running it on
+        /// CPU with DEVSTACK_GPU=0.
+        #[arg(long)]
+        require_gpu: bool,
+    },
+    /// Stop the stack: removes its containers and networks, keeps volumes and credentials.
+    #[command(after_help = "Example:\n  devstack down stack.yaml")]
+    Down(StackArgs),
+    /// Remove the stack's containers, networks and volumes (data!) and generate new credentials.
+    #[command(
+        after_help = "Asks on a terminal; without one it refuses unless --yes.\nExample:\n  devstack reset stack.yaml --yes && devstack up stack.yaml"
+    )]
+    Reset {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Per service: container state, health, host ports, image, uptime.
+    #[command(
+        after_help = "Examples:\n  devstack status stack.yaml\n  devstack status stack.yaml -o json"
+    )]
+    Status {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Connection settings for a program on the host (127.0.0.1 and the published ports).
+    #[command(
+        after_help = "Secrets are shown as <redacted> unless --show-secrets.\nExamples:\n  devstack env stack.yaml --service postgres\n  eval \"$(devstack env stack.yaml --format shell --show-secrets)\""
+    )]
+    Env {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Only this service's settings.
+        #[arg(long)]
+        service: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = EnvFormat::Dotenv)]
+        format: EnvFormat,
+        /// Print secret values instead of <redacted>.
+        #[arg(long)]
+        show_secrets: bool,
+    },
+    /// Print a service's container logs.
+    #[command(after_help = "Example:\n  devstack logs stack.yaml postgres -f")]
+    Logs {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The service.
+        service: String,
+        /// Keep following the logs.
+        #[arg(short = 'f', long)]
+        follow: bool,
     },
     /// Print the DevStack CustomResourceDefinition (identical to crds/devstack.dev_devstacks.yaml).
     #[command(after_help = "Example:\n  devstack crd | kubectl apply -f -")]
@@ -100,6 +176,13 @@ struct StackArgs {
     /// Use IMAGE for catalog TYPE (air-gapped mirrors, locally built images).
     #[arg(long = "image-override", value_name = "TYPE=IMAGE")]
     image_overrides: Vec<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum EnvFormat {
+    Dotenv,
+    Shell,
+    Json,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,10 +261,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(path) => write_compose(&plan, &yaml, &path)?,
             }
         }
-        Command::Parity { stack, format } => {
+        Command::Parity {
+            stack,
+            format,
+            live,
+        } => {
             let plan = stack.plan()?;
-            let report = parity::check(&plan)?;
+            let report = if live {
+                docker_cmd::live_parity(&plan)?
+            } else {
+                parity::check(&plan)?
+            };
             match format {
+                Format::Table if live => out.write_all(
+                    report
+                        .table()
+                        .replacen(
+                            "kubernetes vs compose",
+                            "compose rendering vs running containers",
+                            1,
+                        )
+                        .as_bytes(),
+                )?,
                 Format::Table => out.write_all(report.table().as_bytes())?,
                 Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
             }
@@ -198,6 +299,50 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 serde_json::to_string_pretty(&catalog_list::rows())?
             )?,
         },
+        Command::Up {
+            stack,
+            no_wait,
+            timeout,
+            require_gpu,
+        } => {
+            let plan = stack.plan()?;
+            let args = docker_cmd::UpArgs {
+                wait: !no_wait,
+                timeout: std::time::Duration::from_secs(timeout),
+                require_gpu,
+            };
+            return Ok(ExitCode::from(docker_cmd::up(&plan, &args)?));
+        }
+        Command::Down(stack) => docker_cmd::down(&stack.plan()?)?,
+        Command::Reset { stack, yes } => docker_cmd::reset(&stack.plan()?, yes)?,
+        Command::Status { stack, format } => {
+            let rows = docker_cmd::status_rows(&stack.plan()?)?;
+            match format {
+                Format::Table => out.write_all(docker_cmd::status_table(&rows).as_bytes())?,
+                Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?,
+            }
+        }
+        Command::Env {
+            stack,
+            service,
+            format,
+            show_secrets,
+        } => {
+            let plan = stack.plan()?;
+            let secrets = docker_cmd::secrets(&plan)?;
+            let settings = host_env::settings(&plan, &secrets, service.as_deref(), show_secrets);
+            let format = match format {
+                EnvFormat::Dotenv => "dotenv",
+                EnvFormat::Shell => "shell",
+                EnvFormat::Json => "json",
+            };
+            out.write_all(host_env::format(&settings, format).as_bytes())?;
+        }
+        Command::Logs {
+            stack,
+            service,
+            follow,
+        } => docker_cmd::logs(&stack.plan()?, &service, follow)?,
         Command::Crd => out.write_all(devstack_crds::crdgen::crd_yaml()?.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
@@ -218,28 +363,22 @@ fn secret_values(plan: &StackPlan, env_file: Option<&Path>) -> Result<BTreeMap<S
 }
 
 fn write_compose(plan: &StackPlan, yaml: &str, path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let env_path = dir.join(".env");
-    let existing = secrets::read_env_file(&env_path)?;
-    let values = secrets::ensure_secrets(plan, &existing);
-    let reused = values
-        .iter()
-        .filter(|(k, v)| existing.get(*k) == Some(v))
-        .count();
-    let env = secrets::merge_foreign_keys(&devstack_compose::env_file(plan, &values)?, &existing);
-    secrets::write_private(&env_path, &env)?;
-    std::fs::write(path, yaml).with_context(|| format!("cannot write {}", path.display()))?;
+    let written = state::write_compose(plan, yaml, path)?;
+    let total = written.secrets.len();
     eprintln!(
         "wrote {} and {} (mode 0600; {} secrets: {} reused, {} generated)",
         path.display(),
-        env_path.display(),
-        values.len(),
-        reused,
-        values.len() - reused
+        written.env_path.display(),
+        total,
+        written.reused,
+        total - written.reused
     );
+    if let Some(cpu) = written.cpu_override {
+        eprintln!(
+            "wrote {}: without GPUs on the engine, add `-f {}` to run the GPU services on CPU (DEVSTACK_GPU=0)",
+            cpu.display(),
+            cpu.display()
+        );
+    }
     Ok(())
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 mod compose;
 mod k8s;
+pub mod live;
 
 /// Why parity could not be checked at all.
 #[derive(Debug, thiserror::Error)]

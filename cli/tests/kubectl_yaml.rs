@@ -28,7 +28,11 @@ fn kubectl_path() -> String {
         .arg("kubectl")
         .output()
         .expect("run e2e/cluster.sh kubectl");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -91,7 +95,15 @@ async fn check(name: &str, stack_text: &str, kubectl: &str) {
 
     let created = run_with_stdin(
         kubectl,
-        &["create", "--dry-run=client", "--validate=false", "-o", "json", "-f", "-"],
+        &[
+            "create",
+            "--dry-run=client",
+            "--validate=false",
+            "-o",
+            "json",
+            "-f",
+            "-",
+        ],
         &yaml,
     );
     assert!(

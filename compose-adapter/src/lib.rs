@@ -16,9 +16,15 @@
 //! counterparts in the Kubernetes renderer (`devstack_operator::render`): [`labels`],
 //! [`health`] (healthcheck), [`reachability`] (networks), [`resources`] (the `deploy`
 //! section), [`secrets`] (the `.env` file), [`text`] (escaping and interpolation).
+//!
+//! [`driver`] runs the same compose model on a Docker engine through its API (`devstack up`,
+//! identical to `docker compose up` of the rendered file); [`gpu`] is the CPU fallback both
+//! Docker paths share.
 
 pub use devstack_crds::StackPlan;
 
+pub mod driver;
+pub mod gpu;
 pub mod health;
 pub mod labels;
 pub mod model;

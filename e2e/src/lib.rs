@@ -5,6 +5,11 @@
 //! - [`TestNamespace`]: a fresh, uniquely named namespace that is deleted afterwards.
 //! - [`docker_host`]: the Docker endpoint (`DOCKER_HOST`, else `e2e/docker.sh endpoint`).
 //! - [`helm`]: Helm from the harness and the operator's chart.
+//! - [`kubectl`]: blocking kubectl for tests that apply YAML and exec into real pods.
+//!
+//! Workloads land on the harness's real kubelet node; a test that wants the kwok node (pods
+//! Ready without running, any image) uses [`TestNamespace::on_kwok`] (or
+//! [`kubectl::kwok_namespace_annotations`] on a namespace of its own).
 //!
 //! Nothing here skips: when the cluster or the Docker engine is not there, the helpers
 //! return (or, for [`docker_host`], panic with) an error that says how to start it, so a
@@ -24,6 +29,8 @@ use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
+pub mod kubectl;
+
 /// How long [`client`] waits for the API server to answer before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -39,7 +46,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// Runs `bash e2e/<script> <args>` from the workspace root and returns its trimmed stdout.
-fn run_script(script: &str, args: &[&str]) -> Result<String> {
+pub(crate) fn run_script(script: &str, args: &[&str]) -> Result<String> {
     let root = workspace_root();
     let path = root.join("e2e").join(script);
     let out = Command::new("bash")
@@ -71,33 +78,6 @@ pub fn kubeconfig_source() -> Result<String> {
              start it with `e2e/cluster.sh up`",
         ),
     }
-}
-
-/// Runs the harness's kubectl (v1.37.2, `e2e/cluster.sh kubectl`) as admin against the test
-/// cluster and returns its output, whatever the exit status (`kubectl auth can-i` answers "no"
-/// with exit status 1).
-pub fn kubectl_output(args: &[&str]) -> Result<std::process::Output> {
-    let bin = run_script("cluster.sh", &["kubectl"])?;
-    Command::new(&bin)
-        .env("KUBECONFIG", kubeconfig_source()?)
-        .args(args)
-        .output()
-        .with_context(|| format!("running {bin} {}", args.join(" ")))
-}
-
-/// Like [`kubectl_output`], but returns stdout; a non-zero exit is an error carrying stderr.
-pub fn kubectl(args: &[&str]) -> Result<String> {
-    let out = kubectl_output(args)?;
-    if !out.status.success() {
-        bail!(
-            "kubectl {} failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    String::from_utf8(out.stdout)
-        .with_context(|| format!("kubectl {} printed non-UTF-8", args.join(" ")))
 }
 
 /// The client configuration for the test cluster (admin credentials).
@@ -326,8 +306,19 @@ pub struct TestNamespace {
 }
 
 impl TestNamespace {
-    /// Creates a namespace named `<prefix>-<unique suffix>` with the admin client.
+    /// Creates a namespace named `<prefix>-<unique suffix>` with the admin client. Its pods
+    /// run on the real node (when the cluster has one).
     pub async fn new(prefix: &str) -> Result<Self> {
+        Self::create(prefix, Vec::new()).await
+    }
+
+    /// Like [`TestNamespace::new`], but every pod of the namespace goes to the kwok node (Ready
+    /// without running; any image), whoever creates it.
+    pub async fn on_kwok(prefix: &str) -> Result<Self> {
+        Self::create(prefix, kubectl::kwok_namespace_annotations()).await
+    }
+
+    async fn create(prefix: &str, annotations: Vec<(String, String)>) -> Result<Self> {
         let config = config().await?;
         let client = client_from_config(config.clone()).await?;
         let name = unique_name(prefix);
@@ -335,6 +326,7 @@ impl TestNamespace {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
                 labels: Some([(TEST_NAMESPACE_LABEL.to_string(), "true".to_string())].into()),
+                annotations: (!annotations.is_empty()).then(|| annotations.into_iter().collect()),
                 ..ObjectMeta::default()
             },
             ..Namespace::default()

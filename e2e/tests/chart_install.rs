@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
 use devstack_e2e::helm::Release;
-use devstack_e2e::{kubectl, kubectl_output, TestNamespace};
+use devstack_e2e::kubectl::Kubectl;
+use devstack_e2e::TestNamespace;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Patch, PatchParams};
@@ -98,7 +99,7 @@ fn crd_grants() -> BTreeSet<Grant> {
 /// Rows without a resource (non-resource URLs) are skipped: the built-in discovery roles
 /// grant those to every authenticated user, the chart grants none.
 fn can_i_list(user: &str, namespace: &str) -> Result<BTreeSet<Grant>> {
-    let out = kubectl(&["auth", "can-i", "--list", "--as", user, "-n", namespace])?;
+    let out = Kubectl::new()?.run(&["auth", "can-i", "--list", "--as", user, "-n", namespace])?;
     let mut set = BTreeSet::new();
     for line in out.lines().skip(1) {
         // Resources  Non-Resource URLs  Resource Names  Verbs
@@ -146,7 +147,7 @@ fn granted(sa_namespace: &str, sa: &str, namespace: &str) -> Result<BTreeSet<Gra
 fn can_i(user: &str, verb: &str, resource: &str, args: &[&str]) -> Result<bool> {
     let mut a = vec!["auth", "can-i", verb, resource, "--as", user];
     a.extend_from_slice(args);
-    let out = kubectl_output(&a)?;
+    let out = Kubectl::new()?.output(&a, None)?;
     let answer = String::from_utf8_lossy(&out.stdout).trim().to_string();
     match answer.as_str() {
         "yes" => Ok(true),
@@ -179,7 +180,9 @@ async fn available_replicas(ns: &TestNamespace, name: &str) -> Result<i32> {
 
 #[tokio::test]
 async fn every_namespace_mode_rolls_out_with_exactly_the_chart_rules() -> Result<()> {
-    let ns = TestNamespace::new("chart-all").await?;
+    // The kwok node runs the operator's pods (Ready without the image): this test is about
+    // what the chart creates, chart_operator runs the operator itself.
+    let ns = TestNamespace::on_kwok("chart-all").await?;
     enforce_restricted(&ns).await?;
     let release = Release::install(ns.name(), ns.name(), &[])?;
     assert!(
@@ -208,7 +211,7 @@ async fn every_namespace_mode_rolls_out_with_exactly_the_chart_rules() -> Result
 
 #[tokio::test]
 async fn namespaced_mode_grants_secrets_only_in_watched_namespaces() -> Result<()> {
-    let ns = TestNamespace::new("chart-ns").await?;
+    let ns = TestNamespace::on_kwok("chart-ns").await?;
     let watched = TestNamespace::new("chart-watched").await?;
     let other = TestNamespace::new("chart-other").await?;
     enforce_restricted(&ns).await?;

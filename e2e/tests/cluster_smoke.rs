@@ -1,4 +1,5 @@
-//! Smoke tests for the local control plane started by `e2e/cluster.sh up`.
+//! Smoke tests for the local control plane started by `e2e/cluster.sh up`. Their pods go to the
+//! kwok node (`TestNamespace::on_kwok`): these tests are about the API machinery, not the node.
 //!
 //! Run: `e2e/cluster.sh up && KUBECONFIG=$(e2e/cluster.sh kubeconfig) cargo test -p devstack-e2e
 //! --test cluster_smoke`. Without a cluster these tests fail; they never skip.
@@ -127,7 +128,7 @@ where
 
 #[tokio::test]
 async fn deployment_pods_become_ready_on_kwok_node() -> Result<()> {
-    let ns = TestNamespace::new("smoke-deploy").await?;
+    let ns = TestNamespace::on_kwok("smoke-deploy").await?;
     let deployments: Api<Deployment> = ns.api();
     deployments
         .create(&PostParams::default(), &deployment("web", 3))
@@ -154,7 +155,7 @@ async fn deployment_pods_become_ready_on_kwok_node() -> Result<()> {
 
 #[tokio::test]
 async fn statefulset_claim_binds_and_pod_becomes_ready() -> Result<()> {
-    let ns = TestNamespace::new("smoke-sts").await?;
+    let ns = TestNamespace::on_kwok("smoke-sts").await?;
     let services: Api<Service> = ns.api();
     services
         .create(
@@ -281,7 +282,7 @@ async fn statefulset_claim_binds_and_pod_becomes_ready() -> Result<()> {
 
 #[tokio::test]
 async fn deleting_owners_garbage_collects_dependents() -> Result<()> {
-    let ns = TestNamespace::new("smoke-gc").await?;
+    let ns = TestNamespace::on_kwok("smoke-gc").await?;
 
     // A ConfigMap owning another ConfigMap.
     let cms: Api<ConfigMap> = ns.api();
@@ -352,7 +353,7 @@ async fn deleting_owners_garbage_collects_dependents() -> Result<()> {
 
 #[tokio::test]
 async fn namespace_deletion_completes() -> Result<()> {
-    let ns = TestNamespace::new("smoke-nsdel").await?;
+    let ns = TestNamespace::on_kwok("smoke-nsdel").await?;
     let name = ns.name().to_string();
     let client = ns.client();
     let deployments: Api<Deployment> = ns.api();
@@ -378,7 +379,7 @@ async fn namespace_deletion_completes() -> Result<()> {
 
 #[tokio::test]
 async fn network_policy_is_accepted() -> Result<()> {
-    let ns = TestNamespace::new("smoke-netpol").await?;
+    let ns = TestNamespace::on_kwok("smoke-netpol").await?;
     let policies: Api<NetworkPolicy> = ns.api();
     let policy = NetworkPolicy {
         metadata: meta("postgres-ingress"),
@@ -418,7 +419,7 @@ fn is_forbidden<T: std::fmt::Debug>(r: &kube::Result<T>) -> bool {
 
 #[tokio::test]
 async fn service_account_without_role_is_forbidden() -> Result<()> {
-    let ns = TestNamespace::new("smoke-rbac").await?;
+    let ns = TestNamespace::on_kwok("smoke-rbac").await?;
     let sas: Api<ServiceAccount> = ns.api();
     sas.create(
         &PostParams::default(),
@@ -515,7 +516,7 @@ async fn service_account_without_role_is_forbidden() -> Result<()> {
 
 #[tokio::test]
 async fn dropped_test_namespace_is_deleted() -> Result<()> {
-    let ns = TestNamespace::new("smoke-drop").await?;
+    let ns = TestNamespace::on_kwok("smoke-drop").await?;
     let name = ns.name().to_string();
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(ns.client());
     drop(ns);

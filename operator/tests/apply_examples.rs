@@ -101,7 +101,7 @@ async fn release_node_ports(ns: &TestNamespace, objects: &[K8sObject]) -> Result
 
 async fn apply_example(name: &str, text: &str) -> Result<()> {
     let mut plan = fixtures::plan_example(name, text).map_err(|e| anyhow!(e))?;
-    let ns = TestNamespace::new(&format!("apply-{name}")).await?;
+    let ns = TestNamespace::on_kwok(&format!("apply-{name}")).await?;
     plan.namespace = Some(ns.name().to_string());
     let objects = devstack_operator::render(&plan, Some(&fixtures::fake_secrets(&plan)))?;
     // Every object is applied even after a rejection, so one run lists every problem.
@@ -200,7 +200,7 @@ fn bare_pod(object: &K8sObject) -> Option<Pod> {
 /// allow it) is admitted by Pod Security Standards `restricted`, enforced by the API server.
 #[tokio::test]
 async fn non_root_services_meet_restricted_pod_security() {
-    let ns = TestNamespace::new("pss-restricted").await.unwrap();
+    let ns = TestNamespace::on_kwok("pss-restricted").await.unwrap();
     let label = json!({"metadata": {"labels": {
         "pod-security.kubernetes.io/enforce": "restricted",
         "pod-security.kubernetes.io/enforce-version": "latest",

@@ -177,6 +177,11 @@ func (p *provisioner) syncClaim(ctx context.Context, pvc *corev1.PersistentVolum
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
+	// World-writable like Kind's local-path-provisioner: the kubelet applies no fsGroup to
+	// hostPath volumes, and on the real node a non-root service (postgres as 999) must write.
+	if err := os.Chmod(dir, 0o777); err != nil {
+		return fmt.Errorf("chmod %s: %w", dir, err)
+	}
 	reclaim := corev1.PersistentVolumeReclaimDelete
 	if sc.ReclaimPolicy != nil {
 		reclaim = *sc.ReclaimPolicy
