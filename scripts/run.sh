@@ -2,11 +2,12 @@
 # The main job: bring a DevStack up in BOTH modes on this machine, with no cluster configured.
 #
 #   scripts/run.sh [up] [STACK.yaml]   (default examples/minimal.yaml)
-#   scripts/run.sh down [STACK.yaml]   stop the compose project, the control plane and the engine
+#   scripts/run.sh down [STACK.yaml]   stop the compose project, the operator, the control plane and the engine
 #
 # up: starts the project's own local control plane (e2e/cluster.sh) and Docker engine
-# (e2e/docker.sh), builds the devstack CLI, installs the CRD and the DevStack object, applies the
-# Kubernetes rendering into namespace <stack> and waits for its rollouts, renders the Compose
+# (e2e/docker.sh), builds the devstack CLI and the operator, installs the CRD, starts
+# devstack-operator against the local control plane, `kubectl apply`s the DevStack into
+# namespace <stack> and waits with `kubectl wait --for=condition=Ready`, renders the Compose
 # project into .devstack/<stack>/ (secrets in .env, mode 0600, reused on later runs), starts it
 # with `docker compose up --wait`, and prints the parity matrix. Catalog types with a locally
 # built image (postgres, redis: no registry is reachable here) use it via --image-override.
@@ -28,6 +29,11 @@ stack_name=$(awk '/^metadata:/{m=1} m&&/name:/{print $2; exit}' "$stack_file" | 
 workdir=$root/.devstack/$stack_name
 
 if [[ $action == down ]]; then
+  if [[ -f $workdir/operator.pid ]]; then
+    pid=$(cat "$workdir/operator.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    rm -f "$workdir/operator.pid"
+  fi
   if [[ -f $workdir/compose.yaml ]] && e2e/docker.sh status >/dev/null 2>&1; then
     DOCKER_HOST=$(e2e/docker.sh endpoint) "$(e2e/docker.sh compose-bin)" -f "$workdir/compose.yaml" down || true
   fi
@@ -39,7 +45,7 @@ fi
 
 phase "docker engine" e2e/docker.sh up
 phase "local control plane" e2e/cluster.sh up
-phase "build devstack" cargo build -q -p devstack-cli
+phase "build devstack" cargo build -q -p devstack-cli -p devstack-operator
 
 export KUBECONFIG DOCKER_HOST
 KUBECONFIG=$(e2e/cluster.sh kubeconfig)
@@ -73,24 +79,43 @@ place_namespace() {
     'scheduler.alpha.kubernetes.io/defaultTolerations=[{"key":"devstack.dev/fake-node","operator":"Exists","effect":"NoSchedule"}]'
 }
 
+operator=$root/target/debug/devstack-operator
+operator_pid_file=$workdir/operator.pid
+stop_operator() {
+  local pid
+  [[ -f $operator_pid_file ]] || return 0
+  pid=$(cat "$operator_pid_file")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  fi
+  rm -f "$operator_pid_file"
+}
+
+# The operator does the Kubernetes side: it watches namespace <stack>, generates the
+# credentials in the cluster, applies the rendered objects in dependency order and reports
+# Ready in the DevStack's status.
 kube_up() {
   "$devstack" crd | "$kubectl" apply --server-side -f -
   "$kubectl" wait --for=condition=Established crd/devstacks.devstack.dev --timeout=60s
   "$kubectl" create namespace "$stack_name" --dry-run=client -o yaml | "$kubectl" apply -f -
   place_namespace
-  "$kubectl" apply -n "$stack_name" -f "$stack_file"
   mkdir -p "$workdir"
-  "$devstack" render k8s "$stack_file" "${overrides[@]}" --include-secrets --env-file "$workdir/.env" \
-    | "$kubectl" apply -n "$stack_name" --server-side -f -
-  local kind name
-  for kind in deployment statefulset; do
-    for name in $("$kubectl" get "$kind" -n "$stack_name" -o name); do
-      "$kubectl" rollout status -n "$stack_name" "$name" --timeout=120s
-    done
-  done
-  "$kubectl" get devstacks,statefulsets,deployments,services,pods,pvc -n "$stack_name"
+  stop_operator
+  "$operator" --namespace "$stack_name" --metrics-addr "127.0.0.1:${DEVSTACK_OPERATOR_METRICS_PORT:-18080}" \
+    --log-format text "${overrides[@]}" >"$workdir/operator.log" 2>&1 &
+  echo $! >"$operator_pid_file"
+  log "operator started (pid $(cat "$operator_pid_file"), log $workdir/operator.log)"
+  "$kubectl" apply -n "$stack_name" -f "$stack_file"
+  if ! "$kubectl" wait -n "$stack_name" --for=condition=Ready "devstack/$stack_name" --timeout=180s; then
+    "$kubectl" get devstack -n "$stack_name" "$stack_name" -o yaml >&2 || true
+    tail -20 "$workdir/operator.log" >&2 || true
+    return 1
+  fi
+  "$kubectl" get dvs -n "$stack_name"
+  "$kubectl" get statefulsets,deployments,services,pods,pvc,secrets -n "$stack_name"
 }
-phase "kubernetes: apply and roll out" kube_up
+phase "kubernetes: operator reconciles the DevStack" kube_up
 
 compose_up() {
   "$devstack" render compose "$stack_file" "${overrides[@]}" -o "$workdir/compose.yaml"

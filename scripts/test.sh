@@ -22,8 +22,25 @@ phase() { # NAME CMD...
 }
 
 started_cluster="" started_docker=""
+# The main job (scripts/run.sh) on an example with redis, whose `--appendonly yes` once broke
+# `kubectl apply`; its operator and Compose project are stopped at teardown.
+main_job_stack=examples/soma-shared-infra.yaml
+main_job_dir=.devstack/soma
+stop_main_job() {
+  local pid
+  if [[ -f $main_job_dir/operator.pid ]]; then
+    pid=$(<"$main_job_dir/operator.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    rm -f "$main_job_dir/operator.pid"
+  fi
+  if [[ -f $main_job_dir/compose.yaml ]] && e2e/docker.sh status >/dev/null 2>&1; then
+    DOCKER_HOST=$(e2e/docker.sh endpoint) "$(e2e/docker.sh compose-bin)" \
+      -f "$main_job_dir/compose.yaml" down -v >/dev/null 2>&1 || true
+  fi
+}
 teardown() {
   local rc=$?
+  stop_main_job
   [[ -n $started_cluster ]] && { e2e/cluster.sh down || rc=1; }
   [[ -n $started_docker ]] && { e2e/docker.sh down || rc=1; }
   log "total: ${SECONDS}s (exit $rc)"
@@ -53,3 +70,4 @@ phase "cargo fmt --check" cargo fmt --all -- --check
 phase "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 phase "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --locked
 phase "cargo test" cargo test --workspace --locked --no-fail-fast
+phase "main job: scripts/run.sh $main_job_stack" scripts/run.sh "$main_job_stack"

@@ -25,6 +25,8 @@ pub struct UpArgs {
     pub timeout: Duration,
     /// Fail instead of falling back to CPU.
     pub require_gpu: bool,
+    /// The stack file, as given (for the closing hint).
+    pub file: String,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -76,10 +78,11 @@ pub fn up(plan: &StackPlan, args: &UpArgs) -> Result<u8> {
         );
         let counts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
         eprintln!(
-            "stack {} is up: {} services ({}); connection settings: devstack env <stack file>",
+            "stack {} is up: {} services ({}); connection settings: devstack env {}",
             ctx.name(),
             summary.services.len(),
-            counts.join(", ")
+            counts.join(", "),
+            args.file
         );
         Ok(0)
     })

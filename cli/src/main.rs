@@ -151,6 +151,11 @@ enum RenderCommand {
         /// values and print them only inside the Secrets.
         #[arg(long, requires = "include_secrets")]
         env_file: Option<PathBuf>,
+        /// Render for a cluster where no node offers nvidia.com/gpu, as the operator does:
+        /// services whose GPUs are not required (`gpuRequired`) run on CPU, with
+        /// DEVSTACK_GPU=cpu and no GPU limit.
+        #[arg(long)]
+        gpu_fallback: bool,
     },
     /// A compose file. With -o, also writes the secrets file `.env` beside it (mode 0600),
     /// generating secrets on the first render and reusing them afterwards.
@@ -242,6 +247,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             stack,
             include_secrets,
             env_file,
+            gpu_fallback,
         }) => {
             let plan = stack.plan()?;
             let values = if include_secrets {
@@ -250,7 +256,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("note: Secrets {} and {} are not printed (the operator generates them); pass --include-secrets to render them", plan.credentials_secret_name(), plan.connections_secret_name());
                 None
             };
-            let objects = devstack_operator::render(&plan, values.as_ref())?;
+            let options = devstack_operator::RenderOptions { gpu_fallback };
+            let objects = devstack_operator::render_with(&plan, values.as_ref(), options)?;
             out.write_all(devstack_operator::to_yaml_stream(&objects)?.as_bytes())?;
         }
         Command::Render(RenderCommand::Compose { stack, output }) => {
@@ -310,6 +317,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 wait: !no_wait,
                 timeout: std::time::Duration::from_secs(timeout),
                 require_gpu,
+                file: stack.file.display().to_string(),
             };
             return Ok(ExitCode::from(docker_cmd::up(&plan, &args)?));
         }

@@ -138,6 +138,13 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 16))]
     pub gpu: Option<i32>,
+
+    /// Whether the GPUs are required. By default (`false`) the operator requests
+    /// `nvidia.com/gpu` only when some node offers it, and otherwise runs the service on CPU
+    /// with `DEVSTACK_GPU=0` in its environment (the status says so). `true`: always request
+    /// the GPUs, so the pod waits for a node that has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_required: Option<bool>,
 }
 
 /// A named container port of a custom service.
@@ -257,7 +264,9 @@ pub struct DevStackStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// kstatus-compatible conditions: `Ready`, `Progressing`, `Degraded`.
+    /// kstatus-compatible conditions: `Ready` (every active service is ready), `Reconciling`
+    /// (the operator is still working towards Ready) and `Stalled` (it cannot go on without a
+    /// change, for example an invalid spec).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
@@ -270,10 +279,15 @@ pub struct DevStackStatus {
     /// Name of the Secret holding every service's connection settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_secret: Option<String>,
+    /// The value of the `devstack.dev/reset` annotation whose reset (data and credentials
+    /// wiped) was last carried out; a new value requests another reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reset: Option<String>,
 }
 
 /// State of one service.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ServiceStatus {
     /// Whether all replicas are ready.
     pub ready: bool,
@@ -283,4 +297,15 @@ pub struct ServiceStatus {
     /// Image that runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// Published host ports, by port name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub host_ports: BTreeMap<String, i64>,
+    /// Why the service is not ready yet, for example `waiting for db` while a dependency is
+    /// not Ready (its workload is not created until then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Where a service with `gpu` runs: `nvidia.com/gpu: N`, or `cpu (no node offers
+    /// nvidia.com/gpu)` when it falls back to CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
 }

@@ -208,6 +208,16 @@ async fn converge(
     ensure_networks(engine, ctx, desired, created, progress).await?;
     ensure_volumes(engine, ctx, desired, created, progress).await?;
     let existing = project_containers(&engine.docker, ctx.name()).await?;
+    // Like Compose, containers of services that left the stack are reported, not removed.
+    for orphan in existing
+        .iter()
+        .filter(|c| !desired.contains_key(&c.service))
+    {
+        progress.note(&format!(
+            "container {} belongs to service {:?}, which is not active in the stack any more; `devstack down` removes it",
+            orphan.name, orphan.service
+        ));
+    }
     let errors: Mutex<Vec<DriverError>> = Mutex::new(Vec::new());
     let outcomes: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
     let mut tasks: BTreeMap<String, Shared<BoxFuture<'_, bool>>> = BTreeMap::new();
@@ -387,7 +397,12 @@ async fn converge_service(
     }
     if must_wait {
         let probe = want.service.healthcheck.as_ref().and_then(probe_argv);
-        progress.step(name, "waiting until healthy");
+        let waiting = if probe.is_some() || want.service.healthcheck.is_some() {
+            "waiting until healthy"
+        } else {
+            "waiting until running"
+        };
+        progress.step(name, waiting);
         for container in &containers {
             wait_ready(docker, name, container, probe.as_deref(), deadline).await?;
         }

@@ -24,6 +24,9 @@ pub const ANNOTATION_DEPENDS_ON: &str = "devstack.dev/depends-on";
 pub const MANAGED_BY: &str = "devstack";
 /// Kubernetes extended resource of NVIDIA GPUs (the device plugin's name).
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+/// Env key telling a service with `gpu` that it runs on CPU (value `0`): no node offers
+/// [`GPU_RESOURCE`] (Kubernetes) or the engine has no NVIDIA runtime (Docker).
+pub const GPU_ENV: &str = "DEVSTACK_GPU";
 /// Compose device driver of NVIDIA GPUs.
 pub const GPU_DRIVER: &str = "nvidia";
 /// Namespace assumed in host names when the plan has none.

@@ -259,6 +259,8 @@ pub struct ServicePlan {
     pub resources: Budget,
     /// GPUs.
     pub gpu: u32,
+    /// GPUs are required: never fall back to CPU when no node offers them.
+    pub gpu_required: bool,
     /// Connection outputs other services receive (`POSTGRES_URL`, …), by key.
     pub connection: BTreeMap<String, Template>,
     #[serde(skip)]

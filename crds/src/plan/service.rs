@@ -111,6 +111,7 @@ pub(super) fn plan(
             security: shape.security,
             resources: budget,
             gpu,
+            gpu_required: spec.gpu_required.unwrap_or(false),
             connection: shape.connection,
             validated: Validated::new(),
         };

@@ -77,7 +77,7 @@ mod tests {
     #[test]
     fn service_labels_carry_component_and_service() {
         let plan = plan_spec("services:\n  db: {type: postgres}\n  web: {image: nginx:1}\n");
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
         let db = service_labels(&ctx, &plan.services["db"]);
         assert_eq!(db["app.kubernetes.io/component"], "postgres");
         assert_eq!(db["app.kubernetes.io/name"], "db");

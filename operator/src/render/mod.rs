@@ -127,14 +127,31 @@ pub enum RenderError {
     },
 }
 
-/// What every part of the renderer needs: the plan and where its services live.
+/// Choices that depend on the cluster rather than the plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// No node offers `nvidia.com/gpu`: services whose GPUs are not required run on CPU (no
+    /// GPU limit, `DEVSTACK_GPU=0`). The operator sets it from the nodes; `devstack render
+    /// k8s --gpu-fallback` sets it by hand.
+    pub gpu_fallback: bool,
+}
+
+impl RenderOptions {
+    /// Whether `service` runs on CPU instead of its GPUs.
+    pub fn falls_back_to_cpu(&self, service: &devstack_crds::plan::ServicePlan) -> bool {
+        service.gpu > 0 && self.gpu_fallback && !service.gpu_required
+    }
+}
+
+/// What every part of the renderer needs: the plan, where its services live, the options.
 pub(crate) struct Ctx<'a> {
     pub plan: &'a StackPlan,
+    pub options: RenderOptions,
 }
 
 impl<'a> Ctx<'a> {
-    fn new(plan: &'a StackPlan) -> Self {
-        Ctx { plan }
+    pub(crate) fn new(plan: &'a StackPlan, options: RenderOptions) -> Self {
+        Ctx { plan, options }
     }
 
     /// In-cluster host name of a service: `<service>.<namespace>.svc`.
@@ -152,7 +169,16 @@ pub fn render(
     plan: &StackPlan,
     secrets: Option<&BTreeMap<String, String>>,
 ) -> Result<Vec<K8sObject>, RenderError> {
-    let ctx = Ctx::new(plan);
+    render_with(plan, secrets, RenderOptions::default())
+}
+
+/// [`render`] with cluster-dependent [`RenderOptions`].
+pub fn render_with(
+    plan: &StackPlan,
+    secrets: Option<&BTreeMap<String, String>>,
+    options: RenderOptions,
+) -> Result<Vec<K8sObject>, RenderError> {
+    let ctx = Ctx::new(plan, options);
     let mut objects = Vec::new();
     if let Some(values) = secrets {
         objects.extend(

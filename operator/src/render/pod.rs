@@ -17,6 +17,7 @@ use super::labels::service_labels;
 use super::resources;
 use super::text::{container_list, container_text};
 use super::Ctx;
+use devstack_crds::conventions::GPU_ENV;
 
 /// The pod template of `service`. Data volumes are mounted by name; the workload provides
 /// them (volume claim templates of a StatefulSet).
@@ -77,7 +78,7 @@ fn container(ctx: &Ctx, service: &ServicePlan) -> Container {
         readiness_probe: readiness,
         liveness_probe: liveness,
         startup_probe: startup,
-        resources: Some(resources::requirements(service)),
+        resources: Some(resources::requirements(service, ctx.options)),
         security_context: Some(container_security(service)),
         ..Container::default()
     }
@@ -96,7 +97,7 @@ fn secret_ref(name: String, key: &str) -> Option<EnvVarSource> {
 
 /// The environment in plan order (secrets first: `$(VAR)` only sees earlier variables).
 fn env(ctx: &Ctx, service: &ServicePlan) -> Vec<EnvVar> {
-    service
+    let mut env: Vec<EnvVar> = service
         .env
         .iter()
         .map(|var| {
@@ -117,7 +118,15 @@ fn env(ctx: &Ctx, service: &ServicePlan) -> Vec<EnvVar> {
                 value_from,
             }
         })
-        .collect()
+        .collect();
+    if ctx.options.falls_back_to_cpu(service) {
+        env.push(EnvVar {
+            name: GPU_ENV.to_string(),
+            value: Some("0".to_string()),
+            value_from: None,
+        });
+    }
+    env
 }
 
 fn pod_security(service: &ServicePlan) -> PodSecurityContext {
@@ -178,9 +187,12 @@ mod tests {
 
     fn pod(spec: &str, service: &str) -> PodSpec {
         let plan = plan_spec(spec);
-        template(&Ctx { plan: &plan }, &plan.services[service])
-            .spec
-            .unwrap()
+        template(
+            &Ctx::new(&plan, crate::render::RenderOptions::default()),
+            &plan.services[service],
+        )
+        .spec
+        .unwrap()
     }
 
     #[test]

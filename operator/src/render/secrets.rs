@@ -69,7 +69,7 @@ mod tests {
             "services:\n  db: {type: postgres}\n  cache: {type: redis, profiles: [x]}\n  web: {image: nginx:1, ports: [{name: http, containerPort: 80}]}\n",
         );
         plan.namespace = Some("team".into());
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
         let secrets = render(&ctx, &fake_secrets(&plan)).unwrap();
         let creds = secrets[0].string_data.as_ref().unwrap();
         assert_eq!(
@@ -105,7 +105,7 @@ mod tests {
         let plan = plan_spec(
             "services:\n  db: {type: postgres, storage: {retainOnDelete: false}}\n  web: {image: nginx:1}\n",
         );
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
         let secrets = render(&ctx, &fake_secrets(&plan)).unwrap();
         assert!(secrets.iter().all(|s| s.metadata.annotations.is_none()));
     }

@@ -52,7 +52,7 @@ mod tests {
         let plan = plan_spec(
             "services:\n  web:\n    image: nginx:1\n    ports: [{name: http, containerPort: 80, hostPort: 8080}, {name: admin, containerPort: 81}]\n  db: {type: postgres}\n",
         );
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
         let web = render(&ctx, &plan.services["web"]).spec.unwrap();
         assert_eq!(web.type_.as_deref(), Some("NodePort"));
         let ports = web.ports.unwrap();
@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn portless_service_is_headless() {
         let plan = plan_spec("services:\n  worker: {image: busybox:1}\n");
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
         let spec = render(&ctx, &plan.services["worker"]).spec.unwrap();
         assert_eq!(spec.cluster_ip.as_deref(), Some("None"));
         assert!(spec.ports.is_none());

@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn secrets_become_references_to_the_carrying_env_var() {
         let plan = plan_spec("services:\n  cache: {type: redis}\n");
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
         let t = ContainerTemplate::lit("pre$")
             .push_secret(CarriedSecret {
                 id: SecretId::new("cache", "password"),
@@ -95,7 +95,7 @@ mod tests {
     fn secret_data_is_filled_and_not_escaped() {
         let mut plan = plan_spec("services:\n  web: {image: nginx:1}\n");
         plan.namespace = Some("team".into());
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
         let t = Template::lit("x$(y):")
             .push_secret(SecretId::new("web", "password"))
             .push_lit("@")

@@ -120,7 +120,7 @@ services:
     #[test]
     fn stateless_service_is_a_deployment() {
         let plan = plan_spec(STACK);
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
         let K8sObject::Deployment(d) = render(&ctx, &plan.services["api"]) else {
             panic!("expected a Deployment");
         };
@@ -138,7 +138,7 @@ services:
     #[test]
     fn stateful_service_is_a_statefulset_with_claims() {
         let plan = plan_spec(STACK);
-        let ctx = Ctx { plan: &plan };
+        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
         let K8sObject::StatefulSet(s) = render(&ctx, &plan.services["db"]) else {
             panic!("expected a StatefulSet");
         };

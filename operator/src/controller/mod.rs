@@ -1,0 +1,198 @@
+//! The DevStack controller (kube-runtime): one reconcile per stack, in the order
+//! dereference → validate + plan → credentials → render (pure) → apply → prune → status.
+//!
+//! - [`reconcile`]: the steps above and the start order.
+//! - [`apply`]: the single server-side-apply path and pruning.
+//! - [`credentials`]: the credentials Secret, created once.
+//! - [`status`]: kstatus conditions from what the API server returned.
+//! - [`cleanup`]: the finalizer (retained data) and the reset annotation.
+//! - [`metrics`], [`http`]: `/metrics`, `/livez`, `/readyz`.
+//! - [`leader`]: the Lease that makes one replica of several the writer.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use devstack_crds::plan::PlanOptions;
+use devstack_crds::types::DevStack;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::NamespaceResourceScope;
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{wait, watcher};
+use kube::{Api, Client, CustomResourceExt, Resource};
+use serde::de::DeserializeOwned;
+use tracing::{info, warn};
+
+mod apply;
+mod cleanup;
+mod credentials;
+mod error;
+pub mod http;
+pub mod leader;
+pub mod metrics;
+mod reconcile;
+mod status;
+
+pub use error::Error;
+pub use metrics::Metrics;
+
+use crate::render::LABEL_STACK;
+
+/// Field manager of every write the operator makes.
+pub const FIELD_MANAGER: &str = "devstack-operator";
+/// Finalizer on every DevStack: deletion first releases retained data from garbage collection.
+pub const FINALIZER: &str = "devstack.dev/cleanup";
+/// Annotation on applied objects: a hash of what the operator wants the object to be.
+pub const ANNOTATION_DESIRED_HASH: &str = "devstack.dev/desired-hash";
+/// Annotation on a DevStack requesting a reset: every data volume and the credentials are
+/// wiped and created anew, once per distinct value (`kubectl annotate devstack/NAME
+/// devstack.dev/reset=$(date +%s) --overwrite`).
+pub const ANNOTATION_RESET: &str = "devstack.dev/reset";
+
+/// What the operator was started with.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Namespaces to watch; empty means all.
+    pub namespaces: Vec<String>,
+    /// Concurrent reconciles (0: unbounded).
+    pub concurrency: u16,
+    /// Catalog image overrides (`postgres=registry.local/postgres:18.1`).
+    pub image_overrides: BTreeMap<String, String>,
+}
+
+/// Shared by every reconcile.
+pub struct Context {
+    /// API client.
+    pub client: Client,
+    /// Plan options (image overrides).
+    pub plan_options: PlanOptions,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Publishes Events.
+    pub recorder: Recorder,
+    /// Consecutive failures per stack, for the backoff.
+    failures: Mutex<HashMap<ObjectRef<DeserializeGuard<DevStack>>, u32>>,
+}
+
+impl Context {
+    /// A context for `client`.
+    pub fn new(client: Client, options: &Options, metrics: Metrics) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            plan_options: PlanOptions {
+                profiles: None,
+                image_overrides: options.image_overrides.clone(),
+            },
+            metrics,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn record_failure(&self, object: ObjectRef<DeserializeGuard<DevStack>>) -> u32 {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let count = failures.entry(object).or_insert(0);
+        *count = count.saturating_add(1);
+        *count
+    }
+
+    fn clear_failures(&self, object: &ObjectRef<DeserializeGuard<DevStack>>) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.remove(object);
+    }
+}
+
+/// Waits until the DevStack CRD is installed and Established.
+pub async fn wait_for_crd(client: &Client) -> Result<(), wait::Error> {
+    let crds = Api::<CustomResourceDefinition>::all(client.clone());
+    let name = DevStack::crd_name();
+    info!(crd = name, "waiting for the CRD to be established");
+    wait::await_condition(crds, name, wait::conditions::is_crd_established()).await?;
+    info!(crd = name, "CRD established");
+    Ok(())
+}
+
+fn owned_config() -> watcher::Config {
+    // Only objects the renderer labels belong to a stack; the rest of the namespace is not
+    // watched (less memory, fewer wake-ups).
+    watcher::Config::default().labels(LABEL_STACK)
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + DeserializeOwned,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Runs one controller per watched namespace (or one for all) until a shutdown signal.
+pub async fn run(ctx: Arc<Context>, options: &Options) {
+    let namespaces: Vec<Option<String>> = if options.namespaces.is_empty() {
+        vec![None]
+    } else {
+        options.namespaces.iter().cloned().map(Some).collect()
+    };
+    let controllers = namespaces.into_iter().map(|namespace| {
+        let client = ctx.client.clone();
+        let ns = namespace.as_deref();
+        info!(namespace = ns.unwrap_or("*"), "watching DevStacks");
+        Controller::new(
+            api::<DeserializeGuard<DevStack>>(&client, ns),
+            watcher::Config::default(),
+        )
+        .owns(api::<Secret>(&client, ns), owned_config())
+        .owns(api::<NetworkPolicy>(&client, ns), owned_config())
+        .owns(api::<Service>(&client, ns), owned_config())
+        .owns(api::<Deployment>(&client, ns), owned_config())
+        .owns(api::<StatefulSet>(&client, ns), owned_config())
+        .with_config(controller::Config::default().concurrency(options.concurrency))
+        .shutdown_on_signal()
+        .run(reconcile::reconcile, error_policy, ctx.clone())
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                match error {
+                    controller::Error::ReconcilerFailed(..) => {} // logged by error_policy
+                    other => warn!(error = %other, "controller"),
+                }
+            }
+        })
+    });
+    futures::future::join_all(controllers).await;
+}
+
+/// Transient failures: requeue with exponential backoff (1 s doubling to 5 min).
+fn error_policy(
+    object: Arc<DeserializeGuard<DevStack>>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    let reason = error.metric_label();
+    ctx.metrics.failure(&reason);
+    let attempt = ctx.record_failure(ObjectRef::from_obj(object.as_ref()));
+    let delay =
+        Duration::from_secs(1u64 << attempt.min(9).saturating_sub(1)).min(Duration::from_secs(300));
+    let meta = object.meta();
+    warn!(
+        stack = meta.name.as_deref().unwrap_or_default(),
+        namespace = meta.namespace.as_deref().unwrap_or_default(),
+        %reason,
+        %error,
+        retry_in_s = delay.as_secs(),
+        "reconcile failed"
+    );
+    Action::requeue(delay)
+}
