@@ -88,11 +88,15 @@ fn grants(rows: &[(&str, &[&str])]) -> BTreeSet<Grant> {
         .collect()
 }
 
+/// The cluster-wide grants of both modes: the CRD, and listing Nodes (GPU capacity).
 fn crd_grants() -> BTreeSet<Grant> {
-    CRD.2
+    let mut set: BTreeSet<Grant> = CRD
+        .2
         .iter()
         .map(|v| (CRD.0.to_string(), CRD.1.to_string(), v.to_string()))
-        .collect()
+        .collect();
+    set.insert(("nodes".to_string(), "[]".to_string(), "list".to_string()));
+    set
 }
 
 /// `kubectl auth can-i --list --as=USER -n NS`, one [`Grant`] per (resource, names, verb).

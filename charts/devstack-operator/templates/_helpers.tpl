@@ -90,12 +90,16 @@ The ClusterRole (all namespaces) and each per-namespace Role share this list.
 {{- end -}}
 
 {{/*
-Cluster-wide, in both modes: wait until the DevStack CRD is Established, a watch with a
-metadata.name field selector, which RBAC matches against resourceNames.
+Cluster-wide, in both modes: wait until the DevStack CRD is Established (a watch with a
+metadata.name field selector, which RBAC matches against resourceNames), and list Nodes to
+learn whether any offers nvidia.com/gpu (a service whose GPU is optional runs without one).
 */}}
-{{- define "devstack-operator.crdRules" -}}
+{{- define "devstack-operator.clusterRules" -}}
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
   resourceNames: ["devstacks.devstack.dev"]
   verbs: ["list", "watch"]
+- apiGroups: [""]
+  resources: ["nodes"]
+  verbs: ["list"]
 {{- end -}}
