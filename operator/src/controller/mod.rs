@@ -1,11 +1,11 @@
 //! The DevStack controller (kube-runtime): one reconcile per stack, in the order
 //! dereference → validate + plan → credentials → render (pure) → apply → prune → status.
 //!
-//! - [`reconcile`]: the steps above and the start order.
-//! - [`apply`]: the single server-side-apply path and pruning.
-//! - [`credentials`]: the credentials Secret, created once.
-//! - [`status`]: kstatus conditions from what the API server returned.
-//! - [`cleanup`]: the finalizer (retained data) and the reset annotation.
+//! - `reconcile`: the steps above and the start order.
+//! - `apply`: the single server-side-apply path and pruning.
+//! - `credentials`: the credentials Secret, created once.
+//! - `status`: kstatus conditions from what the API server returned.
+//! - `cleanup`: the finalizer (retained data) and the reset annotation.
 //! - [`metrics`], [`http`]: `/metrics`, `/livez`, `/readyz`.
 //! - [`leader`]: the Lease that makes one replica of several the writer.
 
