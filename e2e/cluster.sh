@@ -12,6 +12,8 @@
 #   e2e/cluster.sh status      exit 0 when the cluster is up and healthy.
 #   e2e/cluster.sh kubectl ARGS  run kubectl v1.37.2 against the cluster as admin;
 #                              without ARGS, print the path of that kubectl binary.
+#   e2e/cluster.sh helm ARGS   run Helm v4 (built from the Go module proxy) against the cluster
+#                              as admin; without ARGS, build (or reuse) it and print its path.
 #
 # Environment:
 #   DEVSTACK_NODE         real (default): a real kubelet node runs the workloads; the kwok node
@@ -30,6 +32,7 @@ set -euo pipefail
 K8S_VERSION=v1.37.2
 ETCD_VERSION=v3.7.3
 KWOK_VERSION=v0.8.0
+HELM_VERSION=v4.3.1
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 K8S_DIR="$ROOT/e2e/k8s"
@@ -85,6 +88,7 @@ bin_path() {
 	case "$1" in
 	etcd) echo "$BIN/etcd-$ETCD_VERSION" ;;
 	kwok) echo "$BIN/kwok-$KWOK_VERSION" ;;
+	helm) echo "$BIN/helm-$HELM_VERSION" ;;
 	containerd) command -v containerd || echo /usr/bin/containerd ;;
 	crictl) echo "$BIN/crictl-$CRICTL_VERSION" ;;
 	coredns) echo "$BIN/coredns-$COREDNS_VERSION" ;;
@@ -147,6 +151,30 @@ build_kwok() {
 	phase "build kwok" "$t"
 }
 
+# Helm pins client-go v0.37.x itself and has no replace directives, so like kwok it builds in
+# its own module with `go install`; the -X stamps are what Helm's Makefile sets for a release.
+build_helm() {
+	local out
+	out="$(bin_path helm)"
+	if [[ -x "$out" ]]; then
+		return 0
+	fi
+	command -v go >/dev/null || die "go is not installed (needed to build helm)"
+	local t tmp v=helm.sh/helm/v4/internal/version
+	t=$(now)
+	mkdir -p "$BIN"
+	tmp="$(mktemp -d)"
+	CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS=-buildvcs=false go install -trimpath \
+		-ldflags="-s -w -X $v.version=$HELM_VERSION -X $v.metadata= -X $v.gitTreeState=clean" \
+		"helm.sh/helm/v4/cmd/helm@$HELM_VERSION" || {
+		rm -rf "$tmp"
+		die "building helm failed"
+	}
+	mv -f "$tmp/helm" "$out"
+	rm -rf "$tmp"
+	phase "build helm" "$t"
+}
+
 build_all() {
 	local t
 	t=$(now)
@@ -156,6 +184,7 @@ build_all() {
 	go_build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$(k8s_ldflags)"
 	go_build kubectl k8s.io/kubernetes/cmd/kubectl "$(k8s_ldflags)"
 	build_kwok
+	build_helm
 	go_build devstack-provisioner ./cmd/devstack-provisioner
 	if node_enabled; then node_build; fi
 	phase "binaries ready" "$t"
@@ -373,17 +402,20 @@ metadata:
     type: kwok
 spec:
 $(if node_enabled; then printf '  taints:\n  - {key: %s, value: "true", effect: NoSchedule}\n' "$KWOK_TAINT_KEY"; else echo '  taints: []'; fi)
+# nvidia.com/gpu: a service with "gpu: N" (the cortex example's ollama) schedules here too.
 status:
   allocatable:
     cpu: "32"
     memory: 64Gi
     pods: "110"
     ephemeral-storage: 500Gi
+    nvidia.com/gpu: "8"
   capacity:
     cpu: "32"
     memory: 64Gi
     pods: "110"
     ephemeral-storage: 500Gi
+    nvidia.com/gpu: "8"
   nodeInfo:
     architecture: amd64
     kubeProxyVersion: fake
@@ -573,6 +605,18 @@ cmd_status() {
 	return 1
 }
 
+# helm ARGS: run Helm against the cluster as admin (KUBECONFIG from the state dir unless set).
+cmd_helm() {
+	build_helm
+	local kc="${KUBECONFIG:-}"
+	if [[ -z "$kc" && -f "$STATE/admin.kubeconfig" ]]; then
+		kc="$STATE/admin.kubeconfig"
+	fi
+	# Helm's own caches and config stay under the state root, not in $HOME.
+	KUBECONFIG="$kc" HELM_CACHE_HOME="$STATE_ROOT/helm/cache" HELM_CONFIG_HOME="$STATE_ROOT/helm/config" \
+		HELM_DATA_HOME="$STATE_ROOT/helm/data" exec "$(bin_path helm)" "$@"
+}
+
 case "${1:-}" in
 up) cmd_up ;;
 down) cmd_down ;;
@@ -580,6 +624,16 @@ kubeconfig) cmd_kubeconfig ;;
 build) build_all ;;
 status) cmd_status ;;
 bin-dir) echo "$BIN" ;;
+helm)
+	shift
+	if (($# == 0)); then
+		# No arguments: build (or reuse) Helm and print its path.
+		build_helm
+		bin_path helm
+	else
+		cmd_helm "$@"
+	fi
+	;;
 kubectl)
 	shift
 	if (($# == 0)); then
@@ -592,7 +646,7 @@ kubectl)
 	fi
 	;;
 *)
-	echo "usage: $0 up|down|kubeconfig|status|build|kubectl ARGS..." >&2
+	echo "usage: $0 up|down|kubeconfig|status|build|kubectl ARGS...|helm ARGS..." >&2
 	exit 2
 	;;
 esac

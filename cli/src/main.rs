@@ -115,7 +115,7 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = EnvFormat::Dotenv)]
         format: EnvFormat,
-        /// Print secret values instead of redacting them.
+        /// Print secret values instead of `<redacted>`.
         #[arg(long)]
         show_secrets: bool,
     },

@@ -326,6 +326,18 @@ fn gpu_services_run_on_cpu_without_gpus_unless_gpus_are_required() {
 }
 
 #[test]
+fn a_spec_that_requires_its_gpu_fails_clearly_without_one() {
+    let name = format!("drvgpureq{}", std::process::id());
+    let yaml = format!(
+        "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {{name: {name}}}\nspec:\n  services:\n    infer:\n      image: {}\n      command: [sleep, infinity]\n      gpu: 1\n      gpuRequired: true\n",
+        local_image("redis")
+    );
+    let stack = Stack::new(&name, &yaml);
+    let out = stack.devstack(&["up"]);
+    assert_fails_clean(&stack, &out, 1, &["\"infer\"", "requires 1 GPU"]);
+}
+
+#[test]
 fn an_interrupted_up_is_continued_by_the_next_one() {
     let name = format!("drvint{}", std::process::id());
     let stack = Stack::new(&name, &stack_yaml(&name, free_port(), free_port()));

@@ -4,6 +4,7 @@
 //!   starts (or whatever `KUBECONFIG` points at).
 //! - [`TestNamespace`]: a fresh, uniquely named namespace that is deleted afterwards.
 //! - [`docker_host`]: the Docker endpoint (`DOCKER_HOST`, else `e2e/docker.sh endpoint`).
+//! - [`helm`]: Helm from the harness and the operator's chart.
 //! - [`kubectl`]: blocking kubectl for tests that apply YAML and exec into real pods.
 //!
 //! Workloads land on the harness's real kubelet node; a test that wants the kwok node (pods
@@ -13,6 +14,8 @@
 //! Nothing here skips: when the cluster or the Docker engine is not there, the helpers
 //! return (or, for [`docker_host`], panic with) an error that says how to start it, so a
 //! test that needs them fails loudly.
+
+pub mod helm;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -139,6 +142,77 @@ pub async fn token_client(token: &str) -> Result<Client> {
     cfg.auth_info = serde_json::from_value(serde_json::json!({ "token": token }))
         .context("building token credentials")?;
     client_from_config(cfg).await
+}
+
+/// Writes `DIR/kubeconfig` for the test cluster that authenticates with `token` only (for a
+/// process that must run as a ServiceAccount, e.g. the operator with its chart's account)
+/// and returns its path. The cluster's CA is copied to `DIR/ca.crt` when the admin kubeconfig
+/// names it by path, so the directory alone is enough (mount it at the same path in a
+/// container).
+pub fn token_kubeconfig(dir: &Path, token: &str) -> Result<PathBuf> {
+    let source = kubeconfig_source()?;
+    let admin = std::env::split_paths(&source)
+        .find(|p| !p.as_os_str().is_empty())
+        .ok_or_else(|| anyhow!("kubeconfig path {source:?} names no file"))?;
+    let kc = Kubeconfig::read_from(&admin)
+        .with_context(|| format!("reading kubeconfig {}", admin.display()))?;
+    let context = kc
+        .contexts
+        .iter()
+        .find(|c| Some(&c.name) == kc.current_context.as_ref())
+        .and_then(|c| c.context.as_ref())
+        .ok_or_else(|| anyhow!("{} has no current context", admin.display()))?;
+    let cluster = kc
+        .clusters
+        .iter()
+        .find(|c| c.name == context.cluster)
+        .and_then(|c| c.cluster.as_ref())
+        .ok_or_else(|| anyhow!("{} names no cluster {}", admin.display(), context.cluster))?;
+    let server = cluster
+        .server
+        .clone()
+        .ok_or_else(|| anyhow!("{}: cluster without a server", admin.display()))?;
+    let mut entry = serde_json::json!({ "server": server });
+    if let Some(data) = &cluster.certificate_authority_data {
+        entry["certificate-authority-data"] = data.clone().into();
+    } else if let Some(ca) = &cluster.certificate_authority {
+        let copy = dir.join("ca.crt");
+        std::fs::copy(ca, &copy).with_context(|| format!("copying the CA {ca}"))?;
+        entry["certificate-authority"] = copy.to_string_lossy().into_owned().into();
+    }
+    // JSON is YAML: every kubeconfig reader takes it.
+    let kubeconfig = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{ "name": "test", "cluster": entry }],
+        "users": [{ "name": "token", "user": { "token": token } }],
+        "contexts": [{ "name": "test", "context": { "cluster": "test", "user": "token" } }],
+        "current-context": "test",
+    });
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, kubeconfig.to_string())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// A token of the ServiceAccount `namespace/name`, valid for an hour (TokenRequest).
+pub async fn service_account_token(client: Client, namespace: &str, name: &str) -> Result<String> {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(3600),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    Api::<ServiceAccount>::namespaced(client, namespace)
+        .create_token_request(name, &PostParams::default(), &request)
+        .await
+        .with_context(|| format!("requesting a token of {namespace}/{name}"))?
+        .status
+        .and_then(|s| s.token)
+        .ok_or_else(|| anyhow!("the TokenRequest for {namespace}/{name} returned no token"))
 }
 
 /// The Docker endpoint for the tests: `DOCKER_HOST` if set, else `e2e/docker.sh endpoint`.

@@ -40,6 +40,8 @@ pub struct StackContext {
     pub active: BTreeSet<String>,
     /// Secret values (the `.env` file).
     pub secrets: BTreeMap<String, String>,
+    /// Services whose spec says `gpuRequired: true`: no CPU fallback for them.
+    pub gpu_required: BTreeSet<String>,
     /// Absolute directory of the compose file (`.devstack/<stack>`).
     pub working_dir: PathBuf,
     /// Absolute path of the compose file.
@@ -62,6 +64,11 @@ impl StackContext {
             project,
             active: plan.active_services().map(|s| s.name.clone()).collect(),
             secrets,
+            gpu_required: plan
+                .active_services()
+                .filter(|s| s.gpu_required)
+                .map(|s| s.name.clone())
+                .collect(),
             working_dir,
             config_file,
         })
@@ -150,7 +157,7 @@ pub enum DriverError {
         dependency: String,
     },
     /// A service needs GPUs the engine cannot give.
-    #[error("service {service:?} requires {count} GPU(s) but the engine has neither an NVIDIA runtime nor CDI GPU devices\n  fix: install the NVIDIA container toolkit, or allow the CPU fallback")]
+    #[error("service {service:?} requires {count} GPU(s) but the engine has neither an NVIDIA runtime nor CDI GPU devices\n  fix: install the NVIDIA container toolkit, or allow the CPU fallback (drop --require-gpu; set gpuRequired: false)")]
     GpuRequired {
         /// The service.
         service: String,

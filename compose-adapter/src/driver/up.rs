@@ -32,7 +32,8 @@ pub enum GpuPolicy {
     /// Device requests where the engine can serve them, CPU (`DEVSTACK_GPU=0`) elsewhere.
     #[default]
     Auto,
-    /// Fail when the engine cannot serve a GPU service.
+    /// Fail when the engine cannot serve a GPU service (services with `gpuRequired: true` in
+    /// the spec fail this way under either policy).
     Require,
 }
 
@@ -113,7 +114,9 @@ async fn desired_services(
         }
         let mut service = resolve_service(name, service, &ctx.secrets)?;
         if wants_gpu(&service) {
-            if !gpu_available && options.gpu == GpuPolicy::Require {
+            let required =
+                options.gpu == GpuPolicy::Require || ctx.gpu_required.contains(name.as_str());
+            if !gpu_available && required {
                 let count = gpu_count(&service);
                 return Err(DriverError::GpuRequired {
                     service: name.clone(),

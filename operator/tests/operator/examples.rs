@@ -99,7 +99,7 @@ async fn compare(ns: &TestNamespace, object: &K8sObject) -> Result<Vec<String>> 
 
 async fn example_reaches_ready(name: &str, text: &str) -> Result<()> {
     let mut stack = parse_devstack(text).map_err(|e| anyhow!("{name}: {e}"))?;
-    let ns = TestNamespace::new(&format!("op-{name}")).await?;
+    let ns = TestNamespace::on_kwok(&format!("op-{name}")).await?;
     let client = ns.client();
     stack.metadata.namespace = Some(ns.name().to_string());
     let stack_name = stack.metadata.name.clone().unwrap_or_default();

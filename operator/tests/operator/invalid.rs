@@ -27,7 +27,7 @@ async fn each_semantic_error_stalls_with_field_paths_and_applies_nothing() {
     let _serial = serial().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
-    let ns = TestNamespace::new("op-invalid").await.unwrap();
+    let ns = TestNamespace::on_kwok("op-invalid").await.unwrap();
     let mut operator = Operator::start(&[ns.name()], &[]).unwrap();
     for (name, body) in CASES {
         create(&client, &stack(name, ns.name(), body))

@@ -16,7 +16,7 @@ async fn only_the_lease_holder_writes_and_the_standby_takes_over() {
     let _serial = serial().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
-    let ns = TestNamespace::new("op-leader").await.unwrap();
+    let ns = TestNamespace::on_kwok("op-leader").await.unwrap();
     let lease_args = [
         "--leader-elect",
         "--lease-namespace",

@@ -48,7 +48,7 @@ async fn credentials_survive_restarts_edits_and_sigkills() {
     )
     .unwrap();
     let mut example = parse_devstack(&text).unwrap();
-    let ns = TestNamespace::new("op-creds").await.unwrap();
+    let ns = TestNamespace::on_kwok("op-creds").await.unwrap();
     example.metadata.namespace = Some(ns.name().to_string());
     let name = example.metadata.name.clone().unwrap();
     let service = example.spec.services.keys().next().unwrap().clone();
@@ -141,7 +141,7 @@ async fn drift_is_restored_and_an_unchanged_resync_writes_nothing() {
     let _serial = serial().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
-    let ns = TestNamespace::new("op-drift").await.unwrap();
+    let ns = TestNamespace::on_kwok("op-drift").await.unwrap();
     let mut operator = Operator::start(&[ns.name()], &[]).unwrap();
     create(&client, &stack("drift", ns.name(), SMALL))
         .await
@@ -276,7 +276,7 @@ async fn profile_change_and_removed_service_are_pruned() {
     let _serial = serial().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
-    let ns = TestNamespace::new("op-prune").await.unwrap();
+    let ns = TestNamespace::on_kwok("op-prune").await.unwrap();
     let mut operator = Operator::start(&[ns.name()], &[]).unwrap();
     let body = "  profiles: [extra]\n  services:\n    a: {image: 'nginx:1', ports: [{name: http, containerPort: 80}]}\n    b: {image: 'nginx:1', profiles: [extra], ports: [{name: http, containerPort: 80}]}\n    c: {image: 'nginx:1', ports: [{name: http, containerPort: 80}]}\n";
     create(&client, &stack("prune", ns.name(), body))
@@ -363,7 +363,7 @@ async fn delete_keeps_retained_data_and_recreate_adopts_it() {
     let _serial = serial().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
-    let ns = TestNamespace::new("op-retain").await.unwrap();
+    let ns = TestNamespace::on_kwok("op-retain").await.unwrap();
     let mut operator = Operator::start(&[ns.name()], &[]).unwrap();
     let api = ns.api::<DevStack>();
     let pvcs = ns.api::<PersistentVolumeClaim>();
@@ -471,7 +471,7 @@ async fn reset_annotation_wipes_data_and_credentials_once() {
     let _serial = serial().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
-    let ns = TestNamespace::new("op-reset").await.unwrap();
+    let ns = TestNamespace::on_kwok("op-reset").await.unwrap();
     let mut operator = Operator::start(&[ns.name()], &[]).unwrap();
     create(
         &client,

@@ -17,7 +17,7 @@ async fn dependent_is_created_only_after_its_dependency_is_ready() {
     let _serial = serial().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
-    let ns = TestNamespace::new("op-order").await.unwrap();
+    let ns = TestNamespace::on_kwok("op-order").await.unwrap();
     // No pod may start: db cannot become Ready while this quota exists.
     let quota = ResourceQuota {
         metadata: ObjectMeta {
