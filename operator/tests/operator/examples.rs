@@ -1,6 +1,8 @@
 //! Every example reaches Ready through `kubectl wait`, and what the operator created equals
-//! `devstack render k8s --gpu-fallback` of the same file (the test node has no GPU) (metadata aside; the Secrets are compared with the
-//! credentials the operator generated).
+//! `devstack render k8s` of the same file (metadata aside; the Secrets are compared with the
+//! credentials the operator generated). The harness's kwok node offers `nvidia.com/gpu`, so
+//! GPU services keep their GPUs; with the GPUs taken off the node, the optional ones equal
+//! `devstack render k8s --gpu-fallback` and the status says they run on CPU.
 
 use std::collections::BTreeMap;
 
@@ -9,12 +11,16 @@ use devstack_crds::parse::parse_devstack;
 use devstack_crds::plan::{plan, PlanOptions};
 use devstack_e2e::TestNamespace;
 use devstack_operator::K8sObject;
+use devstack_operator::RenderOptions;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::Value;
 
-use crate::{create, credentials, finish, install_crd, serial, wait_for, Operator};
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use serde_json::json;
+
+use crate::{create, credentials, finish, install_crd, kubectl, serial, wait_for, Operator};
 
 /// Every field of `want` is in `have` with the same value (lists element by element); the
 /// server may add defaults.
@@ -97,7 +103,7 @@ async fn compare(ns: &TestNamespace, object: &K8sObject) -> Result<Vec<String>> 
     Ok(diffs)
 }
 
-async fn example_reaches_ready(name: &str, text: &str) -> Result<()> {
+async fn example_reaches_ready(name: &str, text: &str, options: RenderOptions) -> Result<()> {
     let mut stack = parse_devstack(text).map_err(|e| anyhow!("{name}: {e}"))?;
     let ns = TestNamespace::on_kwok(&format!("op-{name}")).await?;
     let client = ns.client();
@@ -116,8 +122,29 @@ async fn example_reaches_ready(name: &str, text: &str) -> Result<()> {
         .into_iter()
         .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
         .collect();
-    // The test node offers no nvidia.com/gpu: `devstack render k8s --gpu-fallback`.
-    let options = devstack_operator::RenderOptions { gpu_fallback: true };
+    if options.gpu_fallback {
+        let status = kubectl(&[
+            "get",
+            "-n",
+            ns.name(),
+            "devstack",
+            &stack_name,
+            "-o",
+            "json",
+        ])
+        .await?;
+        let on_cpu = serde_json::from_str::<Value>(&status)?["status"]["services"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, s)| s["gpu"].as_str().is_some_and(|g| g.starts_with("cpu")))
+            .count();
+        if on_cpu == 0 {
+            return Err(anyhow!(
+                "no service reports `gpu: cpu …` in the status: {status}"
+            ));
+        }
+    }
     let rendered = devstack_operator::render_with(&plan, Some(&values), options)?;
     let mut diffs = Vec::new();
     for object in &rendered {
@@ -152,9 +179,66 @@ async fn every_example_reaches_ready_and_equals_the_rendering() {
     for path in examples {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&path).unwrap();
-        if let Err(e) = example_reaches_ready(&name, &text).await {
+        if let Err(e) = example_reaches_ready(&name, &text, RenderOptions::default()).await {
             failures.push(format!("{name}: {e:#}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Sets (`Some`) or removes (`None`) the `nvidia.com/gpu` capacity of every kwok node.
+async fn set_kwok_gpus(count: Option<&str>) -> Result<()> {
+    let nodes = Api::<Node>::all(devstack_e2e::client().await?);
+    for node in nodes
+        .list(&ListParams::default().labels("type=kwok"))
+        .await?
+        .items
+    {
+        let name = node.metadata.name.unwrap_or_default();
+        let gpu = count.map_or(Value::Null, |c| Value::String(c.to_string()));
+        let patch = json!({"status": {"allocatable": {GPU: gpu}, "capacity": {GPU: gpu}}});
+        nodes
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    Ok(())
+}
+
+const GPU: &str = devstack_crds::conventions::GPU_RESOURCE;
+
+#[tokio::test]
+async fn without_a_gpu_node_optional_gpu_services_run_on_cpu() {
+    let _serial = serial().await;
+    let client = devstack_e2e::client().await.unwrap();
+    install_crd(&client).await.unwrap();
+    let offered = |nodes: Vec<Node>| {
+        nodes.iter().any(|n| {
+            n.status
+                .as_ref()
+                .and_then(|s| s.allocatable.as_ref())
+                .is_some_and(|a| a.contains_key(GPU))
+        })
+    };
+    let nodes = Api::<Node>::all(client.clone());
+    let before = nodes.list(&ListParams::default()).await.unwrap().items;
+    assert!(
+        offered(before),
+        "the harness's kwok node should offer {GPU}"
+    );
+
+    set_kwok_gpus(None).await.unwrap();
+    let after = nodes.list(&ListParams::default()).await.unwrap().items;
+    let path = devstack_e2e::workspace_root().join("examples/cortex-second-brain.yaml");
+    let result = match (offered(after), std::fs::read_to_string(&path)) {
+        (true, _) => Err(anyhow!("a node still offers {GPU}")),
+        (false, Ok(text)) => {
+            let options = RenderOptions { gpu_fallback: true };
+            example_reaches_ready("cortex-second-brain", &text, options).await
+        }
+        (false, Err(e)) => Err(e.into()),
+    };
+    set_kwok_gpus(Some("8")).await.unwrap();
+    if let Err(e) = result {
+        panic!("{e:#}");
+    }
 }
