@@ -42,7 +42,11 @@ docker_env() {
 }
 
 build() {
-  local t0=$SECONDS bin
+  local t0=$SECONDS bin var
+  # Under `cargo test` the per-crate variables (CARGO_MANIFEST_DIR, CARGO_PKG_*, …) are set,
+  # and build scripts that watch them (ring's) would make every run from a test rebuild the
+  # whole dependency tree; a shell run and a test run must see the same environment.
+  for var in $(compgen -e | grep '^CARGO_' | grep -vx 'CARGO_HOME'); do unset "$var"; done
   # crt-static: glibc's static-pie, so the image needs no libc (distroless/static). --target
   # keeps the flag off build scripts and proc macros, which must stay dynamic.
   RUSTFLAGS="-C target-feature=+crt-static" cargo build --quiet --locked --release \
