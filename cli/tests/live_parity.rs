@@ -211,6 +211,38 @@ fn kubernetes_and_compose_answer_alike() {
     // the dependent's own edge works before asking (the same readiness Compose gave us above).
     stack.exec_until_ok("app", &tcp("db", 5432), "app -> db on the real node");
 
+    // The CLI's own live check of the Kubernetes side: the objects the operator applied
+    // against the rendering; a different image for postgres is a mismatch it must see.
+    let cli_parity = |postgres: &str| {
+        Command::new(env!("CARGO_BIN_EXE_devstack"))
+            .args(["parity", "--live", "--runtime", "kubernetes"])
+            .arg(&stack_file)
+            .args(["--image-override", &format!("postgres={postgres}")])
+            .args(["--image-override", &format!("redis={redis}")])
+            .env(
+                "KUBECONFIG",
+                devstack_e2e::kubeconfig_source().expect("kubeconfig"),
+            )
+            .output()
+            .expect("run devstack parity --live --runtime kubernetes")
+    };
+    let live = cli_parity(&pg);
+    let table = String::from_utf8_lossy(&live.stdout);
+    println!("{table}");
+    assert!(
+        live.status.success() && table.contains(" 0 mismatches"),
+        "devstack parity --live --runtime kubernetes: {table}{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    assert!(
+        table.contains("kubernetes rendering vs objects in the cluster"),
+        "{table}"
+    );
+    let drifted = cli_parity("devstack-local/postgres:other");
+    let table = String::from_utf8_lossy(&drifted.stdout);
+    assert_eq!(drifted.status.code(), Some(1), "{table}");
+    assert!(table.contains("db image: MISMATCH"), "{table}");
+
     let k8s = ask(&stack);
     let compose = ask(&project);
     let mut table = format!(
