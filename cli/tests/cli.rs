@@ -362,8 +362,16 @@ fn parity_runtime_needs_live() {
     let stack = stack.to_str().expect("utf-8 path");
     let out = devstack(&["parity", stack, "--runtime", "kubernetes"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--live"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--live"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = devstack(&["parity", stack, "--live", "--runtime", "podman"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("kubernetes"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("kubernetes"),
+        "{}",
+        text(&out.stderr)
+    );
 }
