@@ -176,3 +176,77 @@ async fn recreated_stack_opens_its_old_data_with_the_old_password() {
 
     finish(ns, &mut operator).await.unwrap();
 }
+
+/// Start order with real readiness: the dependent's workload is created only once postgres
+/// really accepts connections, so its first connection at start succeeds (no restart).
+#[tokio::test]
+async fn dependent_starts_after_real_postgres_is_ready() {
+    let _serial = serial().await;
+    let client = devstack_e2e::client().await.unwrap();
+    install_crd(&client).await.unwrap();
+    let ns = TestNamespace::new("op-realorder").await.unwrap();
+    let postgres = devstack_e2e::local_image("postgres").unwrap();
+    let mut operator = Operator::start(
+        &[ns.name()],
+        &["--image-override", &format!("postgres={postgres}")],
+    )
+    .unwrap();
+    // Open isolation: the first connection must not race the NetworkPolicy reaching the node.
+    let body = format!(
+        "  isolation: open\n  services:\n    db: {{type: postgres}}\n    app:\n      image: {postgres}\n      command: [sh, -c, 'psql \"$DB_URL\" -tAc \"select 1\" && exec sleep infinity']\n      dependsOn: [db]\n"
+    );
+    create(&client, &stack("order", ns.name(), &body))
+        .await
+        .unwrap();
+    wait_for(ns.name(), "order", "Ready", 180)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", operator.log()));
+
+    let pods = ns.api::<Pod>();
+    let db = pods.get("db-0").await.unwrap();
+    let db_ready = db
+        .status
+        .and_then(|s| s.conditions)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.type_ == "Ready" && c.status == "True")
+        .and_then(|c| c.last_transition_time)
+        .expect("db-0 Ready");
+    let app_created = ns
+        .api::<k8s_openapi::api::apps::v1::Deployment>()
+        .get("app")
+        .await
+        .unwrap()
+        .metadata
+        .creation_timestamp
+        .expect("creation time");
+    assert!(
+        app_created.0 >= db_ready.0,
+        "app created at {:?}, before db was Ready at {:?}",
+        app_created.0,
+        db_ready.0
+    );
+    let app = pods
+        .list(&kube::api::ListParams::default().labels("devstack.dev/service=app"))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(app.len(), 1, "one app pod");
+    let status = app[0]
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c.first())
+        .cloned()
+        .expect("app container status");
+    assert_eq!(
+        app[0].spec.as_ref().and_then(|s| s.node_name.as_deref()),
+        Some(devstack_e2e::kubectl::REAL_NODE)
+    );
+    assert!(status.ready, "app ready: {status:?}");
+    assert_eq!(
+        status.restart_count, 0,
+        "the dependent's first connection failed: {status:?}"
+    );
+    finish(ns, &mut operator).await.unwrap();
+}
