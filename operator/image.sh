@@ -8,13 +8,16 @@
 #   operator/image.sh ref     print the reference, devstack-local/operator:<crate version>
 #   operator/image.sh size    print the image's size in bytes
 #
-# Environment: CARGO_TARGET_DIR (default <repo>/target; the static build goes to its image/
-# subdirectory, since its RUSTFLAGS differ from the everyday build's).
+# Environment: DEVSTACK_IMAGE_TARGET_DIR, the static build's cargo target directory (default
+# ${DEVSTACK_CACHE:-~/.cache/devstack}/cargo-image-target: its RUSTFLAGS differ from the
+# everyday build's, and a cache outside the checkout lets a fresh clone reuse the compiled
+# dependencies, as the harness's Go binaries are reused; cargo's fingerprints still rebuild
+# whatever changed).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 target=x86_64-unknown-linux-gnu
-target_dir=${CARGO_TARGET_DIR:-$root/target}/image
+target_dir=${DEVSTACK_IMAGE_TARGET_DIR:-${DEVSTACK_CACHE:-$HOME/.cache/devstack}/cargo-image-target}
 
 ctx=""
 cleanup() { if [[ -n $ctx ]]; then rm -rf "$ctx"; fi; }

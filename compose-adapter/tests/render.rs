@@ -516,19 +516,8 @@ spec:
     assert_eq!(service(&doc, "zero")["deploy"]["replicas"], 0);
 }
 
-const PROFILES: &str = r#"
-apiVersion: devstack.dev/v1alpha1
-kind: DevStack
-metadata: {name: tiers}
-spec:
-  profiles: [core, extra]
-  services:
-    postgres: {type: postgres, profiles: [core], hostPorts: {postgres: 5432}}
-    redis: {type: redis, profiles: [core], hostPorts: {redis: 6379}}
-    cache-alt: {type: redis, profiles: [cache-alt], hostPorts: {redis: 6379}}
-    tool: {image: "ghcr.io/acme/tool:1", profiles: [extra, tools]}
-    always: {image: "ghcr.io/acme/always:1"}
-"#;
+/// Two declared profiles, services in them, in an undeclared one and in none.
+const PROFILES: &str = include_str!("fixtures/profiles.yaml");
 
 #[test]
 fn inactive_services_are_rendered_with_profiles() {

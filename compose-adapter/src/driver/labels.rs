@@ -64,13 +64,7 @@ pub fn network_labels(
     own: &BTreeMap<String, String>,
     hash: &str,
 ) -> HashMap<String, String> {
-    let mut labels: HashMap<String, String> =
-        own.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    labels.insert(PROJECT.to_string(), project.to_string());
-    labels.insert(NETWORK.to_string(), key.to_string());
-    labels.insert(VERSION.to_string(), CREATOR_VERSION.to_string());
-    labels.insert(CONFIG_HASH.to_string(), hash.to_string());
-    labels
+    resource_labels(project, (NETWORK, key), own, hash)
 }
 
 /// Labels of a named volume: the compose file's labels plus Compose's own.
@@ -80,10 +74,20 @@ pub fn volume_labels(
     own: &BTreeMap<String, String>,
     hash: &str,
 ) -> HashMap<String, String> {
+    resource_labels(project, (VOLUME, key), own, hash)
+}
+
+/// `own` plus the project, the resource's key under `kind_label`, the version and the hash.
+fn resource_labels(
+    project: &str,
+    (kind_label, key): (&str, &str),
+    own: &BTreeMap<String, String>,
+    hash: &str,
+) -> HashMap<String, String> {
     let mut labels: HashMap<String, String> =
         own.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     labels.insert(PROJECT.to_string(), project.to_string());
-    labels.insert(VOLUME.to_string(), key.to_string());
+    labels.insert(kind_label.to_string(), key.to_string());
     labels.insert(VERSION.to_string(), CREATOR_VERSION.to_string());
     labels.insert(CONFIG_HASH.to_string(), hash.to_string());
     labels
