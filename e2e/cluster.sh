@@ -14,6 +14,8 @@
 #                              without ARGS, print the path of that kubectl binary.
 #   e2e/cluster.sh helm ARGS   run Helm v4 (built from the Go module proxy) against the cluster
 #                              as admin; without ARGS, build (or reuse) it and print its path.
+#   e2e/cluster.sh load-image IMAGE...  copy images from e2e/docker.sh's engine into the real
+#                              node's containerd (no registry here), e.g. the operator image.
 #
 # Environment:
 #   DEVSTACK_NODE         real (default): a real kubelet node runs the workloads; the kwok node
@@ -624,6 +626,7 @@ kubeconfig) cmd_kubeconfig ;;
 build) build_all ;;
 status) cmd_status ;;
 bin-dir) echo "$BIN" ;;
+load-image) shift && node_load_image "$@" ;;
 helm)
 	shift
 	if (($# == 0)); then
@@ -646,7 +649,7 @@ kubectl)
 	fi
 	;;
 *)
-	echo "usage: $0 up|down|kubeconfig|status|build|kubectl ARGS...|helm ARGS..." >&2
+	echo "usage: $0 up|down|kubeconfig|status|build|kubectl ARGS...|helm ARGS...|load-image IMAGE..." >&2
 	exit 2
 	;;
 esac

@@ -36,7 +36,7 @@ enum Command {
     Render(RenderCommand),
     /// Render both ways, read both back and compare service by service.
     #[command(
-        after_help = "Prints a matrix: same / differs by design / MISMATCH. Exits 1 on any MISMATCH.\nExample:\n  devstack parity examples/ktrdr.yaml"
+        after_help = "Prints a matrix: same / differs by design / MISMATCH. Exits 1 on any MISMATCH.\nExamples:\n  devstack parity examples/ktrdr.yaml\n  devstack parity stack.yaml --live                      # containers on the Docker engine\n  devstack parity stack.yaml --live --runtime kubernetes # objects in the cluster (KUBECONFIG)"
     )]
     Parity {
         #[command(flatten)]
@@ -44,10 +44,19 @@ enum Command {
         /// Output format.
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
         format: Format,
-        /// Compare the containers running on the Docker engine (read back through its API)
-        /// with the compose rendering, instead of the two renderings.
+        /// Compare what runs (read back through the runtime's API) with that runtime's
+        /// rendering, instead of the two renderings: see --runtime.
         #[arg(long)]
         live: bool,
+        /// With --live: `docker`, the containers on the Docker engine against the compose
+        /// rendering; `kubernetes`, the stack's objects in the cluster (applied by the operator
+        /// or by kubectl) against the Kubernetes rendering.
+        #[arg(long, value_enum, default_value_t = LiveRuntime::Docker, requires = "live")]
+        runtime: LiveRuntime,
+        /// With --live --runtime kubernetes: the stack's namespace (default: the file's
+        /// metadata.namespace, else `default`).
+        #[arg(long, requires = "live")]
+        namespace: Option<String>,
     },
     /// List the catalog's service types.
     #[command(
@@ -191,6 +200,12 @@ enum EnvFormat {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LiveRuntime {
+    Docker,
+    Kubernetes,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
     Table,
     Json,
@@ -272,22 +287,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             stack,
             format,
             live,
+            runtime,
+            namespace,
         } => {
-            let plan = stack.plan()?;
-            let report = if live {
-                docker_cmd::live_parity(&plan)?
-            } else {
-                parity::check(&plan)?
+            let mut plan = stack.plan()?;
+            if namespace.is_some() {
+                plan.namespace = namespace;
+            }
+            let (report, heading) = match (live, runtime) {
+                (false, _) => (parity::check(&plan)?, None),
+                (true, LiveRuntime::Docker) => (
+                    docker_cmd::live_parity(&plan)?,
+                    Some("compose rendering vs running containers"),
+                ),
+                (true, LiveRuntime::Kubernetes) => (
+                    cluster_parity(&plan)?,
+                    Some("kubernetes rendering vs objects in the cluster"),
+                ),
             };
             match format {
-                Format::Table if live => out.write_all(
+                Format::Table if heading.is_some() => out.write_all(
                     report
                         .table()
-                        .replacen(
-                            "kubernetes vs compose",
-                            "compose rendering vs running containers",
-                            1,
-                        )
+                        .replacen("kubernetes vs compose", heading.unwrap_or_default(), 1)
                         .as_bytes(),
                 )?,
                 Format::Table => out.write_all(report.table().as_bytes())?,
@@ -354,6 +376,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Crd => out.write_all(devstack_crds::crdgen::crd_yaml()?.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `devstack parity --live --runtime kubernetes`: the stack's objects in the cluster of the
+/// current kubeconfig (or the in-cluster config) against the Kubernetes rendering.
+fn cluster_parity(plan: &StackPlan) -> Result<parity::Report> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = kube::Client::try_default().await.map_err(|e| {
+            anyhow::anyhow!("cannot reach a Kubernetes cluster ({e}); set KUBECONFIG")
+        })?;
+        Ok(parity::cluster::check(&client, plan).await?)
+    })
 }
 
 /// Secret values from `env_file` (created or extended as needed), or fresh ones.

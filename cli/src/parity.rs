@@ -9,6 +9,7 @@ use devstack_crds::plan::StackPlan;
 use devstack_crds::quantity;
 use serde::Serialize;
 
+pub mod cluster;
 mod compose;
 mod k8s;
 pub mod live;

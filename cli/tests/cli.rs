@@ -355,3 +355,23 @@ fn help_has_examples() {
         assert!(text(&out.stdout).contains("Example"), "{args:?}");
     }
 }
+
+#[test]
+fn parity_runtime_needs_live() {
+    let stack = workspace().join("examples/minimal.yaml");
+    let stack = stack.to_str().expect("utf-8 path");
+    let out = devstack(&["parity", stack, "--runtime", "kubernetes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--live"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = devstack(&["parity", stack, "--live", "--runtime", "podman"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("kubernetes"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,6 +1,7 @@
-//! Live parity: one stack runs on the harness's real kubelet node (the Kubernetes rendering,
-//! applied with kubectl) and on the project's Docker engine (the Compose rendering), both with
-//! the local postgres/redis images. Both runtimes are asked the same questions — who reaches
+//! Live parity: one DevStack file runs on the harness's real kubelet node (reconciled by the
+//! `devstack-operator` binary: the file `kubectl apply`d, `kubectl wait --for=condition=Ready`)
+//! and on the project's Docker engine (its Compose rendering), both with the local
+//! postgres/redis images. Both runtimes are asked the same questions — who reaches
 //! whom, which credentials log in, the database's UID, root filesystem and capabilities, the
 //! environment keys each container sees — the answers are printed side by side, and any
 //! difference not listed in `BY_DESIGN` fails the test.
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 mod node_support;
-use node_support::{local_image, tcp, workspace, Stack};
+use node_support::{devstack_yaml, local_image, tcp, workspace, Stack};
 
 /// Differences between the runtimes that are by design (docs/parity.md), by question.
 const BY_DESIGN: &[(&str, &str)] = &[];
@@ -168,17 +169,16 @@ fn kubernetes_and_compose_answer_alike() {
     let services = format!(
         "    db: {{type: postgres, env: {{POSTGRES_DB: orders}}}}\n    cache: {{type: redis}}\n    app: {{image: {pg}, command: [sleep, infinity], dependsOn: [db, cache]}}\n    worker: {{image: {redis}, command: [sleep, infinity], dependsOn: [cache]}}\n    loner: {{image: {pg}, command: [sleep, infinity]}}\n"
     );
-    let stack = Stack::up("live-parity", &services, "strict");
-
-    // The same spec (same namespace in metadata, so the files differ only by renderer).
-    let dir = tempfile::tempdir().expect("tempdir");
     let name = format!("nodeparity{}", std::process::id());
-    let spec = format!(
-        "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {{name: {name}, namespace: {}}}\nspec:\n  isolation: strict\n  services:\n{services}",
-        stack.ns()
-    );
+    // One file for both runtimes: the operator gets it with kubectl, compose from the CLI.
+    let dir = tempfile::tempdir().expect("tempdir");
     let stack_file = dir.path().join("stack.yaml");
-    std::fs::write(&stack_file, spec).expect("write stack");
+    let stack = Stack::through_operator("live-parity", &name, |ns| {
+        let spec = devstack_yaml(&name, ns, "strict", &services);
+        std::fs::write(&stack_file, &spec).expect("write stack");
+        spec
+    });
+
     let file = dir.path().join("out/compose.yaml");
     let render = Command::new(env!("CARGO_BIN_EXE_devstack"))
         .args(["render", "compose"])
@@ -211,11 +211,43 @@ fn kubernetes_and_compose_answer_alike() {
     // the dependent's own edge works before asking (the same readiness Compose gave us above).
     stack.exec_until_ok("app", &tcp("db", 5432), "app -> db on the real node");
 
+    // The CLI's own live check of the Kubernetes side: the objects the operator applied
+    // against the rendering; a different image for postgres is a mismatch it must see.
+    let cli_parity = |postgres: &str| {
+        Command::new(env!("CARGO_BIN_EXE_devstack"))
+            .args(["parity", "--live", "--runtime", "kubernetes"])
+            .arg(&stack_file)
+            .args(["--image-override", &format!("postgres={postgres}")])
+            .args(["--image-override", &format!("redis={redis}")])
+            .env(
+                "KUBECONFIG",
+                devstack_e2e::kubeconfig_source().expect("kubeconfig"),
+            )
+            .output()
+            .expect("run devstack parity --live --runtime kubernetes")
+    };
+    let live = cli_parity(&pg);
+    let table = String::from_utf8_lossy(&live.stdout);
+    println!("{table}");
+    assert!(
+        live.status.success() && table.contains(" 0 mismatches"),
+        "devstack parity --live --runtime kubernetes: {table}{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    assert!(
+        table.contains("kubernetes rendering vs objects in the cluster"),
+        "{table}"
+    );
+    let drifted = cli_parity("devstack-local/postgres:other");
+    let table = String::from_utf8_lossy(&drifted.stdout);
+    assert_eq!(drifted.status.code(), Some(1), "{table}");
+    assert!(table.contains("db image: MISMATCH"), "{table}");
+
     let k8s = ask(&stack);
     let compose = ask(&project);
     let mut table = format!(
         "{:<42} {:<34} {:<34} verdict\n",
-        "question", "kubernetes (real node)", "compose (docker)"
+        "question", "kubernetes (operator, real node)", "compose (docker)"
     );
     let mut mismatches = Vec::new();
     for (question, k) in &k8s {

@@ -201,3 +201,40 @@ node_import_images() {
 	phase "import images" "$t"
 }
 
+
+# node_load_image IMAGE...: copies images from the Docker engine of e2e/docker.sh (`docker save`)
+# into the real node's containerd, under the docker.io/... names the CRI looks them up by (what
+# `kind load docker-image` does for Kind): for images built here, such as operator/image.sh's.
+node_load_image() {
+	(($#)) || die "usage: e2e/cluster.sh load-image IMAGE..."
+	node_enabled || die "DEVSTACK_NODE=kwok: there is no real node to load images into"
+	if [[ "$(cat "$NODE_OWNER" 2>/dev/null)" != "$STATE" ]] || ! containerd_ready >/dev/null 2>&1; then
+		die "the real node of $STATE_ROOT is not running (e2e/cluster.sh up)"
+	fi
+	local docker_host ref full first t
+	docker_host="${DOCKER_HOST:-$(bash "$ROOT/e2e/docker.sh" endpoint)}"
+	for ref in "$@"; do
+		t=$(now)
+		first="${ref%%/*}"
+		if [[ "$ref" != */* ]]; then
+			full="docker.io/library/$ref"
+		elif [[ "$first" == *.* || "$first" == *:* || "$first" == localhost ]]; then
+			full="$ref"
+		else
+			full="docker.io/$ref"
+		fi
+		DOCKER_HOST="$docker_host" docker image inspect "$ref" >/dev/null 2>&1 ||
+			die "$ref is not on the Docker engine at $docker_host (build it first, e.g. operator/image.sh build)"
+		DOCKER_HOST="$docker_host" docker save "$ref" |
+			ctr --address "$NODE_SOCK" -n k8s.io images import - >"$NODE_STATE/load.log" 2>&1 || {
+			cat "$NODE_STATE/load.log" >&2
+			die "importing $ref into the node's containerd failed"
+		}
+		# Older importers keep the short name; the CRI resolves the normalised one.
+		if [[ -z "$(ctr --address "$NODE_SOCK" -n k8s.io images ls -q "name==$full")" ]]; then
+			ctr --address "$NODE_SOCK" -n k8s.io images tag --force "$ref" "$full" >/dev/null ||
+				die "naming $ref $full in the node's containerd failed"
+		fi
+		phase "load $full into the real node" "$t"
+	done
+}

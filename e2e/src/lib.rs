@@ -69,6 +69,23 @@ pub(crate) fn run_script(script: &str, args: &[&str]) -> Result<String> {
     Ok(stdout.trim().to_string())
 }
 
+/// The locally built image of catalog type `type_name` (postgres, redis): from
+/// `DEVSTACK_LOCAL_IMAGES` (`type=image,...`, as scripts/test.sh exports it), else from
+/// `e2e/docker.sh images`. The real node's containerd holds the same names.
+pub fn local_image(type_name: &str) -> Result<String> {
+    let lines = match std::env::var("DEVSTACK_LOCAL_IMAGES") {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => run_script("docker.sh", &["images"])?,
+    };
+    let prefix = format!("{type_name}=");
+    lines
+        .split([',', '\n'])
+        .find_map(|l| l.trim().strip_prefix(&prefix).map(str::to_string))
+        .ok_or_else(|| {
+            anyhow!("no local image for {type_name} in {lines:?} (e2e/docker.sh images)")
+        })
+}
+
 /// Where the admin kubeconfig comes from: `KUBECONFIG` if set, else `e2e/cluster.sh kubeconfig`.
 pub fn kubeconfig_source() -> Result<String> {
     match std::env::var("KUBECONFIG") {

@@ -1,6 +1,7 @@
-//! Shared by the tests that run rendered stacks on the harness's real node (k8s_node.rs,
-//! live_parity.rs): a stack rendered with `devstack render k8s --include-secrets`, applied with
-//! kubectl into a throwaway namespace and rolled out; exec helpers.
+//! Shared by the tests that run stacks on the harness's real node (k8s_node.rs,
+//! live_parity.rs): a stack in a throwaway namespace — rendered with `devstack render k8s
+//! --include-secrets` and applied with kubectl, or reconciled by the `devstack-operator`
+//! binary — rolled out; exec helpers.
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -8,6 +9,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use devstack_e2e::kubectl::{ExecResult, Kubectl, KubectlNamespace};
+
+pub mod operator;
 
 const ROLLOUT_TIMEOUT: &str = "180s";
 /// NetworkPolicy changes reach kube-router's firewall within about a second of a pod starting.
@@ -17,47 +20,34 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `type=image` lines of the locally built images (`DEVSTACK_LOCAL_IMAGES` or
+/// The locally built image of a catalog type (`DEVSTACK_LOCAL_IMAGES` or
 /// `e2e/docker.sh images`).
 pub fn local_image(type_name: &str) -> String {
-    let lines = match std::env::var("DEVSTACK_LOCAL_IMAGES") {
-        Ok(v) if !v.trim().is_empty() => v,
-        _ => {
-            let out = Command::new(workspace().join("e2e/docker.sh"))
-                .arg("images")
-                .output()
-                .expect("run e2e/docker.sh images");
-            assert!(
-                out.status.success(),
-                "e2e/docker.sh images: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        }
-    };
-    lines
-        .split([',', '\n'])
-        .map(str::trim)
-        .find_map(|l| l.strip_prefix(&format!("{type_name}=")))
-        .unwrap_or_else(|| panic!("no local image for {type_name} in {lines:?}"))
-        .to_string()
+    devstack_e2e::local_image(type_name).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
-/// A stack rendered with `devstack render k8s --include-secrets`, applied into its namespace
-/// and rolled out.
+/// A stack on the real node, in its own namespace, rolled out.
 pub struct Stack {
+    /// The operator that reconciles it, if it went through one; declared before `ns` so it
+    /// stops (after the DevStack is deleted, see `Drop`) before the namespace goes.
+    operator: Option<operator::Operator>,
     pub ns: KubectlNamespace,
     pub name: String,
 }
 
+/// A DevStack document named `name` in `namespace`.
+pub fn devstack_yaml(name: &str, namespace: &str, isolation: &str, services: &str) -> String {
+    format!(
+        "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n  isolation: {isolation}\n  services:\n{services}"
+    )
+}
+
 impl Stack {
+    /// Rendered with `devstack render k8s --include-secrets` and applied with kubectl.
     pub fn up(prefix: &str, services: &str, isolation: &str) -> Stack {
         let ns = KubectlNamespace::new(prefix).expect("create the test namespace");
         let name = "nodecheck".to_string();
-        let stack = format!(
-            "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {{name: {name}, namespace: {}}}\nspec:\n  isolation: {isolation}\n  services:\n{services}",
-            ns.name
-        );
+        let stack = devstack_yaml(&name, &ns.name, isolation, services);
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("stack.yaml");
         std::fs::write(&file, stack).expect("write stack");
@@ -87,7 +77,64 @@ impl Stack {
                 Some(&yaml),
             )
             .expect("kubectl apply the rendering");
-        let stack = Stack { ns, name };
+        let stack = Stack {
+            operator: None,
+            ns,
+            name,
+        };
+        stack.roll_out();
+        stack
+    }
+
+    /// Reconciled by the `devstack-operator` binary: the CRD installed, the operator started
+    /// for a fresh namespace, `spec(namespace)` (a DevStack document named `name`) `kubectl
+    /// apply`d and waited for with `kubectl wait --for=condition=Ready`.
+    pub fn through_operator(prefix: &str, name: &str, spec: impl Fn(&str) -> String) -> Stack {
+        let ns = KubectlNamespace::new(prefix).expect("create the test namespace");
+        operator::install_crd(&ns.kubectl);
+        let kubeconfig = devstack_e2e::kubeconfig_source().expect("kubeconfig");
+        let stack = Stack {
+            operator: Some(operator::Operator::start(&ns.name, &kubeconfig)),
+            name: name.to_string(),
+            ns,
+        };
+        stack
+            .kubectl()
+            .run_with_input(
+                &["apply", "-n", stack.ns(), "-f", "-"],
+                Some(&spec(stack.ns())),
+            )
+            .expect("kubectl apply the DevStack");
+        let ready = stack.kubectl().run(&[
+            "wait",
+            "-n",
+            stack.ns(),
+            "--for=condition=Ready",
+            &format!("devstack/{name}"),
+            &format!("--timeout={ROLLOUT_TIMEOUT}"),
+        ]);
+        if let Err(e) = ready {
+            panic!(
+                "DevStack {name} did not become Ready on the real node: {e:#}\n{}\n{}",
+                stack.describe(),
+                stack.operator_log()
+            );
+        }
+        stack.roll_out();
+        stack
+    }
+
+    /// The end of the operator's log (empty without one).
+    pub fn operator_log(&self) -> String {
+        self.operator
+            .as_ref()
+            .map(|o| format!("operator log:\n{}", o.log_tail()))
+            .unwrap_or_default()
+    }
+
+    /// Waits until every StatefulSet and Deployment of the namespace has rolled out.
+    fn roll_out(&self) {
+        let stack = self;
         for kind in ["statefulset", "deployment"] {
             let names = stack
                 .kubectl()
@@ -110,7 +157,6 @@ impl Stack {
                 }
             }
         }
-        stack
     }
 
     pub fn kubectl(&self) -> &Kubectl {
@@ -234,6 +280,24 @@ impl Stack {
             })
             .expect("base64 -d");
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Stack {
+    /// With an operator: the DevStack is deleted while the operator still runs (its
+    /// finalizer), then the operator stops, then the namespace goes.
+    fn drop(&mut self) {
+        if self.operator.is_some() {
+            let _ = self.kubectl().run(&[
+                "delete",
+                "devstack",
+                "-n",
+                self.ns(),
+                &self.name,
+                "--ignore-not-found",
+                "--timeout=60s",
+            ]);
+        }
     }
 }
 
