@@ -18,7 +18,15 @@ pub fn operator_binary() -> PathBuf {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let out = Command::new(cargo)
+        let mut build = Command::new(cargo);
+        // Cargo's per-crate variables of this test (CARGO_MANIFEST_DIR, …) are watched by
+        // ring's build script: inherited, they would make this build redo the dependency tree.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("CARGO_") && key != "CARGO_HOME" {
+                build.env_remove(key);
+            }
+        }
+        let out = build
             .current_dir(super::workspace())
             .args([
                 "build",
