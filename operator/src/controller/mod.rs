@@ -63,6 +63,8 @@ pub struct Options {
     pub namespaces: Vec<String>,
     /// Concurrent reconciles (0: unbounded).
     pub concurrency: u16,
+    /// Debounce of reconcile requests (zero: none).
+    pub debounce: Duration,
     /// Catalog image overrides (`postgres=registry.local/postgres:18.1`).
     pub image_overrides: BTreeMap<String, String>,
 }
@@ -159,7 +161,11 @@ pub async fn run(ctx: Arc<Context>, options: &Options) {
         .owns(api::<Service>(&client, ns), owned_config())
         .owns(api::<Deployment>(&client, ns), owned_config())
         .owns(api::<StatefulSet>(&client, ns), owned_config())
-        .with_config(controller::Config::default().concurrency(options.concurrency))
+        .with_config(
+            controller::Config::default()
+                .concurrency(options.concurrency)
+                .debounce(options.debounce),
+        )
         .shutdown_on_signal()
         .run(reconcile::reconcile, error_policy, ctx.clone())
         .for_each(|result| async move {
