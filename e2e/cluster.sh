@@ -2,7 +2,7 @@
 # Local Kubernetes control plane for devstack's end-to-end tests.
 #
 #   e2e/cluster.sh up          build (or reuse) the binaries, start etcd, kube-apiserver,
-#                              kube-controller-manager, kube-scheduler, kwok (one fake node),
+#                              kube-controller-manager, kube-scheduler, kwok (fake nodes),
 #                              the harness's hostPath volume provisioner and a real node
 #                              (e2e/node.sh: containerd, kubelet, kube-proxy, CoreDNS,
 #                              kube-router); wait until everything is ready. Idempotent.
@@ -27,6 +27,11 @@
 #   DEVSTACK_APISERVER_PORT  secure port of kube-apiserver on 127.0.0.1 (default 6443)
 #   DEVSTACK_E2E_PORT_OFFSET N (default 0): apiserver on 6443+N; etcd client/peer,
 #                         controller-manager, scheduler and kwok on 23790+10N .. 23794+10N
+#   DEVSTACK_KWOK_NODES, DEVSTACK_KWOK_NODE_PODS, DEVSTACK_KWOK_PARALLELISM,
+#   DEVSTACK_KUBE_API_QPS, DEVSTACK_KUBE_API_BURST, DEVSTACK_KCM_CONCURRENT_SYNCS,
+#   DEVSTACK_APISERVER_MAX_INFLIGHT, DEVSTACK_APISERVER_MAX_MUTATING_INFLIGHT
+#                         scale knobs (fake nodes, pods per node, client QPS, workers); unset =
+#                         one 110-pod fake node and the components' defaults. See e2e/kwok.sh.
 #
 # Everything listens on 127.0.0.1 only.
 set -euo pipefail
@@ -60,13 +65,15 @@ SCHED_PORT=$((PORT_BASE + 3))
 KWOK_PORT=$((PORT_BASE + 4))
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_IP=10.96.0.1
-NODE_NAME=devstack-kwok-0
 STORAGE_CLASS=standard
 PROVISIONER_NAME=devstack.dev/hostpath
 
 # The real node (DEVSTACK_NODE=real, the default).
 # shellcheck source=e2e/node.sh
 source "$ROOT/e2e/node.sh"
+# The fake nodes and the scale knobs.
+# shellcheck source=e2e/kwok.sh
+source "$ROOT/e2e/kwok.sh"
 
 # Start order; `down` stops in reverse.
 CONTROL_PLANE=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok devstack-provisioner)
@@ -335,9 +342,6 @@ curl_admin() {
 etcd_healthy() { curl -fsS --max-time 5 "http://127.0.0.1:$ETCD_CLIENT_PORT/health" | grep -q '"health":"true"'; }
 apiserver_ready() { [[ "$(curl_admin "https://127.0.0.1:$APISERVER_PORT/readyz")" == ok ]]; }
 healthz_ok() { [[ "$(curl -ksS --max-time 5 "https://127.0.0.1:$1/healthz")" == ok ]]; }
-node_ready() {
-	[[ "$(kubectl get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" == True ]]
-}
 provisioner_ready() { grep -q 'running, volumes under' "$LOGS/devstack-provisioner.log"; }
 default_sa_exists() { kubectl -n default get serviceaccount default; }
 
@@ -380,7 +384,7 @@ healthy() {
 		# means a restart).
 		[[ "$(tr '\0' '\n' <"/proc/$(pid_of "$name")/cmdline" | head -n1)" == "$(bin_path "$name")" ]] || return 1
 	done
-	etcd_healthy && apiserver_ready && healthz_ok "$KCM_PORT" && healthz_ok "$SCHED_PORT" && node_ready || return 1
+	etcd_healthy && apiserver_ready && healthz_ok "$KCM_PORT" && healthz_ok "$SCHED_PORT" && kwok_nodes_ready || return 1
 	if node_enabled; then node_healthy; fi
 }
 
@@ -388,41 +392,7 @@ healthy() {
 
 apply_manifests() {
 	kubectl apply -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Node
-metadata:
-  name: $NODE_NAME
-  annotations:
-    kwok.x-k8s.io/node: fake
-    node.alpha.kubernetes.io/ttl: "0"
-  labels:
-    kubernetes.io/arch: amd64
-    kubernetes.io/hostname: $NODE_NAME
-    kubernetes.io/os: linux
-    kubernetes.io/role: agent
-    node-role.kubernetes.io/agent: ""
-    type: kwok
-spec:
-$(if node_enabled; then printf '  taints:\n  - {key: %s, value: "true", effect: NoSchedule}\n' "$KWOK_TAINT_KEY"; else echo '  taints: []'; fi)
-# nvidia.com/gpu: a service with "gpu: N" (the cortex example's ollama) schedules here too.
-status:
-  allocatable:
-    cpu: "32"
-    memory: 64Gi
-    pods: "110"
-    ephemeral-storage: 500Gi
-    nvidia.com/gpu: "8"
-  capacity:
-    cpu: "32"
-    memory: 64Gi
-    pods: "110"
-    ephemeral-storage: 500Gi
-    nvidia.com/gpu: "8"
-  nodeInfo:
-    architecture: amd64
-    kubeProxyVersion: fake
-    kubeletVersion: $K8S_VERSION
-    operatingSystem: linux
+$(kwok_nodes_manifest)
 ---
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
@@ -461,10 +431,11 @@ cmd_up() {
 	local t_all t
 	t_all=$(now)
 	node_check_mode
+	kwok_check_knobs
 	mkdir -p "$STATE_ROOT"
 	lock
 
-	if [[ -f "$STATE/admin.kubeconfig" ]] && healthy; then
+	if [[ -f "$STATE/admin.kubeconfig" ]] && healthy && kwok_settings_match; then
 		log "already running (kubeconfig: $STATE/admin.kubeconfig)"
 		phase "up (already running)" "$t_all"
 		return 0
@@ -479,6 +450,15 @@ cmd_up() {
 	check_ports
 	mkdir -p "$STATE" "$RUN" "$STATE/volumes"
 	echo "${DEVSTACK_NODE:-real}" >"$STATE/node-mode"
+	kwok_settings >"$STATE/settings"
+	log "settings: $(kwok_settings)"
+	# The knobs' extra flags (none when unset).
+	local apiserver_extra kcm_extra scheduler_extra kwok_extra
+	mapfile -t apiserver_extra < <(apiserver_tuning_args)
+	mapfile -t kcm_extra < <(kcm_tuning_args)
+	mapfile -t scheduler_extra < <(client_tuning_args)
+	kwok_config_args >"$STATE/kwok-args"
+	mapfile -t kwok_extra <"$STATE/kwok-args"
 	gen_pki
 
 	t=$(now)
@@ -519,6 +499,7 @@ cmd_up() {
 		--allow-privileged=true \
 		--shutdown-delay-duration=0s \
 		--profiling=false \
+		"${apiserver_extra[@]}" \
 		--v=1
 	wait_for kube-apiserver 120 apiserver_ready
 	phase "start kube-apiserver" "$t"
@@ -539,6 +520,7 @@ cmd_up() {
 		--cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
 		--service-cluster-ip-range "$SERVICE_CIDR" \
 		--profiling=false \
+		"${kcm_extra[@]}" \
 		--v=1
 	start kube-scheduler \
 		--kubeconfig "$STATE/kube-scheduler.kubeconfig" \
@@ -547,10 +529,12 @@ cmd_up() {
 		--bind-address 127.0.0.1 --secure-port "$SCHED_PORT" \
 		--leader-elect=false \
 		--profiling=false \
+		"${scheduler_extra[@]}" \
 		--v=1
 	start kwok \
 		--kubeconfig "$STATE/admin.kubeconfig" \
 		--config "$K8S_DIR/kwok-stages.yaml" \
+		"${kwok_extra[@]}" \
 		--manage-all-nodes=false \
 		--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
 		--manage-nodes-with-label-selector= \
@@ -569,9 +553,9 @@ cmd_up() {
 
 	t=$(now)
 	apply_manifests || fail_component kube-apiserver "applying the fake node and storage class failed"
-	wait_for kwok 90 node_ready
+	wait_for kwok 90 kwok_nodes_ready
 	wait_for kube-controller-manager 60 default_sa_exists
-	phase "kwok node ready" "$t"
+	phase "kwok nodes ready ($KWOK_NODES)" "$t"
 	if node_enabled; then node_up; fi
 
 	phase "up" "$t_all"

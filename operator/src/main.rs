@@ -63,6 +63,11 @@ struct Args {
     /// Concurrent reconciles (0: unbounded); one stack is never reconciled twice at once.
     #[arg(long, env = "DEVSTACK_OPERATOR_CONCURRENCY", default_value_t = 16)]
     concurrency: u16,
+    /// Debounce of reconcile requests in milliseconds (0: none): watch events of one stack
+    /// arriving within this window (its own objects being created, a Deployment's status
+    /// updates) make one reconcile instead of several.
+    #[arg(long, env = "DEVSTACK_OPERATOR_DEBOUNCE_MS", default_value_t = 0)]
+    debounce_ms: u64,
     /// Replace the image of a catalog type, as the CLI's flag does (repeatable, or
     /// comma-separated in the env var).
     #[arg(
@@ -131,6 +136,7 @@ async fn main() -> Result<()> {
     let options = Options {
         namespaces: args.namespaces.clone(),
         concurrency: args.concurrency,
+        debounce: std::time::Duration::from_millis(args.debounce_ms),
         image_overrides: parse_overrides(&args.image_overrides)?,
     };
     let client = Client::try_default()

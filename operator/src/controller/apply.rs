@@ -7,9 +7,20 @@
 //! removed from what we want), and every field we set has the same value on the server (so
 //! nobody edited it by hand). Only then is no request sent, which keeps an unchanged stack at
 //! zero writes per resync.
+//!
+//! Reads: the stack's objects of each kind are listed once at the start of a reconcile by the
+//! stack label (five requests, concurrent, answered from the API server's watch cache) and
+//! serve both the comparison and the pruning; only an object missing from those lists is read
+//! by name before it is created (it may be another stack's, or its label was edited away).
+//! Independent objects are ensured concurrently. At 1,000 stacks this is what keeps a
+//! reconcile at a few round trips instead of two sequential requests per object.
 
-use std::collections::BTreeSet;
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Debug;
+use std::sync::Mutex;
+
+use futures::FutureExt;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Secret, Service};
@@ -35,29 +46,110 @@ pub(crate) struct Applier<'a> {
     stack: &'a str,
     owner: OwnerReference,
     metrics: &'a Metrics,
-    /// `Kind/name` of every object written in this reconcile.
-    pub applied: Vec<String>,
+    /// `Kind/name` of every object written in this reconcile (ensures run concurrently).
+    applied: Mutex<Vec<String>>,
     /// `Kind/name` of every object pruned in this reconcile.
     pub pruned: Vec<String>,
+    /// The stack's objects per kind as listed at the start of this reconcile: a
+    /// `BTreeMap<String, K>` by name for each kind `K` (typed and without managedFields: at
+    /// 64 concurrent reconciles, JSON trees of every listed object were most of the peak RSS).
+    listed: HashMap<String, Box<dyn Any + Send + Sync>>,
 }
 
 impl<'a> Applier<'a> {
-    pub(crate) fn new(
+    /// An applier for one reconcile of `stack`: lists the stack's objects of every kind it
+    /// renders (concurrently, one request per kind).
+    pub(crate) async fn new(
         client: Client,
         namespace: &'a str,
         stack: &'a str,
         owner: OwnerReference,
         metrics: &'a Metrics,
-    ) -> Self {
-        Applier {
+    ) -> Result<Applier<'a>, Error> {
+        let mut applier = Applier {
             client,
             namespace,
             stack,
             owner,
             metrics,
-            applied: Vec::new(),
+            applied: Mutex::new(Vec::new()),
             pruned: Vec::new(),
-        }
+            listed: HashMap::new(),
+        };
+        let lists = futures::future::try_join_all([
+            applier.list::<Secret>().boxed(),
+            applier.list::<NetworkPolicy>().boxed(),
+            applier.list::<Service>().boxed(),
+            applier.list::<Deployment>().boxed(),
+            applier.list::<StatefulSet>().boxed(),
+        ])
+        .await?;
+        applier.listed = lists.into_iter().collect();
+        Ok(applier)
+    }
+
+    /// The stack's objects of kind `K` (by the stack label), by name.
+    async fn list<K>(&self) -> Result<(String, Box<dyn Any + Send + Sync>), Error>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+            + Clone
+            + Debug
+            + Serialize
+            + DeserializeOwned
+            + Send
+            + Sync
+            + 'static,
+    {
+        let kind = K::kind(&()).to_string();
+        let selector = format!("{LABEL_STACK}={}", self.stack);
+        let list = self
+            .api::<K>()
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(Error::kube("list", &kind, &selector))?;
+        let objects: BTreeMap<String, K> = list
+            .items
+            .into_iter()
+            .map(|mut object| {
+                object.meta_mut().managed_fields = None;
+                (object.meta().name.clone().unwrap_or_default(), object)
+            })
+            .collect();
+        Ok((kind, Box::new(objects)))
+    }
+
+    /// The stack's objects of kind `K` as listed at the start of this reconcile.
+    fn listed_of<K>(&self) -> Option<&BTreeMap<String, K>>
+    where
+        K: Resource<DynamicType = ()> + 'static,
+    {
+        self.listed
+            .get(K::kind(&()).as_ref())?
+            .downcast_ref::<BTreeMap<String, K>>()
+    }
+
+    /// The stack's object `name` of kind `K` as listed at the start of this reconcile.
+    pub(crate) fn listed<K>(&self, name: &str) -> Option<K>
+    where
+        K: Resource<DynamicType = ()> + Clone + 'static,
+    {
+        self.listed_of::<K>()?.get(name).cloned()
+    }
+
+    /// Records a write made outside [`Applier::ensure`] (the credentials Secret).
+    pub(crate) fn record(&self, object: String) {
+        self.applied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(object);
+    }
+
+    /// `Kind/name` of every object written so far in this reconcile.
+    pub(crate) fn applied(&self) -> Vec<String> {
+        self.applied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn api<K>(&self) -> Api<K>
@@ -70,17 +162,14 @@ impl<'a> Applier<'a> {
     /// Makes `desired` hold on the server and returns the object as the server has it.
     /// With `create == false` a missing object is left missing (`Ok(None)`): the start order
     /// holds a workload back until its dependencies are Ready.
-    pub(crate) async fn ensure<K>(
-        &mut self,
-        mut desired: K,
-        create: bool,
-    ) -> Result<Option<K>, Error>
+    pub(crate) async fn ensure<K>(&self, mut desired: K, create: bool) -> Result<Option<K>, Error>
     where
         K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
             + Clone
             + Debug
             + Serialize
-            + DeserializeOwned,
+            + DeserializeOwned
+            + 'static,
     {
         let kind = K::kind(&()).to_string();
         let name = desired.meta().name.clone().unwrap_or_default();
@@ -110,10 +199,17 @@ impl<'a> Applier<'a> {
         value["metadata"]["annotations"][ANNOTATION_DESIRED_HASH] = Value::String(hash);
 
         let api = self.api::<K>();
-        let live = api
-            .get_opt(&name)
-            .await
-            .map_err(Error::kube("read", &kind, &name))?;
+        let live = match self.listed::<K>(&name) {
+            Some(listed) => Some(listed),
+            // Held back by the start order: nothing to compare yet (a same-named object of
+            // someone else is found when the workload is created).
+            None if !create => return Ok(None),
+            // Not labelled for this stack: read by name, it may be someone else's.
+            None => api
+                .get_opt(&name)
+                .await
+                .map_err(Error::kube("read", &kind, &name))?,
+        };
         match live {
             None if !create => return Ok(None),
             Some(live) => {
@@ -151,7 +247,7 @@ impl<'a> Applier<'a> {
             .map_err(Error::kube("apply", &kind, &name))?;
         debug!(%kind, %name, "applied");
         Metrics::kind(&self.metrics.applied, &kind);
-        self.applied.push(format!("{kind}/{name}"));
+        self.record(format!("{kind}/{name}"));
         Ok(Some(applied))
     }
 
@@ -172,29 +268,30 @@ impl<'a> Applier<'a> {
         K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
             + Clone
             + Debug
-            + DeserializeOwned,
+            + Serialize
+            + DeserializeOwned
+            + 'static,
     {
         let kind = K::kind(&()).to_string();
+        let uid = self.owner.uid.clone();
+        let stale: Vec<String> = self
+            .listed_of::<K>()
+            .into_iter()
+            .flatten()
+            .filter(|(name, object)| {
+                let meta = object.meta();
+                let ours = meta
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| o.controller == Some(true) && o.uid == uid);
+                ours && meta.deletion_timestamp.is_none()
+                    && !keep.contains(&(kind.clone(), (*name).clone()))
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
         let api = self.api::<K>();
-        let selector = format!("{LABEL_STACK}={}", self.stack);
-        let list = api
-            .list_metadata(&ListParams::default().labels(&selector))
-            .await
-            .map_err(Error::kube("list", &kind, &selector))?;
-        for object in list.items {
-            let name = object.metadata.name.clone().unwrap_or_default();
-            let ours = object
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.controller == Some(true) && o.uid == self.owner.uid);
-            if !ours
-                || object.metadata.deletion_timestamp.is_some()
-                || keep.contains(&(kind.clone(), name.clone()))
-            {
-                continue;
-            }
+        for name in stale {
             match api.delete(&name, &DeleteParams::background()).await {
                 Ok(_) => {}
                 Err(e) if is_not_found(&e) => {}

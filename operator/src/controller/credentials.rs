@@ -27,18 +27,24 @@ pub(crate) struct Credentials {
     live: Option<Secret>,
 }
 
-/// Reads the credentials Secret and fills in values for ids it lacks (generated, not yet
-/// written).
+/// Reads the credentials Secret (`listed`: as the reconcile's list of the stack's Secrets has
+/// it; read by name when absent there, e.g. its stack label was edited away) and fills in
+/// values for ids it lacks (generated, not yet written). A stale list is harmless: creating a
+/// Secret that exists fails, and the retry reads it again.
 pub(crate) async fn load(
     client: &Client,
     namespace: &str,
     plan: &StackPlan,
+    listed: Option<Secret>,
 ) -> Result<Credentials, Error> {
     let name = plan.credentials_secret_name();
-    let live = Api::<Secret>::namespaced(client.clone(), namespace)
-        .get_opt(&name)
-        .await
-        .map_err(Error::kube("read", "Secret", &name))?;
+    let live = match listed {
+        Some(secret) => Some(secret),
+        None => Api::<Secret>::namespaced(client.clone(), namespace)
+            .get_opt(&name)
+            .await
+            .map_err(Error::kube("read", "Secret", &name))?,
+    };
     let existing = live.as_ref().map(decode).unwrap_or_default();
     let values = secrets::fill(plan, &existing, &mut rand::rng());
     Ok(Credentials { values, live })

@@ -24,9 +24,9 @@ use k8s_openapi::NamespaceResourceScope;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{wait, watcher};
-use kube::{Api, Client, CustomResourceExt, Resource};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{wait, watcher, WatchStreamExt};
+use kube::{Api, Client, CustomResourceExt, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tracing::{info, warn};
 
@@ -63,6 +63,8 @@ pub struct Options {
     pub namespaces: Vec<String>,
     /// Concurrent reconciles (0: unbounded).
     pub concurrency: u16,
+    /// Debounce of reconcile requests (zero: none).
+    pub debounce: Duration,
     /// Catalog image overrides (`postgres=registry.local/postgres:18.1`).
     pub image_overrides: BTreeMap<String, String>,
 }
@@ -150,26 +152,38 @@ pub async fn run(ctx: Arc<Context>, options: &Options) {
         let client = ctx.client.clone();
         let ns = namespace.as_deref();
         info!(namespace = ns.unwrap_or("*"), "watching DevStacks");
-        Controller::new(
+        // The DevStack cache is the operator's only per-stack memory: its objects are kept
+        // without managedFields (several KiB of field sets per object that no reconcile reads).
+        let (reader, writer) = reflector::store();
+        let stacks = watcher(
             api::<DeserializeGuard<DevStack>>(&client, ns),
             watcher::Config::default(),
         )
-        .owns(api::<Secret>(&client, ns), owned_config())
-        .owns(api::<NetworkPolicy>(&client, ns), owned_config())
-        .owns(api::<Service>(&client, ns), owned_config())
-        .owns(api::<Deployment>(&client, ns), owned_config())
-        .owns(api::<StatefulSet>(&client, ns), owned_config())
-        .with_config(controller::Config::default().concurrency(options.concurrency))
-        .shutdown_on_signal()
-        .run(reconcile::reconcile, error_policy, ctx.clone())
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                match error {
-                    controller::Error::ReconcilerFailed(..) => {} // logged by error_policy
-                    other => warn!(error = %other, "controller"),
+        .default_backoff()
+        .modify(|stack| stack.managed_fields_mut().clear())
+        .reflect(writer)
+        .applied_objects();
+        Controller::for_stream(stacks, reader)
+            .owns(api::<Secret>(&client, ns), owned_config())
+            .owns(api::<NetworkPolicy>(&client, ns), owned_config())
+            .owns(api::<Service>(&client, ns), owned_config())
+            .owns(api::<Deployment>(&client, ns), owned_config())
+            .owns(api::<StatefulSet>(&client, ns), owned_config())
+            .with_config(
+                controller::Config::default()
+                    .concurrency(options.concurrency)
+                    .debounce(options.debounce),
+            )
+            .shutdown_on_signal()
+            .run(reconcile::reconcile, error_policy, ctx.clone())
+            .for_each(|result| async move {
+                if let Err(error) = result {
+                    match error {
+                        controller::Error::ReconcilerFailed(..) => {} // logged by error_policy
+                        other => warn!(error = %other, "controller"),
+                    }
                 }
-            }
-        })
+            })
     });
     futures::future::join_all(controllers).await;
 }
