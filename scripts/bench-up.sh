@@ -24,7 +24,7 @@ redis_image=$(image_of redis)
 
 # A debug build: the time goes to the engine, not to the CLI.
 (cd "$root" && cargo build -q -p devstack-cli)
-devstack=$root/target/debug/devstack
+devstack=${CARGO_TARGET_DIR:-$root/target}/debug/devstack
 
 work=$(mktemp -d)
 name=benchup$$

@@ -23,7 +23,8 @@ stack_file=${1:-examples/minimal.yaml}
 log() { echo "[run] $*" >&2; }
 phase() { local name=$1 t0=$SECONDS; shift; log "$name ..."; "$@"; log "$name: $((SECONDS - t0))s"; }
 
-devstack=$root/target/debug/devstack
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+devstack=$target_dir/debug/devstack
 stack_name=$(awk '/^metadata:/{m=1} m&&/name:/{print $2; exit}' "$stack_file" | tr -d '{},')
 [[ $stack_name == name:* || -z $stack_name ]] && stack_name=$(grep -o 'name: *[a-z0-9-]*' "$stack_file" | head -1 | awk '{print $2}')
 workdir=$root/.devstack/$stack_name
@@ -79,7 +80,7 @@ place_namespace() {
     'scheduler.alpha.kubernetes.io/defaultTolerations=[{"key":"devstack.dev/fake-node","operator":"Exists","effect":"NoSchedule"}]'
 }
 
-operator=$root/target/debug/devstack-operator
+operator=$target_dir/debug/devstack-operator
 operator_pid_file=$workdir/operator.pid
 stop_operator() {
   local pid

@@ -82,8 +82,8 @@ if [[ -n ${DEVSTACK_BENCH_DEBUG:-} ]]; then profile=debug; else profile=release;
 build_flags=()
 [[ $profile == debug ]] || build_flags=(--release)
 cargo build -q "${build_flags[@]}" -p devstack-cli -p devstack-operator
-devstack=$root/target/$profile/devstack
-operator_bin=$root/target/$profile/devstack-operator
+devstack=${CARGO_TARGET_DIR:-$root/target}/$profile/devstack
+operator_bin=${CARGO_TARGET_DIR:-$root/target}/$profile/devstack-operator
 "$devstack" crd | "$kubectl" apply --server-side -f - >/dev/null
 "$kubectl" wait --for=condition=Established crd/devstacks.devstack.dev --timeout=60s >/dev/null
 log "cluster: $(cat "$DEVSTACK_E2E_STATE/cluster/settings"), $profile build, operator --concurrency $concurrency --debounce-ms $debounce_ms, floor $shards shards"

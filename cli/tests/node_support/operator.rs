@@ -22,7 +22,10 @@ pub fn operator_binary() -> PathBuf {
         // Cargo's per-crate variables of this test (CARGO_MANIFEST_DIR, …) are watched by
         // ring's build script: inherited, they would make this build redo the dependency tree.
         for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("CARGO_") && key != "CARGO_HOME" {
+            if key.to_string_lossy().starts_with("CARGO_")
+                && key != "CARGO_HOME"
+                && key != "CARGO_TARGET_DIR"
+            {
                 build.env_remove(key);
             }
         }

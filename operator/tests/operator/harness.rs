@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use devstack_crds::parse::parse_devstack;
 use devstack_crds::DevStack;
 use devstack_e2e::{poll_until, TestNamespace};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, CustomResourceExt};
@@ -327,7 +327,7 @@ pub async fn credentials(
 }
 
 /// Deletes every DevStack of `ns` while the operator still runs (its finalizer), waits until
-/// they are gone, then deletes the namespace.
+/// they are gone, then deletes its Services (waiting) and the namespace (not waiting).
 pub async fn finish(ns: TestNamespace, operator: &mut Operator) -> Result<()> {
     let api = ns.api::<DevStack>();
     api.delete_collection(&DeleteParams::default(), &ListParams::default())
@@ -346,6 +346,24 @@ pub async fn finish(ns: TestNamespace, operator: &mut Operator) -> Result<()> {
     .await
     .with_context(|| operator.log())?;
     operator.stop();
-    // Services hold cluster-wide node ports: the next test may publish the same ones.
-    ns.delete_and_wait(Duration::from_secs(120)).await
+    // Services hold cluster-wide node ports, and the next test may publish the same ones: they
+    // go first. The rest of the namespace terminates in the background (≈ 10 s of the
+    // namespace controller per namespace; the write-counting test waits for it).
+    let services = ns.api::<Service>();
+    services
+        .delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await?;
+    poll_until("Services deleted", Duration::from_secs(60), || {
+        let services = services.clone();
+        async move {
+            Ok(services
+                .list_metadata(&ListParams::default())
+                .await?
+                .items
+                .is_empty()
+                .then_some(()))
+        }
+    })
+    .await?;
+    ns.cleanup().await
 }
