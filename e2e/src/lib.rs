@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{DeleteParams, ObjectMeta, PostParams};
+use k8s_openapi::api::core::v1::{Namespace, Node};
+use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
@@ -309,6 +309,30 @@ pub fn unique_name(prefix: &str) -> String {
     clean.truncate(62 - suffix.len());
     let clean = clean.trim_end_matches('-');
     format!("{clean}-{suffix}")
+}
+
+/// Sets (`Some(count)`) or removes (`None`) the extended resource `resource` (for example
+/// `nvidia.com/gpu`) in the capacity and allocatable of every kwok node: a test's way to make
+/// the cluster offer something or not. The harness's kwok node offers `nvidia.com/gpu: 8`; a
+/// test that removes it puts it back.
+pub async fn set_kwok_capacity(client: &Client, resource: &str, count: Option<&str>) -> Result<()> {
+    let nodes = Api::<Node>::all(client.clone());
+    let value = count.map_or(serde_json::Value::Null, |c| {
+        serde_json::Value::String(c.into())
+    });
+    let patch = serde_json::json!({"status": {"allocatable": {resource: value}, "capacity": {resource: value}}});
+    for node in nodes
+        .list(&ListParams::default().labels("type=kwok"))
+        .await?
+        .items
+    {
+        let name = node.metadata.name.unwrap_or_default();
+        nodes
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .with_context(|| format!("setting {resource} of node {name}"))?;
+    }
+    Ok(())
 }
 
 /// A fresh namespace for one test, deleted afterwards.

@@ -158,6 +158,23 @@ until_ready() {
   done
 }
 
+# apply_parallel KUBECTL-ARGS... -- FILE...: one `kubectl apply --server-side` per file, all at
+# once; waits for exactly those (a bare `wait` would also wait for the operator).
+apply_parallel() {
+  local args=() pids=() pid rc=0 k
+  while [[ $1 != -- ]]; do
+    args+=("$1")
+    shift
+  done
+  shift
+  for k in "$@"; do
+    "$kubectl" apply --server-side "${args[@]}" -f "$k" >/dev/null &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+  return "$rc"
+}
+
 # floor NAMESPACES_FILE NAMESPACE-REGEX STACK_FILE LEVELS...: kubectl apply --server-side level
 # by level, each level across every namespace by up to $shards processes, then wait for its
 # Deployments.
@@ -180,16 +197,10 @@ floor() {
       print "---" > out }' "$rendered" "$namespaces"
   local t0 level=0 sel count
   t0=$(now)
-  for k in "$work"/floor-shard-*.yaml; do
-    "$kubectl" apply --server-side -f "$k" -l '!devstack.dev/service' >/dev/null &
-  done
-  wait
+  apply_parallel -l '!devstack.dev/service' -- "$work"/floor-shard-*.yaml
   for count in "$@"; do
     sel="devstack.dev/service in ($(for ((i = 0; i < count; i++)); do printf 'l%ds%d,' "$level" "$i"; done | sed 's/,$//'))"
-    for k in "$work"/floor-shard-*.yaml; do
-      "$kubectl" apply --server-side -f "$k" -l "$sel" >/dev/null &
-    done
-    wait
+    apply_parallel -l "$sel" -- "$work"/floor-shard-*.yaml
     until_ready $((nns * count)) "$ns_regex" deployments -l "$sel"
     level=$((level + 1))
   done
@@ -263,10 +274,7 @@ start_operator
 sleep 2
 requests_before=$(requests "$work/requests-op-0")
 t0=$(now)
-for k in "$work"/p2-op-[0-9]*.yaml; do
-  "$kubectl" apply --server-side -f "$k" >/dev/null &
-done
-wait
+apply_parallel -- "$work"/p2-op-[0-9]*.yaml
 log "P2: $stacks DevStacks applied after $(secs "$t0" "$(now)")s"
 until_ready "$stacks" '^bench-p2-op-' devstacks
 p2_op=$(secs "$t0" "$(now)")

@@ -34,7 +34,14 @@ pub async fn check(client: &Client, plan: &StackPlan) -> Result<Report, ParityEr
         .iter()
         .map(|s| (s.id.to_string(), secret_marker(s.id.as_str())))
         .collect();
-    let objects = devstack_operator::render(plan, Some(&markers))?;
+    // Rendered as the operator does on this cluster: for CPU where no node offers GPUs.
+    let gpu_offered = devstack_operator::controller::gpu_offered(client, plan)
+        .await
+        .map_err(|e| err(format!("listing nodes: {e}")))?;
+    let options = devstack_operator::RenderOptions {
+        gpu_fallback: !gpu_offered,
+    };
+    let objects = devstack_operator::render_with(plan, Some(&markers), options)?;
     let rendered = k8s::read_back(&devstack_operator::to_yaml_stream(&objects)?, plan)?;
     let mut live = k8s::read_back(&read_live(client, plan).await?, plan)?;
     if live.services.is_empty() {

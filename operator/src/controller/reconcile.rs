@@ -8,9 +8,8 @@ use std::time::Duration;
 use devstack_crds::plan::StackPlan;
 use devstack_crds::types::DevStack;
 use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{Node, ObjectReference, Secret};
+use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use k8s_openapi::ByteString;
-use kube::api::ListParams;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -190,7 +189,7 @@ async fn converge(stack: &DevStack, plan: &StackPlan, ctx: &Context) -> Result<A
     }
 
     let options = RenderOptions {
-        gpu_fallback: !gpu_offered(plan, ctx).await?,
+        gpu_fallback: !super::gpu_offered(&ctx.client, plan).await?,
     };
     let mut applier = Applier::new(
         ctx.client.clone(),
@@ -335,25 +334,6 @@ async fn converge(stack: &DevStack, plan: &StackPlan, ctx: &Context) -> Result<A
     } else {
         Ok(Action::requeue(PROGRESS_CHECK))
     }
-}
-
-/// Whether some node offers `nvidia.com/gpu` (asked only when an active service wants GPUs
-/// that are not required: the others do not depend on the answer).
-async fn gpu_offered(plan: &StackPlan, ctx: &Context) -> Result<bool, Error> {
-    if !plan.active_services().any(|s| s.gpu > 0 && !s.gpu_required) {
-        return Ok(true);
-    }
-    let nodes = Api::<Node>::all(ctx.client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(Error::kube("list", "Node", "*"))?;
-    Ok(nodes.items.iter().any(|node| {
-        node.status
-            .as_ref()
-            .and_then(|s| s.allocatable.as_ref())
-            .and_then(|a| a.get("nvidia.com/gpu"))
-            .is_some_and(|q| q.0.trim() != "0")
-    }))
 }
 
 fn object_name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {

@@ -17,8 +17,7 @@ use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::Value;
 
-use kube::api::{Api, ListParams, Patch, PatchParams};
-use serde_json::json;
+use kube::api::{Api, ListParams};
 
 use crate::{create, credentials, finish, install_crd, kubectl, serial, wait_for, Operator};
 
@@ -186,24 +185,6 @@ async fn every_example_reaches_ready_and_equals_the_rendering() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// Sets (`Some`) or removes (`None`) the `nvidia.com/gpu` capacity of every kwok node.
-async fn set_kwok_gpus(count: Option<&str>) -> Result<()> {
-    let nodes = Api::<Node>::all(devstack_e2e::client().await?);
-    for node in nodes
-        .list(&ListParams::default().labels("type=kwok"))
-        .await?
-        .items
-    {
-        let name = node.metadata.name.unwrap_or_default();
-        let gpu = count.map_or(Value::Null, |c| Value::String(c.to_string()));
-        let patch = json!({"status": {"allocatable": {GPU: gpu}, "capacity": {GPU: gpu}}});
-        nodes
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
-    }
-    Ok(())
-}
-
 const GPU: &str = devstack_crds::conventions::GPU_RESOURCE;
 
 #[tokio::test]
@@ -226,7 +207,9 @@ async fn without_a_gpu_node_optional_gpu_services_run_on_cpu() {
         "the harness's kwok node should offer {GPU}"
     );
 
-    set_kwok_gpus(None).await.unwrap();
+    devstack_e2e::set_kwok_capacity(&client, GPU, None)
+        .await
+        .unwrap();
     let after = nodes.list(&ListParams::default()).await.unwrap().items;
     let path = devstack_e2e::workspace_root().join("examples/cortex-second-brain.yaml");
     let result = match (offered(after), std::fs::read_to_string(&path)) {
@@ -237,7 +220,9 @@ async fn without_a_gpu_node_optional_gpu_services_run_on_cpu() {
         }
         (false, Err(e)) => Err(e.into()),
     };
-    set_kwok_gpus(Some("8")).await.unwrap();
+    devstack_e2e::set_kwok_capacity(&client, GPU, Some("8"))
+        .await
+        .unwrap();
     if let Err(e) = result {
         panic!("{e:#}");
     }
