@@ -8,11 +8,10 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use devstack_crds::conventions::GPU_RESOURCE;
-use devstack_crds::test_support::workspace;
+use devstack_e2e::kubectl::Kubectl;
 use devstack_e2e::TestNamespace;
 
 fn devstack(args: &[&str]) -> Output {
@@ -24,27 +23,6 @@ fn devstack(args: &[&str]) -> Output {
         )
         .output()
         .expect("run devstack")
-}
-
-fn kubectl_apply(yaml: &[u8]) -> Output {
-    let out = Command::new(workspace().join("e2e/cluster.sh"))
-        .arg("kubectl")
-        .output()
-        .expect("run e2e/cluster.sh kubectl");
-    let kubectl = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let mut child = Command::new(&kubectl)
-        .args(["apply", "--server-side", "-f", "-"])
-        .env(
-            "KUBECONFIG",
-            devstack_e2e::kubeconfig_source().expect("kubeconfig"),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{kubectl}: {e}"));
-    child.stdin.take().unwrap().write_all(yaml).unwrap();
-    child.wait_with_output().unwrap()
 }
 
 fn text(out: &Output) -> String {
@@ -62,10 +40,14 @@ fn apply_fallback_and_check(stack: &str) -> Result<Output, String> {
     if !rendered.status.success() {
         return Err(format!("render k8s --gpu-fallback: {}", text(&rendered)));
     }
-    let applied = kubectl_apply(&rendered.stdout);
-    if !applied.status.success() {
-        return Err(format!("kubectl apply: {}", text(&applied)));
-    }
+    Kubectl::new()
+        .and_then(|kubectl| {
+            kubectl.run_with_input(
+                &["apply", "--server-side", "-f", "-"],
+                Some(&String::from_utf8_lossy(&rendered.stdout)),
+            )
+        })
+        .map_err(|e| format!("{e:#}"))?;
     Ok(devstack(&[
         "parity",
         "--live",
