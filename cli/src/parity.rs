@@ -400,6 +400,29 @@ pub fn compare(
     }
 }
 
+/// A live check compares one runtime with its own rendering through [`compare`], whose two
+/// sides are named kubernetes and compose. This renames them to `rendered` and `live_side` in
+/// every mismatch, and makes every other row `Same` unless `by_design` notes it: the
+/// differences between the runtimes do not apply when both sides are the same runtime.
+pub(crate) fn as_live_check(
+    report: &mut Report,
+    live_side: &str,
+    by_design: impl Fn(&Row) -> Option<String>,
+) {
+    for row in &mut report.rows {
+        row.verdict = match std::mem::replace(&mut row.verdict, Verdict::Same) {
+            Verdict::Mismatch(detail) => {
+                Verdict::Mismatch(detail.replacen("kubernetes ", "rendered ", 1).replacen(
+                    " vs compose ",
+                    &format!(" vs {live_side} "),
+                    1,
+                ))
+            }
+            _ => by_design(row).map_or(Verdict::Same, Verdict::ByDesign),
+        };
+    }
+}
+
 fn same_or<T: PartialEq + std::fmt::Debug>(k: &T, d: &T, by_design: Option<String>) -> Verdict {
     if k != d {
         Verdict::Mismatch(format!("kubernetes {k:?} vs compose {d:?}"))

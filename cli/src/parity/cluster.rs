@@ -18,7 +18,7 @@ use kube::{Api, Client};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{k8s, secret_marker, ParityError, Report, Verdict};
+use super::{k8s, secret_marker, ParityError, Report};
 
 fn err(message: impl Into<String>) -> ParityError {
     ParityError::ReadBack {
@@ -69,25 +69,12 @@ pub async fn check(client: &Client, plan: &StackPlan) -> Result<Report, ParityEr
         }
     }
     let mut report = super::compare(&plan.name, &rendered, &live, &BTreeSet::new());
-    // Both sides are Kubernetes: what differs by design between the runtimes is the same here.
-    for row in &mut report.rows {
-        row.verdict = match std::mem::replace(&mut row.verdict, Verdict::Same) {
-            Verdict::Mismatch(detail) => {
-                Verdict::Mismatch(detail.replacen("kubernetes ", "rendered ", 1).replacen(
-                    " vs compose ",
-                    " vs cluster ",
-                    1,
-                ))
-            }
-            _ if row.aspect == "host-ports" && allocated.contains(&row.service) => {
-                Verdict::ByDesign(
-                    "the API server gave the Service's other ports node ports of its own choice (not host ports)"
-                        .to_string(),
-                )
-            }
-            _ => Verdict::Same,
-        };
-    }
+    super::as_live_check(&mut report, "cluster", |row| {
+        (row.aspect == "host-ports" && allocated.contains(&row.service)).then(|| {
+            "the API server gave the Service's other ports node ports of its own choice (not host ports)"
+                .to_string()
+        })
+    });
     Ok(report)
 }
 

@@ -17,7 +17,7 @@ use devstack_compose::resources as units;
 use devstack_crds::plan::StackPlan;
 use serde_json::{json, Map, Value};
 
-use super::{compose, secret_marker, Normalized, ParityError, Report, Verdict};
+use super::{compose, secret_marker, Normalized, ParityError, Report};
 
 fn err(message: impl Into<String>) -> ParityError {
     ParityError::ReadBack {
@@ -284,23 +284,10 @@ fn compare(stack: &str, rendered: &Normalized, live: &Normalized) -> Report {
         service.requests[0] = 0;
     }
     let mut report = super::compare(stack, &rendered, live, &BTreeSet::new());
-    for row in &mut report.rows {
-        row.verdict = match std::mem::replace(&mut row.verdict, Verdict::Same) {
-            Verdict::Mismatch(detail) => {
-                Verdict::Mismatch(detail.replacen("kubernetes ", "rendered ", 1).replacen(
-                    " vs compose ",
-                    " vs running ",
-                    1,
-                ))
-            }
-            _ if row.aspect == "resources" && cpu_reserved.contains(&row.service) => {
-                Verdict::ByDesign(
-                    "Docker has no CPU reservation (Compose drops reservations.cpus too)"
-                        .to_string(),
-                )
-            }
-            _ => Verdict::Same,
-        };
-    }
+    super::as_live_check(&mut report, "running", |row| {
+        (row.aspect == "resources" && cpu_reserved.contains(&row.service)).then(|| {
+            "Docker has no CPU reservation (Compose drops reservations.cpus too)".to_string()
+        })
+    });
     report
 }
