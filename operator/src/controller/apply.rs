@@ -39,6 +39,32 @@ use super::metrics::Metrics;
 use super::{ANNOTATION_DESIRED_HASH, FIELD_MANAGER};
 use crate::render::LABEL_STACK;
 
+/// A kind the operator writes: namespaced, typed, (de)serializable, and kept by type in the
+/// reconcile's listing.
+pub(crate) trait OwnedKind:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> OwnedKind for K where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Applies the objects of one stack and remembers what it wrote.
 pub(crate) struct Applier<'a> {
     client: Client,
@@ -91,14 +117,7 @@ impl<'a> Applier<'a> {
     /// The stack's objects of kind `K` (by the stack label), by name.
     async fn list<K>(&self) -> Result<(String, Box<dyn Any + Send + Sync>), Error>
     where
-        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-            + Clone
-            + Debug
-            + Serialize
-            + DeserializeOwned
-            + Send
-            + Sync
-            + 'static,
+        K: OwnedKind,
     {
         let kind = K::kind(&()).to_string();
         let selector = format!("{LABEL_STACK}={}", self.stack);
@@ -164,12 +183,7 @@ impl<'a> Applier<'a> {
     /// holds a workload back until its dependencies are Ready.
     pub(crate) async fn ensure<K>(&self, mut desired: K, create: bool) -> Result<Option<K>, Error>
     where
-        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-            + Clone
-            + Debug
-            + Serialize
-            + DeserializeOwned
-            + 'static,
+        K: OwnedKind,
     {
         let kind = K::kind(&()).to_string();
         let name = desired.meta().name.clone().unwrap_or_default();
@@ -265,12 +279,7 @@ impl<'a> Applier<'a> {
 
     async fn prune_kind<K>(&mut self, keep: &BTreeSet<(String, String)>) -> Result<(), Error>
     where
-        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-            + Clone
-            + Debug
-            + Serialize
-            + DeserializeOwned
-            + 'static,
+        K: OwnedKind,
     {
         let kind = K::kind(&()).to_string();
         let uid = self.owner.uid.clone();
