@@ -10,7 +10,8 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use support::{free_port, local_image, ok, text, Stack};
+use devstack_e2e::free_port;
+use support::{local_image, ok, text, Stack};
 
 /// postgres + redis published on the host, two dependents (clients in the same images).
 fn stack_yaml(name: &str, pg_port: u16, redis_port: u16) -> String {

@@ -311,6 +311,15 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{clean}-{suffix}")
 }
 
+/// A loopback port nobody listens on right now (for a metrics address, a host port, ...).
+/// Panics when the OS hands out none: a test cannot go on without one.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+}
+
 /// Sets (`Some(count)`) or removes (`None`) the extended resource `resource` (for example
 /// `nvidia.com/gpu`) in the capacity and allocatable of every kwok node: a test's way to make
 /// the cluster offer something or not. The harness's kwok node offers `nvidia.com/gpu: 8`; a

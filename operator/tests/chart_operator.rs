@@ -15,7 +15,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::Future;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,6 +23,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use devstack_crds::parse::parse_devstack;
 use devstack_crds::test_support::examples;
 use devstack_crds::DevStack;
+use devstack_e2e::free_port;
 use devstack_e2e::helm::Release;
 use devstack_e2e::{
     client, docker_host, service_account_token, token_kubeconfig, unique_name, workspace_root,
@@ -169,10 +169,6 @@ async fn round_trip(
     .await
 }
 
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// The operator process on the host, killed when dropped.
 struct HostOperator(Child);
 
@@ -191,7 +187,7 @@ async fn operator_with_the_chart_service_account_reconciles_every_example() -> R
         let lease = setup.release().fullname();
         let child = Command::new(env!("CARGO_BIN_EXE_devstack-operator"))
             .args(["--namespace", setup.stacks_ns.name()])
-            .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port()?)])
+            .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
             .args(["--leader-elect", "--lease-name", &lease])
             .env("KUBECONFIG", &setup.kubeconfig)
             .env("POD_NAMESPACE", setup.release_ns.name())
@@ -284,7 +280,7 @@ async fn operator_image_reconciles_a_stack_from_the_docker_engine() -> Result<()
         let container = Container {
             name: unique_name("chart-image-operator"),
         };
-        let port = free_port()?;
+        let port = free_port();
         // As the chart runs it: non-root (the image's user), read-only root, no capabilities.
         // Host networking: the API server listens on 127.0.0.1.
         let run = Command::new("docker")

@@ -15,18 +15,12 @@
 use std::process::Command;
 use std::time::Duration;
 
+use devstack_e2e::free_port;
 use devstack_e2e::helm::Release;
 use devstack_e2e::kubectl::{Kubectl, KubectlNamespace, REAL_NODE};
 use devstack_e2e::{docker_host, workspace_root};
 
 const TIMEOUT: Duration = Duration::from_secs(180);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// `operator/image.sh build`, then `e2e/cluster.sh load-image`: the image's reference.
 fn image_on_the_node() -> String {

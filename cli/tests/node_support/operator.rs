@@ -11,6 +11,7 @@ use std::time::Duration;
 use devstack_e2e::kubectl::Kubectl;
 
 use super::local_image;
+use devstack_e2e::free_port;
 
 /// The operator binary, built by cargo on first use so that it is the current source's (the
 /// CLI's tests get only the CLI's own binary from cargo). Fails the test when the build does.
@@ -87,13 +88,6 @@ pub fn install_crd(kubectl: &Kubectl) {
             "--timeout=60s",
         ])
         .expect("the CRD is Established");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 /// A running operator watching one namespace; SIGTERM on drop.

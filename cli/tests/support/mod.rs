@@ -74,14 +74,6 @@ pub fn local_image(type_name: &str) -> String {
         .unwrap_or_else(|| panic!("no local image for {type_name}"))
 }
 
-/// A free TCP port on 127.0.0.1 (free when asked; the tests use them right away).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 /// A stack in its own working directory; everything with its project label is removed when
 /// dropped.
 pub struct Stack {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use devstack_crds::parse::parse_devstack;
 use devstack_crds::DevStack;
+use devstack_e2e::free_port;
 use devstack_e2e::{poll_until, TestNamespace};
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -49,13 +50,6 @@ pub async fn install_crd(client: &Client) -> Result<()> {
         }
     })
     .await
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 /// A running `devstack-operator` child process.
