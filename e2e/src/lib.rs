@@ -69,14 +69,19 @@ pub(crate) fn run_script(script: &str, args: &[&str]) -> Result<String> {
     Ok(stdout.trim().to_string())
 }
 
-/// The locally built image of catalog type `type_name` (postgres, redis): from
-/// `DEVSTACK_LOCAL_IMAGES` (`type=image,...`, as scripts/test.sh exports it), else from
-/// `e2e/docker.sh images`. The real node's containerd holds the same names.
+/// The locally built images as `type=image` lines: `DEVSTACK_LOCAL_IMAGES` (`type=image,...`,
+/// as scripts/test.sh exports it), else `e2e/docker.sh images`.
+fn local_images() -> Result<String> {
+    match std::env::var("DEVSTACK_LOCAL_IMAGES") {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        _ => run_script("docker.sh", &["images"]),
+    }
+}
+
+/// The locally built image of catalog type `type_name` (postgres, redis). The real node's
+/// containerd holds the same names.
 pub fn local_image(type_name: &str) -> Result<String> {
-    let lines = match std::env::var("DEVSTACK_LOCAL_IMAGES") {
-        Ok(v) if !v.trim().is_empty() => v,
-        _ => run_script("docker.sh", &["images"])?,
-    };
+    let lines = local_images()?;
     let prefix = format!("{type_name}=");
     lines
         .split([',', '\n'])
@@ -84,6 +89,17 @@ pub fn local_image(type_name: &str) -> Result<String> {
         .ok_or_else(|| {
             anyhow!("no local image for {type_name} in {lines:?} (e2e/docker.sh images)")
         })
+}
+
+/// `--image-override TYPE=IMAGE` for every locally built image, as the CLI and the operator
+/// take them.
+pub fn local_image_overrides() -> Result<Vec<String>> {
+    Ok(local_images()?
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .flat_map(|l| ["--image-override".to_string(), l.to_string()])
+        .collect())
 }
 
 /// Where the admin kubeconfig comes from: `KUBECONFIG` if set, else `e2e/cluster.sh kubeconfig`.

@@ -26,6 +26,11 @@ pub fn local_image(type_name: &str) -> String {
     devstack_e2e::local_image(type_name).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
+/// `--image-override TYPE=IMAGE` for every locally built image.
+pub fn local_image_overrides() -> Vec<String> {
+    devstack_e2e::local_image_overrides().unwrap_or_else(|e| panic!("{e:#}"))
+}
+
 /// A stack on the real node, in its own namespace, rolled out.
 pub struct Stack {
     /// The operator that reconciles it, if it went through one; declared before `ns` so it
@@ -55,14 +60,7 @@ impl Stack {
             .args(["render", "k8s"])
             .arg(&file)
             .arg("--include-secrets")
-            .args([
-                "--image-override",
-                &format!("postgres={}", local_image("postgres")),
-            ])
-            .args([
-                "--image-override",
-                &format!("redis={}", local_image("redis")),
-            ])
+            .args(local_image_overrides())
             .output()
             .expect("run devstack render k8s");
         assert!(

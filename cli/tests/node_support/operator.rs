@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use devstack_e2e::free_port;
 use devstack_e2e::kubectl::Kubectl;
 
-use super::local_image;
-use devstack_e2e::free_port;
+use super::local_image_overrides;
 
 /// The operator binary, built by cargo on first use so that it is the current source's (the
 /// CLI's tests get only the CLI's own binary from cargo). Fails the test when the build does.
@@ -108,14 +108,7 @@ impl Operator {
             .args(["--namespace", namespace])
             .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
             .args(["--log-format", "text"])
-            .args([
-                "--image-override",
-                &format!("postgres={}", local_image("postgres")),
-            ])
-            .args([
-                "--image-override",
-                &format!("redis={}", local_image("redis")),
-            ])
+            .args(local_image_overrides())
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,kube=warn")
             .stdout(Stdio::from(file.try_clone().expect("log file handle")))

@@ -54,24 +54,12 @@ pub fn compose_bin() -> String {
 
 /// `--image-override` arguments for the locally built images.
 pub fn image_overrides() -> Vec<String> {
-    env_or_script("DEVSTACK_LOCAL_IMAGES", "docker.sh", "images")
-        .split([',', '\n'])
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .flat_map(|l| ["--image-override".to_string(), l.to_string()])
-        .collect()
+    devstack_e2e::local_image_overrides().unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// The local image for catalog `type_name`.
 pub fn local_image(type_name: &str) -> String {
-    env_or_script("DEVSTACK_LOCAL_IMAGES", "docker.sh", "images")
-        .split([',', '\n'])
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix(&format!("{type_name}="))
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| panic!("no local image for {type_name}"))
+    devstack_e2e::local_image(type_name).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// A stack in its own working directory; everything with its project label is removed when

@@ -11,9 +11,23 @@ use devstack_e2e::{poll_until, TestNamespace};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kube::api::DeleteParams;
-use kube::Api;
+use kube::{Api, Client};
 
 use crate::{create, finish, install_crd, kubectl, serial, stack, wait_for, Operator};
+
+/// The CRD installed, a plain namespace (pods go to the real node) and an operator watching it
+/// with the local postgres image, whose name comes last.
+async fn on_the_real_node(prefix: &str) -> Result<(Client, TestNamespace, Operator, String)> {
+    let client = devstack_e2e::client().await?;
+    install_crd(&client).await?;
+    let ns = TestNamespace::new(prefix).await?;
+    let postgres = devstack_e2e::local_image("postgres")?;
+    let operator = Operator::start(
+        &[ns.name()],
+        &["--image-override", &format!("postgres={postgres}")],
+    )?;
+    Ok((client, ns, operator, postgres))
+}
 
 /// The values of `<stack>-connections`, decoded.
 async fn connections(secrets: &Api<Secret>, stack: &str) -> Result<BTreeMap<String, String>> {
@@ -71,15 +85,7 @@ async fn pod_uid(pods: &Api<Pod>, name: &str) -> Result<Option<String>> {
 #[tokio::test]
 async fn recreated_stack_opens_its_old_data_with_the_old_password() {
     let _serial = serial().await;
-    let client = devstack_e2e::client().await.unwrap();
-    install_crd(&client).await.unwrap();
-    let ns = TestNamespace::new("op-realdata").await.unwrap();
-    let postgres = devstack_e2e::local_image("postgres").unwrap();
-    let mut operator = Operator::start(
-        &[ns.name()],
-        &["--image-override", &format!("postgres={postgres}")],
-    )
-    .unwrap();
+    let (client, ns, mut operator, _) = on_the_real_node("op-realdata").await.unwrap();
     let api = ns.api::<DevStack>();
     let pods = ns.api::<Pod>();
     let secrets = ns.api::<Secret>();
@@ -182,15 +188,7 @@ async fn recreated_stack_opens_its_old_data_with_the_old_password() {
 #[tokio::test]
 async fn dependent_starts_after_real_postgres_is_ready() {
     let _serial = serial().await;
-    let client = devstack_e2e::client().await.unwrap();
-    install_crd(&client).await.unwrap();
-    let ns = TestNamespace::new("op-realorder").await.unwrap();
-    let postgres = devstack_e2e::local_image("postgres").unwrap();
-    let mut operator = Operator::start(
-        &[ns.name()],
-        &["--image-override", &format!("postgres={postgres}")],
-    )
-    .unwrap();
+    let (client, ns, mut operator, postgres) = on_the_real_node("op-realorder").await.unwrap();
     // Open isolation: the first connection must not race the NetworkPolicy reaching the node.
     let body = format!(
         "  isolation: open\n  services:\n    db: {{type: postgres}}\n    app:\n      image: {postgres}\n      command: [sh, -c, 'psql \"$DB_URL\" -tAc \"select 1\" && exec sleep infinity']\n      dependsOn: [db]\n"
