@@ -29,6 +29,18 @@ async fn on_the_real_node(prefix: &str) -> Result<(Client, TestNamespace, Operat
     Ok((client, ns, operator, postgres))
 }
 
+/// The uids of the namespace's PersistentVolumeClaims.
+async fn claim_uids(ns: &TestNamespace) -> Result<Vec<String>> {
+    Ok(ns
+        .api::<PersistentVolumeClaim>()
+        .list(&Default::default())
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.uid)
+        .collect())
+}
+
 /// The values of `<stack>-connections`, decoded.
 async fn connections(secrets: &Api<Secret>, stack: &str) -> Result<BTreeMap<String, String>> {
     let secret = secrets.get(&format!("{stack}-connections")).await?;
@@ -121,15 +133,7 @@ async fn recreated_stack_opens_its_old_data_with_the_old_password() {
     .await
     .unwrap();
     let old_pod = pod_uid(&pods, "db-0").await.unwrap().unwrap_or_default();
-    let old_claims: Vec<String> = ns
-        .api::<PersistentVolumeClaim>()
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter_map(|c| c.metadata.uid)
-        .collect();
+    let old_claims = claim_uids(&ns).await.unwrap();
 
     api.delete("kept", &DeleteParams::default()).await.unwrap();
     poll_until(
@@ -161,15 +165,7 @@ async fn recreated_stack_opens_its_old_data_with_the_old_password() {
         after, before,
         "the re-created stack has the old connection values"
     );
-    let claims: Vec<String> = ns
-        .api::<PersistentVolumeClaim>()
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter_map(|c| c.metadata.uid)
-        .collect();
+    let claims = claim_uids(&ns).await.unwrap();
     assert_eq!(claims, old_claims, "the same claim");
     // The old password opens the old data; a wrong one is refused by the same server.
     let read = psql(ns.name(), "db-0", &after, &password, "select v from kept")
