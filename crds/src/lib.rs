@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod conventions;
 pub mod crdgen;
 pub mod error;
+pub mod limits;
 pub mod parse;
 pub mod plan;
 pub mod quantity;

@@ -2,7 +2,7 @@
 
 use crate::types::DevStack;
 
-use crate::yaml::YamlError;
+use crate::yaml::{ReadError, YamlError};
 
 /// What is wrong with a field's value (the reader's own error, kept as the source).
 pub type FieldCause = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -90,7 +90,8 @@ pub fn parse_devstack(text: &str) -> Result<DevStack, ParseError> {
             |de| match serde_path_to_error::deserialize::<_, DevStack>(de) {
                 Ok(stack) => Ok(Some(stack)),
                 Err(e) => {
-                    field_error = Some(field(e.path().to_string(), e.into_inner()));
+                    let path = e.path().to_string();
+                    field_error = Some(field(path, ReadError::from(e.into_inner())));
                     Ok(None)
                 }
             },

@@ -46,7 +46,7 @@ pub struct DevStackSpec {
     /// The services of the stack, by name. Names are DNS labels.
     #[x_kube(validation = kube::core::Rule::new("self.size() >= 1").message("services must not be empty: add at least one service"))]
     #[x_kube(validation = kube::core::Rule::new("self.all(k, k.matches('^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$'))").message("service names must be DNS labels: lowercase letters, digits and '-', starting with a letter"))]
-    #[schemars(extend("maxProperties" = 64))]
+    #[schemars(extend("maxProperties" = crate::limits::MAX_SERVICES))]
     pub services: BTreeMap<String, ServiceSpec>,
 }
 
@@ -92,12 +92,12 @@ pub struct ServiceSpec {
     /// 127.0.0.1 in Docker, a NodePort (Kind `extraPortMappings`) in Kubernetes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[x_kube(validation = kube::core::Rule::new("self.all(k, self[k] >= 1 && self[k] <= 65535)").message("host ports must be within 1-65535"))]
-    #[schemars(extend("maxProperties" = 16))]
+    #[schemars(extend("maxProperties" = crate::limits::MAX_HOST_PORTS))]
     pub host_ports: BTreeMap<String, i64>,
 
     /// Ports of a custom container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("maxItems" = 32))]
+    #[schemars(extend("maxItems" = crate::limits::MAX_PORTS))]
     pub ports: Option<Vec<PortSpec>>,
 
     /// Replaces the image entrypoint.
@@ -110,7 +110,7 @@ pub struct ServiceSpec {
 
     /// Number of replicas; only for stateless services. Defaults to 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 100))]
+    #[schemars(range(min = 0, max = crate::limits::MAX_REPLICAS))]
     pub replicas: Option<i32>,
 
     /// Services this one needs: they start (healthy) first, this service may connect to them,
@@ -136,7 +136,7 @@ pub struct ServiceSpec {
 
     /// Number of GPUs (a Docker device request / `nvidia.com/gpu` limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 16))]
+    #[schemars(range(min = 0, max = crate::limits::MAX_GPU))]
     pub gpu: Option<i32>,
 
     /// Whether the GPUs are required. By default (`false`) the operator requests
@@ -178,19 +178,19 @@ pub struct HealthcheckSpec {
     pub exec: Option<ExecCheck>,
     /// Seconds between checks (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 3600))]
+    #[schemars(range(min = 1, max = crate::limits::MAX_SECONDS))]
     pub interval_seconds: Option<i32>,
     /// Seconds before a check counts as failed (default 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 3600))]
+    #[schemars(range(min = 1, max = crate::limits::MAX_SECONDS))]
     pub timeout_seconds: Option<i32>,
     /// Consecutive failures before the service is unhealthy (default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 100))]
+    #[schemars(range(min = 1, max = crate::limits::MAX_RETRIES))]
     pub retries: Option<i32>,
     /// Grace period after start during which failures do not count (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 3600))]
+    #[schemars(range(min = 0, max = crate::limits::MAX_SECONDS))]
     pub start_period_seconds: Option<i32>,
 }
 

@@ -17,7 +17,30 @@ pub enum YamlError {
     Write(#[source] Box<serde_saphyr::SerializeError>),
     /// The text is not YAML of the expected shape.
     #[error("cannot read the YAML")]
-    Read(#[source] Box<serde_saphyr::Error>),
+    Read(#[source] ReadError),
+}
+
+/// The YAML reader's complaint, worded for users: where and what, without the reader's advice
+/// on its own settings ("set DuplicateKeyPolicy in Options").
+#[derive(Debug)]
+pub struct ReadError(Box<serde_saphyr::Error>);
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let options = serde_saphyr::render_options! {
+            formatter: &serde_saphyr::UserMessageFormatter,
+            snippets: serde_saphyr::SnippetMode::Off,
+        };
+        f.write_str(&self.0.render_with_options(options))
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl From<serde_saphyr::Error> for ReadError {
+    fn from(e: serde_saphyr::Error) -> Self {
+        ReadError(Box::new(e))
+    }
 }
 
 impl From<serde_saphyr::SerializeError> for YamlError {
@@ -28,7 +51,7 @@ impl From<serde_saphyr::SerializeError> for YamlError {
 
 impl From<serde_saphyr::Error> for YamlError {
     fn from(e: serde_saphyr::Error) -> Self {
-        YamlError::Read(Box::new(e))
+        YamlError::Read(ReadError::from(e))
     }
 }
 

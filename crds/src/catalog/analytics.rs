@@ -1,5 +1,6 @@
 //! Analytical databases: ClickHouse.
 
+use super::url;
 use super::{
     http_url, CatalogEntry, CatalogPort, EntryContext, EntryParts, Health, SecretSpec, SizePreset,
 };
@@ -16,11 +17,11 @@ fn build_clickhouse(ctx: &EntryContext) -> EntryParts {
     parts.env_lit("CLICKHOUSE_DEFAULT_ACCESS_MANAGEMENT", "1");
     parts.health = Some(Health::wget("http://127.0.0.1:8123/ping"));
     parts.data("data", "/var/lib/clickhouse");
-    let url = Template::lit(format!("clickhouse://{user}:"))
+    let url = Template::lit(format!("clickhouse://{}:", url::component(&user)))
         .push_secret(ctx.secret_id("password"))
         .push_lit("@")
         .push_host(ctx.service)
-        .push_lit(format!(":9000/{db}"));
+        .push_lit(format!(":9000/{}", url::component(&db)));
     parts.connect(ctx, url, 9000);
     parts.output("HTTP_URL", http_url(ctx, 8123, ""));
     parts.output("HTTP_PORT", "8123");

@@ -1,5 +1,6 @@
 //! Document databases: MongoDB.
 
+use super::url;
 use super::{CatalogEntry, CatalogPort, EntryContext, EntryParts, Health, SecretSpec, SizePreset};
 use crate::template::Template;
 
@@ -25,11 +26,11 @@ fn build_mongodb(ctx: &EntryContext) -> EntryParts {
     );
     parts.data("data", "/data/db");
     parts.data("config", "/data/configdb");
-    let url = Template::lit(format!("mongodb://{user}:"))
+    let url = Template::lit(format!("mongodb://{}:", url::component(&user)))
         .push_secret(ctx.secret_id("password"))
         .push_lit("@")
         .push_host(ctx.service)
-        .push_lit(format!(":27017/{db}?authSource=admin"));
+        .push_lit(format!(":27017/{}?authSource=admin", url::component(&db)));
     parts.connect(ctx, url, 27017);
     parts.output("USER", user);
     parts.output("PASSWORD", ctx.secret("password"));

@@ -226,7 +226,7 @@ pub const NATS: CatalogEntry = CatalogEntry {
 
 /// A vhost as one URL path segment (`/` → `%2F`).
 fn vhost_segment(vhost: &str) -> String {
-    vhost.replace('%', "%25").replace('/', "%2F")
+    super::url::component(vhost)
 }
 
 fn build_rabbitmq(ctx: &EntryContext) -> EntryParts {
@@ -246,7 +246,7 @@ fn build_rabbitmq(ctx: &EntryContext) -> EntryParts {
             .timeout(10),
     );
     parts.data("data", "/var/lib/rabbitmq");
-    let url = Template::lit(format!("amqp://{user}:"))
+    let url = Template::lit(format!("amqp://{}:", super::url::component(&user)))
         .push_secret(ctx.secret_id("password"))
         .push_lit("@")
         .push_host(ctx.service)

@@ -20,6 +20,7 @@ mod observability;
 mod postgres;
 mod search;
 mod storage;
+pub mod url;
 mod vector;
 
 /// A named port of a catalog service.

@@ -1,5 +1,6 @@
 //! PostgreSQL and its image variants (pgvector, TimescaleDB): one env contract, one URL.
 
+use super::url;
 use super::{
     CatalogEntry, CatalogPort, DataPath, EntryContext, EntryParts, EnvValue, Health, SecretSpec,
     SizePreset,
@@ -62,11 +63,11 @@ fn build_postgres(ctx: &EntryContext, major: Option<u32>) -> EntryParts {
         name: "data".into(),
         path: mount,
     }];
-    let url = Template::lit(format!("postgresql://{user}:"))
+    let url = Template::lit(format!("postgresql://{}:", url::component(&user)))
         .push_secret(ctx.secret_id("password"))
         .push_lit("@")
         .push_host(ctx.service)
-        .push_lit(format!(":5432/{db}"));
+        .push_lit(format!(":5432/{}", url::component(&db)));
     parts.connection.insert("URL".into(), url);
     parts.connection.insert("HOST".into(), ctx.host());
     parts.connection.insert("PORT".into(), "5432".into());

@@ -5,7 +5,17 @@ use super::model::{Argv, HealthPlan, NamedPort, PortPlan, Probe};
 use super::names::list_or_none;
 use crate::catalog::{Check, Health};
 use crate::error::{did_you_mean, ValidationErrors};
+use crate::limits::{MAX_RETRIES, MAX_SECONDS};
 use crate::types::HealthcheckSpec;
+
+/// The CRD's maximum of a health check timing field (`retries` counts, the rest are seconds).
+fn max_of(field: &str) -> i32 {
+    if field == "retries" {
+        MAX_RETRIES
+    } else {
+        MAX_SECONDS
+    }
+}
 
 /// The port named `name` among `ports`.
 fn resolve(ports: &[PortPlan], name: &str) -> Option<NamedPort> {
@@ -74,6 +84,13 @@ pub(super) fn custom(
     let mut timing = |value: Option<i32>, field: &str, min: i32, default: u32| match value {
         Some(v) if v < min => {
             errors.push(format!("{path}.{field}"), format!("must be at least {min}"));
+            default
+        }
+        Some(v) if v > max_of(field) => {
+            errors.push(
+                format!("{path}.{field}"),
+                format!("{v} is above the maximum of {}", max_of(field)),
+            );
             default
         }
         Some(v) => u32::try_from(v).unwrap_or(default),
@@ -170,6 +187,7 @@ mod tests {
             name: "http".into(),
             container_port: 8080,
             host_port: None,
+            node_port: None,
         }]
     }
 

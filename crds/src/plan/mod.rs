@@ -10,6 +10,7 @@
 //! - `resources`: requests, limits, GPUs, storage sizes;
 //! - `health`: health checks with their ports resolved;
 //! - `ports`: container and host ports, host ports unique in the stack;
+//! - `node_ports`: the node port range and where host ports land in it;
 //! - `graph`: `dependsOn` edges and cycles;
 //! - `env`: env order, secrets tied to the env var that carries them, connection settings;
 //! - `model`: the plan's types.
@@ -18,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog;
 use crate::error::{did_you_mean, ValidationErrors};
+use crate::limits::MAX_SERVICES;
 use crate::types::DevStack;
 
 mod catalog_service;
@@ -25,17 +27,21 @@ mod custom_service;
 mod env;
 mod graph;
 mod health;
+mod keys;
 mod model;
 mod names;
+mod node_ports;
 mod ports;
 mod resources;
 mod service;
+mod text;
 
 pub use model::{
     Argv, Dependency, EnvSource, EnvVar, HealthPlan, NamedPort, PortPlan, Probe, SecretDef,
     SecurityPlan, ServicePlan, StackPlan, VolumePlan, WaitFor, Workload,
 };
 pub use names::apply_registry;
+pub use node_ports::{reserved as reserved_port, NodePortRange};
 
 /// Options that are not part of the spec.
 #[derive(Clone, Debug, Default)]
@@ -45,6 +51,9 @@ pub struct PlanOptions {
     /// Replaces the image of a catalog type (`postgres=registry.local/postgres:18.1`), for
     /// air-gapped machines and tests with locally built images. Commands and health checks stay.
     pub image_overrides: BTreeMap<String, String>,
+    /// The node ports host ports may become in Kubernetes (the operator's and the CLI's
+    /// `--node-port-range`; 30000-32767 by default).
+    pub node_ports: NodePortRange,
 }
 
 /// Validates `stack` and resolves it into a plan. Reports every problem found, each with the
@@ -53,14 +62,25 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
     let mut errors = ValidationErrors::default();
     let spec = &stack.spec;
     let name = names::stack_name(stack, &mut errors);
+    names::namespace(stack, &mut errors);
+    names::registry(spec.image_registry.as_deref(), &mut errors);
     if spec.services.is_empty() {
         errors.push(
             "spec.services",
             "must not be empty: add at least one service",
         );
+    } else if spec.services.len() > MAX_SERVICES {
+        errors.push(
+            "spec.services",
+            format!(
+                "{} services: at most {MAX_SERVICES} per stack; split the stack",
+                spec.services.len()
+            ),
+        );
     }
     let active_profiles = active_profiles(stack, options, &mut errors);
-    for type_name in options.image_overrides.keys() {
+    for (type_name, image) in &options.image_overrides {
+        names::reference(image, "--image-override", &mut errors);
         if catalog::lookup(type_name).is_none() {
             errors.push(
                 "--image-override",
@@ -99,6 +119,12 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
         .collect();
     graph::check(spec, &active, &mut errors);
     ports::check_unique(&services, &mut errors);
+    node_ports::assign(&mut services, options.node_ports, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    keys::check_unique(&services, &mut errors);
+    keys::check_secret_size(&services, &secrets, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }

@@ -73,6 +73,9 @@ pub struct PortPlan {
     pub container_port: u16,
     /// Host port, if published.
     pub host_port: Option<u16>,
+    /// The node port of the host port in Kubernetes (inside the node port range; see
+    /// [`super::NodePortRange`]).
+    pub node_port: Option<u16>,
 }
 
 /// A port a health check uses: its name (Kubernetes probes name it) and number (Compose

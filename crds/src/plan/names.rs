@@ -1,6 +1,7 @@
 //! Names the spec gives: the stack, services, profiles, images and image tags; and the
 //! registry mirror rewrite of image references.
 
+use super::text;
 use crate::conventions::is_dns_label;
 use crate::error::ValidationErrors;
 use crate::types::DevStack;
@@ -47,21 +48,52 @@ pub(super) fn profiles(profiles: &[String], path: &str, errors: &mut ValidationE
 
 /// Checks a custom image reference.
 pub(super) fn image(image: &str, path: &str, errors: &mut ValidationErrors) {
-    if image.trim().is_empty() || image.contains(char::is_whitespace) {
+    reference(image, format!("{path}.image"), errors);
+}
+
+/// Checks an image reference at `field` (a custom image, an `--image-override` value): only
+/// the characters a reference may hold.
+pub(super) fn reference(image: &str, field: impl Into<String>, errors: &mut ValidationErrors) {
+    if !text::is_reference(image) {
         errors.push(
-            format!("{path}.image"),
-            format!("{image:?} is not an image reference (for example ghcr.io/acme/api:1.4.2)"),
+            field,
+            format!("{image:?} is not an image reference: letters, digits and ._-/:@ only (for example ghcr.io/acme/api:1.4.2)"),
+        );
+    }
+}
+
+/// Checks `spec.imageRegistry`: a registry host with an optional path.
+pub(super) fn registry(registry: Option<&str>, errors: &mut ValidationErrors) {
+    let Some(registry) = registry.filter(|r| !r.is_empty()) else {
+        return;
+    };
+    if !text::is_reference(registry) || registry.contains('@') {
+        errors.push(
+            "spec.imageRegistry",
+            format!("{registry:?} is not a registry prefix: letters, digits and ._-/: only (for example registry.local:5000/mirror)"),
         );
     }
 }
 
 /// Checks a catalog service's version (the image tag).
 pub(super) fn version(version: &str, path: &str, errors: &mut ValidationErrors) {
-    if version.is_empty() || version.contains(|c: char| c.is_whitespace() || c == '/' || c == ':') {
+    if !text::is_tag(version) {
         errors.push(
             format!("{path}.version"),
-            format!("{version:?} is not an image tag"),
+            format!("{version:?} is not an image tag: a letter, digit or '_', then up to 127 letters, digits, '_', '.' or '-' (for example 18.1)"),
         );
+    }
+}
+
+/// Checks `metadata.namespace` when set: a DNS label of at most 63 characters.
+pub(super) fn namespace(stack: &DevStack, errors: &mut ValidationErrors) {
+    if let Some(namespace) = &stack.metadata.namespace {
+        if !is_dns_label(namespace, 63) {
+            errors.push(
+                "metadata.namespace",
+                format!("{namespace:?} is not a namespace name: a DNS label of at most 63 characters (lowercase letters, digits, '-')"),
+            );
+        }
     }
 }
 

@@ -4,15 +4,26 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{PortPlan, ServicePlan};
+use super::node_ports::{self, FIRST_UNPRIVILEGED};
 use crate::catalog::CatalogEntry;
 use crate::conventions::is_dns_label;
 use crate::error::{did_you_mean, ValidationErrors};
+use crate::limits::{MAX_HOST_PORTS, MAX_PORTS};
 use crate::types::PortSpec;
 
-/// A host port, checked to be in 1-65535.
+/// A host port, checked to be in 1-65535 and not a well-known or control-plane port.
 fn host_port(value: i64, path: &str, errors: &mut ValidationErrors) -> Option<u16> {
     match u16::try_from(value) {
-        Ok(port) if port >= 1 => Some(port),
+        Ok(port) if port >= 1 => match node_ports::reserved(port) {
+            Some(why) => {
+                errors.push(
+                    path,
+                    format!("host port {why}; pick a host port from {FIRST_UNPRIVILEGED}-65535 outside the control plane's ports"),
+                );
+                None
+            }
+            None => Some(port),
+        },
         _ => {
             errors.push(path, format!("host port {value} is outside 1-65535"));
             None
@@ -28,6 +39,13 @@ pub(super) fn custom(
     errors: &mut ValidationErrors,
 ) -> Vec<PortPlan> {
     let mut ports = Vec::new();
+    if specs.len() > MAX_PORTS {
+        errors.push(
+            format!("{path}.ports"),
+            format!("{} ports: at most {MAX_PORTS} per service", specs.len()),
+        );
+        return ports;
+    }
     let mut seen_names = BTreeSet::new();
     let mut seen_numbers = BTreeSet::new();
     for (i, port) in specs.iter().enumerate() {
@@ -70,6 +88,7 @@ pub(super) fn custom(
             name: port.name.clone(),
             container_port,
             host_port: host,
+            node_port: None,
         });
     }
     ports
@@ -89,8 +108,19 @@ pub(super) fn catalog(
             name: p.name.to_string(),
             container_port: p.port,
             host_port: None,
+            node_port: None,
         })
         .collect();
+    if host_ports.len() > MAX_HOST_PORTS {
+        errors.push(
+            format!("{path}.hostPorts"),
+            format!(
+                "{} host ports: at most {MAX_HOST_PORTS} per service",
+                host_ports.len()
+            ),
+        );
+        return ports;
+    }
     for (port_name, value) in host_ports {
         let field = format!("{path}.hostPorts.{port_name}");
         match ports.iter_mut().find(|p| &p.name == port_name) {

@@ -3,6 +3,7 @@
 
 use crate::catalog::{Budget, CatalogEntry};
 use crate::error::ValidationErrors;
+use crate::limits::{MAX_CPU_MILLIS, MAX_GPU};
 use crate::quantity;
 use crate::types::ServiceSpec;
 
@@ -37,6 +38,13 @@ pub(super) fn budget(
     let mut cpu = |text: &Option<String>, field: &str, slot: &mut u64| {
         if let Some(text) = text {
             match quantity::cpu_millis(text) {
+                Ok(v) if v > MAX_CPU_MILLIS => errors.push(
+                    format!("{path}.resources.{field}.cpu"),
+                    format!(
+                        "{text} is above the maximum of {} CPUs",
+                        MAX_CPU_MILLIS / 1000
+                    ),
+                ),
                 Ok(v) if v > 0 => *slot = v,
                 Ok(_) => errors.push(
                     format!("{path}.resources.{field}.cpu"),
@@ -109,6 +117,13 @@ pub(super) fn gpu(service: &ServiceSpec, path: &str, errors: &mut ValidationErro
             errors.push(
                 format!("{path}.gpu"),
                 format!("{n} is negative; use 0 or more"),
+            );
+            0
+        }
+        Some(n) if n > MAX_GPU => {
+            errors.push(
+                format!("{path}.gpu"),
+                format!("{n} is above the maximum of {MAX_GPU} GPUs"),
             );
             0
         }

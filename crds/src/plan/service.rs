@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use super::model::{
     HealthPlan, PortPlan, SecretDef, SecurityPlan, ServicePlan, Validated, Workload,
 };
-use super::{catalog_service, custom_service, env::Carriers, names, resources, PlanOptions};
+use super::{catalog_service, custom_service, env::Carriers, names, resources, text, PlanOptions};
 use crate::catalog::{self, EnvValue};
 use crate::conventions::is_env_key;
 use crate::error::{did_you_mean, ValidationErrors};
+use crate::limits::MAX_REPLICAS;
 use crate::template::Template;
 use crate::types::ServiceSpec;
 
@@ -55,6 +56,13 @@ pub(super) fn replicas(spec: &ServiceSpec, path: &str, errors: &mut ValidationEr
             errors.push(format!("{path}.replicas"), "must not be negative");
             1
         }
+        Some(n) if n > MAX_REPLICAS => {
+            errors.push(
+                format!("{path}.replicas"),
+                format!("{n} is above the maximum of {MAX_REPLICAS} replicas"),
+            );
+            1
+        }
         Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
         None => 1,
     }
@@ -77,6 +85,7 @@ pub(super) fn plan(
                 "not a valid environment variable name (letters, digits, '_', not starting with a digit)",
             );
         }
+        text::no_nul(spec, path, errors);
         let budget = resources::budget(spec, entry, path, errors);
         let gpu = resources::gpu(spec, path, errors);
         let shape = match entry {
