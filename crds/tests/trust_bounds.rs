@@ -287,3 +287,19 @@ fn colliding_connection_keys_name_both_services() {
     assert_error(&errors, "spec.services.ch-http", "CH_HTTP_URL");
     assert_error(&errors, "spec.services.ch-http", "\"ch\" and \"ch-http\"");
 }
+
+#[test]
+fn no_catalog_service_puts_a_secret_on_its_command_line() {
+    for type_name in devstack_crds::catalog::type_names() {
+        let planned = plan_of(&format!("  services:\n    svc: {{type: {type_name}}}\n"));
+        let service = &planned.services["svc"];
+        let words = service.command.iter().chain(service.args.iter()).flatten();
+        for word in words {
+            assert_eq!(
+                word.secrets().count(),
+                0,
+                "{type_name}: a secret on the command line: {word:?}"
+            );
+        }
+    }
+}

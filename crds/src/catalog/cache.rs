@@ -1,5 +1,11 @@
-//! Redis-protocol caches: Redis, Valkey, KeyDB. No env contract: the password goes on the
-//! command line, the health check authenticates through `REDISCLI_AUTH`.
+//! Redis-protocol caches: Redis, Valkey, KeyDB. No env contract for the password, and it never
+//! goes on a command line (`docker inspect`, `ps`): the container's shell writes it from the
+//! env var into a config file under /tmp (mode 0600) and execs the server with that file; the
+//! health check authenticates through `REDISCLI_AUTH`.
+//!
+//! What the image must support (the official images and `e2e/images/redis` do): `sh` with the
+//! `printf` builtin, a writable /tmp, and `sh -c …` as the command exec'd unchanged by its
+//! entrypoint (a command that is neither `redis-server` nor starts with `-`).
 
 use super::{
     CatalogEntry, CatalogPort, DataPath, EntryContext, EntryParts, Health, SecretSpec, SizePreset,
@@ -10,6 +16,9 @@ const PORTS: &[CatalogPort] = &[CatalogPort {
     name: "redis",
     port: 6379,
 }];
+/// The generated config file (on the writable /tmp).
+const CONFIG: &str = "/tmp/devstack-redis.conf";
+
 const SECRETS: &[SecretSpec] = &[SecretSpec {
     name: "password",
     length: 32,
@@ -17,8 +26,10 @@ const SECRETS: &[SecretSpec] = &[SecretSpec {
 
 /// How one Redis-protocol image is started.
 struct Flavour {
-    /// Server binary and any leading arguments (KeyDB wants its config file first).
-    server: &'static [&'static str],
+    /// Server binary.
+    server: &'static str,
+    /// The image's own config file, included by the generated one (KeyDB starts from it).
+    include: Option<&'static str>,
     /// Arguments after the password and AOF flags.
     extra: &'static [&'static str],
     /// CLI used by the health check.
@@ -29,20 +40,23 @@ struct Flavour {
 
 fn build_with(ctx: &EntryContext, flavour: &Flavour) -> EntryParts {
     let mut parts = EntryParts::default();
-    // The server reads its password from the command line; the env var lets the health check
-    // authenticate without the secret appearing in the check's text.
+    // The env var carries the password to the shell that writes the config file, and lets the
+    // health check authenticate without the secret appearing in the check's text.
     parts
         .env
         .insert(flavour.password_env.into(), ctx.secret_env("password"));
-    let mut args: Vec<Template> = flavour.server.iter().map(|a| (*a).into()).collect();
-    args.extend([
-        "--requirepass".into(),
-        ctx.secret("password"),
-        "--appendonly".into(),
-        "yes".into(),
-    ]);
-    args.extend(flavour.extra.iter().map(|a| (*a).into()));
-    parts.args = Some(args);
+    let include = flavour
+        .include
+        .map(|f| format!("echo 'include {f}'; "))
+        .unwrap_or_default();
+    let mut server = vec![flavour.server, CONFIG, "--appendonly", "yes"];
+    server.extend(flavour.extra);
+    let script = format!(
+        "umask 077 && {{ {include}printf 'requirepass %s\\n' \"${}\"; }} > {CONFIG} && exec {}",
+        flavour.password_env,
+        server.join(" ")
+    );
+    parts.args = Some(vec!["sh".into(), "-c".into(), script.into()]);
     // valkey-cli and keydb-cli read REDISCLI_AUTH like redis-cli does.
     parts.health = Some(Health::shell(&format!(
         "REDISCLI_AUTH=\"${}\" {} ping | grep -q PONG",
@@ -72,7 +86,8 @@ fn build_redis(ctx: &EntryContext) -> EntryParts {
     build_with(
         ctx,
         &Flavour {
-            server: &["redis-server"],
+            server: "redis-server",
+            include: None,
             extra: &[],
             cli: "redis-cli",
             password_env: "REDIS_PASSWORD",
@@ -84,7 +99,8 @@ fn build_valkey(ctx: &EntryContext) -> EntryParts {
     build_with(
         ctx,
         &Flavour {
-            server: &["valkey-server"],
+            server: "valkey-server",
+            include: None,
             extra: &[],
             cli: "valkey-cli",
             password_env: "VALKEY_PASSWORD",
@@ -96,9 +112,10 @@ fn build_keydb(ctx: &EntryContext) -> EntryParts {
     build_with(
         ctx,
         &Flavour {
-            // The image's CMD passes its config file; keep it, then pin what matters here
+            // The image's CMD passes its config file; include it, then pin what matters here
             // rather than rely on how the (dormant) image edited that file.
-            server: &["keydb-server", "/etc/keydb/keydb.conf"],
+            server: "keydb-server",
+            include: Some("/etc/keydb/keydb.conf"),
             extra: &["--bind", "0.0.0.0", "--dir", "/data"],
             cli: "keydb-cli",
             password_env: "KEYDB_PASSWORD",

@@ -163,21 +163,21 @@ pub const KAFKA: CatalogEntry = CatalogEntry {
 
 // --- NATS ------------------------------------------------------------------------------------
 
+/// The generated NATS config file (no secret in it: it names the env var), on the data volume
+/// (the root filesystem is read-only).
+const NATS_CONFIG: &str = "/data/devstack-nats.conf";
+
 fn build_nats(ctx: &EntryContext) -> EntryParts {
-    // Args replace the image's CMD (`--config …`): the entrypoint prepends nats-server to
-    // arguments that start with a dash. The monitor port stays on for the health check.
+    // Args replace the image's CMD (`--config …`). The password never goes on a command line:
+    // the shell writes a config file whose `authorization` block names the env var (nats-server
+    // resolves `$NATS_PASSWORD` from its environment), so the file holds no secret either. The
+    // image must have `sh`, and exec `sh -c …` unchanged (the official
+    // `-alpine` entrypoint does). The monitor port stays on for the health check.
+    let script = format!(
+        "printf 'authorization {{ user: {USER}, password: $NATS_PASSWORD }}\\n' > {NATS_CONFIG} && exec nats-server -c {NATS_CONFIG} -js -sd /data -m 8222"
+    );
     let mut parts = EntryParts {
-        args: Some(vec![
-            "--user".into(),
-            USER.into(),
-            "--pass".into(),
-            ctx.secret("password"),
-            "-js".into(),
-            "-sd".into(),
-            "/data".into(),
-            "-m".into(),
-            "8222".into(),
-        ]),
+        args: Some(vec!["sh".into(), "-c".into(), script.into()]),
         health: Some(Health::wget("http://127.0.0.1:8222/healthz")),
         ..EntryParts::default()
     };

@@ -174,10 +174,13 @@ mod tests {
             .args
             .as_ref()
             .expect("redis has args");
-        assert!(default_args.iter().any(|t| t
-            .0
+        // No password on the command line: the shell reads it from the env var.
+        assert!(default_args
             .iter()
-            .any(|s| matches!(s, Segment::Secret(c) if c.env == "REDIS_PASSWORD"))));
+            .all(|t| t.0.iter().all(|s| !matches!(s, Segment::Secret(_)))));
+        assert!(default_args
+            .iter()
+            .any(|t| t.as_literal().is_some_and(|w| w.contains("\"$REDIS_PASSWORD\""))));
         let args = plan.services["cache2"].args.as_ref().expect("args");
         let words: Vec<_> = args.iter().filter_map(|t| t.as_literal()).collect();
         assert_eq!(words, ["--port", "7000"]);
