@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, ValueEnum};
 use devstack_crds::catalog;
+use devstack_crds::plan::NodePortRange;
 use devstack_operator::controller::{self, http, leader, Context, Metrics, Options};
 use kube::Client;
 use prometheus_client::registry::Registry;
@@ -77,6 +78,15 @@ struct Args {
         value_delimiter = ','
     )]
     image_overrides: Vec<String>,
+    /// The API server's --service-node-port-range: a stack's host ports become node ports
+    /// inside it (well-known and control-plane ports are refused).
+    #[arg(
+        long = "node-port-range",
+        value_name = "FIRST-LAST",
+        env = "DEVSTACK_OPERATOR_NODE_PORT_RANGE",
+        default_value = "30000-32767"
+    )]
+    node_ports: NodePortRange,
 }
 
 fn parse_overrides(values: &[String]) -> Result<BTreeMap<String, String>> {
@@ -138,6 +148,7 @@ async fn main() -> Result<()> {
         concurrency: args.concurrency,
         debounce: std::time::Duration::from_millis(args.debounce_ms),
         image_overrides: parse_overrides(&args.image_overrides)?,
+        node_ports: args.node_ports,
     };
     let client = Client::try_default()
         .await

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use devstack_crds::conventions::GPU_RESOURCE;
-use devstack_crds::plan::{PlanOptions, StackPlan};
+use devstack_crds::plan::{NodePortRange, PlanOptions, StackPlan};
 use devstack_crds::types::DevStack;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -69,6 +69,8 @@ pub struct Options {
     pub debounce: Duration,
     /// Catalog image overrides (`postgres=registry.local/postgres:18.1`).
     pub image_overrides: BTreeMap<String, String>,
+    /// The cluster's node port range: host ports become node ports inside it.
+    pub node_ports: NodePortRange,
 }
 
 /// Shared by every reconcile.
@@ -98,6 +100,7 @@ impl Context {
             plan_options: PlanOptions {
                 profiles: None,
                 image_overrides: options.image_overrides.clone(),
+                node_ports: options.node_ports,
             },
             metrics,
             failures: Mutex::new(HashMap::new()),

@@ -8,7 +8,7 @@
 //! Only services active under the plan's profiles are rendered.
 //!
 //! Modules, named like their counterparts in the Compose renderer (`devstack_compose`):
-//! `labels` (labels, selectors, metadata), `health` (probes), `reachability`
+//! `labels` (labels, selectors, metadata), `health` (probes), `reachability` and `egress`
 //! (NetworkPolicies), `resources` (requests and limits), `secrets` (the stack's two Secrets),
 //! `text` (`$(VAR)` references and escaping); then the objects: `service`, `pod`, `workload`.
 
@@ -21,6 +21,7 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::Serialize;
 
+mod egress;
 mod health;
 mod labels;
 mod pod;
@@ -242,6 +243,8 @@ services:
                 ("Secret", "demo-credentials"),
                 ("Secret", "demo-connections"),
                 ("NetworkPolicy", "demo-default-deny"),
+                ("NetworkPolicy", "demo-api-egress"),
+                ("NetworkPolicy", "demo-db-egress"),
                 ("NetworkPolicy", "demo-db-ingress"),
                 ("Service", "api"),
                 ("Service", "db"),

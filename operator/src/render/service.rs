@@ -1,6 +1,6 @@
 //! The Service in front of each active service: its ports by name, a NodePort for every port
-//! with a host port (the local control plane and the Kind config allow node ports 1-65535, so
-//! the node port is the host port).
+//! with a host port, at the node port the plan gave it inside the cluster's node port range
+//! (Kind's `extraPortMappings` map the host port onto it; see `kind/devstack-cluster.yaml`).
 //!
 //! A Service with a host port is `NodePort`, and Kubernetes then allocates a node port for its
 //! other ports too (they are reachable on some node port, unlike in Compose; a documented
@@ -22,7 +22,7 @@ pub(crate) fn render(ctx: &Ctx, service: &ServicePlan) -> Service {
             name: Some(p.name.clone()),
             port: i32::from(p.container_port),
             target_port: Some(IntOrString::String(p.name.clone())),
-            node_port: p.host_port.map(i32::from),
+            node_port: p.node_port.map(i32::from),
             protocol: Some("TCP".into()),
             ..ServicePort::default()
         })
@@ -58,7 +58,8 @@ mod tests {
         let ports = web.ports.unwrap();
         assert_eq!(ports[0].name.as_deref(), Some("http"));
         assert_eq!(ports[0].port, 80);
-        assert_eq!(ports[0].node_port, Some(8080));
+        // 8080 lands on 30000 + (8080 - 30000) mod 2768 in the default range.
+        assert_eq!(ports[0].node_port, Some(30224));
         assert_eq!(
             ports[0].target_port,
             Some(IntOrString::String("http".into()))
