@@ -495,7 +495,7 @@ cmd_up() {
 		--service-account-key-file "$PKI/sa.pub" \
 		--service-account-signing-key-file "$PKI/sa.key" \
 		--service-cluster-ip-range "$SERVICE_CIDR" \
-		--service-node-port-range 1-65535 \
+		--service-node-port-range 30000-32767 \
 		--allow-privileged=true \
 		--shutdown-delay-duration=0s \
 		--profiling=false \

@@ -6,6 +6,9 @@
 #   kind/up.sh [up]          all of the above (idempotent: an existing cluster is reused)
 #   kind/up.sh check-config [FILE]  validate kind/devstack-cluster.yaml (or FILE) with Kind's
 #                            own config types and print its port mappings as JSON (needs Go)
+#   kind/up.sh node-port HOST_PORT  the node port a stack's host port becomes (in
+#                            NODE_PORT_RANGE, default 30000-32767; the same rule as devstack's)
+#   kind/up.sh port-mapping HOST_PORT...  extraPortMappings lines for those host ports
 #
 # Needs: kind, docker, kubectl; helm from PATH, else the harness's (e2e/cluster.sh helm, built
 # from the Go module proxy). Environment:
@@ -93,8 +96,28 @@ up() {
   log "done: the stack's host ports answer on 127.0.0.1 (see $config)"
 }
 
+# The node port of host port $1: first + (port - first) mod size in NODE_PORT_RANGE (the rule of
+# devstack's plan, crds/src/plan/node_ports.rs).
+node_port() {
+  local range=${NODE_PORT_RANGE:-30000-32767} first last size port=$1
+  [[ $port =~ ^[0-9]+$ ]] && ((port >= 1 && port <= 65535)) || die "$port is not a port"
+  first=${range%-*} last=${range#*-}
+  size=$((last - first + 1))
+  echo $((first + ((port - first) % size + size) % size))
+}
+
+port_mapping() {
+  local port
+  for port in "$@"; do
+    printf '      - {hostPort: %s, containerPort: %s, listenAddress: "127.0.0.1", protocol: TCP}\n' \
+      "$port" "$(node_port "$port")"
+  done
+}
+
 case ${1:-up} in
   up) up ;;
   check-config) check_config "${2:-}" ;;
-  *) echo "usage: $0 [up|check-config]" >&2; exit 2 ;;
+  node-port) node_port "${2:?usage: $0 node-port HOST_PORT}" ;;
+  port-mapping) shift; port_mapping "$@" ;;
+  *) echo "usage: $0 [up|check-config|node-port HOST_PORT|port-mapping HOST_PORT...]" >&2; exit 2 ;;
 esac

@@ -1,8 +1,10 @@
 //! Reading a stack file and resolving it into a plan, with errors that say what to fix.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
 
+use devstack_crds::limits::MAX_INPUT_BYTES;
 use devstack_crds::parse::{parse_devstack, ParseError};
 use devstack_crds::plan::{plan, PlanOptions, StackPlan};
 use devstack_crds::ValidationErrors;
@@ -38,6 +40,26 @@ pub enum LoadError {
     /// A command-line option is malformed (exit 2).
     #[error("{0}")]
     Usage(String),
+    /// The file is larger than any stack (exit 2).
+    #[error(
+        "{path}: larger than {limit} bytes, the most a stack file may hold; is it the right file?"
+    )]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The file is not UTF-8 text (exit 2).
+    #[error(
+        "{path}: not UTF-8 text (byte {offset} is not part of a UTF-8 character); save it as UTF-8"
+    )]
+    NotText {
+        /// The file.
+        path: String,
+        /// Offset of the first invalid byte.
+        offset: usize,
+    },
 }
 
 /// Parses `--image-override type=image` values.
@@ -53,19 +75,53 @@ pub fn parse_overrides(values: &[String]) -> Result<BTreeMap<String, String>, Lo
         .collect()
 }
 
+/// Checks a `--namespace` value: a DNS label of at most 63 characters.
+pub fn check_namespace(namespace: String) -> Result<String, LoadError> {
+    if devstack_crds::conventions::is_dns_label(&namespace, 63) {
+        Ok(namespace)
+    } else {
+        Err(LoadError::Usage(format!(
+            "--namespace {namespace:?}: not a namespace name (a DNS label of at most 63 characters: lowercase letters, digits, '-')"
+        )))
+    }
+}
+
 /// Reads, parses and plans the stack in `path` (`-` reads standard input).
 pub fn load_plan(path: &Path, options: &PlanOptions) -> Result<StackPlan, LoadError> {
     let shown = path.display().to_string();
-    let text = if shown == "-" {
-        std::io::read_to_string(std::io::stdin())
-    } else {
-        std::fs::read_to_string(path)
-    }
-    .map_err(|source| LoadError::Read {
+    let text = read_text(path)?;
+    plan_text(&text, &shown, options)
+}
+
+/// The text of the stack file `path` (`-`: standard input): at most
+/// [`MAX_INPUT_BYTES`] bytes of UTF-8.
+pub fn read_text(path: &Path) -> Result<String, LoadError> {
+    let shown = path.display().to_string();
+    let read_error = |source| LoadError::Read {
         path: shown.clone(),
         source,
-    })?;
-    plan_text(&text, &shown, options)
+    };
+    let reader: Box<dyn Read> = if shown == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(read_error)?)
+    };
+    let mut bytes = Vec::new();
+    // One byte more than the limit tells a file at the limit from a larger one.
+    reader
+        .take(MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(LoadError::TooLarge {
+            path: shown,
+            limit: MAX_INPUT_BYTES,
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| LoadError::NotText {
+        path: shown.clone(),
+        offset: e.utf8_error().valid_up_to(),
+    })
 }
 
 /// Parses and plans stack text; `shown` names it in errors.

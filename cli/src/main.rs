@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use devstack_cli::load::{load_plan, parse_overrides};
+use devstack_cli::load::{check_namespace, load_plan, parse_overrides};
 use devstack_cli::{catalog_list, docker_cmd, exit, host_env, parity, secrets, state};
-use devstack_crds::plan::{PlanOptions, StackPlan};
+use devstack_crds::plan::{NodePortRange, PlanOptions, StackPlan};
 
 /// Describe a development stack once; run it in Kubernetes or Docker with the same services,
 /// ports, credentials contract, health checks and budgets.
@@ -190,6 +190,15 @@ struct StackArgs {
     /// Use IMAGE for catalog TYPE (air-gapped mirrors, locally built images).
     #[arg(long = "image-override", value_name = "TYPE=IMAGE")]
     image_overrides: Vec<String>,
+    /// The cluster's node port range (the API server's --service-node-port-range): host ports
+    /// become node ports inside it.
+    #[arg(
+        long = "node-port-range",
+        value_name = "FIRST-LAST",
+        env = "DEVSTACK_NODE_PORT_RANGE",
+        default_value = "30000-32767"
+    )]
+    node_ports: NodePortRange,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +225,7 @@ impl StackArgs {
         let options = PlanOptions {
             profiles: (!self.profiles.is_empty()).then(|| self.profiles.clone()),
             image_overrides: parse_overrides(&self.image_overrides)?,
+            node_ports: self.node_ports,
         };
         Ok(load_plan(&self.file, &options)?)
     }
@@ -291,8 +301,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             namespace,
         } => {
             let mut plan = stack.plan()?;
-            if namespace.is_some() {
-                plan.namespace = namespace;
+            if let Some(namespace) = namespace {
+                plan.namespace = Some(check_namespace(namespace)?);
             }
             let (report, heading) = match (live, runtime) {
                 (false, _) => (parity::check(&plan)?, None),

@@ -317,7 +317,7 @@ pub fn compare(
                 k.dns_rewrites
             )
         });
-        push("env", same_or(&k.env, &d.env, dns));
+        push("env", env_verdict(&k.env, &d.env, dns));
         push("secrets", same_or(&k.secret_env, &d.secret_env, None));
         push("ports", same_or(&k.ports, &d.ports, None));
         let host_note = (!k.host_ports.is_empty())
@@ -431,6 +431,42 @@ fn same_or<T: PartialEq + std::fmt::Debug>(k: &T, d: &T, by_design: Option<Strin
     } else {
         Verdict::Same
     }
+}
+
+/// Like [`same_or`] for env maps, but a mismatch names the keys that differ and never a value:
+/// a value may be a secret (a live container's env holds the real passwords).
+fn env_verdict(
+    k: &BTreeMap<String, String>,
+    d: &BTreeMap<String, String>,
+    by_design: Option<String>,
+) -> Verdict {
+    if k == d {
+        return by_design.map_or(Verdict::Same, Verdict::ByDesign);
+    }
+    let keys = |pick: &dyn Fn(&String) -> bool, from: &BTreeMap<String, String>| {
+        from.keys()
+            .filter(|key| pick(key))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    for (label, list) in [
+        ("only on the left", keys(&|key| !d.contains_key(key), k)),
+        ("only on the right", keys(&|key| !k.contains_key(key), d)),
+        (
+            "different values",
+            keys(&|key| d.get(key).is_some_and(|v| Some(v) != k.get(key)), d),
+        ),
+    ] {
+        if !list.is_empty() {
+            parts.push(format!("{label}: {list}"));
+        }
+    }
+    Verdict::Mismatch(format!(
+        "kubernetes env vs compose env: {} (values not shown: they may be secrets)",
+        parts.join("; ")
+    ))
 }
 
 /// Start grace rounded up to whole intervals, as both modes express it.

@@ -1,9 +1,11 @@
 //! A stack's local state on the Docker side: `.devstack/<stack>/compose.yaml` and the
-//! secrets file `.env` beside it (mode 0600). `render compose -o` and `devstack up` write the
+//! secrets file `.env` beside it (files 0600, directories devstack creates 0700, whatever the
+//! umask). `render compose -o` and `devstack up` write the
 //! same two files the same way, so `devstack up` and `docker compose up` on the rendered file
 //! share credentials (and, through the project name, containers and volumes).
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -28,6 +30,20 @@ pub fn env_path(compose: &Path) -> PathBuf {
     }
 }
 
+/// Creates `dir` and its missing parents with mode 0700, whatever the umask (the mode asked at
+/// creation can only lose bits to the umask, never gain any); existing directories are left
+/// as they are.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))
+}
+
 /// What [`write_compose`] did.
 #[derive(Clone, Debug)]
 pub struct Written {
@@ -46,7 +62,7 @@ pub struct Written {
 pub fn write_compose(plan: &StackPlan, yaml: &str, path: &Path) -> Result<Written> {
     let env_path = env_path(path);
     if let Some(dir) = env_path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        private_dir(dir)?;
     }
     let existing = secrets::read_env_file(&env_path)?;
     let values = secrets::ensure_secrets(plan, &existing);
@@ -56,13 +72,12 @@ pub fn write_compose(plan: &StackPlan, yaml: &str, path: &Path) -> Result<Writte
         .count();
     let env = secrets::merge_foreign_keys(&devstack_compose::env_file(plan, &values)?, &existing);
     secrets::write_private(&env_path, &env)?;
-    std::fs::write(path, yaml).with_context(|| format!("cannot write {}", path.display()))?;
+    secrets::write_private(path, yaml)?;
     let override_path = path.with_file_name(devstack_compose::gpu::CPU_OVERRIDE_FILE);
     let project = devstack_compose::render::project(plan);
     let cpu_override = match devstack_compose::gpu::cpu_override(&project) {
         Some(text) => {
-            std::fs::write(&override_path, text)
-                .with_context(|| format!("cannot write {}", override_path.display()))?;
+            secrets::write_private(&override_path, &text)?;
             Some(override_path)
         }
         None => {
@@ -104,8 +119,7 @@ pub fn ensure_secrets_file(plan: &StackPlan, compose: &Path) -> Result<BTreeMap<
     let values = secrets::ensure_secrets(plan, &existing);
     if values.iter().any(|(k, v)| existing.get(k) != Some(v)) {
         if let Some(dir) = env_path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            private_dir(dir)?;
         }
         let env =
             secrets::merge_foreign_keys(&devstack_compose::env_file(plan, &values)?, &existing);

@@ -87,9 +87,13 @@ pub fn nearest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -
         .map(|(_, c)| c);
     // Abbreviations ("pg" for "postgres") are too far by edit distance but obvious to a reader.
     by_distance.or_else(|| {
-        let mut prefixed = candidates
-            .iter()
-            .filter(|c| wrong.len() >= 2 && c.starts_with(&wrong[..1]) && is_subsequence(wrong, c));
+        let mut prefixed = candidates.iter().filter(|c| {
+            // The first character, not the first byte: `wrong` may be any text.
+            let first = wrong.chars().next();
+            wrong.chars().count() >= 2
+                && first.is_some_and(|f| c.starts_with(f))
+                && is_subsequence(wrong, c)
+        });
         match (prefixed.next(), prefixed.next()) {
             (Some(only), None) => Some(*only),
             _ => None,
@@ -127,6 +131,14 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggestions_take_any_text_without_panicking() {
+        // Found by the fuzz target: a first character of four bytes.
+        assert_eq!(nearest("\u{10e96}.)<+", ["postgres", "redis"]), None);
+        assert_eq!(nearest("é", ["é-db"]), None);
+        assert_eq!(nearest("pg", ["postgres", "redis"]), Some("postgres"));
+    }
 
     #[test]
     fn chain_prints_each_cause_once() {

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Output};
 
 use devstack_crds::parse::parse_devstack;
+use devstack_crds::plan::NodePortRange;
 use devstack_e2e::workspace_root;
 
 fn check_config(file: Option<&str>) -> Output {
@@ -46,8 +47,12 @@ fn config_is_valid_and_maps_the_examples_host_ports_to_loopback() {
     let mappings: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let mut mapped = BTreeSet::new();
     for m in &mappings {
-        // Parity with Compose's 127.0.0.1:<host>:<container>: the node port is the host port.
-        assert_eq!(m["hostPort"], m["containerPort"], "{m}");
+        // Parity with Compose's 127.0.0.1:<host>:<container>: the host port maps onto the node
+        // port devstack gives it, inside the node port range.
+        let host = u16::try_from(m["hostPort"].as_i64().unwrap()).unwrap();
+        let node = NodePortRange::default().node_port(host);
+        assert_eq!(m["containerPort"].as_i64(), Some(i64::from(node)), "{m}");
+        assert!((30000..=32767).contains(&node), "{m}");
         assert_eq!(m["listenAddress"], "127.0.0.1", "{m}");
         assert_eq!(m["protocol"], "TCP", "{m}");
         mapped.insert(m["hostPort"].as_i64().unwrap());
@@ -76,4 +81,41 @@ fn config_check_rejects_a_misspelled_field() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("extraPortMapping not found"), "{stderr}");
+}
+
+#[test]
+fn the_config_opens_only_the_default_node_port_range() {
+    let text =
+        std::fs::read_to_string(workspace_root().join("kind/devstack-cluster.yaml")).unwrap();
+    let ranges: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("service-node-port-range:"))
+        .map(|v| v.trim().trim_matches('"'))
+        .collect();
+    assert_eq!(ranges, ["30000-32767"]);
+}
+
+#[test]
+fn kind_up_computes_node_ports_as_devstack_does() {
+    let range = NodePortRange::default();
+    for host in [
+        1024u16, 5432, 5433, 9595, 19092, 29999, 30000, 31000, 32767, 32768, 65535,
+    ] {
+        let out = Command::new("bash")
+            .arg(workspace_root().join("kind/up.sh"))
+            .args(["node-port", &host.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(
+            printed,
+            range.node_port(host).to_string(),
+            "host port {host}"
+        );
+    }
 }

@@ -48,7 +48,7 @@ async fn apply(ns: &TestNamespace, object: &K8sObject) -> Result<i64> {
         K8sObject::NetworkPolicy(o) => apply_one::<NetworkPolicy>(ns, o).await.map(|_| 0)?,
         K8sObject::Service(o) => {
             let applied = apply_one::<Service>(ns, o).await?;
-            // Node ports are the host ports (the parity contract).
+            // Node ports are the ones the plan gave the host ports (inside 30000-32767).
             let want = o
                 .spec
                 .as_ref()
@@ -149,8 +149,8 @@ async fn every_example_is_accepted_by_the_api_server() {
         .iter()
         .any(|f| f.contains("nodePort") && f.contains("valid range"))
     {
-        "\n\nhint: host ports are node ports; the API server must run with \
-         --service-node-port-range=1-65535 (as the Kind config does)"
+        "\n\nhint: host ports become node ports inside the node port range; the API server \
+         must run with the same --service-node-port-range as devstack (default 30000-32767)"
     } else {
         ""
     };

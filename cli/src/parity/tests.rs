@@ -202,3 +202,90 @@ fn open_isolation_reaches_everything_in_both_modes() {
     assert_eq!(r.kube.reachability, everything);
     assert_eq!(r.docker.reachability, everything);
 }
+
+#[test]
+fn an_env_mismatch_names_the_keys_and_never_a_value() {
+    let r = readings_of(STACK);
+    let mut docker = r.docker.clone();
+    let api = docker.services.get_mut("api").expect("api");
+    api.env
+        .insert("DB_PASSWORD".into(), "hunter2-live-value".into());
+    api.env.insert("EXTRA_TOKEN".into(), "tok-3141".into());
+    let report = compare_plain(&r, &docker);
+    let Verdict::Mismatch(detail) = verdict(&report, "api", "env") else {
+        panic!("env must differ: {}", report.table());
+    };
+    assert!(
+        detail.contains("EXTRA_TOKEN") && detail.contains("DB_PASSWORD"),
+        "{detail}"
+    );
+    let table = report.table();
+    for value in ["hunter2", "tok-3141", "@@secret:", "postgresql://"] {
+        assert!(!table.contains(value), "{value} printed:\n{table}");
+    }
+}
+
+/// The Kubernetes rendering of `r` without the objects `drop` names, read back.
+fn kube_without(r: &Readings, drop: &[&str]) -> Normalized {
+    let markers: BTreeMap<String, String> = r
+        .plan
+        .secrets
+        .iter()
+        .map(|s| (s.id.to_string(), secret_marker(s.id.as_str())))
+        .collect();
+    let objects: Vec<_> = devstack_operator::render(&r.plan, Some(&markers))
+        .expect("k8s")
+        .into_iter()
+        .filter(|o| !drop.contains(&o.name()))
+        .collect();
+    let stream = devstack_operator::to_yaml_stream(&objects).expect("yaml");
+    k8s::read_back(&stream, &r.plan).expect("read k8s")
+}
+
+#[test]
+fn egress_rules_are_part_of_reachability() {
+    let r = readings_of(STACK);
+    // Without api's egress policy, default-deny keeps api from reaching db and cache.
+    let kube = kube_without(&r, &["demo-api-egress"]);
+    assert!(kube.reachability.is_empty(), "{:?}", kube.reachability);
+    let report = compare(&r.plan.name, &kube, &r.docker, &BTreeSet::new());
+    assert!(matches!(
+        verdict(&report, "*", "reachability"),
+        Verdict::Mismatch(_)
+    ));
+    // Without the ingress policy of db, only api-cache is left.
+    let kube = kube_without(&r, &["demo-db-ingress"]);
+    let left: BTreeSet<_> = [pair("api", "cache")].into_iter().collect();
+    assert_eq!(kube.reachability, left);
+}
+
+#[test]
+fn node_ports_read_back_as_the_host_ports_they_were_planned_for() {
+    let r = readings_of(STACK);
+    assert_eq!(
+        r.kube.services["db"].host_ports,
+        BTreeMap::from([(5432, 5433)])
+    );
+    let stream = devstack_operator::to_yaml_stream(
+        &devstack_operator::render(
+            &r.plan,
+            Some(
+                &r.plan
+                    .secrets
+                    .iter()
+                    .map(|s| (s.id.to_string(), secret_marker(s.id.as_str())))
+                    .collect(),
+            ),
+        )
+        .expect("k8s"),
+    )
+    .expect("yaml");
+    assert!(stream.contains("nodePort: 30345"), "{stream}");
+    let moved = stream.replace("nodePort: 30345", "nodePort: 30346");
+    let kube = k8s::read_back(&moved, &r.plan).expect("read k8s");
+    let report = compare(&r.plan.name, &kube, &r.docker, &BTreeSet::new());
+    assert!(matches!(
+        verdict(&report, "db", "host-ports"),
+        Verdict::Mismatch(_)
+    ));
+}

@@ -66,10 +66,13 @@ pub fn container_spec(
         .as_ref()
         .map(|h| -> Result<HealthConfig, DriverError> {
             let nanos = |text: &str| -> Result<i64, DriverError> {
-                Ok(
-                    i64::try_from(parse_seconds(text)?).unwrap_or(i64::MAX / 1_000_000_000)
-                        * 1_000_000_000,
-                )
+                parse_seconds(text)?
+                    .checked_mul(1_000_000_000)
+                    .and_then(|n| i64::try_from(n).ok())
+                    .ok_or_else(|| DriverError::Spelling {
+                        what: "duration",
+                        text: text.to_string(),
+                    })
             };
             Ok(HealthConfig {
                 test: Some(h.test.clone()),
@@ -124,10 +127,17 @@ pub fn container_spec(
     };
     if let Some(deploy) = &service.deploy {
         let resources = &deploy.resources;
-        let nano_cpus = cpu_millis(&resources.limits.cpus)? * 1_000_000;
+        let cpus = &resources.limits.cpus;
+        let nano_cpus = cpu_millis(cpus)?
+            .checked_mul(1_000_000)
+            .and_then(|n| i64::try_from(n).ok())
+            .ok_or_else(|| DriverError::Spelling {
+                what: "cpus",
+                text: cpus.clone(),
+            })?;
         let memory = parse_memory(&resources.limits.memory)?;
         let reservation = parse_memory(&resources.reservations.memory)?;
-        host.nano_cpus = (nano_cpus > 0).then(|| i64::try_from(nano_cpus).unwrap_or(i64::MAX));
+        host.nano_cpus = (nano_cpus > 0).then_some(nano_cpus);
         host.memory = (memory > 0).then(|| i64::try_from(memory).unwrap_or(i64::MAX));
         host.memory_reservation =
             (reservation > 0).then(|| i64::try_from(reservation).unwrap_or(i64::MAX));
@@ -202,4 +212,55 @@ pub fn depends_on_label(service: &Service) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Deploy, Limits, Reservations, Resources};
+
+    fn labels() -> ContainerLabels<'static> {
+        ContainerLabels {
+            project: "demo",
+            service: "api",
+            number: 1,
+            hash: "h",
+            image_id: "sha256:0",
+            depends_on: String::new(),
+            working_dir: "/tmp",
+            config_file: "/tmp/compose.yaml",
+        }
+    }
+
+    fn with_cpus(cpus: &str) -> Service {
+        Service {
+            image: "a:1".into(),
+            deploy: Some(Deploy {
+                replicas: None,
+                resources: Resources {
+                    limits: Limits {
+                        cpus: cpus.into(),
+                        memory: "256m".into(),
+                    },
+                    reservations: Reservations {
+                        cpus: "0.1".into(),
+                        memory: "64m".into(),
+                        devices: Vec::new(),
+                    },
+                },
+            }),
+            ..Service::default()
+        }
+    }
+
+    #[test]
+    fn a_cpu_count_beyond_the_engine_is_an_error_not_a_panic() {
+        let spec = container_spec(&with_cpus("1.5"), &labels()).unwrap();
+        let host = spec.body.host_config.unwrap();
+        assert_eq!(host.nano_cpus, Some(1_500_000_000));
+        for cpus in ["20000000000", "18446744073709551615"] {
+            let err = container_spec(&with_cpus(cpus), &labels()).unwrap_err();
+            assert!(err.to_string().contains("cpus"), "{err}");
+        }
+    }
 }

@@ -148,7 +148,7 @@ pub fn parse_memory(text: &str) -> Result<u64, DriverError> {
         _ => (text, 0),
     };
     let count: u64 = digits.parse().map_err(|_| bad())?;
-    count.checked_shl(shift).ok_or_else(bad)
+    count.checked_mul(1 << shift).ok_or_else(bad)
 }
 
 /// Millicores of a decimal CPU count, exactly (`0.25` → 250).
@@ -167,7 +167,10 @@ pub fn cpu_millis(text: &str) -> Result<u64, DriverError> {
     } else {
         format!("{frac:0<3}").parse().map_err(|_| bad())?
     };
-    Ok(whole * 1000 + frac)
+    whole
+        .checked_mul(1000)
+        .and_then(|m| m.checked_add(frac))
+        .ok_or_else(bad)
 }
 
 #[cfg(test)]

@@ -178,9 +178,9 @@ mod tests {
         assert!(default_args
             .iter()
             .all(|t| t.0.iter().all(|s| !matches!(s, Segment::Secret(_)))));
-        assert!(default_args
-            .iter()
-            .any(|t| t.as_literal().is_some_and(|w| w.contains("\"$REDIS_PASSWORD\""))));
+        assert!(default_args.iter().any(|t| t
+            .as_literal()
+            .is_some_and(|w| w.contains("\"$REDIS_PASSWORD\""))));
         let args = plan.services["cache2"].args.as_ref().expect("args");
         let words: Vec<_> = args.iter().filter_map(|t| t.as_literal()).collect();
         assert_eq!(words, ["--port", "7000"]);

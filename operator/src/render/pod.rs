@@ -257,7 +257,9 @@ mod tests {
         assert!(args[2].contains("\"$REDIS_PASSWORD\""), "{args:?}");
         assert!(!args.iter().any(|a| a.contains("$(")), "{args:?}");
         let env = spec.containers[0].env.clone().unwrap();
-        assert!(env.iter().any(|e| e.name == "REDIS_PASSWORD" && e.value_from.is_some()));
+        assert!(env
+            .iter()
+            .any(|e| e.name == "REDIS_PASSWORD" && e.value_from.is_some()));
     }
 
     #[test]

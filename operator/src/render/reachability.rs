@@ -186,17 +186,34 @@ services:
 
         // api: out to DNS, db and cache on their ports, nowhere else.
         let api = policies[1].spec.as_ref().unwrap();
-        assert_eq!(api.policy_types.as_deref(), Some(&["Egress".to_string()][..]));
+        assert_eq!(
+            api.policy_types.as_deref(),
+            Some(&["Egress".to_string()][..])
+        );
         let rules = api.egress.as_ref().unwrap();
         assert_eq!(rules.len(), 3);
         assert!(rules[0].to.is_none());
-        let dns: Vec<_> = rules[0].ports.iter().flatten().map(|p| (p.port.clone(), p.protocol.clone())).collect();
-        assert_eq!(dns, [(Some(IntOrString::Int(53)), Some("UDP".into())), (Some(IntOrString::Int(53)), Some("TCP".into()))]);
+        let dns: Vec<_> = rules[0]
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| (p.port.clone(), p.protocol.clone()))
+            .collect();
+        assert_eq!(
+            dns,
+            [
+                (Some(IntOrString::Int(53)), Some("UDP".into())),
+                (Some(IntOrString::Int(53)), Some("TCP".into()))
+            ]
+        );
         let targets: Vec<_> = rules[1..]
             .iter()
             .map(|r| {
                 let selector = r.to.as_ref().unwrap()[0].pod_selector.as_ref().unwrap();
-                let values = selector.match_expressions.as_ref().unwrap()[0].values.clone().unwrap();
+                let values = selector.match_expressions.as_ref().unwrap()[0]
+                    .values
+                    .clone()
+                    .unwrap();
                 (values, r.ports.as_ref().unwrap()[0].port.clone())
             })
             .collect();
@@ -208,7 +225,17 @@ services:
             ]
         );
         // lonely depends on nothing: DNS only.
-        assert_eq!(policies[6].spec.as_ref().unwrap().egress.as_ref().unwrap().len(), 1);
+        assert_eq!(
+            policies[6]
+                .spec
+                .as_ref()
+                .unwrap()
+                .egress
+                .as_ref()
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -225,6 +252,9 @@ services:
         let rules = policies[3].spec.as_ref().unwrap().ingress.as_ref().unwrap();
         assert!(rules[0].ports.is_none());
         let out = policies[1].spec.as_ref().unwrap().egress.as_ref().unwrap();
-        assert!(out[1].ports.is_none(), "a portless dependency is reached on every port");
+        assert!(
+            out[1].ports.is_none(),
+            "a portless dependency is reached on every port"
+        );
     }
 }
