@@ -2,9 +2,9 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers panic on broken fixtures
 
-use devstack_crds::error::chain;
-use devstack_crds::parse::{parse_devstack, ParseError};
-use devstack_crds::plan::{plan, PlanOptions};
+use devstack_core::error::chain;
+use devstack_core::parse::{parse_devstack, ParseError};
+use devstack_core::plan::{plan, PlanOptions};
 use proptest::prelude::*;
 
 #[test]

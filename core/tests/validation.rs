@@ -2,10 +2,10 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers panic on broken fixtures
 
-use devstack_crds::parse::parse_devstack;
-use devstack_crds::plan::{plan, PlanOptions};
-use devstack_crds::test_support::{manifest, plan_yaml, stack_yaml};
-use devstack_crds::FieldError;
+use devstack_core::parse::parse_devstack;
+use devstack_core::plan::{plan, PlanOptions};
+use devstack_core::test_support::{manifest, plan_yaml, stack_yaml};
+use devstack_core::FieldError;
 
 /// Plans a stack whose `spec.services` is `services` (YAML, indented by 4).
 fn errors_of(spec: &str) -> Vec<FieldError> {
@@ -299,7 +299,7 @@ fn jvm_heap_follows_the_memory_limit() {
         .expect("heap set");
     assert_eq!(
         opts.source,
-        devstack_crds::plan::EnvSource::Template("-Xms2048m -Xmx2048m".into())
+        devstack_core::plan::EnvSource::Template("-Xms2048m -Xmx2048m".into())
     );
 }
 
@@ -315,7 +315,7 @@ fn kafka_advertises_its_published_external_port_to_host_clients() {
         .iter()
         .find(|v| v.key == "KAFKA_ADVERTISED_LISTENERS")
         .expect("advertised listeners");
-    let devstack_crds::plan::EnvSource::Template(template) = &advertised.source else {
+    let devstack_core::plan::EnvSource::Template(template) = &advertised.source else {
         panic!("a template expected");
     };
     let rendered = template.render(|_| "kafka".to_string());
@@ -350,14 +350,14 @@ fn image_registry_rewrites_every_image_onto_the_mirror() {
         "demo",
         "imageRegistry: registry.internal:5000\nservices:\n  db: {type: postgres}\n",
     ));
-    let overridden = devstack_crds::plan::plan(&stack, &options).expect("valid");
+    let overridden = devstack_core::plan::plan(&stack, &options).expect("valid");
     assert_eq!(overridden.services["db"].image, "local/pg:dev");
 }
 
 #[test]
 fn the_registry_mirror_example_pulls_everything_through_the_mirror() {
     let yaml = std::fs::read_to_string(
-        devstack_crds::test_support::examples_dir().join("registry-mirror.yaml"),
+        devstack_core::test_support::examples_dir().join("registry-mirror.yaml"),
     )
     .expect("examples/registry-mirror.yaml");
     let plan = plan_yaml(&yaml);

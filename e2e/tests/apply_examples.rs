@@ -4,18 +4,18 @@
 //! spurious rollouts when the operator reconciles).
 //!
 //! Needs the local control plane: `e2e/cluster.sh up && KUBECONFIG=$(e2e/cluster.sh
-//! kubeconfig) cargo test -p devstack-operator --test apply_examples`. Without a cluster it
+//! kubeconfig) cargo test -p devstack-e2e --test apply_examples`. Without a cluster it
 //! fails; it never skips.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use devstack_crds::test_support as fixtures;
+use devstack_core::test_support as fixtures;
 
 use std::fmt::Debug;
 
 use anyhow::{anyhow, Context, Result};
 use devstack_e2e::TestNamespace;
-use devstack_operator::K8sObject;
+use devstack_render_k8s::K8sObject;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
     Container, EmptyDirVolumeSource, Namespace, Pod, PodSpec, Secret, Service, Volume,
@@ -103,7 +103,7 @@ async fn apply_example(name: &str, text: &str) -> Result<()> {
     let mut plan = fixtures::plan_example(name, text).map_err(|e| anyhow!(e))?;
     let ns = TestNamespace::on_kwok(&format!("apply-{name}")).await?;
     plan.namespace = Some(ns.name().to_string());
-    let objects = devstack_operator::render(&plan, Some(&fixtures::fake_secrets(&plan)))?;
+    let objects = devstack_render_k8s::render(&plan, Some(&fixtures::fake_secrets(&plan)))?;
     // Every object is applied even after a rejection, so one run lists every problem.
     let mut errors = Vec::new();
     let mut accepted = Vec::new();
@@ -237,7 +237,7 @@ async fn non_root_services_meet_restricted_pod_security() {
     for (name, text) in fixtures::examples() {
         let mut plan = fixtures::plan_example(&name, &text).unwrap_or_else(|e| panic!("{e}"));
         plan.namespace = Some(ns.name().to_string());
-        let objects = devstack_operator::render(&plan, None).unwrap();
+        let objects = devstack_render_k8s::render(&plan, None).unwrap();
         for object in &objects {
             let Some(mut pod) = bare_pod(object) else {
                 continue;

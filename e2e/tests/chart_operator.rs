@@ -10,7 +10,7 @@
 //!
 //! Needs the local control plane and the Docker engine: `e2e/cluster.sh up && e2e/docker.sh
 //! up`, then `KUBECONFIG=$(e2e/cluster.sh kubeconfig) DOCKER_HOST=$(e2e/docker.sh endpoint)
-//! cargo test -p devstack-operator --test chart_operator`. Fails without them.
+//! cargo test -p devstack-e2e --test chart_operator`. Fails without them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,9 +20,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use devstack_crds::parse::parse_devstack;
-use devstack_crds::test_support::examples;
-use devstack_crds::DevStack;
+use devstack_core::parse::parse_devstack;
+use devstack_core::test_support::examples;
+use devstack_core::DevStack;
 use devstack_e2e::free_port;
 use devstack_e2e::helm::Release;
 use devstack_e2e::{
@@ -185,7 +185,7 @@ async fn operator_with_the_chart_service_account_reconciles_every_example() -> R
     let result = async {
         let log = setup.dir.join("operator.log");
         let lease = setup.release().fullname();
-        let child = Command::new(env!("CARGO_BIN_EXE_devstack-operator"))
+        let child = Command::new(devstack_e2e::bin::operator())
             .args(["--namespace", setup.stacks_ns.name()])
             .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
             .args(["--leader-elect", "--lease-name", &lease])

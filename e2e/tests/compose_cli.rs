@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use devstack_crds::test_support::{self as fixtures, fake_secrets, plan_yaml};
-use devstack_crds::StackPlan;
+use devstack_core::test_support::{self as fixtures, fake_secrets, plan_yaml};
+use devstack_core::StackPlan;
 use serde_json::Value;
 
 fn compose_bin() -> &'static Path {
@@ -57,16 +57,16 @@ struct Rendered {
 impl Rendered {
     fn new(plan: &StackPlan, secrets: &BTreeMap<String, String>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let yaml = devstack_compose::render(plan).expect("render");
+        let yaml = devstack_render_compose::render(plan).expect("render");
         std::fs::write(dir.path().join("compose.yaml"), yaml).expect("write compose.yaml");
-        let env = devstack_compose::env_file(plan, secrets).expect("env file");
+        let env = devstack_render_compose::env_file(plan, secrets).expect("env file");
         std::fs::write(dir.path().join(".env"), env).expect("write .env");
         Rendered { dir }
     }
 
     fn with_env(plan: &StackPlan, env: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let yaml = devstack_compose::render(plan).expect("render");
+        let yaml = devstack_render_compose::render(plan).expect("render");
         std::fs::write(dir.path().join("compose.yaml"), yaml).expect("write compose.yaml");
         std::fs::write(dir.path().join(".env"), env).expect("write .env");
         Rendered { dir }

@@ -13,11 +13,11 @@ use std::path::Path;
 use std::process::Command;
 
 use devstack_cli::load::load_plan;
-use devstack_compose::driver::hash::service_hash;
-use devstack_compose::driver::resolve::resolve_service;
-use devstack_compose::driver::up::gpu_choice;
-use devstack_compose::driver::StackContext;
-use devstack_crds::plan::PlanOptions;
+use devstack_core::plan::PlanOptions;
+use devstack_docker::hash::service_hash;
+use devstack_docker::resolve::resolve_service;
+use devstack_docker::up::gpu_choice;
+use devstack_docker::StackContext;
 
 fn compose_hashes(files: &[&Path]) -> BTreeMap<String, String> {
     let mut command = Command::new(support::compose_bin());
@@ -48,7 +48,7 @@ fn driver_hashes_equal_compose_hashes_for_every_example() {
         }
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("compose.yaml");
-        let render = Command::new(env!("CARGO_BIN_EXE_devstack"))
+        let render = Command::new(devstack_e2e::bin::devstack())
             .args(["render", "compose"])
             .arg(&path)
             .arg("-o")
@@ -57,9 +57,11 @@ fn driver_hashes_equal_compose_hashes_for_every_example() {
             .unwrap();
         assert!(render.status.success(), "{render:?}");
         let plan = load_plan(&path, &PlanOptions::default()).unwrap();
-        let secrets = devstack_cli::secrets::read_env_file(&dir.path().join(".env")).unwrap();
+        let secrets = devstack_docker::env_file::read_env_file(&dir.path().join(".env")).unwrap();
         let ctx = StackContext::new(&plan, secrets, file.clone()).unwrap();
-        let cpu_file = dir.path().join(devstack_compose::gpu::CPU_OVERRIDE_FILE);
+        let cpu_file = dir
+            .path()
+            .join(devstack_render_compose::gpu::CPU_OVERRIDE_FILE);
         let with_gpu = compose_hashes(&[&file]);
         let on_cpu = cpu_file
             .exists()
@@ -73,7 +75,7 @@ fn driver_hashes_equal_compose_hashes_for_every_example() {
         for name in &ctx.active {
             let resolved =
                 resolve_service(name, &ctx.project.services[name], &ctx.secrets).unwrap();
-            let gpu = devstack_compose::gpu::gpu_count(&resolved) > 0;
+            let gpu = devstack_render_compose::gpu::gpu_count(&resolved) > 0;
             assert_eq!(
                 service_hash(&resolved).unwrap(),
                 with_gpu[name],

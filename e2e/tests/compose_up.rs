@@ -107,7 +107,7 @@ fn a_rendered_stack_comes_up_healthy_and_keeps_its_isolation() {
     let stack_file = dir.path().join("stack.yaml");
     std::fs::write(&stack_file, stack).expect("write stack");
     let file = dir.path().join("out/compose.yaml");
-    let render = Command::new(env!("CARGO_BIN_EXE_devstack"))
+    let render = Command::new(devstack_e2e::bin::devstack())
         .args(["render", "compose"])
         .arg(&stack_file)
         .args(["--image-override", &format!("postgres={postgres_image}")])

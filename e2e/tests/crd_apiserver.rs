@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use devstack_crds::parse::parse_devstack;
-use devstack_crds::DevStack;
+use devstack_core::parse::parse_devstack;
+use devstack_core::DevStack;
 use devstack_e2e::TestNamespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Patch, PatchParams, PostParams};

@@ -213,7 +213,7 @@ fn faults_name_the_cause_and_the_fix_and_leave_nothing_behind() {
     let name = format!("drvimg{}", std::process::id());
     let stack = Stack::new(&name, &stack_yaml(&name, free_port(), free_port()));
     let missing = "127.0.0.1:9/devstack-missing:1";
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_devstack"))
+    let out = std::process::Command::new(devstack_e2e::bin::devstack())
         .current_dir(stack.dir.path())
         .env("DOCKER_HOST", &stack.docker_host)
         .args(["up", "stack.yaml", "--image-override"])
@@ -342,7 +342,7 @@ fn a_spec_that_requires_its_gpu_fails_clearly_without_one() {
 fn an_interrupted_up_is_continued_by_the_next_one() {
     let name = format!("drvint{}", std::process::id());
     let stack = Stack::new(&name, &stack_yaml(&name, free_port(), free_port()));
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_devstack"))
+    let child = std::process::Command::new(devstack_e2e::bin::devstack())
         .current_dir(stack.dir.path())
         .env("DOCKER_HOST", &stack.docker_host)
         .args(["up", "stack.yaml"])

@@ -11,9 +11,9 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use devstack_cli::secrets::read_env_file;
-use devstack_crds::catalog::ENTRIES;
-use devstack_crds::test_support::{examples, manifest, plan_yaml, workspace};
+use devstack_core::catalog::ENTRIES;
+use devstack_core::test_support::{examples, manifest, plan_yaml, workspace};
+use devstack_docker::env_file::read_env_file;
 use devstack_e2e::TestNamespace;
 use serde_json::Value;
 
@@ -51,11 +51,11 @@ fn run_with_stdin(program: &str, args: &[&str], stdin: &str) -> Output {
 /// The stack file `text` moved into namespace `namespace` (so the rendered objects land in the
 /// test's throwaway namespace).
 fn in_namespace(text: &str, namespace: &str) -> String {
-    let mut docs = devstack_crds::yaml::documents(text).unwrap();
+    let mut docs = devstack_core::yaml::documents(text).unwrap();
     docs.retain(|d| !d.is_null());
     let mut stack = docs.remove(0);
     stack["metadata"]["namespace"] = Value::String(namespace.into());
-    devstack_crds::yaml::to_string(&stack).unwrap()
+    devstack_core::yaml::to_string(&stack).unwrap()
 }
 
 /// `devstack render k8s` of `stack_text` goes through kubectl unchanged.
@@ -67,7 +67,7 @@ async fn check(name: &str, stack_text: &str, kubectl: &str) {
     std::fs::write(&stack_file, &stack_text).unwrap();
     let env_file = dir.path().join(".env");
 
-    let rendered = Command::new(env!("CARGO_BIN_EXE_devstack"))
+    let rendered = Command::new(devstack_e2e::bin::devstack())
         .args(["render", "k8s", "--include-secrets", "--env-file"])
         .arg(&env_file)
         .arg(&stack_file)
@@ -112,7 +112,7 @@ async fn check(name: &str, stack_text: &str, kubectl: &str) {
 
     let plan = plan_yaml(&stack_text);
     let secrets = read_env_file(&env_file).unwrap();
-    let objects = devstack_operator::render(&plan, Some(&secrets)).unwrap();
+    let objects = devstack_render_k8s::render(&plan, Some(&secrets)).unwrap();
     assert_eq!(read.len(), objects.len(), "{name}: object count");
     for (got, object) in read.iter().zip(&objects) {
         let meant = serde_json::to_value(object).unwrap();

@@ -10,12 +10,12 @@
 
 use std::process::{Command, Output};
 
-use devstack_crds::conventions::GPU_RESOURCE;
+use devstack_core::conventions::GPU_RESOURCE;
 use devstack_e2e::kubectl::Kubectl;
 use devstack_e2e::TestNamespace;
 
 fn devstack(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_devstack"))
+    Command::new(devstack_e2e::bin::devstack())
         .args(args)
         .env(
             "KUBECONFIG",

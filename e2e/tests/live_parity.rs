@@ -180,7 +180,7 @@ fn kubernetes_and_compose_answer_alike() {
     });
 
     let file = dir.path().join("out/compose.yaml");
-    let render = Command::new(env!("CARGO_BIN_EXE_devstack"))
+    let render = Command::new(devstack_e2e::bin::devstack())
         .args(["render", "compose"])
         .arg(&stack_file)
         .args(["--image-override", &format!("postgres={pg}")])
@@ -214,7 +214,7 @@ fn kubernetes_and_compose_answer_alike() {
     // The CLI's own live check of the Kubernetes side: the objects the operator applied
     // against the rendering; a different image for postgres is a mismatch it must see.
     let cli_parity = |postgres: &str| {
-        Command::new(env!("CARGO_BIN_EXE_devstack"))
+        Command::new(devstack_e2e::bin::devstack())
             .args(["parity", "--live", "--runtime", "kubernetes"])
             .arg(&stack_file)
             .args(["--image-override", &format!("postgres={postgres}")])

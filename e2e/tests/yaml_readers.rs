@@ -13,9 +13,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use devstack_crds::plan::{plan, PlanOptions, StackPlan};
-use devstack_crds::test_support::{examples, fake_secrets, plan_example, workspace};
-use devstack_crds::types::DevStack;
+use devstack_core::plan::{plan, PlanOptions, StackPlan};
+use devstack_core::test_support::{examples, fake_secrets, plan_example, workspace};
+use devstack_core::types::DevStack;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -83,7 +83,7 @@ fn assert_reads_back(what: &str, text: &str, meant: &[Value]) {
 /// Both renderings of `plan` as one YAML stream, and the typed values they were written from.
 /// One stream per plan keeps it to one reader process.
 fn renderings(plan: &StackPlan, extra_labels: &[(String, String)]) -> (String, Vec<Value>) {
-    let mut objects = devstack_operator::render(plan, Some(&fake_secrets(plan))).unwrap();
+    let mut objects = devstack_render_k8s::render(plan, Some(&fake_secrets(plan))).unwrap();
     for object in &mut objects {
         let labels = object
             .metadata_mut()
@@ -91,14 +91,14 @@ fn renderings(plan: &StackPlan, extra_labels: &[(String, String)]) -> (String, V
             .get_or_insert_with(Default::default);
         labels.extend(extra_labels.iter().cloned());
     }
-    let mut text = devstack_operator::to_yaml_stream(&objects).unwrap();
+    let mut text = devstack_render_k8s::to_yaml_stream(&objects).unwrap();
     let mut meant: Vec<Value> = objects
         .iter()
         .map(|o| serde_json::to_value(o).unwrap())
         .collect();
     text.push_str("---\n");
-    text.push_str(&devstack_compose::render(plan).unwrap());
-    let project = devstack_compose::render::project(plan);
+    text.push_str(&devstack_render_compose::render(plan).unwrap());
+    let project = devstack_render_compose::render::project(plan);
     meant.push(serde_json::to_value(&project).unwrap());
     (text, meant)
 }
@@ -125,7 +125,7 @@ fn every_example_reads_back_under_both_yaml_versions() {
 #[test]
 fn the_crd_reads_back_under_both_yaml_versions() {
     use kube::CustomResourceExt;
-    let text = devstack_crds::crdgen::crd_yaml().unwrap();
+    let text = devstack_core::crdgen::crd_yaml().unwrap();
     assert_reads_back(
         "devstack crd",
         &text,

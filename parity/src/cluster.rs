@@ -8,17 +8,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use devstack_crds::conventions::LABEL_STACK;
-use devstack_crds::plan::StackPlan;
+use devstack_core::conventions::LABEL_STACK;
+use devstack_core::plan::StackPlan;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::ListParams;
 use kube::{Api, Client};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{k8s, secret_marker, ParityError, Report};
+use super::{k8s, replace_secret_values, secret_marker, secret_markers, ParityError, Report};
 
 fn err(message: impl Into<String>) -> ParityError {
     ParityError::ReadBack {
@@ -29,20 +29,20 @@ fn err(message: impl Into<String>) -> ParityError {
 
 /// Compares the objects of `plan` in namespace `plan.dns_namespace()` with its rendering.
 pub async fn check(client: &Client, plan: &StackPlan) -> Result<Report, ParityError> {
-    let markers: BTreeMap<String, String> = plan
-        .secrets
-        .iter()
-        .map(|s| (s.id.to_string(), secret_marker(s.id.as_str())))
-        .collect();
+    let markers = secret_markers(plan);
     // Rendered as the operator does on this cluster: for CPU where no node offers GPUs.
-    let gpu_offered = devstack_operator::controller::gpu_offered(client, plan)
-        .await
-        .map_err(|e| err(format!("listing nodes: {e}")))?;
-    let options = devstack_operator::RenderOptions {
-        gpu_fallback: !gpu_offered,
+    let nodes = if devstack_render_k8s::gpu::needs_nodes(plan) {
+        Api::<Node>::all(client.clone())
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| err(format!("listing nodes: {e}")))?
+            .items
+    } else {
+        Vec::new()
     };
-    let objects = devstack_operator::render_with(plan, Some(&markers), options)?;
-    let rendered = k8s::read_back(&devstack_operator::to_yaml_stream(&objects)?, plan)?;
+    let options = devstack_render_k8s::RenderOptions::from_nodes(plan, &nodes);
+    let objects = devstack_render_k8s::render_with(plan, Some(&markers), options)?;
+    let rendered = k8s::read_back(&devstack_render_k8s::to_yaml_stream(&objects)?, plan)?;
     let mut live = k8s::read_back(&read_live(client, plan).await?, plan)?;
     if live.services.is_empty() {
         return Err(err(format!(
@@ -100,15 +100,10 @@ async fn read_live(client: &Client, plan: &StackPlan) -> Result<String, ParityEr
     };
     let credentials = data(get(plan.credentials_secret_name()).await?.as_ref());
     if let Some(connections) = get(plan.connections_secret_name()).await? {
-        let mut by_length: Vec<(&String, &String)> =
-            credentials.iter().filter(|(_, v)| !v.is_empty()).collect();
-        by_length.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
         let marked: BTreeMap<String, String> = data(Some(&connections))
             .into_iter()
-            .map(|(key, mut value)| {
-                for (id, secret) in &by_length {
-                    value = value.replace(secret.as_str(), &secret_marker(id));
-                }
+            .map(|(key, value)| {
+                let value = replace_secret_values(&value, &credentials, secret_marker);
                 (key, value)
             })
             .collect();
@@ -123,7 +118,7 @@ async fn read_live(client: &Client, plan: &StackPlan) -> Result<String, ParityEr
     let mut stream = String::new();
     for doc in docs {
         stream.push_str("---\n");
-        stream.push_str(&devstack_crds::yaml::to_string(&doc).map_err(|e| err(e.to_string()))?);
+        stream.push_str(&devstack_core::yaml::to_string(&doc).map_err(|e| err(e.to_string()))?);
     }
     Ok(stream)
 }

@@ -2,8 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use devstack_crds::conventions::health::CheckForm;
-use devstack_crds::conventions::{compose, LABEL_SIZE};
+use devstack_core::conventions::health::CheckForm;
+use devstack_core::conventions::{compose, LABEL_SIZE};
+use devstack_render_compose::spelling;
 use serde_json::Value;
 
 use super::{cpu, pair, secret_marker, start_grace, NormService, Normalized, ParityError};
@@ -31,7 +32,7 @@ fn scalar(value: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Null => String::new(),
-        other => devstack_crds::yaml::to_string(other)
+        other => devstack_core::yaml::to_string(other)
             .unwrap_or_default()
             .trim()
             .to_string(),
@@ -39,41 +40,7 @@ fn scalar(value: &Value) -> String {
 }
 
 fn seconds(value: Option<&Value>) -> Option<u32> {
-    let text = scalar(value?);
-    let mut total = 0u32;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-        } else {
-            let n: u32 = number.parse().ok()?;
-            number.clear();
-            total += match c {
-                's' => n,
-                'm' => n * 60,
-                'h' => n * 3600,
-                _ => return None,
-            };
-        }
-    }
-    if !number.is_empty() {
-        total += number.parse::<u32>().ok()?;
-    }
-    Some(total)
-}
-
-/// Docker's byte units are binary: `256m` = 256 MiB.
-fn docker_bytes(text: &str) -> Option<u64> {
-    let lower = text.trim().to_ascii_lowercase();
-    let lower = lower.trim_end_matches('b');
-    let (number, shift) = match lower.chars().last()? {
-        'k' => (&lower[..lower.len() - 1], 10),
-        'm' => (&lower[..lower.len() - 1], 20),
-        'g' => (&lower[..lower.len() - 1], 30),
-        't' => (&lower[..lower.len() - 1], 40),
-        _ => (lower, 0),
-    };
-    number.parse::<u64>().ok().map(|n| n << shift)
+    u32::try_from(spelling::parse_seconds(&scalar(value?))?).ok()
 }
 
 fn health(test: &[String]) -> String {
@@ -93,7 +60,7 @@ fn health(test: &[String]) -> String {
 /// Reads the compose file (and the `.env` the renderer writes beside it).
 pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> {
     let doc: Value =
-        devstack_crds::yaml::from_str(yaml).map_err(|source| ParityError::ReadYaml {
+        devstack_core::yaml::from_str(yaml).map_err(|source| ParityError::ReadYaml {
             mode: "compose",
             source,
         })?;
@@ -114,7 +81,7 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
         .flatten()
         .filter_map(|(name, v)| {
             let size = v.get("labels")?.get(LABEL_SIZE).map(scalar)?;
-            Some((name.clone(), devstack_crds::quantity::bytes(&size).ok()?))
+            Some((name.clone(), devstack_core::quantity::bytes(&size).ok()?))
         })
         .collect();
     let services = doc
@@ -199,7 +166,7 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
                     .unwrap_or(0),
                 s.and_then(|s| s.get("memory"))
                     .map(scalar)
-                    .and_then(|m| docker_bytes(&m))
+                    .and_then(|m| spelling::parse_memory(&m))
                     .unwrap_or(0),
             ]
         };
@@ -295,9 +262,9 @@ mod tests {
     fn parses_durations_and_sizes() {
         assert_eq!(seconds(Some(&Value::String("1m30s".into()))), Some(90));
         assert_eq!(seconds(Some(&Value::String("10s".into()))), Some(10));
-        assert_eq!(docker_bytes("256m"), Some(256 << 20));
-        assert_eq!(docker_bytes("268435456"), Some(268435456));
-        assert_eq!(docker_bytes("1g"), Some(1 << 30));
+        assert_eq!(spelling::parse_memory("256m"), Some(256 << 20));
+        assert_eq!(spelling::parse_memory("268435456"), Some(268435456));
+        assert_eq!(spelling::parse_memory("1g"), Some(1 << 30));
     }
 
     #[test]

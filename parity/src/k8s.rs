@@ -2,12 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use devstack_crds::conventions::health::CheckForm;
-use devstack_crds::conventions::{
+use devstack_core::conventions::health::CheckForm;
+use devstack_core::conventions::{
     k8s_host, kubelet, ANNOTATION_DEPENDS_ON, GPU_RESOURCE, LABEL_SERVICE, LABEL_STACK,
 };
-use devstack_crds::plan::StackPlan;
-use devstack_crds::quantity;
+use devstack_core::plan::StackPlan;
+use devstack_core::quantity;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, Probe, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -40,7 +40,7 @@ struct Workload {
 
 fn parse(stream: &str) -> Result<Objects, ParityError> {
     let mut objects = Objects::default();
-    for value in devstack_crds::yaml::documents(stream).map_err(|source| ParityError::ReadYaml {
+    for value in devstack_core::yaml::documents(stream).map_err(|source| ParityError::ReadYaml {
         mode: "kubernetes",
         source,
     })? {

@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use devstack_crds::plan::StackPlan;
-use devstack_crds::quantity;
+use devstack_core::plan::StackPlan;
+use devstack_core::quantity;
 use serde::Serialize;
 
 pub mod cluster;
@@ -19,10 +19,10 @@ pub mod live;
 pub enum ParityError {
     /// The Kubernetes renderer failed.
     #[error("kubernetes rendering")]
-    K8s(#[from] devstack_operator::RenderError),
+    K8s(#[from] devstack_render_k8s::RenderError),
     /// The Compose renderer failed.
     #[error("compose rendering")]
-    Compose(#[from] devstack_compose::RenderError),
+    Compose(#[from] devstack_render_compose::RenderError),
     /// A rendering could not be read back.
     #[error("reading back the {mode} rendering: {message}")]
     ReadBack {
@@ -38,7 +38,7 @@ pub enum ParityError {
         mode: &'static str,
         /// The reader's error.
         #[source]
-        source: devstack_crds::yaml::YamlError,
+        source: devstack_core::yaml::YamlError,
     },
     /// A rendered object does not read back as its kind.
     #[error("reading back the kubernetes rendering: {kind}")]
@@ -251,18 +251,42 @@ pub fn secret_marker(id: &str) -> String {
     format!("@@secret:{id}@@")
 }
 
-/// Renders `plan` both ways and compares the two readings.
-pub fn check(plan: &StackPlan) -> Result<Report, ParityError> {
-    let markers: BTreeMap<String, String> = plan
-        .secrets
+/// Every secret of `plan` mapped to its marker: the values both renderings are given, so
+/// secrets compare without real credentials.
+pub fn secret_markers(plan: &StackPlan) -> BTreeMap<String, String> {
+    plan.secrets
         .iter()
         .map(|s| (s.id.to_string(), secret_marker(s.id.as_str())))
-        .collect();
-    let objects = devstack_operator::render(plan, Some(&markers))?;
-    let stream = devstack_operator::to_yaml_stream(&objects)?;
+        .collect()
+}
+
+/// `text` with every secret value of `secrets` (id → value) replaced by `spell(id)`, the
+/// longest values first (a value inside a longer one is not split); empty values are left.
+/// The live checks read credentials back this way: as markers from the cluster, as
+/// interpolations from the containers.
+pub fn replace_secret_values(
+    text: &str,
+    secrets: &BTreeMap<String, String>,
+    spell: impl Fn(&str) -> String,
+) -> String {
+    let mut by_length: Vec<(&String, &String)> =
+        secrets.iter().filter(|(_, v)| !v.is_empty()).collect();
+    by_length.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
+    let mut out = text.to_string();
+    for (id, secret) in by_length {
+        out = out.replace(secret.as_str(), &spell(id));
+    }
+    out
+}
+
+/// Renders `plan` both ways and compares the two readings.
+pub fn check(plan: &StackPlan) -> Result<Report, ParityError> {
+    let markers = secret_markers(plan);
+    let objects = devstack_render_k8s::render(plan, Some(&markers))?;
+    let stream = devstack_render_k8s::to_yaml_stream(&objects)?;
     let kube = k8s::read_back(&stream, plan)?;
-    let yaml = devstack_compose::render(plan)?;
-    let env = devstack_compose::env_file(plan, &markers)?;
+    let yaml = devstack_render_compose::render(plan)?;
+    let env = devstack_render_compose::env_file(plan, &markers)?;
     let docker = compose::read_back(&yaml, &env)?;
     let outside_only: BTreeSet<String> = plan
         .active_services()

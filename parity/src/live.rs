@@ -11,13 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bollard::models::{ContainerInspectResponse, ImageConfig};
 use bollard::query_parameters::ListVolumesOptionsBuilder;
-use devstack_compose::driver::ops::project_containers;
-use devstack_compose::driver::{labels, Engine};
-use devstack_compose::resources as units;
-use devstack_crds::plan::StackPlan;
+use devstack_core::plan::StackPlan;
+use devstack_docker::ops::project_containers;
+use devstack_docker::{labels, Engine};
+use devstack_render_compose::spelling as units;
 use serde_json::{json, Map, Value};
 
-use super::{compose, secret_marker, Normalized, ParityError, Report};
+use super::{compose, replace_secret_values, secret_markers, Normalized, ParityError, Report};
 
 fn err(message: impl Into<String>) -> ParityError {
     ParityError::ReadBack {
@@ -33,18 +33,14 @@ pub async fn check(
     plan: &StackPlan,
     secrets: &BTreeMap<String, String>,
 ) -> Result<Report, ParityError> {
-    let markers: BTreeMap<String, String> = plan
-        .secrets
-        .iter()
-        .map(|s| (s.id.to_string(), secret_marker(s.id.as_str())))
-        .collect();
-    let yaml = devstack_compose::render(plan)?;
-    let env = devstack_compose::env_file(plan, &markers)?;
+    let markers = secret_markers(plan);
+    let yaml = devstack_render_compose::render(plan)?;
+    let env = devstack_render_compose::env_file(plan, &markers)?;
     let rendered_doc: Value =
-        devstack_crds::yaml::from_str(&yaml).map_err(|e| err(e.to_string()))?;
+        devstack_core::yaml::from_str(&yaml).map_err(|e| err(e.to_string()))?;
     let rendered = compose::read_back(&yaml, &env)?;
     let live_doc = read_live(engine, plan, secrets, &rendered_doc).await?;
-    let live_yaml = devstack_crds::yaml::to_string(&live_doc).map_err(|e| err(e.to_string()))?;
+    let live_yaml = devstack_core::yaml::to_string(&live_doc).map_err(|e| err(e.to_string()))?;
     let live = compose::read_back(&live_yaml, "COMPOSE_PROFILES=\n")?;
     Ok(compare(&plan.name, &rendered, &live))
 }
@@ -117,14 +113,9 @@ async fn read_live(
 
 /// Compose escaping of a running value: `$` doubled, secret values as interpolations.
 fn escape(value: &str, secrets: &BTreeMap<String, String>) -> String {
-    let mut out = value.replace('$', "$$");
-    let mut by_length: Vec<(&String, &String)> =
-        secrets.iter().filter(|(_, v)| !v.is_empty()).collect();
-    by_length.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
-    for (id, secret) in by_length {
-        out = out.replace(secret.as_str(), &format!("${{{id}}}"));
-    }
-    out
+    replace_secret_values(&value.replace('$', "$$"), secrets, |id| {
+        format!("${{{id}}}")
+    })
 }
 
 fn service_doc(

@@ -1,7 +1,7 @@
 //! Parity on small stacks: identical renderings pass, every kind of drift is caught, and the
 //! documented differences are reported as such.
 
-use devstack_crds::test_support::plan_yaml;
+use devstack_core::test_support::plan_yaml;
 
 use super::*;
 
@@ -18,15 +18,11 @@ struct Readings {
 
 fn readings_of(stack: &str) -> Readings {
     let plan = plan_yaml(stack);
-    let markers: BTreeMap<String, String> = plan
-        .secrets
-        .iter()
-        .map(|s| (s.id.to_string(), secret_marker(s.id.as_str())))
-        .collect();
-    let objects = devstack_operator::render(&plan, Some(&markers)).expect("k8s");
-    let stream = devstack_operator::to_yaml_stream(&objects).expect("yaml");
-    let compose_yaml = devstack_compose::render(&plan).expect("compose");
-    let env_file = devstack_compose::env_file(&plan, &markers).expect("env");
+    let markers = secret_markers(&plan);
+    let objects = devstack_render_k8s::render(&plan, Some(&markers)).expect("k8s");
+    let stream = devstack_render_k8s::to_yaml_stream(&objects).expect("yaml");
+    let compose_yaml = devstack_render_compose::render(&plan).expect("compose");
+    let env_file = devstack_render_compose::env_file(&plan, &markers).expect("env");
     Readings {
         kube: k8s::read_back(&stream, &plan).expect("read k8s"),
         docker: compose::read_back(&compose_yaml, &env_file).expect("read compose"),

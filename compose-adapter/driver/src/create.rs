@@ -8,7 +8,7 @@ use bollard::models::{
     MountType, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 
-use crate::model::Service;
+use devstack_render_compose::model::Service;
 
 use super::labels::{self, ContainerLabels};
 use super::resolve::{cpu_millis, parse_memory, parse_port, parse_seconds};

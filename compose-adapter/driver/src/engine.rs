@@ -7,6 +7,7 @@ use std::time::Duration;
 use bollard::Docker;
 
 use super::DriverError;
+use crate::api::DockerApi;
 
 /// The default engine address when `DOCKER_HOST` is unset.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -14,13 +15,24 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// How long the first answer of the engine may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A connected engine.
+/// A connected engine: bollard's client by default, anything that speaks [`DockerApi`] in
+/// tests.
 #[derive(Clone, Debug)]
-pub struct Engine {
+pub struct Engine<D = Docker> {
     /// The client, speaking the negotiated API version.
-    pub docker: Docker,
+    pub docker: D,
     /// The address, for messages.
     pub host: String,
+}
+
+impl<D: DockerApi> Engine<D> {
+    /// An engine over an API client that is already connected.
+    pub fn with(docker: D, host: impl Into<String>) -> Engine<D> {
+        Engine {
+            docker,
+            host: host.into(),
+        }
+    }
 }
 
 impl Engine {
@@ -42,7 +54,9 @@ impl Engine {
             .map_err(|e| unreachable(e.to_string()))?;
         Ok(Engine { docker, host })
     }
+}
 
+impl<D: DockerApi> Engine<D> {
     /// Whether the engine can serve GPU device requests: an NVIDIA runtime is installed or
     /// CDI has discovered NVIDIA devices.
     pub async fn gpu_support(&self) -> Result<bool, DriverError> {

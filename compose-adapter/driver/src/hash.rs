@@ -12,7 +12,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::model::{Network, Service, Volume};
+use devstack_render_compose::model::{Network, Service, Volume};
 
 use super::resolve::{parse_cpus, parse_memory, parse_seconds};
 use super::DriverError;
@@ -153,7 +153,7 @@ fn service_json(s: &Service) -> Result<String, DriverError> {
     Ok(json.close())
 }
 
-fn deploy_json(deploy: &crate::model::Deploy) -> Result<String, DriverError> {
+fn deploy_json(deploy: &devstack_render_compose::model::Deploy) -> Result<String, DriverError> {
     let resources = &deploy.resources;
     let mut limits = Obj::new();
     cpus_memory(

@@ -1,34 +1,51 @@
 //! The Docker driver: runs a stack on a Docker engine through its API (`bollard`), starting
-//! from the very compose model the renderer produces ([`crate::render::project`]), so the
-//! containers `devstack up` creates and the ones `docker compose up` creates from the
-//! rendered file are the same by construction: same names, labels and configuration hashes,
-//! so either tool manages what the other started.
+//! from the very compose model the renderer produces
+//! ([`devstack_render_compose::render::project`]), so the containers `devstack up` creates
+//! and the ones `docker compose up` creates from the rendered file are the same by
+//! construction: same names, labels and configuration hashes, so either tool manages what the
+//! other started.
 //!
-//! Modules: [`engine`] (connection, API version), [`labels`] (Compose's names and labels),
+//! The façade is [`Stack`]: a stack's plan rendered once, its files under
+//! `.devstack/<stack>/` ([`state`], [`env_file`]) and the verbs `up`, `down`, `reset`,
+//! `status`, `env` and `logs`, with typed outcomes.
+//!
+//! Modules: [`api`] (the engine calls, a trait bollard's client implements and tests mock),
+//! [`engine`] (connection, API version), [`labels`] (Compose's names and labels),
 //! [`resolve`] (interpolation as Compose does it), [`hash`] (Compose's config hashes),
-//! [`create`] (a service as a container), [`up`](mod@up) (ordering, idempotence, rollback),
-//! [`wait`] (readiness), [`ops`] (down, volumes, status, logs), [`progress`].
+//! [`create`] (a service as a container), [`up`](mod@up) (ordering, idempotence),
+//! [`provision`] (images, networks, volumes; rollback), [`wait`] (readiness), [`ops`] (down,
+//! volumes, status, logs), [`progress`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use devstack_crds::StackPlan;
+use devstack_core::StackPlan;
 
-use crate::model::Project;
-use crate::RenderError;
+use devstack_render_compose::model::Project;
+use devstack_render_compose::RenderError;
 
+pub mod api;
 pub mod create;
 pub mod engine;
+pub mod env_file;
 pub mod hash;
 pub mod labels;
 pub mod ops;
 pub mod progress;
+pub mod provision;
 pub mod resolve;
+mod stack;
+pub mod state;
 pub mod up;
 pub mod wait;
 
+#[cfg(test)]
+mod tests;
+
+pub use api::DockerApi;
 pub use engine::Engine;
-pub use up::{up, UpOptions, UpSummary};
+pub use stack::{ResetSummary, Stack};
+pub use up::{up, Change, GpuPolicy, Reached, ServiceOutcome, UpOptions, UpSummary};
 
 /// One stack as the driver sees it: the rendered compose project, the `.env` values and where
 /// the compose file lives (recorded in the containers' labels, as Compose does).
@@ -38,6 +55,8 @@ pub struct StackContext {
     pub project: Project,
     /// Services that run (the plan's active profiles).
     pub active: BTreeSet<String>,
+    /// The active services in the plan's start order ([`StackPlan::start_order`]).
+    pub start_order: Vec<String>,
     /// Secret values (the `.env` file).
     pub secrets: BTreeMap<String, String>,
     /// Services whose spec says `gpuRequired: true`: no CPU fallback for them.
@@ -55,14 +74,30 @@ impl StackContext {
         secrets: BTreeMap<String, String>,
         config_file: PathBuf,
     ) -> Result<StackContext, DriverError> {
-        let project = crate::render::project(plan);
+        let project = devstack_render_compose::render::project(plan);
+        Ok(StackContext::of_project(
+            plan,
+            project,
+            secrets,
+            config_file,
+        ))
+    }
+
+    /// The context of `plan` rendered as `project` (no second rendering).
+    pub fn of_project(
+        plan: &StackPlan,
+        project: Project,
+        secrets: BTreeMap<String, String>,
+        config_file: PathBuf,
+    ) -> StackContext {
         let working_dir = config_file
             .parent()
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/"));
-        Ok(StackContext {
+        StackContext {
             project,
             active: plan.active_services().map(|s| s.name.clone()).collect(),
+            start_order: plan.start_order(),
             secrets,
             gpu_required: plan
                 .active_services()
@@ -71,7 +106,7 @@ impl StackContext {
                 .collect(),
             working_dir,
             config_file,
-        })
+        }
     }
 
     /// The project name (the stack name).
@@ -94,6 +129,19 @@ pub enum DriverError {
     /// The plan could not be rendered.
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// The stack's files under `.devstack/<stack>/` could not be read or written.
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    /// A command named a service the stack does not have.
+    #[error("stack {stack:?} has no service {service:?} (services: {known})")]
+    UnknownService {
+        /// The stack.
+        stack: String,
+        /// The service asked for.
+        service: String,
+        /// The stack's services, comma-separated.
+        known: String,
+    },
     /// A secret referenced by the compose model has no value.
     #[error("service {service:?}: no value for secret {id} in the .env file; run `devstack up` (or `devstack render compose -o`) again to generate it")]
     MissingSecret {

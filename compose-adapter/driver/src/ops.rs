@@ -10,13 +10,13 @@ use bollard::query_parameters::{
     LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptions,
     StopContainerOptionsBuilder,
 };
-use bollard::Docker;
 use futures_util::future::join_all;
 use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::labels;
 use super::DriverError;
+use crate::api::DockerApi;
 
 /// Seconds a container gets to stop before it is killed (Compose's default).
 const STOP_TIMEOUT: i32 = 10;
@@ -49,8 +49,8 @@ pub struct ContainerInfo {
 }
 
 /// The service containers of `project` (one-off containers left out), by name.
-pub async fn project_containers(
-    docker: &Docker,
+pub async fn project_containers<D: DockerApi>(
+    docker: &D,
     project: &str,
 ) -> Result<Vec<ContainerInfo>, DriverError> {
     let mut filters = labels::project_filter(project);
@@ -106,7 +106,7 @@ fn container_info(c: ContainerSummary) -> ContainerInfo {
 }
 
 /// Force-removes a container, ignoring errors (it may already be gone).
-pub async fn remove_quietly(docker: &Docker, id: &str) {
+pub async fn remove_quietly<D: DockerApi>(docker: &D, id: &str) {
     let options = RemoveContainerOptionsBuilder::new().force(true).build();
     let _ = docker.remove_container(id, Some(options)).await;
 }
@@ -121,7 +121,7 @@ pub struct DownSummary {
 }
 
 /// Stops and removes the containers and networks of `project`; volumes stay.
-pub async fn down(docker: &Docker, project: &str) -> Result<DownSummary, DriverError> {
+pub async fn down<D: DockerApi>(docker: &D, project: &str) -> Result<DownSummary, DriverError> {
     let containers = project_containers(docker, project).await?;
     let stops = containers.iter().map(|c| async move {
         let stop = StopContainerOptionsBuilder::new().t(STOP_TIMEOUT).build();
@@ -165,7 +165,10 @@ pub async fn down(docker: &Docker, project: &str) -> Result<DownSummary, DriverE
 }
 
 /// Removes the named volumes of `project` (its containers must be gone); their names.
-pub async fn remove_volumes(docker: &Docker, project: &str) -> Result<Vec<String>, DriverError> {
+pub async fn remove_volumes<D: DockerApi>(
+    docker: &D,
+    project: &str,
+) -> Result<Vec<String>, DriverError> {
     let options = ListVolumesOptionsBuilder::new()
         .filters(&labels::project_filter(project))
         .build();
@@ -205,8 +208,8 @@ pub struct StatusRow {
 
 /// The status of every container of `project`, plus a `missing` row for each of `expected`
 /// without a container.
-pub async fn status(
-    docker: &Docker,
+pub async fn status<D: DockerApi>(
+    docker: &D,
     project: &str,
     expected: &[String],
 ) -> Result<Vec<StatusRow>, DriverError> {
@@ -251,8 +254,8 @@ pub async fn status(
 
 /// Writes the logs of `service`'s containers to `out` (following them when `follow`);
 /// `false` when the service has no container.
-pub async fn logs(
-    docker: &Docker,
+pub async fn logs<D: DockerApi>(
+    docker: &D,
     project: &str,
     service: &str,
     follow: bool,

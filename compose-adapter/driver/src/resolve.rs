@@ -1,11 +1,12 @@
 //! The rendered compose model as Compose itself reads it: interpolations filled from the
 //! `.env` values (`${ID:?…}` → the secret, `$$` → `$`) and the renderer's spellings of ports,
-//! durations, CPUs and memory parsed back to numbers. The driver starts from this resolved
+//! durations, CPUs and memory parsed back to numbers (with `devstack_render_compose::spelling`). The driver starts from this resolved
 //! model, so what it creates is what `docker compose up` creates from the rendered file.
 
 use std::collections::BTreeMap;
 
-use crate::model::{Healthcheck, OrderedMap, Service};
+use devstack_render_compose::model::{Healthcheck, OrderedMap, Service};
+use devstack_render_compose::spelling;
 
 use super::DriverError;
 
@@ -116,58 +117,31 @@ pub fn parse_port(spec: &str) -> Result<PublishedPort, DriverError> {
     })
 }
 
-/// Parses the renderer's `Ns` durations.
-pub fn parse_seconds(text: &str) -> Result<u64, DriverError> {
-    text.strip_suffix('s')
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| DriverError::Spelling {
-            what: "duration",
-            text: text.to_string(),
-        })
-}
-
-/// Parses a decimal CPU count (`0.25`) as Compose does (a float32).
-pub fn parse_cpus(text: &str) -> Result<f32, DriverError> {
-    text.parse().map_err(|_| DriverError::Spelling {
-        what: "cpus",
+fn spelling_error(what: &'static str, text: &str) -> DriverError {
+    DriverError::Spelling {
+        what,
         text: text.to_string(),
-    })
-}
-
-/// Parses Docker's binary memory units (`256m`, `1g`, plain bytes).
-pub fn parse_memory(text: &str) -> Result<u64, DriverError> {
-    let bad = || DriverError::Spelling {
-        what: "memory",
-        text: text.to_string(),
-    };
-    let (digits, shift) = match text.char_indices().last() {
-        Some((i, 'k')) => (&text[..i], 10),
-        Some((i, 'm')) => (&text[..i], 20),
-        Some((i, 'g')) => (&text[..i], 30),
-        Some((i, 't')) => (&text[..i], 40),
-        _ => (text, 0),
-    };
-    let count: u64 = digits.parse().map_err(|_| bad())?;
-    count.checked_shl(shift).ok_or_else(bad)
-}
-
-/// Millicores of a decimal CPU count, exactly (`0.25` → 250).
-pub fn cpu_millis(text: &str) -> Result<u64, DriverError> {
-    let bad = || DriverError::Spelling {
-        what: "cpus",
-        text: text.to_string(),
-    };
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    if frac.len() > 3 {
-        return Err(bad());
     }
-    let whole: u64 = whole.parse().map_err(|_| bad())?;
-    let frac: u64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<3}").parse().map_err(|_| bad())?
-    };
-    Ok(whole * 1000 + frac)
+}
+
+/// Reads the renderer's durations back ([`spelling::parse_seconds`]).
+pub fn parse_seconds(text: &str) -> Result<u64, DriverError> {
+    spelling::parse_seconds(text).ok_or_else(|| spelling_error("duration", text))
+}
+
+/// Reads a decimal CPU count as Compose does, a float32 ([`spelling::parse_cpus`]).
+pub fn parse_cpus(text: &str) -> Result<f32, DriverError> {
+    spelling::parse_cpus(text).ok_or_else(|| spelling_error("cpus", text))
+}
+
+/// Reads Docker's binary memory units ([`spelling::parse_memory`]).
+pub fn parse_memory(text: &str) -> Result<u64, DriverError> {
+    spelling::parse_memory(text).ok_or_else(|| spelling_error("memory", text))
+}
+
+/// Millicores of a decimal CPU count, exactly ([`spelling::cpu_millis`]).
+pub fn cpu_millis(text: &str) -> Result<u64, DriverError> {
+    spelling::cpu_millis(text).ok_or_else(|| spelling_error("cpus", text))
 }
 
 #[cfg(test)]

@@ -7,24 +7,23 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, VolumeCreateRequest};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
-};
+use bollard::models::NetworkConnectRequest;
+use bollard::query_parameters::CreateContainerOptionsBuilder;
 use futures_util::future::{join_all, BoxFuture, FutureExt, Shared};
-use futures_util::StreamExt;
 
-use crate::model::Service;
+use devstack_render_compose::model::Service;
 
 use super::create::{container_spec, depends_on_label};
-use super::hash::{network_hash, service_hash, volume_hash};
-use super::labels::{self, ContainerLabels};
+use super::hash::service_hash;
+use super::labels::ContainerLabels;
 use super::ops::{project_containers, remove_quietly, ContainerInfo};
 use super::progress::Progress;
+use super::provision::{ensure_image, ensure_networks, ensure_volumes, rollback, Created};
 use super::resolve::{parse_port, resolve_service};
 use super::wait::{probe_argv, wait_ready};
-use super::{is_not_found, DriverError, Engine, StackContext};
-use crate::gpu::{cpu_fallback, gpu_count};
+use super::{DriverError, Engine, StackContext};
+use crate::api::DockerApi;
+use devstack_render_compose::gpu::{cpu_fallback, gpu_count};
 
 /// What to do about GPUs the engine cannot serve.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,29 +50,73 @@ pub struct UpOptions {
 /// What `up` did, service by service.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UpSummary {
-    /// Service → `created`, `recreated`, `started` or `unchanged`.
-    pub services: BTreeMap<String, String>,
+    /// Service → what was done to its containers and how far it was brought.
+    pub services: BTreeMap<String, ServiceOutcome>,
+}
+
+/// What `up` did to a service's containers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Change {
+    /// Its containers already matched and ran.
+    Unchanged,
+    /// A matching, stopped container was started.
+    Started,
+    /// A changed container was replaced.
+    Recreated,
+    /// It had no container.
+    Created,
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Change::Unchanged => "unchanged",
+            Change::Started => "started",
+            Change::Recreated => "recreated",
+            Change::Created => "created",
+        })
+    }
+}
+
+/// How far `up` brought a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reached {
+    /// Its containers run (not waited for, or no health check).
+    Running,
+    /// Its health check passes.
+    Healthy,
+}
+
+/// One service's outcome: `created, healthy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceOutcome {
+    /// What was done to its containers.
+    pub change: Change,
+    /// How far it was brought.
+    pub reached: Reached,
+}
+
+impl std::fmt::Display for ServiceOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let reached = match self.reached {
+            Reached::Running => "running",
+            Reached::Healthy => "healthy",
+        };
+        write!(f, "{}, {reached}", self.change)
+    }
 }
 
 /// A service as it should run.
-struct Desired {
-    service: Service,
-    hash: String,
-    image_id: String,
-    replicas: u32,
-}
-
-/// What this `up` created, removed again on failure.
-#[derive(Default)]
-struct Created {
-    containers: Vec<String>,
-    networks: Vec<String>,
-    volumes: Vec<String>,
+pub(crate) struct Desired {
+    pub service: Service,
+    pub hash: String,
+    pub image_id: String,
+    pub replicas: u32,
 }
 
 /// Brings the stack up (see the module docs). On failure nothing this call created is left.
-pub async fn up(
-    engine: &Engine,
+pub async fn up<D: DockerApi>(
+    engine: &Engine<D>,
     ctx: &StackContext,
     options: &UpOptions,
     progress: &Progress,
@@ -90,8 +133,8 @@ pub async fn up(
     result
 }
 
-async fn desired_services(
-    engine: &Engine,
+async fn desired_services<D: DockerApi>(
+    engine: &Engine<D>,
     ctx: &StackContext,
     options: &UpOptions,
     progress: &Progress,
@@ -165,42 +208,8 @@ pub fn gpu_choice(mut service: Service, available: bool) -> Service {
     service
 }
 
-/// The image id of `image`, pulling it when the engine does not have it.
-async fn ensure_image(
-    engine: &Engine,
-    service: &str,
-    image: &str,
-    progress: &Progress,
-) -> Result<String, DriverError> {
-    let unavailable = |reason: String| DriverError::ImageUnavailable {
-        service: service.to_string(),
-        image: image.to_string(),
-        reason,
-    };
-    match engine.docker.inspect_image(image).await {
-        Ok(found) => return Ok(found.id.unwrap_or_default()),
-        Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(DriverError::docker(format!("inspecting image {image}"), e)),
-    }
-    progress.step(service, &format!("pulling {image}"));
-    let options = CreateImageOptionsBuilder::new().from_image(image).build();
-    let mut pull = engine.docker.create_image(Some(options), None, None);
-    while let Some(item) = pull.next().await {
-        let info = item.map_err(|e| unavailable(e.to_string()))?;
-        if let Some(detail) = info.error_detail {
-            return Err(unavailable(detail.message.unwrap_or_default()));
-        }
-    }
-    let found = engine
-        .docker
-        .inspect_image(image)
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
-    Ok(found.id.unwrap_or_default())
-}
-
-async fn converge(
-    engine: &Engine,
+async fn converge<D: DockerApi>(
+    engine: &Engine<D>,
     ctx: &StackContext,
     options: &UpOptions,
     progress: &Progress,
@@ -222,9 +231,16 @@ async fn converge(
         ));
     }
     let errors: Mutex<Vec<DriverError>> = Mutex::new(Vec::new());
-    let outcomes: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+    let outcomes: Mutex<BTreeMap<String, ServiceOutcome>> = Mutex::new(BTreeMap::new());
     let mut tasks: BTreeMap<String, Shared<BoxFuture<'_, bool>>> = BTreeMap::new();
-    for name in start_order(desired) {
+    // The plan's one start order: a dependency's task exists before its dependents'.
+    let order: Vec<&String> = ctx
+        .start_order
+        .iter()
+        .filter(|n| desired.contains_key(*n))
+        .collect();
+    for name in order {
+        let name = name.clone();
         let want = &desired[&name];
         let deps: Vec<(String, Shared<BoxFuture<'_, bool>>)> = want
             .service
@@ -258,7 +274,7 @@ async fn converge(
             .await;
             match result {
                 Ok(outcome) => {
-                    progress.done(&name, &outcome);
+                    progress.done(&name, &outcome.to_string());
                     lock(outcomes).insert(name.clone(), outcome);
                     true
                 }
@@ -288,7 +304,7 @@ async fn converge(
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -296,34 +312,9 @@ fn push(errors: &Mutex<Vec<DriverError>>, error: DriverError) {
     lock(errors).push(error);
 }
 
-/// Services with every dependency before its dependents (a validated plan has no cycles;
-/// anything left over is appended so it still reports).
-fn start_order(desired: &BTreeMap<String, Desired>) -> Vec<String> {
-    let mut order: Vec<String> = Vec::new();
-    let mut left: Vec<&String> = desired.keys().collect();
-    while !left.is_empty() {
-        let before = left.len();
-        left.retain(|name| {
-            let ready = desired[*name]
-                .service
-                .depends_on
-                .keys()
-                .all(|d| !desired.contains_key(d) || order.contains(d));
-            if ready {
-                order.push((*name).clone());
-            }
-            !ready
-        });
-        if left.len() == before {
-            order.extend(left.drain(..).cloned());
-        }
-    }
-    order
-}
-
 #[allow(clippy::too_many_arguments)]
-async fn converge_service(
-    engine: &Engine,
+async fn converge_service<D: DockerApi>(
+    engine: &Engine<D>,
     ctx: &StackContext,
     name: &str,
     want: &Desired,
@@ -332,11 +323,11 @@ async fn converge_service(
     must_wait: bool,
     progress: &Progress,
     deadline: Instant,
-) -> Result<String, DriverError> {
+) -> Result<ServiceOutcome, DriverError> {
     let docker = &engine.docker;
     let working_dir = ctx.working_dir.display().to_string();
     let config_file = ctx.config_file.display().to_string();
-    let mut outcome = "unchanged";
+    let mut change = Change::Unchanged;
     let mut containers = Vec::new();
     for number in 1..=want.replicas {
         let meta = ContainerLabels {
@@ -358,17 +349,17 @@ async fn converge_service(
                 if !c.running {
                     progress.step(name, "starting");
                     start(engine, name, &want.service, &c.id).await?;
-                    outcome = "started";
+                    change = Change::Started;
                 }
             }
             other => {
                 if let Some(old) = other {
                     progress.step(name, "recreating");
                     remove_quietly(docker, &old.id).await;
-                    outcome = "recreated";
+                    change = Change::Recreated;
                 } else {
                     progress.step(name, "creating");
-                    outcome = "created";
+                    change = Change::Created;
                 }
                 let options = CreateContainerOptionsBuilder::new()
                     .name(&spec.name)
@@ -410,15 +401,21 @@ async fn converge_service(
             wait_ready(docker, name, container, probe.as_deref(), deadline).await?;
         }
         if want.service.healthcheck.is_some() {
-            return Ok(format!("{outcome}, healthy"));
+            return Ok(ServiceOutcome {
+                change,
+                reached: Reached::Healthy,
+            });
         }
     }
-    Ok(format!("{outcome}, running"))
+    Ok(ServiceOutcome {
+        change,
+        reached: Reached::Running,
+    })
 }
 
 /// Starts a container; a taken host port becomes [`DriverError::PortTaken`].
-async fn start(
-    engine: &Engine,
+async fn start<D: DockerApi>(
+    engine: &Engine<D>,
     name: &str,
     service: &Service,
     id: &str,
@@ -447,118 +444,5 @@ async fn start(
             }
             Err(DriverError::docker(format!("starting {name}"), e))
         }
-    }
-}
-
-async fn ensure_networks(
-    engine: &Engine,
-    ctx: &StackContext,
-    desired: &BTreeMap<String, Desired>,
-    created: &Mutex<Created>,
-    progress: &Progress,
-) -> Result<(), DriverError> {
-    let mut keys: Vec<String> = desired
-        .values()
-        .flat_map(|d| {
-            if d.service.networks.is_empty() {
-                vec![labels::DEFAULT_NETWORK.to_string()]
-            } else {
-                d.service.networks.clone()
-            }
-        })
-        .collect();
-    keys.sort();
-    keys.dedup();
-    for key in keys {
-        let name = labels::network_name(ctx.name(), &key);
-        match engine.docker.inspect_network(&name, None).await {
-            Ok(_) => continue,
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(DriverError::docker(format!("inspecting network {name}"), e)),
-        }
-        let config = ctx.project.networks.get(&key).cloned().unwrap_or_default();
-        let hash = network_hash(&name, &config);
-        engine
-            .docker
-            .create_network(NetworkCreateRequest {
-                name: name.clone(),
-                driver: Some("bridge".to_string()),
-                labels: Some(labels::network_labels(
-                    ctx.name(),
-                    &key,
-                    &config.labels,
-                    &hash,
-                )),
-                ..NetworkCreateRequest::default()
-            })
-            .await
-            .map_err(|e| DriverError::docker(format!("creating network {name}"), e))?;
-        progress.note(&format!("network {name} created"));
-        lock(created).networks.push(name);
-    }
-    Ok(())
-}
-
-async fn ensure_volumes(
-    engine: &Engine,
-    ctx: &StackContext,
-    desired: &BTreeMap<String, Desired>,
-    created: &Mutex<Created>,
-    progress: &Progress,
-) -> Result<(), DriverError> {
-    let mut keys: Vec<&String> = desired
-        .values()
-        .flat_map(|d| d.service.volumes.iter().map(|v| &v.source))
-        .collect();
-    keys.sort();
-    keys.dedup();
-    for key in keys {
-        let name = labels::volume_name(ctx.name(), key);
-        match engine.docker.inspect_volume(&name).await {
-            Ok(_) => continue,
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(DriverError::docker(format!("inspecting volume {name}"), e)),
-        }
-        let config = ctx.project.volumes.get(key).cloned().unwrap_or_default();
-        let hash = volume_hash(&name, &config);
-        engine
-            .docker
-            .create_volume(VolumeCreateRequest {
-                name: Some(name.clone()),
-                driver: Some("local".to_string()),
-                labels: Some(labels::volume_labels(
-                    ctx.name(),
-                    key,
-                    &config.labels,
-                    &hash,
-                )),
-                ..VolumeCreateRequest::default()
-            })
-            .await
-            .map_err(|e| DriverError::docker(format!("creating volume {name}"), e))?;
-        progress.note(&format!("volume {name} created"));
-        lock(created).volumes.push(name);
-    }
-    Ok(())
-}
-
-/// Removes what a failed `up` created: its containers, then its (now unused) networks and
-/// volumes. Best effort: the original error is what the user needs to see.
-async fn rollback(engine: &Engine, created: Created) {
-    let docker = &engine.docker;
-    for id in created.containers.iter().rev() {
-        let options = RemoveContainerOptionsBuilder::new().force(true).build();
-        let _ = docker.remove_container(id, Some(options)).await;
-    }
-    for network in &created.networks {
-        let _ = docker.remove_network(network).await;
-    }
-    for volume in &created.volumes {
-        let _ = docker
-            .remove_volume(
-                volume,
-                None::<bollard::query_parameters::RemoveVolumeOptions>,
-            )
-            .await;
     }
 }

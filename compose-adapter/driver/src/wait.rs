@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerStateStatusEnum, HealthStatusEnum};
 use bollard::query_parameters::LogsOptionsBuilder;
-use bollard::Docker;
 use futures_util::StreamExt;
 
-use crate::model::Healthcheck;
+use devstack_render_compose::model::Healthcheck;
 
 use super::DriverError;
+use crate::api::DockerApi;
 
 /// Pause between two probes.
 const PROBE_EVERY: Duration = Duration::from_millis(250);
@@ -36,8 +36,8 @@ pub fn probe_argv(health: &Healthcheck) -> Option<Vec<String>> {
 
 /// Waits until `container` of `service` is ready (health check passing, or running when it
 /// has none) or `deadline` passes.
-pub async fn wait_ready(
-    docker: &Docker,
+pub async fn wait_ready<D: DockerApi>(
+    docker: &D,
     service: &str,
     container: &str,
     probe: Option<&[String]>,
@@ -107,8 +107,8 @@ pub async fn wait_ready(
 }
 
 /// Runs `argv` in `container` as its configured user; the exit code and combined output.
-async fn exec(
-    docker: &Docker,
+async fn exec<D: DockerApi>(
+    docker: &D,
     container: &str,
     argv: &[String],
 ) -> Result<(i64, String), bollard::errors::Error> {
@@ -136,8 +136,8 @@ async fn exec(
     Ok((inspect.exit_code.unwrap_or(-1), output))
 }
 
-async fn failure(
-    docker: &Docker,
+async fn failure<D: DockerApi>(
+    docker: &D,
     service: &str,
     container: &str,
     reason: String,
@@ -161,7 +161,7 @@ async fn failure(
 }
 
 /// The last lines the container logged (both streams).
-pub async fn log_tail(docker: &Docker, container: &str) -> String {
+pub async fn log_tail<D: DockerApi>(docker: &D, container: &str) -> String {
     let options = LogsOptionsBuilder::new()
         .stdout(true)
         .stderr(true)

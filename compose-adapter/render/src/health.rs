@@ -2,10 +2,11 @@
 //! and timing the Kubernetes probes use. The command's spelling is
 //! [`CheckForm::compose_test`], which parity reads back.
 
-use devstack_crds::conventions::health::CheckForm;
-use devstack_crds::plan::ServicePlan;
+use devstack_core::conventions::health::CheckForm;
+use devstack_core::plan::ServicePlan;
 
 use crate::model::Healthcheck;
+use crate::spelling::seconds;
 use crate::text::escape;
 
 /// The Compose health check of `service`, if it has one that runs in the container.
@@ -22,8 +23,4 @@ pub fn healthcheck(service: &ServicePlan) -> Option<Healthcheck> {
         retries: health.retries,
         start_period: seconds(health.start_period_seconds),
     })
-}
-
-fn seconds(n: u32) -> String {
-    format!("{n}s")
 }

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use devstack_crds::conventions::{LABEL_SERVICE, LABEL_SIZE, LABEL_STACK, RETAIN_ON_DELETE};
-use devstack_crds::plan::{ServicePlan, VolumePlan};
-use devstack_crds::quantity::format_bytes;
-use devstack_crds::StackPlan;
+use devstack_core::conventions::{LABEL_SERVICE, LABEL_SIZE, LABEL_STACK, RETAIN_ON_DELETE};
+use devstack_core::plan::{ServicePlan, VolumePlan};
+use devstack_core::quantity::format_bytes;
+use devstack_core::StackPlan;
 
 /// Labels of a network.
 pub fn stack(plan: &StackPlan) -> BTreeMap<String, String> {

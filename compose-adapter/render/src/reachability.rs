@@ -11,8 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use devstack_crds::types::Isolation;
-use devstack_crds::StackPlan;
+use devstack_core::types::Isolation;
+use devstack_core::StackPlan;
 
 /// Which networks each service joins, and which networks exist.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

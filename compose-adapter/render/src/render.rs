@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use devstack_crds::plan::{EnvSource, ServicePlan, WaitFor};
-use devstack_crds::StackPlan;
+use devstack_core::plan::{EnvSource, ServicePlan, WaitFor};
+use devstack_core::StackPlan;
 
 use crate::health::healthcheck;
 use crate::model::{

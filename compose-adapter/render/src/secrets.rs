@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use devstack_crds::StackPlan;
+use devstack_core::StackPlan;
 
 use crate::RenderError;
 

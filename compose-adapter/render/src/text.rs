@@ -1,10 +1,10 @@
 //! Text in the Compose file: literal `$` escaped as `$$`, secrets as `${ID:?…}`
 //! interpolations from the `.env` file, host names as Compose service names. The spelling
-//! rules live in [`devstack_crds::conventions::compose`], where parity reads them back.
+//! rules live in [`devstack_core::conventions::compose`], where parity reads them back.
 
-use devstack_crds::template::{SecretId, Segment, Template};
+use devstack_core::template::{SecretId, Segment, Template};
 
-pub use devstack_crds::conventions::compose::{escape, interpolation};
+pub use devstack_core::conventions::compose::{escape, interpolation};
 
 /// Renders `template`: literal text escaped, secrets interpolated from the env file, hosts as
 /// Compose service names (the plan guarantees every secret is declared and every host exists).
@@ -28,7 +28,7 @@ pub fn templates<S: AsRef<SecretId>>(list: &[Template<S>]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use devstack_crds::template::CarriedSecret;
+    use devstack_core::template::CarriedSecret;
 
     #[test]
     fn templates_escape_literals_and_interpolate_secrets() {

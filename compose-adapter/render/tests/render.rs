@@ -2,83 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
+mod support;
+
 use std::collections::BTreeMap;
 
-use devstack_compose::{env_file, render};
-use devstack_crds::test_support::{fake_secrets, plan_yaml};
+use devstack_core::test_support::{fake_secrets, plan_yaml};
+use devstack_render_compose::{env_file, render};
 use serde_json::Value;
-
-const GUARD: &str = ":?secret missing: run devstack render compose -o DIR}";
-
-fn doc(plan: &devstack_crds::StackPlan) -> Value {
-    let text = render(plan).expect("render");
-    devstack_crds::yaml::from_str(&text).expect("rendered YAML parses")
-}
-
-fn service<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    &doc["services"][name]
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list: {value:?}"))
-        .iter()
-        .map(|v| v.as_str().expect("string item").to_string())
-        .collect()
-}
-
-fn keys(value: &Value) -> Vec<String> {
-    value
-        .as_object()
-        .unwrap_or_else(|| panic!("not a map: {value:?}"))
-        .keys()
-        .map(|k| k.to_string())
-        .collect()
-}
-
-fn secret(id: &str) -> String {
-    format!("${{{id}{GUARD}")
-}
-
-const MINIMAL: &str = r#"
-apiVersion: devstack.dev/v1alpha1
-kind: DevStack
-metadata: {name: shop}
-spec:
-  services:
-    postgres:
-      type: postgres
-      hostPorts: {postgres: 5433}
-      storage: {size: 2Gi, retainOnDelete: false}
-"#;
-
-const APP: &str = r#"
-apiVersion: devstack.dev/v1alpha1
-kind: DevStack
-metadata: {name: app}
-spec:
-  services:
-    postgres:
-      type: postgres
-    redis:
-      type: redis
-    sidecar:
-      image: ghcr.io/acme/sidecar:1.0
-    api:
-      image: ghcr.io/acme/api:2.0
-      ports: [{name: http, containerPort: 8080, hostPort: 8080}, {name: metrics, containerPort: 9100}]
-      dependsOn: [postgres, redis, sidecar]
-      healthcheck: {http: {path: /healthz, port: http}, intervalSeconds: 7, timeoutSeconds: 2, retries: 4, startPeriodSeconds: 30}
-      env: {LOG_LEVEL: debug}
-    worker:
-      image: ghcr.io/acme/worker:2.0
-      dependsOn: [api, redis]
-      healthcheck: {tcp: {port: admin}}
-      ports: [{name: admin, containerPort: 7000}]
-    lonely:
-      image: ghcr.io/acme/lonely:1
-"#;
+use support::*;
 
 #[test]
 fn starts_with_the_comment_and_names_the_project() {
@@ -121,7 +52,7 @@ fn catalog_service_basics() {
 fn secrets_are_interpolations_never_values() {
     let plan = plan_yaml(MINIMAL);
     let text = render(&plan).expect("render");
-    let doc: Value = devstack_crds::yaml::from_str(&text).expect("yaml");
+    let doc: Value = devstack_core::yaml::from_str(&text).expect("yaml");
     let env = &service(&doc, "postgres")["environment"];
     assert_eq!(
         env["POSTGRES_PASSWORD"],
@@ -147,7 +78,7 @@ fn secrets_are_interpolations_never_values() {
 
 /// The `environment` keys of every service, in the order the file lists them.
 fn environment_keys_in_file_order(
-    plan: &devstack_crds::StackPlan,
+    plan: &devstack_core::StackPlan,
 ) -> BTreeMap<String, Vec<String>> {
     type Ordered = indexmap::IndexMap<String, serde_json::Value>;
     #[derive(serde::Deserialize)]
@@ -160,7 +91,7 @@ fn environment_keys_in_file_order(
         environment: Ordered,
     }
     let text = render(plan).expect("render");
-    let file: File = devstack_crds::yaml::from_str(&text).expect("rendered YAML parses");
+    let file: File = devstack_core::yaml::from_str(&text).expect("rendered YAML parses");
     file.services
         .into_iter()
         .map(|(name, s)| (name, s.environment.keys().cloned().collect()))

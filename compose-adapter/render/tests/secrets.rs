@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use devstack_compose::{env_file, required_secret_ids, RenderError};
-use devstack_crds::test_support::plan_yaml;
+use devstack_core::test_support::plan_yaml;
+use devstack_render_compose::{env_file, required_secret_ids, RenderError};
 
 const MINIMAL: &str = r#"
 apiVersion: devstack.dev/v1alpha1

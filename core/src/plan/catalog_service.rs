@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::model::{SecretDef, SecurityPlan, VolumePlan, Workload};
-use super::service::{self, ServiceInput, Shape};
+use super::shape::{self, ServiceInput, Shape};
 use super::{env, health, names, ports, resources};
 use crate::catalog::{Budget, CatalogEntry, DataPath, EntryContext, EntryParts, EnvValue};
 use crate::error::ValidationErrors;
@@ -41,7 +41,7 @@ pub(super) fn shape(
             format!("the catalog defines the health check of {type_name}; remove healthcheck"),
         );
     }
-    let replicas = service::replicas(spec, path, errors);
+    let replicas = shape::replicas(spec, path, errors);
     if entry.stateful && replicas != 1 {
         errors.push(
             format!("{path}.replicas"),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::model::{SecurityPlan, Workload};
-use super::service::{self, ServiceInput, Shape};
+use super::shape::{self, ServiceInput, Shape};
 use super::{env, health, names, ports};
 use crate::catalog::EnvValue;
 use crate::error::ValidationErrors;
@@ -35,7 +35,7 @@ pub(super) fn shape(input: &ServiceInput, errors: &mut ValidationErrors) -> Opti
             "hostPorts is for catalog services; set hostPort on the entries of ports instead",
         );
     }
-    let replicas = service::replicas(spec, path, errors);
+    let replicas = shape::replicas(spec, path, errors);
     let port_specs = spec.ports.as_deref().unwrap_or_default();
     if replicas > 1 && port_specs.iter().any(|p| p.host_port.is_some()) {
         errors.push(

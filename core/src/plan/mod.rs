@@ -27,9 +27,11 @@ mod graph;
 mod health;
 mod model;
 mod names;
+mod order;
 mod ports;
 mod resources;
 mod service;
+mod shape;
 
 pub use model::{
     Argv, Dependency, EnvSource, EnvVar, HealthPlan, NamedPort, PortPlan, Probe, SecretDef,

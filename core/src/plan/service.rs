@@ -1,64 +1,14 @@
 //! One service: what catalog and custom services share (profiles, the choice of kind, env
-//! keys, resources, GPUs, command and args), with the kind deciding the rest as a [`Shape`].
+//! keys, resources, GPUs, command and args), with the kind deciding the rest as a [`Shape`](super::shape::Shape).
 
-use std::collections::BTreeMap;
-
-use super::model::{
-    HealthPlan, PortPlan, SecretDef, SecurityPlan, ServicePlan, Validated, Workload,
-};
-use super::{catalog_service, custom_service, env::Carriers, names, resources, PlanOptions};
-use crate::catalog::{self, EnvValue};
+use super::model::{SecretDef, ServicePlan, Validated};
+pub(super) use super::shape::ServiceInput;
+use super::{catalog_service, custom_service, env::Carriers, names, resources};
+use crate::catalog;
 use crate::conventions::is_env_key;
 use crate::error::{did_you_mean, ValidationErrors};
 use crate::template::Template;
 use crate::types::ServiceSpec;
-
-/// Everything planning one service reads.
-pub(super) struct ServiceInput<'a> {
-    /// Stack name.
-    pub stack: &'a str,
-    /// Service name.
-    pub name: &'a str,
-    /// Its spec.
-    pub spec: &'a ServiceSpec,
-    /// Whether it runs under the active profiles.
-    pub active: bool,
-    /// `spec.imageRegistry`.
-    pub registry: Option<&'a str>,
-    /// Options from outside the spec.
-    pub options: &'a PlanOptions,
-    /// Path of the service in the spec (`spec.services.<name>`).
-    pub path: String,
-}
-
-/// What the kind of a service (catalog type or custom image) decides.
-pub(super) struct Shape {
-    pub type_name: Option<String>,
-    pub image: String,
-    pub workload: Workload,
-    /// Default entrypoint / arguments (the spec's `command` / `args` replace them).
-    pub command: Option<Vec<Template>>,
-    pub args: Option<Vec<Template>>,
-    pub env: BTreeMap<String, EnvValue>,
-    pub ports: Vec<PortPlan>,
-    pub health: Option<HealthPlan>,
-    pub writable_paths: Vec<String>,
-    pub security: SecurityPlan,
-    pub connection: BTreeMap<String, Template>,
-    pub secrets: Vec<SecretDef>,
-}
-
-/// The replica count the spec asks for (1 by default); negative counts are errors.
-pub(super) fn replicas(spec: &ServiceSpec, path: &str, errors: &mut ValidationErrors) -> u32 {
-    match spec.replicas {
-        Some(n) if n < 0 => {
-            errors.push(format!("{path}.replicas"), "must not be negative");
-            1
-        }
-        Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
-        None => 1,
-    }
-}
 
 /// The plan of one service and its generated secrets; `None` when it has an error (every
 /// problem is in `errors`).

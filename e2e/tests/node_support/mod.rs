@@ -56,7 +56,7 @@ impl Stack {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("stack.yaml");
         std::fs::write(&file, stack).expect("write stack");
-        let render = Command::new(env!("CARGO_BIN_EXE_devstack"))
+        let render = Command::new(devstack_e2e::bin::devstack())
             .args(["render", "k8s"])
             .arg(&file)
             .arg("--include-secrets")

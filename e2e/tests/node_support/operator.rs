@@ -13,55 +13,14 @@ use devstack_e2e::kubectl::Kubectl;
 
 use super::local_image_overrides;
 
-/// The operator binary, built by cargo on first use so that it is the current source's (the
-/// CLI's tests get only the CLI's own binary from cargo). Fails the test when the build does.
+/// The operator binary, built by cargo on first use so that it is the current source's.
 pub fn operator_binary() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let mut build = Command::new(cargo);
-        // Cargo's per-crate variables of this test (CARGO_MANIFEST_DIR, …) are watched by
-        // ring's build script: inherited, they would make this build redo the dependency tree.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("CARGO_")
-                && key != "CARGO_HOME"
-                && key != "CARGO_TARGET_DIR"
-            {
-                build.env_remove(key);
-            }
-        }
-        let out = build
-            .current_dir(super::workspace())
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "devstack-operator",
-                "--bin",
-                "devstack-operator",
-                "--message-format=json",
-            ])
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run cargo build -p devstack-operator");
-        assert!(
-            out.status.success(),
-            "cargo build -p devstack-operator failed"
-        );
-        // The compiler-artifact message names the executable wherever the target dir is.
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|m| m.get("executable")?.as_str().map(PathBuf::from))
-            .find(|p| p.file_name().is_some_and(|n| n == "devstack-operator"))
-            .expect("cargo names the devstack-operator executable")
-    })
-    .clone()
+    devstack_e2e::bin::operator()
 }
 
 /// `devstack crd | kubectl apply --server-side -f -`, then waits until it is Established.
 pub fn install_crd(kubectl: &Kubectl) {
-    let crd = Command::new(env!("CARGO_BIN_EXE_devstack"))
+    let crd = Command::new(devstack_e2e::bin::devstack())
         .arg("crd")
         .output()
         .expect("run devstack crd");

@@ -7,11 +7,11 @@
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Result};
-use devstack_crds::parse::parse_devstack;
-use devstack_crds::plan::{plan, PlanOptions};
+use devstack_core::parse::parse_devstack;
+use devstack_core::plan::{plan, PlanOptions};
 use devstack_e2e::TestNamespace;
-use devstack_operator::K8sObject;
-use devstack_operator::RenderOptions;
+use devstack_render_k8s::K8sObject;
+use devstack_render_k8s::RenderOptions;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -144,7 +144,7 @@ async fn example_reaches_ready(name: &str, text: &str, options: RenderOptions) -
             ));
         }
     }
-    let rendered = devstack_operator::render_with(&plan, Some(&values), options)?;
+    let rendered = devstack_render_k8s::render_with(&plan, Some(&values), options)?;
     let mut diffs = Vec::new();
     for object in &rendered {
         diffs.extend(compare(&ns, object).await?);
@@ -185,7 +185,7 @@ async fn every_example_reaches_ready_and_equals_the_rendering() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-const GPU: &str = devstack_crds::conventions::GPU_RESOURCE;
+const GPU: &str = devstack_core::conventions::GPU_RESOURCE;
 
 #[tokio::test]
 async fn without_a_gpu_node_optional_gpu_services_run_on_cpu() {

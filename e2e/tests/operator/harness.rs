@@ -6,8 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use devstack_crds::parse::parse_devstack;
-use devstack_crds::DevStack;
+use devstack_core::parse::parse_devstack;
+use devstack_core::DevStack;
 use devstack_e2e::free_port;
 use devstack_e2e::{poll_until, TestNamespace};
 use k8s_openapi::api::core::v1::{Secret, Service};
@@ -104,7 +104,7 @@ impl Operator {
             .append(true)
             .open(&self.log)
             .context("operator log file")?;
-        let child = Command::new(env!("CARGO_BIN_EXE_devstack-operator"))
+        let child = Command::new(devstack_e2e::bin::operator())
             .args(&self.args)
             .args([
                 "--metrics-addr",

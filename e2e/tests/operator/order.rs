@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use devstack_crds::DevStack;
+use devstack_core::DevStack;
 use devstack_e2e::{poll_until, TestNamespace};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};

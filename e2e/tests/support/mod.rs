@@ -91,7 +91,7 @@ impl Stack {
 
     /// Like [`Stack::devstack`], with arguments after the stack file and extra environment.
     pub fn devstack_with(&self, args: &[&str], after: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_devstack"));
+        let mut command = Command::new(devstack_e2e::bin::devstack());
         command
             .current_dir(self.dir.path())
             .env("DOCKER_HOST", &self.docker_host)

@@ -5,7 +5,7 @@
 //! direct Kubernetes equivalent; a startup probe with `retries + ceil(start_period / interval)`
 //! attempts gives the same grace before liveness takes over.
 
-use devstack_crds::plan::{self, HealthPlan};
+use devstack_core::plan::{self, HealthPlan};
 use k8s_openapi::api::core::v1::{ExecAction, HTTPGetAction, Probe, TCPSocketAction};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -71,7 +71,7 @@ pub(crate) fn probes(health: &HealthPlan) -> Probes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use devstack_crds::plan::{Argv, NamedPort};
+    use devstack_core::plan::{Argv, NamedPort};
 
     fn health(probe: plan::Probe) -> HealthPlan {
         HealthPlan {

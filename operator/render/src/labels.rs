@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use devstack_crds::conventions::{LABEL_SERVICE, LABEL_STACK, MANAGED_BY};
-use devstack_crds::plan::ServicePlan;
+use devstack_core::conventions::{LABEL_SERVICE, LABEL_STACK, MANAGED_BY};
+use devstack_core::plan::ServicePlan;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::Ctx;
@@ -72,12 +72,12 @@ pub(crate) fn object_meta(ctx: &Ctx, name: impl Into<String>, labels: Labels) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use devstack_crds::test_support::plan_spec;
+    use devstack_core::test_support::plan_spec;
 
     #[test]
     fn service_labels_carry_component_and_service() {
         let plan = plan_spec("services:\n  db: {type: postgres}\n  web: {image: nginx:1}\n");
-        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
+        let ctx = Ctx::new(&plan, crate::RenderOptions::default());
         let db = service_labels(&ctx, &plan.services["db"]);
         assert_eq!(db["app.kubernetes.io/component"], "postgres");
         assert_eq!(db["app.kubernetes.io/name"], "db");

@@ -1,26 +1,30 @@
 //! The Kubernetes renderer: the resolved [`StackPlan`] in, typed objects out, no I/O.
 //!
-//! Every decision is already in the plan; this module only spells it the Kubernetes way
+//! Every decision is already in the plan; this crate only spells it the Kubernetes way
 //! (the Compose renderer spells the same plan the Docker way, and `devstack parity` checks
 //! that both say the same thing). Output order is deterministic: Secrets, NetworkPolicies,
 //! Services, then workloads, each group by name.
 //!
 //! Only services active under the plan's profiles are rendered.
 //!
-//! Modules, named like their counterparts in the Compose renderer (`devstack_compose`):
+//! The one choice that depends on the cluster (GPUs or the CPU fallback) is made from a node
+//! list the caller gives ([`gpu`], [`RenderOptions::from_nodes`]): rendering needs no client.
+//!
+//! Modules, named like their counterparts in the Compose renderer (`devstack_render_compose`):
 //! `labels` (labels, selectors, metadata), `health` (probes), `reachability`
 //! (NetworkPolicies), `resources` (requests and limits), `secrets` (the stack's two Secrets),
 //! `text` (`$(VAR)` references and escaping); then the objects: `service`, `pod`, `workload`.
 
 use std::collections::BTreeMap;
 
-use devstack_crds::conventions;
-use devstack_crds::plan::StackPlan;
+use devstack_core::conventions;
+use devstack_core::plan::StackPlan;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::Serialize;
 
+pub mod gpu;
 mod health;
 mod labels;
 mod pod;
@@ -31,7 +35,9 @@ mod service;
 mod text;
 mod workload;
 
-pub use devstack_crds::conventions::{
+pub use gpu::gpu_offered;
+
+pub use devstack_core::conventions::{
     ANNOTATION_DEPENDS_ON, LABEL_SERVICE, LABEL_STACK, MANAGED_BY, RETAIN_ON_DELETE,
 };
 
@@ -123,7 +129,7 @@ pub enum RenderError {
         name: String,
         /// Cause.
         #[source]
-        source: devstack_crds::yaml::YamlError,
+        source: devstack_core::yaml::YamlError,
     },
 }
 
@@ -137,8 +143,16 @@ pub struct RenderOptions {
 }
 
 impl RenderOptions {
+    /// The options the operator renders with on a cluster of `nodes`: the CPU fallback when
+    /// no node offers the GPUs the plan's services want ([`gpu::gpu_offered`]).
+    pub fn from_nodes(plan: &StackPlan, nodes: &[k8s_openapi::api::core::v1::Node]) -> Self {
+        RenderOptions {
+            gpu_fallback: !gpu::gpu_offered(plan, nodes),
+        }
+    }
+
     /// Whether `service` runs on CPU instead of its GPUs.
-    pub fn falls_back_to_cpu(&self, service: &devstack_crds::plan::ServicePlan) -> bool {
+    pub fn falls_back_to_cpu(&self, service: &devstack_core::plan::ServicePlan) -> bool {
         service.gpu > 0 && self.gpu_fallback && !service.gpu_required
     }
 }
@@ -205,7 +219,7 @@ pub fn render_with(
 pub fn to_yaml_stream(objects: &[K8sObject]) -> Result<String, RenderError> {
     let mut out = String::new();
     for object in objects {
-        let doc = devstack_crds::yaml::to_string(object).map_err(|source| RenderError::Yaml {
+        let doc = devstack_core::yaml::to_string(object).map_err(|source| RenderError::Yaml {
             kind: object.kind(),
             name: object.name().to_string(),
             source,
@@ -219,7 +233,7 @@ pub fn to_yaml_stream(objects: &[K8sObject]) -> Result<String, RenderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use devstack_crds::test_support::{fake_secrets, plan_spec};
+    use devstack_core::test_support::{fake_secrets, plan_spec};
 
     const STACK: &str = r#"
 services:

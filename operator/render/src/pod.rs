@@ -4,7 +4,7 @@
 //! `enableServiceLinks: false` keeps Kubernetes from injecting `<SERVICE>_PORT…` variables,
 //! so the container's environment has exactly the keys the Compose container has.
 
-use devstack_crds::plan::{EnvSource, ServicePlan};
+use devstack_core::plan::{EnvSource, ServicePlan};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
     PodSecurityContext, PodSpec, PodTemplateSpec, SeccompProfile, SecretKeySelector,
@@ -17,7 +17,7 @@ use super::labels::service_labels;
 use super::resources;
 use super::text::{container_list, container_text};
 use super::Ctx;
-use devstack_crds::conventions::GPU_ENV;
+use devstack_core::conventions::GPU_ENV;
 
 /// The pod template of `service`. Data volumes are mounted by name; the workload provides
 /// them (volume claim templates of a StatefulSet).
@@ -183,12 +183,12 @@ fn writable_paths(service: &ServicePlan) -> (Vec<Volume>, Vec<VolumeMount>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use devstack_crds::test_support::plan_spec;
+    use devstack_core::test_support::plan_spec;
 
     fn pod(spec: &str, service: &str) -> PodSpec {
         let plan = plan_spec(spec);
         template(
-            &Ctx::new(&plan, crate::render::RenderOptions::default()),
+            &Ctx::new(&plan, crate::RenderOptions::default()),
             &plan.services[service],
         )
         .spec

@@ -10,9 +10,9 @@
 //!
 //! With `isolation: open` no policy is rendered.
 
-use devstack_crds::conventions::{LABEL_SERVICE, LABEL_STACK};
-use devstack_crds::plan::{PortPlan, ServicePlan};
-use devstack_crds::types::Isolation;
+use devstack_core::conventions::{LABEL_SERVICE, LABEL_STACK};
+use devstack_core::plan::{PortPlan, ServicePlan};
+use devstack_core::types::Isolation;
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec,
@@ -119,7 +119,7 @@ fn ingress(ctx: &Ctx, service: &ServicePlan) -> Option<NetworkPolicy> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use devstack_crds::test_support::plan_spec;
+    use devstack_core::test_support::plan_spec;
 
     const STACK: &str = r#"
 services:
@@ -146,7 +146,7 @@ services:
     #[test]
     fn strict_renders_default_deny_and_one_policy_per_reachable_service() {
         let plan = plan_spec(STACK);
-        let policies = render(&Ctx::new(&plan, crate::render::RenderOptions::default()));
+        let policies = render(&Ctx::new(&plan, crate::RenderOptions::default()));
         assert_eq!(
             names(&policies),
             ["demo-default-deny", "demo-cache-ingress", "demo-db-ingress"]
@@ -189,13 +189,13 @@ services:
     #[test]
     fn open_isolation_renders_no_policies() {
         let plan = plan_spec(&format!("isolation: open\n{STACK}"));
-        assert!(render(&Ctx::new(&plan, crate::render::RenderOptions::default())).is_empty());
+        assert!(render(&Ctx::new(&plan, crate::RenderOptions::default())).is_empty());
     }
 
     #[test]
     fn portless_dependency_admits_dependents_on_every_port() {
         let plan = plan_spec("services:\n  worker: {image: busybox:1}\n  app: {image: busybox:1, dependsOn: [worker]}\n");
-        let policies = render(&Ctx::new(&plan, crate::render::RenderOptions::default()));
+        let policies = render(&Ctx::new(&plan, crate::RenderOptions::default()));
         let rules = policies[1].spec.as_ref().unwrap().ingress.as_ref().unwrap();
         assert!(rules[0].ports.is_none());
     }

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use devstack_crds::conventions::GPU_RESOURCE;
-use devstack_crds::plan::ServicePlan;
-use devstack_crds::quantity::{format_bytes, format_cpu};
+use devstack_core::conventions::GPU_RESOURCE;
+use devstack_core::plan::ServicePlan;
+use devstack_core::quantity::{format_bytes, format_cpu};
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
@@ -44,7 +44,7 @@ pub(crate) fn requirements(service: &ServicePlan, options: RenderOptions) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use devstack_crds::test_support::plan_spec;
+    use devstack_core::test_support::plan_spec;
 
     #[test]
     fn gpu_falls_back_to_cpu_unless_required() {

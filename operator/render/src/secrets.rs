@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
 
-use devstack_crds::conventions::RETAIN_ON_DELETE;
+use devstack_core::conventions::RETAIN_ON_DELETE;
 
 use super::labels::{object_meta, stack_labels};
 use super::text::secret_text;
@@ -61,7 +61,7 @@ pub(crate) fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use devstack_crds::test_support::{fake_secrets, plan_spec};
+    use devstack_core::test_support::{fake_secrets, plan_spec};
 
     #[test]
     fn credentials_and_connections_of_active_services() {
@@ -69,7 +69,7 @@ mod tests {
             "services:\n  db: {type: postgres}\n  cache: {type: redis, profiles: [x]}\n  web: {image: nginx:1, ports: [{name: http, containerPort: 80}]}\n",
         );
         plan.namespace = Some("team".into());
-        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
+        let ctx = Ctx::new(&plan, crate::RenderOptions::default());
         let secrets = render(&ctx, &fake_secrets(&plan)).unwrap();
         let creds = secrets[0].string_data.as_ref().unwrap();
         assert_eq!(
@@ -105,7 +105,7 @@ mod tests {
         let plan = plan_spec(
             "services:\n  db: {type: postgres, storage: {retainOnDelete: false}}\n  web: {image: nginx:1}\n",
         );
-        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
+        let ctx = Ctx::new(&plan, crate::RenderOptions::default());
         let secrets = render(&ctx, &fake_secrets(&plan)).unwrap();
         assert!(secrets.iter().all(|s| s.metadata.annotations.is_none()));
     }

@@ -6,7 +6,7 @@
 //! other ports too (they are reachable on some node port, unlike in Compose; a documented
 //! difference). A service without ports gets a headless Service, so its name still resolves.
 
-use devstack_crds::plan::ServicePlan;
+use devstack_core::plan::ServicePlan;
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -45,14 +45,14 @@ pub(crate) fn render(ctx: &Ctx, service: &ServicePlan) -> Service {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use devstack_crds::test_support::plan_spec;
+    use devstack_core::test_support::plan_spec;
 
     #[test]
     fn host_ports_make_a_node_port_service() {
         let plan = plan_spec(
             "services:\n  web:\n    image: nginx:1\n    ports: [{name: http, containerPort: 80, hostPort: 8080}, {name: admin, containerPort: 81}]\n  db: {type: postgres}\n",
         );
-        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
+        let ctx = Ctx::new(&plan, crate::RenderOptions::default());
         let web = render(&ctx, &plan.services["web"]).spec.unwrap();
         assert_eq!(web.type_.as_deref(), Some("NodePort"));
         let ports = web.ports.unwrap();
@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn portless_service_is_headless() {
         let plan = plan_spec("services:\n  worker: {image: busybox:1}\n");
-        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
+        let ctx = Ctx::new(&plan, crate::RenderOptions::default());
         let spec = render(&ctx, &plan.services["worker"]).spec.unwrap();
         assert_eq!(spec.cluster_ip.as_deref(), Some("None"));
         assert!(spec.ports.is_none());

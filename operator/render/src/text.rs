@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use devstack_crds::conventions::kubelet;
-use devstack_crds::template::{ContainerTemplate, Segment, Template};
+use devstack_core::conventions::kubelet;
+use devstack_core::template::{ContainerTemplate, Segment, Template};
 
 use super::{Ctx, RenderError};
 
@@ -69,13 +69,13 @@ pub(crate) fn container_list(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use devstack_crds::template::{CarriedSecret, SecretId};
-    use devstack_crds::test_support::plan_spec;
+    use devstack_core::template::{CarriedSecret, SecretId};
+    use devstack_core::test_support::plan_spec;
 
     #[test]
     fn secrets_become_references_to_the_carrying_env_var() {
         let plan = plan_spec("services:\n  cache: {type: redis}\n");
-        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
+        let ctx = Ctx::new(&plan, crate::RenderOptions::default());
         let t = ContainerTemplate::lit("pre$")
             .push_secret(CarriedSecret {
                 id: SecretId::new("cache", "password"),
@@ -95,7 +95,7 @@ mod tests {
     fn secret_data_is_filled_and_not_escaped() {
         let mut plan = plan_spec("services:\n  web: {image: nginx:1}\n");
         plan.namespace = Some("team".into());
-        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
+        let ctx = Ctx::new(&plan, crate::RenderOptions::default());
         let t = Template::lit("x$(y):")
             .push_secret(SecretId::new("web", "password"))
             .push_lit("@")

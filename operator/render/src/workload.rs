@@ -4,9 +4,9 @@
 //! The `devstack.dev/depends-on` annotation lists the dependencies (sorted); the operator rolls
 //! a workload out only once they are Ready, as Compose waits for `service_healthy`.
 
-use devstack_crds::conventions::ANNOTATION_DEPENDS_ON;
-use devstack_crds::plan::{ServicePlan, VolumePlan, Workload};
-use devstack_crds::quantity::format_bytes;
+use devstack_core::conventions::ANNOTATION_DEPENDS_ON;
+use devstack_core::plan::{ServicePlan, VolumePlan, Workload};
+use devstack_core::quantity::format_bytes;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy,
     StatefulSetSpec,
@@ -105,7 +105,7 @@ fn claim(ctx: &Ctx, service: &ServicePlan, volume: &VolumePlan) -> PersistentVol
 #[cfg(test)]
 mod tests {
     use super::*;
-    use devstack_crds::test_support::plan_spec;
+    use devstack_core::test_support::plan_spec;
 
     const STACK: &str = r#"
 services:
@@ -120,7 +120,7 @@ services:
     #[test]
     fn stateless_service_is_a_deployment() {
         let plan = plan_spec(STACK);
-        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
+        let ctx = Ctx::new(&plan, crate::RenderOptions::default());
         let K8sObject::Deployment(d) = render(&ctx, &plan.services["api"]) else {
             panic!("expected a Deployment");
         };
@@ -138,7 +138,7 @@ services:
     #[test]
     fn stateful_service_is_a_statefulset_with_claims() {
         let plan = plan_spec(STACK);
-        let ctx = Ctx::new(&plan, crate::render::RenderOptions::default());
+        let ctx = Ctx::new(&plan, crate::RenderOptions::default());
         let K8sObject::StatefulSet(s) = render(&ctx, &plan.services["db"]) else {
             panic!("expected a StatefulSet");
         };

@@ -1,8 +1,11 @@
 //! `devstack catalog`: the catalog as a table or JSON.
 
-use devstack_crds::catalog::{CatalogEntry, ENTRIES};
-use devstack_crds::quantity::{format_bytes, format_cpu};
+use anyhow::Result;
+use devstack_core::catalog::{CatalogEntry, ENTRIES};
+use devstack_core::quantity::{format_bytes, format_cpu};
 use serde::Serialize;
+
+use crate::output::{self, Format};
 
 /// One row of the listing.
 #[derive(Debug, Serialize)]
@@ -60,11 +63,7 @@ pub fn rows() -> Vec<CatalogRow> {
 
 /// An aligned text table.
 pub fn table() -> String {
-    let rows = rows();
-    let header = [
-        "TYPE", "IMAGE", "PORTS", "STATEFUL", "UID", "REQUESTS", "LIMITS",
-    ];
-    let cells: Vec<[String; 7]> = rows
+    let cells: Vec<[String; 7]> = rows()
         .iter()
         .map(|r| {
             [
@@ -78,25 +77,18 @@ pub fn table() -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row.iter()) {
-            *w = (*w).max(c.len());
-        }
+    output::table(
+        [
+            "TYPE", "IMAGE", "PORTS", "STATEFUL", "UID", "REQUESTS", "LIMITS",
+        ],
+        &cells,
+    )
+}
+
+/// `devstack catalog`: the table or JSON.
+pub fn run(format: Format) -> Result<()> {
+    match format {
+        Format::Table => output::print(&table()),
+        Format::Json => output::print_json(&rows()),
     }
-    let mut out = String::new();
-    let mut line = |cols: Vec<&str>| {
-        let text: Vec<String> = cols
-            .iter()
-            .zip(widths.iter())
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(text.join("  ").trim_end());
-        out.push('\n');
-    };
-    line(header.to_vec());
-    for row in &cells {
-        line(row.iter().map(String::as_str).collect());
-    }
-    out
 }

@@ -1,12 +1,14 @@
 //! The local secrets file (`.env` beside a rendered compose file): generated once with a
-//! CSPRNG, reused on every later render, never loosened beyond mode 0600.
+//! CSPRNG, reused on every later render, never loosened beyond mode 0600. [`sync`] is the one
+//! read → ensure → merge → write sequence every command goes through.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use devstack_crds::plan::StackPlan;
+use devstack_core::plan::StackPlan;
+use devstack_render_compose::RenderError;
 
 /// Failure to read or write the secrets file.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,61 @@ pub enum SecretsError {
         /// 1-based line number.
         line: usize,
     },
+    /// The file's values cannot be written back (a value the `.env` format cannot hold).
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+/// What [`sync`] does with the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnvSync {
+    /// Generate missing secrets; write only when something was generated.
+    Ensure,
+    /// Generate missing secrets and always write the file (with the compose file beside it).
+    Rewrite,
+    /// Replace the plan's secrets with new values (user lines stay); nothing happens to a
+    /// missing or empty file.
+    Regenerate,
+}
+
+/// The plan's secret values after [`sync`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnvValues {
+    /// Every secret value of the plan, by id.
+    pub values: BTreeMap<String, String>,
+    /// How many of them were already in the file.
+    pub reused: usize,
+}
+
+/// The one read → ensure → merge → write sequence of the `.env` at `path`: values already in
+/// the file are kept, missing ones generated, lines the user added preserved (after the
+/// generated content), the file written atomically with mode 0600 (its directory created).
+pub fn sync(plan: &StackPlan, path: &Path, mode: EnvSync) -> Result<EnvValues, SecretsError> {
+    let mut existing = read_env_file(path)?;
+    if mode == EnvSync::Regenerate {
+        if existing.is_empty() {
+            return Ok(EnvValues::default());
+        }
+        for id in devstack_render_compose::required_secret_ids(plan) {
+            existing.remove(&id);
+        }
+    }
+    let values = ensure_secrets(plan, &existing);
+    let reused = values
+        .iter()
+        .filter(|(k, v)| existing.get(*k) == Some(v))
+        .count();
+    if mode != EnvSync::Ensure || reused < values.len() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| SecretsError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let generated = devstack_render_compose::env_file(plan, &values)?;
+        write_private(path, &merge_foreign_keys(&generated, &existing))?;
+    }
+    Ok(EnvValues { values, reused })
 }
 
 /// Reads `KEY=VALUE` lines (comments and blank lines skipped). A missing file is empty.
@@ -69,7 +126,7 @@ pub fn ensure_secrets(
     plan: &StackPlan,
     existing: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
-    devstack_crds::secrets::fill(plan, existing, &mut rand::rng())
+    devstack_core::secrets::fill(plan, existing, &mut rand::rng())
 }
 
 /// Writes `contents` to `path` with mode 0600, atomically (temp file + rename), keeping any

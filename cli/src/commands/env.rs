@@ -6,8 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use devstack_crds::plan::{ServicePlan, StackPlan};
-use devstack_crds::template::{Segment, Template};
+use devstack_core::plan::{ServicePlan, StackPlan};
+use devstack_core::template::{Segment, Template};
+use devstack_docker::Stack;
+
+use super::EnvFormat;
+use crate::output;
 
 /// What secrets become when they are not to be shown.
 pub const REDACTED: &str = "<redacted>";
@@ -153,21 +157,40 @@ fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
+/// `devstack env`: the settings of `service` (every active service without it) from the
+/// stack's `.env` (generated on first use, like `up`).
+pub fn run(
+    plan: &StackPlan,
+    service: Option<&str>,
+    format: EnvFormat,
+    show_secrets: bool,
+) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir()?;
+    let secrets = Stack::open(plan, &cwd)?.env()?;
+    let settings = settings(plan, &secrets, service, show_secrets);
+    let format = match format {
+        EnvFormat::Dotenv => "dotenv",
+        EnvFormat::Shell => "shell",
+        EnvFormat::Json => "json",
+    };
+    output::print(&self::format(&settings, format))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use devstack_crds::plan::{plan, PlanOptions};
+    use devstack_core::plan::{plan, PlanOptions};
 
     fn stack() -> StackPlan {
         let text = "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: s}\nspec:\n  services:\n    db: {type: postgres, hostPorts: {postgres: 5433}}\n    cache: {type: redis}\n";
-        let stack = devstack_crds::parse::parse_devstack(text).unwrap();
+        let stack = devstack_core::parse::parse_devstack(text).unwrap();
         plan(&stack, &PlanOptions::default()).unwrap()
     }
 
     #[test]
     fn host_settings_use_loopback_and_host_ports_and_redact_secrets() {
         let plan = stack();
-        let secrets = devstack_crds::secrets::fill(&plan, &BTreeMap::new(), &mut rand::rng());
+        let secrets = devstack_core::secrets::fill(&plan, &BTreeMap::new(), &mut rand::rng());
         let shown = settings(&plan, &secrets, None, false);
         assert!(shown.iter().all(|s| s.service == "db"), "{shown:?}");
         let get = |k: &str| shown.iter().find(|s| s.key == k).unwrap().value.clone();
