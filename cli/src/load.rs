@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use devstack_crds::limits::MAX_INPUT_BYTES;
-use devstack_crds::parse::{parse_devstack, ParseError};
-use devstack_crds::plan::{plan, PlanOptions, StackPlan};
-use devstack_crds::ValidationErrors;
+use devstack_core::limits::MAX_INPUT_BYTES;
+use devstack_core::parse::{parse_devstack, ParseError};
+use devstack_core::plan::{plan, PlanOptions, StackPlan};
+use devstack_core::ValidationErrors;
 
 /// Why a stack could not be planned. Messages leave the cause to the error chain (printed
 /// once, after a `: `).
@@ -77,7 +77,7 @@ pub fn parse_overrides(values: &[String]) -> Result<BTreeMap<String, String>, Lo
 
 /// Checks a `--namespace` value: a DNS label of at most 63 characters.
 pub fn check_namespace(namespace: String) -> Result<String, LoadError> {
-    if devstack_crds::conventions::is_dns_label(&namespace, 63) {
+    if devstack_core::conventions::is_dns_label(&namespace, 63) {
         Ok(namespace)
     } else {
         Err(LoadError::Usage(format!(

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use devstack_crds::test_support as fixtures;
+use devstack_core::test_support as fixtures;
 
 const BIN: &str = env!("CARGO_BIN_EXE_devstack");
 
@@ -38,7 +38,7 @@ fn a_stack_file_over_the_size_limit_exits_2() {
     let mut body = fixtures::manifest("demo", "services:\n  api: {image: 'a:1'}\n");
     body.push_str(&format!(
         "# {}\n",
-        "x".repeat(devstack_crds::limits::MAX_INPUT_BYTES)
+        "x".repeat(devstack_core::limits::MAX_INPUT_BYTES)
     ));
     std::fs::write(dir.path().join("big.yaml"), body).unwrap();
     let out = devstack_in(dir.path(), &["validate", "big.yaml"]);
