@@ -80,6 +80,7 @@ fn values_schema_rejects_bad_values_by_name() {
         ("logFormat=yaml", "logFormat"),
         ("watchNamespaces={Team_A}", "watchNamespaces"),
         ("imageOverrides.postgres=", "imageOverrides"),
+        ("nodePortRange=1-65535", "nodePortRange"),
         ("replica=2", "replica"),
     ] {
         let out = helm_output(&["template", RELEASE, chart, "--set", set], false).unwrap();
