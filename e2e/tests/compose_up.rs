@@ -173,6 +173,25 @@ fn a_rendered_stack_comes_up_healthy_and_keeps_its_isolation() {
         "redis without a password must be refused: {text}"
     );
 
+    // The password is on no command line: not in the server's argv (what `ps` on the host and
+    // `docker inspect` show), only in its environment and its private config file.
+    let env = std::fs::read_to_string(project.file.with_file_name(".env")).expect(".env");
+    let password = env
+        .lines()
+        .find_map(|l| l.strip_prefix("DEVSTACK_CACHE_PASSWORD="))
+        .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\''))
+        .expect("the cache password in .env");
+    assert!(password.len() >= 16, "{password}");
+    let (ok, argv) = project.exec(
+        "cache",
+        "for f in /proc/[0-9]*/cmdline; do tr '\\000' ' ' < $f; echo; done",
+    );
+    assert!(ok && argv.contains("redis-server"), "{argv}");
+    assert!(
+        !argv.contains(password),
+        "the redis password is on a command line: {argv}"
+    );
+
     // Strict isolation: loner has no edge, so it can neither resolve nor reach db or cache.
     // Names of a shared network resolve at once through Docker's embedded DNS; an unknown name
     // is forwarded to the host's resolvers, which this sandbox cannot reach, hence the bounds.
