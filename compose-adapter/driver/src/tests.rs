@@ -135,3 +135,66 @@ async fn a_taken_host_port_names_the_service_and_the_port() {
         (Vec::new(), Vec::new())
     );
 }
+
+/// A running container on `docker` whose readiness is left to the driver's own probe.
+async fn probed(docker: &MockDocker) {
+    use crate::api::DockerApi;
+    use bollard::query_parameters::CreateContainerOptionsBuilder;
+    let options = CreateContainerOptionsBuilder::new()
+        .name("demo-api-1")
+        .build();
+    docker
+        .create_container(
+            Some(options),
+            bollard::models::ContainerCreateBody::default(),
+        )
+        .await
+        .unwrap();
+    docker.start_container("demo-api-1", None).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_hung_probe_ends_at_the_deadline() {
+    let docker = MockDocker {
+        exec: mock::ExecBehaviour::Hang,
+        ..MockDocker::default()
+    };
+    probed(&docker).await;
+    let started = std::time::Instant::now();
+    let deadline = started + Duration::from_millis(800);
+    let argv = ["true".to_string()];
+    let err = crate::wait::wait_ready(&docker, "api", "demo-api-1", Some(&argv), deadline)
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(err.to_string().contains("did not finish"), "{err}");
+}
+
+#[tokio::test]
+async fn a_chatty_probe_keeps_a_bounded_output() {
+    let docker = MockDocker {
+        exec: mock::ExecBehaviour::Flood,
+        ..MockDocker::default()
+    };
+    probed(&docker).await;
+    let deadline = std::time::Instant::now() + Duration::from_millis(600);
+    let argv = ["true".to_string()];
+    let err = crate::wait::wait_ready(&docker, "api", "demo-api-1", Some(&argv), deadline)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("output cut at 64 KiB"),
+        "{}",
+        &err[..200.min(err.len())]
+    );
+    assert!(
+        err.len() < crate::wait::PROBE_OUTPUT_MAX + 8 * 1024,
+        "{} bytes",
+        err.len()
+    );
+}

@@ -17,6 +17,12 @@ use crate::api::DockerApi;
 
 /// Pause between two probes.
 const PROBE_EVERY: Duration = Duration::from_millis(250);
+/// The longest one probe may run (less when the deadline is nearer): a hung check never holds
+/// `up` past its `--timeout`.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most output of one probe that is kept; reading stops there (a chatty check never fills
+/// the memory).
+pub const PROBE_OUTPUT_MAX: usize = 64 * 1024;
 /// Log lines shown when a service fails.
 const LOG_TAIL: &str = "20";
 
@@ -84,13 +90,24 @@ pub async fn wait_ready<D: DockerApi>(
         let running = state.running == Some(true);
         match probe {
             None if running => return Ok(()),
-            Some(argv) if running => match exec(docker, container, argv).await {
-                Ok((0, _)) => return Ok(()),
-                Ok((code, output)) => {
-                    last_output = format!("exit code {code}: {}", output.trim());
+            Some(argv) if running => {
+                let limit = deadline
+                    .saturating_duration_since(Instant::now())
+                    .clamp(PROBE_EVERY, PROBE_TIMEOUT);
+                match tokio::time::timeout(limit, exec(docker, container, argv)).await {
+                    Ok(Ok((0, _))) => return Ok(()),
+                    Ok(Ok((code, output))) => {
+                        last_output = format!("exit code {code}: {}", output.trim());
+                    }
+                    Ok(Err(e)) => last_output = e.to_string(),
+                    Err(_) => {
+                        last_output = format!(
+                            "the health check did not finish within {:.1}s",
+                            limit.as_secs_f64()
+                        );
+                    }
                 }
-                Err(e) => last_output = e.to_string(),
-            },
+            }
             _ => {}
         }
         if Instant::now() >= deadline {
@@ -106,7 +123,8 @@ pub async fn wait_ready<D: DockerApi>(
     }
 }
 
-/// Runs `argv` in `container` as its configured user; the exit code and combined output.
+/// Runs `argv` in `container` as its configured user; the exit code and combined output, at
+/// most [`PROBE_OUTPUT_MAX`] bytes of it (a check still running then counts as failed).
 async fn exec<D: DockerApi>(
     docker: &D,
     container: &str,
@@ -130,6 +148,15 @@ async fn exec<D: DockerApi>(
     {
         while let Some(chunk) = stream.next().await {
             output.push_str(&chunk?.to_string());
+            if output.len() > PROBE_OUTPUT_MAX {
+                let mut end = PROBE_OUTPUT_MAX;
+                while !output.is_char_boundary(end) {
+                    end -= 1;
+                }
+                output.truncate(end);
+                output.push_str("\n(output cut at 64 KiB)");
+                break;
+            }
         }
     }
     let inspect = docker.inspect_exec(&created.id).await?;

@@ -51,6 +51,20 @@ pub struct MockDocker {
     pub failing_starts: BTreeSet<String>,
     /// Container name → a host port its start finds taken.
     pub taken_ports: BTreeMap<String, u16>,
+    /// What an exec (the driver's own health probe) does.
+    pub exec: ExecBehaviour,
+}
+
+/// How the mock's execs behave.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExecBehaviour {
+    /// Detached, exit code 0, and every running container reports healthy.
+    #[default]
+    Healthy,
+    /// Never finishes (and containers report no health status).
+    Hang,
+    /// Prints without end (and containers report no health status).
+    Flood,
 }
 
 fn not_found(what: &str) -> Error {
@@ -144,7 +158,7 @@ impl DockerApi for MockDocker {
                     ContainerStateStatusEnum::CREATED
                 }),
                 running: Some(c.running),
-                health: c.running.then(|| Health {
+                health: (c.running && self.exec == ExecBehaviour::Healthy).then(|| Health {
                     status: Some(HealthStatusEnum::HEALTHY),
                     ..Health::default()
                 }),
@@ -263,7 +277,24 @@ impl DockerApi for MockDocker {
         _exec: &str,
         _options: Option<StartExecOptions>,
     ) -> impl Future<Output = ApiResult<StartExecResults>> + Send {
-        done(Ok(StartExecResults::Detached))
+        let input =
+            || -> std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>> { Box::pin(Vec::new()) };
+        done(Ok(match self.exec {
+            ExecBehaviour::Healthy => StartExecResults::Detached,
+            ExecBehaviour::Hang => StartExecResults::Attached {
+                output: stream::pending().boxed(),
+                input: input(),
+            },
+            ExecBehaviour::Flood => StartExecResults::Attached {
+                output: stream::repeat_with(|| {
+                    Ok(LogOutput::StdOut {
+                        message: vec![b'x'; 8192].into(),
+                    })
+                })
+                .boxed(),
+                input: input(),
+            },
+        }))
     }
 
     fn inspect_exec(
@@ -271,7 +302,8 @@ impl DockerApi for MockDocker {
         _exec: &str,
     ) -> impl Future<Output = ApiResult<ExecInspectResponse>> + Send {
         done(Ok(ExecInspectResponse {
-            exit_code: Some(0),
+            // A flooding check is still running when the reader stops.
+            exit_code: (self.exec == ExecBehaviour::Healthy).then_some(0),
             ..ExecInspectResponse::default()
         }))
     }
