@@ -55,7 +55,7 @@ fn secrets_input(e: &SecretsError) -> bool {
     match e {
         SecretsError::Malformed { .. } => true,
         SecretsError::Render(e) => render_input(e),
-        SecretsError::Io { .. } => false,
+        SecretsError::Io { .. } | SecretsError::Symlink { .. } => false,
     }
 }
 

@@ -21,6 +21,12 @@ pub enum SecretsError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A state file or its directory is a symbolic link.
+    #[error("{path} is a symbolic link; devstack reads and writes its state only in real files and directories: remove the link")]
+    Symlink {
+        /// The link.
+        path: String,
+    },
     /// A line that is not `KEY=VALUE`.
     #[error("{path}:{line}: expected KEY=VALUE; fix or remove the line")]
     Malformed {
@@ -94,6 +100,7 @@ pub fn sync(plan: &StackPlan, path: &Path, mode: EnvSync) -> Result<EnvValues, S
 /// Reads `KEY=VALUE` lines (comments and blank lines skipped). A missing file is empty.
 pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, SecretsError> {
     let shown = path.display().to_string();
+    refuse_symlink(path)?;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
@@ -134,26 +141,59 @@ pub fn ensure_secrets(
     devstack_core::secrets::fill(plan, existing, &mut rand::rng())
 }
 
-/// Writes `contents` to `path` with mode 0600, atomically (temp file + rename), keeping any
-/// previous file intact until the new one is complete.
+/// Refuses `path` when it, or the directory it is in, is a symbolic link: state is never
+/// read or written through a link a repository could ship (`.env -> ~/.bashrc`).
+pub fn refuse_symlink(path: &Path) -> Result<(), SecretsError> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    for candidate in std::iter::once(path).chain(dir) {
+        if std::fs::symlink_metadata(candidate).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(SecretsError::Symlink {
+                path: candidate.display().to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes `contents` to `path` with mode 0600, atomically, keeping any previous file intact
+/// until the new one is complete: a temp file of a random name beside it, created exclusively
+/// (`O_CREAT|O_EXCL`: nothing planted at that name, link or file, is opened), then renamed
+/// over `path` (which replaces a link itself, never its target; links are refused anyway).
 pub fn write_private(path: &Path, contents: &str) -> Result<(), SecretsError> {
+    refuse_symlink(path)?;
     let io = |source| SecretsError::Io {
         path: path.display().to_string(),
         source,
     };
-    let tmp = path.with_extension("devstack-tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(io)?;
-    file.write_all(contents.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut attempt = 0;
+    let (tmp, mut file) = loop {
+        let tmp = path.with_file_name(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+        {
+            Ok(file) => break (tmp, file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 8 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(io(e)),
+        }
+    };
+    let written = file
+        .set_permissions(std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| file.write_all(contents.as_bytes()))
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(io)
 }
 
 /// Keeps lines of `existing` that the new env file does not set (nothing the user added is
@@ -178,4 +218,70 @@ pub fn merge_foreign_keys(generated: &str, existing: &BTreeMap<String, String>) 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    /// A file outside the state directory that a planted link points at.
+    fn victim(dir: &Path) -> std::path::PathBuf {
+        let victim = dir.join("bashrc");
+        std::fs::write(&victim, "export KEEP=1\n").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+        victim
+    }
+
+    fn untouched(victim: &Path) {
+        assert_eq!(std::fs::read_to_string(victim).unwrap(), "export KEEP=1\n");
+        let mode = std::fs::metadata(victim).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+    }
+
+    #[test]
+    fn a_link_planted_at_the_old_temp_name_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = victim(dir.path());
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        symlink(&victim, state.join(".env.devstack-tmp")).unwrap();
+        write_private(&state.join(".env"), "A=1\n").unwrap();
+        untouched(&victim);
+        assert_eq!(
+            std::fs::read_to_string(state.join(".env")).unwrap(),
+            "A=1\n"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(&state)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn a_linked_state_file_or_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = victim(dir.path());
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        symlink(&victim, state.join(".env")).unwrap();
+        let err = write_private(&state.join(".env"), "A=1\n").unwrap_err();
+        assert!(matches!(err, SecretsError::Symlink { .. }), "{err}");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        let err = read_env_file(&state.join(".env")).unwrap_err();
+        assert!(matches!(err, SecretsError::Symlink { .. }), "{err}");
+        untouched(&victim);
+
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        symlink(&elsewhere, dir.path().join("linked")).unwrap();
+        let err = write_private(&dir.path().join("linked/compose.yaml"), "x").unwrap_err();
+        assert!(matches!(err, SecretsError::Symlink { .. }), "{err}");
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    }
 }
