@@ -64,7 +64,11 @@ pub struct EnvValues {
 /// The one read → ensure → merge → write sequence of the `.env` at `path`: values already in
 /// the file are kept, missing ones generated, lines the user added preserved (after the
 /// generated content), the file written atomically with mode 0600 (its directory created).
+///
+/// The whole sequence holds an exclusive lock on `.lock` beside the file, so concurrent runs
+/// (two shells, `up` and `env`) agree on one set of values instead of each keeping its own.
 pub fn sync(plan: &StackPlan, path: &Path, mode: EnvSync) -> Result<EnvValues, SecretsError> {
+    let _lock = lock_beside(path)?;
     let mut existing = read_env_file(path)?;
     if mode == EnvSync::Regenerate {
         if existing.is_empty() {
@@ -80,17 +84,6 @@ pub fn sync(plan: &StackPlan, path: &Path, mode: EnvSync) -> Result<EnvValues, S
         .filter(|(k, v)| existing.get(*k) == Some(v))
         .count();
     if mode != EnvSync::Ensure || reused < values.len() {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // 0700 whatever the umask (a mode asked at creation only loses bits to it).
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|source| SecretsError::Io {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-        }
         let generated = devstack_render_compose::env_file(plan, &values)?;
         write_private(path, &merge_foreign_keys(&generated, &existing))?;
     }
@@ -139,6 +132,37 @@ pub fn ensure_secrets(
     existing: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
     devstack_core::secrets::fill(plan, existing, &mut rand::rng())
+}
+
+/// Creates the directory of `path` (0700 whatever the umask: a mode asked at creation only
+/// loses bits to it) and takes an exclusive lock on `.lock` there, released when the returned
+/// file is dropped (or the process ends).
+fn lock_beside(path: &Path) -> Result<std::fs::File, SecretsError> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| SecretsError::Io { path, source }
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(dir))?;
+    let lock = dir.join(".lock");
+    refuse_symlink(&lock)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock)
+        .map_err(io(&lock))?;
+    file.lock().map_err(io(&lock))?;
+    Ok(file)
 }
 
 /// Refuses `path` when it, or the directory it is in, is a symbolic link: state is never
@@ -240,6 +264,29 @@ mod tests {
         assert_eq!(std::fs::read_to_string(victim).unwrap(), "export KEEP=1\n");
         let mode = std::fs::metadata(victim).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o644);
+    }
+
+    #[test]
+    fn concurrent_first_runs_agree_on_one_set_of_secrets() {
+        let plan = devstack_core::test_support::plan_spec(
+            "services:\n  db: {type: postgres}\n  cache: {type: redis}\n",
+        );
+        for _round in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(".devstack/demo/.env");
+            let seen: Vec<BTreeMap<String, String>> = std::thread::scope(|scope| {
+                let runs: Vec<_> = (0..8)
+                    .map(|_| scope.spawn(|| sync(&plan, &path, EnvSync::Ensure).unwrap().values))
+                    .collect();
+                runs.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            let kept = read_env_file(&path).unwrap();
+            for values in &seen {
+                for (id, value) in values {
+                    assert_eq!(kept.get(id), Some(value), "a run went on with a lost {id}");
+                }
+            }
+        }
     }
 
     #[test]
