@@ -19,5 +19,6 @@ mod leader;
 mod lifecycle;
 mod order;
 mod realnode;
+mod trust;
 
 pub use harness::*;
