@@ -7,9 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use devstack_crds::plan::StackPlan;
 use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{Event, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::ByteString;
+use kube::api::ListParams;
+use kube::Api;
 
 use super::credentials::{self, Credentials};
 use super::error::Error;
@@ -188,17 +190,19 @@ async fn workload_outcome(
     waiting_for: Vec<String>,
 ) -> Result<ServiceOutcome, Error> {
     let create = waiting_for.is_empty();
-    let (exists, ready) = match workload {
+    let (exists, ready, refused) = match workload {
         K8sObject::Deployment(d) => {
             let live = observed.get::<Deployment>(object_name(&d));
             let live = match (live, create) {
                 (None, false) => None,
                 (live, _) => Some(writer.apply(d, live, Tie::Owned, false).await?),
             };
-            (
-                live.is_some(),
-                live.as_ref().is_some_and(status::deployment_ready),
-            )
+            let ready = live.as_ref().is_some_and(status::deployment_ready);
+            let refused = live
+                .as_ref()
+                .filter(|_| !ready)
+                .and_then(status::replica_failure);
+            (live.is_some(), ready, refused)
         }
         K8sObject::StatefulSet(s) => {
             let live = observed.get::<StatefulSet>(object_name(&s));
@@ -206,15 +210,40 @@ async fn workload_outcome(
                 (None, false) => None,
                 (live, _) => Some(writer.apply(s, live, Tie::Owned, false).await?),
             };
-            (
-                live.is_some(),
-                live.as_ref().is_some_and(status::statefulset_ready),
-            )
+            let ready = live.as_ref().is_some_and(status::statefulset_ready);
+            // No pod at all: the StatefulSet controller says why only in an Event.
+            let refused = match &live {
+                Some(s) if !ready && s.status.as_ref().map_or(0, |st| st.replicas) == 0 => {
+                    failed_create(writer, object_name(s)).await
+                }
+                _ => None,
+            };
+            (live.is_some(), ready, refused)
         }
-        _ => (false, false),
+        _ => (false, false, None),
     };
     let waiting_for = if exists { Vec::new() } else { waiting_for };
-    Ok(ServiceOutcome { ready, waiting_for })
+    Ok(ServiceOutcome {
+        ready,
+        waiting_for,
+        refused,
+    })
+}
+
+/// The message of the latest `FailedCreate` Event of StatefulSet `name` (pods refused, e.g.
+/// by the namespace's Pod Security level). Best-effort: a failed read is no answer.
+async fn failed_create(writer: &Writer<'_>, name: &str) -> Option<String> {
+    let selector =
+        format!("involvedObject.kind=StatefulSet,involvedObject.name={name},reason=FailedCreate");
+    let events = Api::<Event>::namespaced(writer.client().clone(), writer.namespace())
+        .list(&ListParams::default().fields(&selector))
+        .await
+        .ok()?;
+    events
+        .items
+        .into_iter()
+        .max_by_key(|e| e.last_timestamp.clone().map(|t| t.0))
+        .and_then(|e| e.message)
 }
 
 fn object_name<K: OwnedKind>(object: &K) -> &str {

@@ -52,6 +52,8 @@ struct State {
     requests: Vec<Recorded>,
     fail: Vec<String>,
     next_version: u64,
+    /// Status given to an applied object instead of a ready one, by path.
+    statuses: BTreeMap<String, Value>,
 }
 
 /// The fake API server.
@@ -98,6 +100,11 @@ impl FakeApi {
     /// The object at `resource`/`name`, if any.
     pub(crate) fn get(&self, resource: &str, name: &str) -> Option<Value> {
         self.state().objects.get(&path(resource, name)).cloned()
+    }
+
+    /// Gives the workload at `resource`/`name` `status` when it is applied (instead of ready).
+    pub(crate) fn status_on_apply(&self, resource: &str, name: &str, status: Value) {
+        self.state().statuses.insert(path(resource, name), status);
     }
 
     /// Answers 500 to every request whose path starts with `prefix`.
@@ -213,6 +220,9 @@ impl State {
         }
         if path.contains("/statefulsets/") {
             object["status"] = json!({"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas, "currentRevision": "r1", "updateRevision": "r1"});
+        }
+        if let Some(status) = self.statuses.get(path) {
+            object["status"] = status.clone();
         }
         self.objects.insert(path.to_string(), object.clone());
         reply(StatusCode::OK, &object)

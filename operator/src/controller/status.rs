@@ -46,6 +46,27 @@ pub(crate) struct ServiceOutcome {
     pub ready: bool,
     /// Dependencies that are not Ready yet (the workload is held back).
     pub waiting_for: Vec<String>,
+    /// Why the workload's pods cannot be created (the ReplicaSet's `ReplicaFailure`, the
+    /// StatefulSet's `FailedCreate` Event), e.g. the namespace's Pod Security level refuses
+    /// the image's user.
+    pub refused: Option<String>,
+}
+
+/// A Deployment's `ReplicaFailure` condition message (pods refused by admission, quota, …).
+pub(crate) fn replica_failure(d: &Deployment) -> Option<String> {
+    d.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| {
+            c.type_.as_deref() == Some("ReplicaFailure") && c.status.as_deref() == Some("True")
+        })
+        .map(|c| {
+            c.message
+                .clone()
+                .unwrap_or_else(|| c.reason.clone().unwrap_or_default())
+        })
 }
 
 /// Whether a Deployment rolled out its current generation and all replicas are ready.
@@ -84,6 +105,8 @@ pub(crate) fn services(
             let outcome = outcomes.get(&service.name).cloned().unwrap_or_default();
             let message = if !outcome.waiting_for.is_empty() {
                 Some(format!("waiting for {}", outcome.waiting_for.join(", ")))
+            } else if let Some(refused) = outcome.refused.filter(|_| !outcome.ready) {
+                Some(format!("pods cannot be created: {refused}"))
             } else if !outcome.ready {
                 Some("starting".to_string())
             } else {

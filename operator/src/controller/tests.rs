@@ -222,3 +222,25 @@ async fn a_reset_is_recorded_on_the_credentials_and_done_once() {
         after["data"]
     );
 }
+
+#[tokio::test]
+async fn pods_refused_by_pod_security_are_named_in_the_status() {
+    let (fake, ctx) = FakeApi::start();
+    let refusal = "pods \"api-7d9\" is forbidden: violates PodSecurity \"restricted:latest\": runAsNonRoot != true";
+    fake.status_on_apply(
+        "apps/v1/deployments",
+        "api",
+        json!({"observedGeneration": 1, "replicas": 0, "conditions": [
+            {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": refusal}]}),
+    );
+    reconcile(fake.stack(devstack(SMALL)), ctx).await.unwrap();
+    let stack = fake.stored_stack("demo");
+    let api = &stack.status.as_ref().unwrap().services["api"];
+    assert!(!api.ready);
+    assert_eq!(
+        api.message.as_deref(),
+        Some(format!("pods cannot be created: {refusal}").as_str())
+    );
+    let (_, _, message) = condition(&stack, "Ready");
+    assert!(message.contains("violates PodSecurity"), "{message}");
+}

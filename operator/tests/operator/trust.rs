@@ -282,3 +282,48 @@ async fn retained_data_keeps_its_credentials_whatever_the_deletion_mode() {
     );
     finish(ns, &mut operator).await.unwrap();
 }
+
+/// A namespace whose Pod Security level refuses the image's user (ollama runs as root): the
+/// service's status says so, instead of "starting" forever.
+#[tokio::test]
+async fn a_pod_security_refusal_is_named_in_the_status() {
+    let _serial = serial().await;
+    let client = devstack_e2e::client().await.unwrap();
+    install_crd(&client).await.unwrap();
+    let ns = TestNamespace::on_kwok("op-psa").await.unwrap();
+    kubectl(&[
+        "label",
+        "namespace",
+        ns.name(),
+        "pod-security.kubernetes.io/enforce=restricted",
+    ])
+    .await
+    .unwrap();
+    let mut operator = Operator::start(&[ns.name()], &[]).unwrap();
+    create(
+        &client,
+        &stack(
+            "llm",
+            ns.name(),
+            "  services:\n    ollama: {type: ollama}\n",
+        ),
+    )
+    .await
+    .unwrap();
+    let api = ns.api::<DevStack>();
+    let message = poll_until("the refusal in the status", Duration::from_secs(90), || {
+        let api = api.clone();
+        async move {
+            let stack = api.get("llm").await?;
+            let message = stack
+                .status
+                .and_then(|s| s.services.get("ollama").and_then(|o| o.message.clone()))
+                .unwrap_or_default();
+            Ok(message.contains("violates PodSecurity").then_some(message))
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", operator.log()));
+    assert!(message.starts_with("pods cannot be created: "), "{message}");
+    finish(ns, &mut operator).await.unwrap();
+}
