@@ -23,13 +23,15 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 use tracing::info;
 
-use super::error::{is_conflict, Error};
-use super::ownership::Claim;
-use super::write::{Tie, Writer};
-use super::Metrics;
+use devstack_crds::types::DevStack;
+use kube::ResourceExt;
 
-/// Annotation on the credentials Secret: the reset value its credentials were generated for.
-pub const ANNOTATION_LAST_RESET: &str = "devstack.dev/last-reset";
+use super::error::{is_conflict, Error};
+use super::observe::Observed;
+use super::ownership::Claim;
+use super::reset::{self, recorded_reset, ANNOTATION_LAST_RESET};
+use super::write::{Tie, Writer};
+use super::{Metrics, ANNOTATION_RESET};
 
 /// The credentials the stack will use.
 #[derive(Clone, Debug)]
@@ -57,23 +59,52 @@ impl Credentials {
     }
 }
 
-/// The reset value recorded on a credentials Secret.
-pub(crate) fn recorded_reset(secret: &Secret) -> Option<&str> {
-    secret
-        .metadata
-        .annotations
-        .as_ref()?
-        .get(ANNOTATION_LAST_RESET)
-        .map(String::as_str)
+/// What the credentials step found.
+pub(crate) struct Found {
+    /// The credentials to render with and write.
+    pub credentials: Credentials,
+    /// The reset value requested and not carried out yet.
+    pub reset: Option<String>,
+    /// Whether the stack's own credentials Secret exists.
+    pub own: bool,
+}
+
+/// Reads the credentials Secret (as listed, else by name) and decides the credentials.
+pub(crate) async fn read(
+    stack: &DevStack,
+    plan: &StackPlan,
+    observed: &mut Observed,
+    writer: &Writer<'_>,
+) -> Result<Found, Error> {
+    let name = plan.credentials_secret_name();
+    let live = observed
+        .read::<Secret>(writer.client(), writer.namespace(), &name)
+        .await?;
+    let claim = live.map(|s| writer.claim(s));
+    let own = live.filter(|_| claim == Some(Claim::Ours));
+    let reset = reset::pending(stack, own);
+    let requested = stack
+        .annotations()
+        .get(ANNOTATION_RESET)
+        .map(String::as_str);
+    let credentials = decide(plan, live.zip(claim), reset.as_deref(), requested);
+    Ok(Found {
+        credentials,
+        reset,
+        own: own.is_some(),
+    })
 }
 
 /// Decides the credentials from the live Secret (`live`, with its claim): its values with
 /// missing ids generated, or every value generated when there is none of ours or `reset`
 /// asks for new ones. A foreign Secret is never read (the conflict stops the reconcile).
+/// `requested`: the reset value on the DevStack; new credentials satisfy it, so a Secret
+/// generated from scratch records it too (a later restore without the status finds it done).
 pub(crate) fn decide(
     plan: &StackPlan,
     live: Option<(&Secret, Claim)>,
     reset: Option<&str>,
+    requested: Option<&str>,
 ) -> Credentials {
     let own = live.and_then(|(secret, claim)| (claim == Claim::Ours).then_some(secret));
     let existing = match own {
@@ -83,10 +114,12 @@ pub(crate) fn decide(
     let values = secrets::fill(plan, &existing, &mut rand::rng());
     let mut stored = existing;
     stored.extend(values.clone());
-    let last_reset = match reset {
-        Some(token) => Some(token.to_string()),
-        None => own.and_then(recorded_reset).map(str::to_string),
+    let last_reset = match (reset, own) {
+        (Some(token), _) => Some(token),
+        (None, Some(secret)) => recorded_reset(secret),
+        (None, None) => requested,
     };
+    let last_reset = last_reset.map(str::to_string);
     Credentials {
         values,
         stored,
@@ -181,7 +214,7 @@ mod tests {
             ],
             Some("1"),
         );
-        let c = decide(&plan, Some((&live, Claim::Ours)), None);
+        let c = decide(&plan, Some((&live, Claim::Ours)), None, Some("1"));
         assert_eq!(c.values["DEVSTACK_DB_PASSWORD"], "kept");
         assert_eq!(c.stored["DEVSTACK_OLD_PASSWORD"], "x");
         assert_eq!(c.last_reset(), Some("1"));
@@ -192,12 +225,15 @@ mod tests {
     fn a_reset_or_a_foreign_secret_gives_new_values() {
         let plan = plan_spec("services:\n  db: {type: postgres}\n");
         let live = secret(&[("DEVSTACK_DB_PASSWORD", "old")], None);
-        let reset = decide(&plan, Some((&live, Claim::Ours)), Some("2"));
+        let reset = decide(&plan, Some((&live, Claim::Ours)), Some("2"), Some("2"));
         assert_ne!(reset.values["DEVSTACK_DB_PASSWORD"], "old");
         assert_eq!(reset.stored.len(), 1);
         assert_eq!(reset.last_reset(), Some("2"));
-        let foreign = decide(&plan, Some((&live, Claim::Foreign("x".into()))), None);
+        let foreign = decide(&plan, Some((&live, Claim::Foreign("x".into()))), None, None);
         assert_ne!(foreign.values["DEVSTACK_DB_PASSWORD"], "old");
         assert!(foreign.fresh());
+        // Generated from scratch under a reset value already carried out: recorded too.
+        let new = decide(&plan, None, None, Some("3"));
+        assert_eq!(new.last_reset(), Some("3"));
     }
 }

@@ -58,7 +58,7 @@ mod status;
 mod tests;
 mod write;
 
-pub use credentials::ANNOTATION_LAST_RESET;
+pub use reset::ANNOTATION_LAST_RESET;
 
 pub use error::Error;
 pub use metrics::Metrics;

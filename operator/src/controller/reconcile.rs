@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use devstack_crds::plan::StackPlan;
 use devstack_crds::types::DevStack;
-use k8s_openapi::api::core::v1::Secret;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{finalizer, Event as FinalizerEvent};
@@ -87,20 +86,11 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
     let uid = owner.uid.clone();
     let writer = Writer::new(ctx.client.clone(), &namespace, owner, &ctx.metrics);
     let mut observed = Observed::list(&ctx.client, &namespace, &name).await?;
-    let creds_name = plan.credentials_secret_name();
-    let live = observed
-        .read::<Secret>(&ctx.client, &namespace, &creds_name)
-        .await?
-        .cloned();
-    let claim = live.as_ref().map(|s| writer.claim(s));
-    let own = live
-        .as_ref()
-        .filter(|_| claim == Some(super::ownership::Claim::Ours));
-    let reset = reset::pending(stack, own);
-    let credentials = credentials::decide(&plan, live.as_ref().zip(claim), reset.as_deref());
+    let found = credentials::read(stack, &plan, &mut observed, &writer).await?;
+    let (reset, own) = (found.reset, found.own);
     let order = dependency_order(&plan);
     let gpu_fallback = !super::gpu_offered(&ctx.client, &plan).await?;
-    let prepared = Prepared::render(plan, credentials, RenderOptions { gpu_fallback })?;
+    let prepared = Prepared::render(plan, found.credentials, RenderOptions { gpu_fallback })?;
     observed
         .read_missing(&ctx.client, &namespace, prepared.objects(), PARALLELISM)
         .await?;
@@ -111,8 +101,7 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
     if reset.is_some() && !reset::wipe(&writer, &mut observed, &name).await? {
         return Ok(Outcome::Resetting);
     }
-    if reset.is_none() && own.is_none() && reset::data_exists(&writer, &mut observed, &name).await?
-    {
+    if reset.is_none() && !own && reset::data_exists(&writer, &mut observed, &name).await? {
         return Ok(Outcome::CredentialsLost);
     }
     let applied = prepared

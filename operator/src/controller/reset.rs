@@ -2,7 +2,7 @@
 //! StatefulSets and claims) and replaces its credentials, once per distinct value.
 //!
 //! A value counts as carried out when the credentials Secret records it
-//! ([`super::credentials::ANNOTATION_LAST_RESET`], written with the new values) or the status
+//! ([`ANNOTATION_LAST_RESET`], written with the new values by the credentials step) or the status
 //! does (`status.lastReset`, for display and for Secrets written before the record existed).
 //! The Secret is the record that matters: it outlives the DevStack with retained data, and a
 //! DevStack restored or re-applied without its status finds the reset already done.
@@ -16,12 +16,24 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::ResourceExt;
 
-use super::credentials::recorded_reset;
 use super::error::Error;
 use super::observe::Observed;
 use super::ownership::Claim;
 use super::write::Writer;
 use super::ANNOTATION_RESET;
+
+/// Annotation on the credentials Secret: the reset value its credentials were generated for.
+pub const ANNOTATION_LAST_RESET: &str = "devstack.dev/last-reset";
+
+/// The reset value recorded on a credentials Secret.
+pub(crate) fn recorded_reset(secret: &Secret) -> Option<&str> {
+    secret
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(ANNOTATION_LAST_RESET)
+        .map(String::as_str)
+}
 
 /// The reset value requested and not carried out yet. `credentials`: the stack's own
 /// credentials Secret, if any.
