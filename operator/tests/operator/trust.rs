@@ -15,6 +15,7 @@ use devstack_e2e::{poll_until, TestNamespace};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Resource};
 use serde_json::json;
@@ -40,6 +41,35 @@ where
 {
     let object: K = serde_json::from_value(value).unwrap();
     api.create(&PostParams::default(), &object).await.unwrap()
+}
+
+/// Same object, same labels and owners, no devstack annotation and no field written by the
+/// operator (resourceVersion and annotations may move: the Deployment controller writes its
+/// status and revision).
+fn untouched(live: &ObjectMeta, before: &ObjectMeta) {
+    assert_eq!(live.uid, before.uid, "{:?} re-created", live.name);
+    assert_eq!(live.labels, before.labels);
+    assert!(
+        !live
+            .annotations
+            .iter()
+            .flatten()
+            .any(|(k, _)| k.starts_with("devstack.dev/")),
+        "{:?} annotated by the operator",
+        live.name
+    );
+    assert_eq!(live.owner_references, before.owner_references);
+    let managers: Vec<_> = live
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|f| f.manager.clone())
+        .collect();
+    assert!(
+        !managers.iter().any(|m| m == "devstack-operator"),
+        "{:?} written by the operator: {managers:?}",
+        live.name
+    );
 }
 
 /// The Stalled condition's (reason, message) once the stack is Stalled.
@@ -102,19 +132,20 @@ async fn foreign_objects_of_the_stacks_names_are_left_alone() {
     }
     // Give a take-over its chance, then check nothing of theirs changed.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let version = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-        (
-            m.uid.clone(),
-            m.resource_version.clone(),
-            m.owner_references.clone(),
-        )
-    };
     let live = ns.api::<Deployment>().get("api").await.unwrap();
-    assert_eq!(version(&live.metadata), version(&deployment.metadata));
+    untouched(&live.metadata, &deployment.metadata);
+    assert_eq!(
+        live.spec.template.spec.unwrap().containers[0]
+            .image
+            .as_deref(),
+        Some("theirs/web:7")
+    );
     let live = ns.api::<Service>().get("db").await.unwrap();
-    assert_eq!(version(&live.metadata), version(&service.metadata));
+    untouched(&live.metadata, &service.metadata);
+    assert_eq!(live.spec, service.spec);
     let live = ns.api::<Secret>().get("shop-connections").await.unwrap();
-    assert_eq!(version(&live.metadata), version(&secret.metadata));
+    untouched(&live.metadata, &secret.metadata);
+    assert_eq!(live.data, secret.data);
     assert!(
         ns.api::<StatefulSet>()
             .get_opt("db")
