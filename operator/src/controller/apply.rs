@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use devstack_crds::plan::StackPlan;
+use devstack_core::plan::StackPlan;
 use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, Secret, Service};

@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use devstack_crds::plan::PlanOptions;
-use devstack_crds::types::DevStack;
+use devstack_core::plan::PlanOptions;
+use devstack_core::types::DevStack;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -27,7 +27,7 @@ use crate::render::LABEL_SERVICE;
 /// valid; otherwise from the spec, counting every catalog service as one with data and
 /// defaulting to retain (when in doubt, keep data).
 fn retention(stack: &DevStack) -> BTreeMap<String, bool> {
-    match devstack_crds::plan(stack, &PlanOptions::default()) {
+    match devstack_core::plan(stack, &PlanOptions::default()) {
         Ok(plan) => plan
             .services
             .values()
@@ -79,7 +79,7 @@ pub(crate) async fn cleanup(stack: &DevStack, ctx: &Context) -> Result<Action, E
     }
     let kept = retention.values().any(|retain| *retain);
     if !kept {
-        let secret_name = devstack_crds::conventions::credentials_secret(&name);
+        let secret_name = devstack_core::conventions::credentials_secret(&name);
         let secret = observed
             .read::<Secret>(&ctx.client, &namespace, &secret_name)
             .await?

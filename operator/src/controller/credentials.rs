@@ -17,13 +17,13 @@
 
 use std::collections::BTreeMap;
 
-use devstack_crds::plan::StackPlan;
-use devstack_crds::secrets;
+use devstack_core::plan::StackPlan;
+use devstack_core::secrets;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 use tracing::info;
 
-use devstack_crds::types::DevStack;
+use devstack_core::types::DevStack;
 use kube::ResourceExt;
 
 use super::error::{is_conflict, Error};
@@ -182,7 +182,7 @@ pub(crate) async fn write(
 
 #[cfg(test)]
 mod tests {
-    use devstack_crds::test_support::plan_spec;
+    use devstack_core::test_support::plan_spec;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     use super::*;

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
 
-use devstack_crds::parse::parse_devstack;
-use devstack_crds::types::DevStack;
+use devstack_core::parse::parse_devstack;
+use devstack_core::types::DevStack;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use kube::client::Body;

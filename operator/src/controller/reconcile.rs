@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use devstack_crds::plan::StackPlan;
-use devstack_crds::types::DevStack;
+use devstack_core::plan::StackPlan;
+use devstack_core::types::DevStack;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{finalizer, Event as FinalizerEvent};
@@ -74,7 +74,7 @@ async fn apply(stack: &DevStack, ctx: &Context) -> Result<Action, Error> {
 /// The steps between a valid DevStack and what the API server holds. Nothing is written
 /// before every object the stack renders is known to be its own or absent.
 async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
-    let mut plan = match devstack_crds::plan(stack, &ctx.plan_options) {
+    let mut plan = match devstack_core::plan(stack, &ctx.plan_options) {
         Ok(plan) => plan,
         Err(errors) => return Ok(Outcome::Invalid(errors.to_string())),
     };
@@ -143,8 +143,8 @@ fn dependency_order(plan: &StackPlan) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use devstack_crds::parse::parse_devstack;
-    use devstack_crds::plan::{plan, PlanOptions};
+    use devstack_core::parse::parse_devstack;
+    use devstack_core::plan::{plan, PlanOptions};
 
     use super::*;
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use devstack_crds::types::DevStack;
+use devstack_core::types::DevStack;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;

@@ -11,7 +11,7 @@
 //! credentials with the record (the credentials step). A crash in between repeats only the
 //! deletes; the record is never written before the data is gone.
 
-use devstack_crds::types::DevStack;
+use devstack_core::types::DevStack;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::ResourceExt;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use devstack_crds::types::DevStack;
+use devstack_core::types::DevStack;
 use kube::runtime::controller::Action;
 use serde_json::json;
 
