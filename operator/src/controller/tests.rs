@@ -244,3 +244,25 @@ async fn pods_refused_by_pod_security_are_named_in_the_status() {
     let (_, _, message) = condition(&stack, "Ready");
     assert!(message.contains("violates PodSecurity"), "{message}");
 }
+
+#[tokio::test]
+async fn retained_data_without_its_credentials_is_never_given_new_ones() {
+    let (fake, ctx) = FakeApi::start();
+    fake.put(
+        "persistentvolumeclaims",
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data-db-0", "namespace": NS, "uid": "uid-claim",
+                "labels": {"devstack.dev/stack": "demo", "devstack.dev/service": "db",
+                    "app.kubernetes.io/managed-by": "devstack"}},
+            "spec": {"accessModes": ["ReadWriteOnce"]}}),
+    );
+    let action = reconcile(fake.stack(devstack(SMALL)), ctx).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    assert_eq!(object_writes(&fake.take_requests()), Vec::<String>::new());
+    assert!(fake.get("secrets", "demo-credentials").is_none());
+    let (stalled, reason, _) = condition(&fake.stored_stack("demo"), "Stalled");
+    assert_eq!(
+        (stalled.as_str(), reason.as_str()),
+        ("True", "CredentialsLost")
+    );
+}
