@@ -28,6 +28,10 @@ pub(crate) enum Claim {
 /// labels decide.
 pub(crate) fn claim(meta: &ObjectMeta, kind: &str, stack: &str, uid: &str) -> Claim {
     let label = |key: &str| meta.labels.as_ref().and_then(|l| l.get(key));
+    let managed = label(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY);
+    if let Some(other) = label(LABEL_STACK).filter(|s| managed && s.as_str() != stack) {
+        return Claim::Foreign(format!("belongs to stack {other}"));
+    }
     if label(LABEL_STACK).map(String::as_str) != Some(stack)
         || label(LABEL_MANAGED_BY).map(String::as_str) != Some(MANAGED_BY)
     {
@@ -95,10 +99,10 @@ mod tests {
             Claim::Foreign(_)
         ));
         let other_stack = meta(&[(LABEL_STACK, "x"), (LABEL_MANAGED_BY, MANAGED_BY)], None);
-        assert!(matches!(
+        assert_eq!(
             claim(&other_stack, "Secret", "demo", "u1"),
-            Claim::Foreign(_)
-        ));
+            Claim::Foreign("belongs to stack x".into())
+        );
         let labels = [(LABEL_STACK, "demo"), (LABEL_MANAGED_BY, MANAGED_BY)];
         assert_eq!(
             claim(&meta(&labels, Some("u2")), "Deployment", "demo", "u1"),
