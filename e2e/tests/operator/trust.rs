@@ -358,3 +358,67 @@ async fn a_pod_security_refusal_is_named_in_the_status() {
     assert!(message.starts_with("pods cannot be created: "), "{message}");
     finish(ns, &mut operator).await.unwrap();
 }
+
+/// A reset is carried out once per value, and the record lives with the credentials: a stack
+/// deleted (data retained) and applied again from the same manifest, reset annotation and all
+/// but no status (a restore, a GitOps re-sync), keeps its data and its credentials.
+#[tokio::test]
+async fn a_reapplied_stack_does_not_reset_again() {
+    let _serial = serial().await;
+    let client = devstack_e2e::client().await.unwrap();
+    install_crd(&client).await.unwrap();
+    let ns = TestNamespace::on_kwok("op-reset-once").await.unwrap();
+    let mut operator = Operator::start(&[ns.name()], &[]).unwrap();
+    let mut again = stack(
+        "again",
+        ns.name(),
+        "  services:\n    db: {type: postgres}\n",
+    );
+    again
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert("devstack.dev/reset".into(), "1".into());
+    create(&client, &again).await.unwrap();
+    wait_for(ns.name(), "again", "Ready", 120)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", operator.log()));
+    let first = credentials(&client, ns.name(), "again").await.unwrap();
+    let claims = ns.api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>();
+    let claim_uids = || {
+        let claims = claims.clone();
+        async move {
+            let mut uids: Vec<String> = claims
+                .list(&ListParams::default().labels("devstack.dev/stack=again"))
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter(|c| c.metadata.deletion_timestamp.is_none())
+                .filter_map(|c| c.metadata.uid)
+                .collect();
+            uids.sort();
+            uids
+        }
+    };
+    let claims_before = claim_uids().await;
+    assert!(!claims_before.is_empty(), "postgres has a claim");
+
+    let api = ns.api::<DevStack>();
+    kubectl(&["delete", "-n", ns.name(), "devstack", "again"])
+        .await
+        .unwrap();
+    gone(&api, "again", &operator).await;
+    create(&client, &again).await.unwrap();
+    wait_for(ns.name(), "again", "Ready", 120)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", operator.log()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        credentials(&client, ns.name(), "again").await.unwrap(),
+        first,
+        "same credentials: the reset value was already carried out"
+    );
+    assert_eq!(claim_uids().await, claims_before, "same data");
+    finish(ns, &mut operator).await.unwrap();
+}
