@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use devstack_core::plan::StackPlan;
 use devstack_core::types::DevStack;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
@@ -88,7 +87,7 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
     let mut observed = Observed::list(&ctx.client, &namespace, &name).await?;
     let found = credentials::read(stack, &plan, &mut observed, &writer).await?;
     let (reset, own) = (found.reset, found.own);
-    let order = dependency_order(&plan);
+    let order = plan.start_order();
     let gpu_fallback = !super::gpu_offered(&ctx.client, &plan).await?;
     let prepared = Prepared::render(plan, found.credentials, RenderOptions { gpu_fallback })?;
     observed
@@ -114,47 +113,4 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
         written,
         pruned,
     })
-}
-
-/// Active services, each after its dependencies (the plan has no cycles: validation rejects
-/// them).
-fn dependency_order(plan: &StackPlan) -> Vec<String> {
-    let mut done: Vec<String> = Vec::new();
-    let mut remaining: Vec<_> = plan.active_services().collect();
-    while !remaining.is_empty() {
-        let before = remaining.len();
-        remaining.retain(|service| {
-            let free = service.depends_on.iter().all(|d| {
-                done.contains(&d.service)
-                    || !plan.services.get(&d.service).is_some_and(|s| s.active)
-            });
-            if free {
-                done.push(service.name.clone());
-            }
-            !free
-        });
-        if remaining.len() == before {
-            done.extend(remaining.iter().map(|s| s.name.clone()));
-            break;
-        }
-    }
-    done
-}
-
-#[cfg(test)]
-mod tests {
-    use devstack_core::parse::parse_devstack;
-    use devstack_core::plan::{plan, PlanOptions};
-
-    use super::*;
-
-    #[test]
-    fn dependencies_come_first() {
-        let stack = parse_devstack(
-            "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: demo}\nspec:\n  services:\n    api: {image: 'a:1', dependsOn: [db, cache]}\n    cache: {type: redis}\n    db: {type: postgres}\n    web: {image: 'w:1', dependsOn: [api]}\n",
-        )
-        .unwrap();
-        let plan = plan(&stack, &PlanOptions::default()).unwrap();
-        assert_eq!(dependency_order(&plan), vec!["cache", "db", "api", "web"]);
-    }
 }
