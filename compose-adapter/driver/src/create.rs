@@ -9,9 +9,9 @@ use bollard::models::{
 };
 
 use devstack_render_compose::model::Service;
+use devstack_render_compose::spelling::Seconds;
 
 use super::labels::{self, ContainerLabels};
-use super::resolve::{cpu_millis, parse_memory, parse_port, parse_seconds};
 use super::DriverError;
 
 /// A container to create: its name, configuration and the networks to join after creation
@@ -46,8 +46,7 @@ pub fn container_spec(
     let name = labels::container_name(meta.project, meta.service, meta.number);
     let mut exposed: Vec<String> = service.expose.iter().map(|p| format!("{p}/tcp")).collect();
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    for spec in &service.ports {
-        let port = parse_port(spec)?;
+    for port in &service.ports {
         let key = format!("{}/tcp", port.container);
         if !exposed.contains(&key) {
             exposed.push(key.clone());
@@ -57,7 +56,7 @@ pub fn container_spec(
             .or_insert_with(|| Some(Vec::new()))
             .get_or_insert_with(Vec::new)
             .push(PortBinding {
-                host_ip: Some(port.host_ip),
+                host_ip: Some(port.host_ip.clone()),
                 host_port: Some(port.host.to_string()),
             });
     }
@@ -65,21 +64,13 @@ pub fn container_spec(
         .healthcheck
         .as_ref()
         .map(|h| -> Result<HealthConfig, DriverError> {
-            let nanos = |text: &str| -> Result<i64, DriverError> {
-                parse_seconds(text)?
-                    .checked_mul(1_000_000_000)
-                    .and_then(|n| i64::try_from(n).ok())
-                    .ok_or_else(|| DriverError::Spelling {
-                        what: "duration",
-                        text: text.to_string(),
-                    })
-            };
+            let nanos = |seconds: Seconds| i64::from(seconds.0) * 1_000_000_000;
             Ok(HealthConfig {
                 test: Some(h.test.clone()),
-                interval: Some(nanos(&h.interval)?),
-                timeout: Some(nanos(&h.timeout)?),
+                interval: Some(nanos(h.interval)),
+                timeout: Some(nanos(h.timeout)),
                 retries: Some(i64::from(h.retries)),
-                start_period: Some(nanos(&h.start_period)?),
+                start_period: Some(nanos(h.start_period)),
                 start_interval: None,
             })
         })
@@ -127,17 +118,11 @@ pub fn container_spec(
     };
     if let Some(deploy) = &service.deploy {
         let resources = &deploy.resources;
-        let cpus = &resources.limits.cpus;
-        let nano_cpus = cpu_millis(cpus)?
-            .checked_mul(1_000_000)
-            .and_then(|n| i64::try_from(n).ok())
-            .ok_or_else(|| DriverError::Spelling {
-                what: "cpus",
-                text: cpus.clone(),
-            })?;
-        let memory = parse_memory(&resources.limits.memory)?;
-        let reservation = parse_memory(&resources.reservations.memory)?;
-        host.nano_cpus = (nano_cpus > 0).then_some(nano_cpus);
+        // The plan bounds CPUs so that this fits Docker's int64; saturate all the same.
+        let nano_cpus = resources.limits.cpus.0.saturating_mul(1_000_000);
+        let memory = resources.limits.memory.0;
+        let reservation = resources.reservations.memory.0;
+        host.nano_cpus = (nano_cpus > 0).then(|| i64::try_from(nano_cpus).unwrap_or(i64::MAX));
         host.memory = (memory > 0).then(|| i64::try_from(memory).unwrap_or(i64::MAX));
         host.memory_reservation =
             (reservation > 0).then(|| i64::try_from(reservation).unwrap_or(i64::MAX));
@@ -218,6 +203,7 @@ pub fn depends_on_label(service: &Service) -> String {
 mod tests {
     use super::*;
     use devstack_render_compose::model::{Deploy, Limits, Reservations, Resources};
+    use devstack_render_compose::spelling::{Cpus, Memory};
 
     fn labels() -> ContainerLabels<'static> {
         ContainerLabels {
@@ -232,19 +218,19 @@ mod tests {
         }
     }
 
-    fn with_cpus(cpus: &str) -> Service {
+    fn with_cpus(millis: u64) -> Service {
         Service {
             image: "a:1".into(),
             deploy: Some(Deploy {
                 replicas: None,
                 resources: Resources {
                     limits: Limits {
-                        cpus: cpus.into(),
-                        memory: "256m".into(),
+                        cpus: Cpus(millis),
+                        memory: Memory(256 << 20),
                     },
                     reservations: Reservations {
-                        cpus: "0.1".into(),
-                        memory: "64m".into(),
+                        cpus: Cpus(100),
+                        memory: Memory(64 << 20),
                         devices: Vec::new(),
                     },
                 },
@@ -254,13 +240,14 @@ mod tests {
     }
 
     #[test]
-    fn a_cpu_count_beyond_the_engine_is_an_error_not_a_panic() {
-        let spec = container_spec(&with_cpus("1.5"), &labels()).unwrap();
-        let host = spec.body.host_config.unwrap();
-        assert_eq!(host.nano_cpus, Some(1_500_000_000));
-        for cpus in ["20000000000", "18446744073709551615"] {
-            let err = container_spec(&with_cpus(cpus), &labels()).unwrap_err();
-            assert!(err.to_string().contains("cpus"), "{err}");
-        }
+    fn a_cpu_count_beyond_the_engine_saturates_instead_of_panicking() {
+        let nano = |millis| {
+            let spec = container_spec(&with_cpus(millis), &labels()).unwrap();
+            spec.body.host_config.unwrap().nano_cpus
+        };
+        assert_eq!(nano(1500), Some(1_500_000_000));
+        // 20000000000 CPUs (what `cpu: '20000000000'` asked for before validation bounded it).
+        assert_eq!(nano(20_000_000_000_000), Some(i64::MAX));
+        assert_eq!(nano(u64::MAX), Some(i64::MAX));
     }
 }
