@@ -29,6 +29,7 @@ use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostPa
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
+pub mod binaries;
 pub mod kubectl;
 
 /// How long [`client`] waits for the API server to answer before giving up.
