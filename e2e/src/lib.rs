@@ -31,7 +31,6 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
-pub mod binaries;
 pub mod kubectl;
 mod namespace;
 

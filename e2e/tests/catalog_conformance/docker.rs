@@ -28,8 +28,7 @@ fn text(out: &Output) -> String {
 impl DockerStack {
     /// Writes the stack and runs `devstack up` (which waits until it is healthy).
     pub fn up(kind: &Kind, image: &str) -> Result<DockerStack, String> {
-        let bin = devstack_e2e::binaries::workspace_binary("devstack-cli", "devstack")
-            .map_err(|e| format!("{e:#}"))?;
+        let bin = devstack_e2e::bin::devstack();
         let name = devstack_e2e::unique_name(&format!("conf-{}", kind.type_name));
         let yaml = format!(
             "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {{name: {name}}}\nspec:\n  services:\n{}",

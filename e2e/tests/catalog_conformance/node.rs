@@ -242,7 +242,7 @@ impl Drop for NodeStack {
 
 /// `devstack crd | kubectl apply --server-side -f -`, then Established.
 fn install_crd(kubectl: &Kubectl) -> Result<(), String> {
-    let bin = devstack_e2e::binaries::workspace_binary("devstack-cli", "devstack").map_err(err)?;
+    let bin = devstack_e2e::bin::devstack();
     let crd = Command::new(bin)
         .arg("crd")
         .output()
@@ -283,9 +283,7 @@ struct Operator {
 
 impl Operator {
     fn start(namespace: &str) -> Result<Operator, String> {
-        let bin =
-            devstack_e2e::binaries::workspace_binary("devstack-operator", "devstack-operator")
-                .map_err(err)?;
+        let bin = devstack_e2e::bin::operator();
         let kubeconfig = devstack_e2e::kubeconfig_source().map_err(err)?;
         let log = std::env::temp_dir().join(format!("devstack-operator-{namespace}.log"));
         let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;

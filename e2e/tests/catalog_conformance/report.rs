@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use devstack_crds::plan::Probe;
+use devstack_core::plan::Probe;
 
 use crate::CatalogFacts;
 
@@ -13,8 +13,8 @@ pub fn catalog_facts(type_name: &str) -> CatalogFacts {
     let yaml = format!(
         "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {{name: facts}}\nspec:\n  services:\n    svc: {{type: {type_name}}}\n"
     );
-    let stack = devstack_crds::parse::parse_devstack(&yaml).expect("parse the facts stack");
-    let plan = devstack_crds::plan(&stack, &devstack_crds::PlanOptions::default())
+    let stack = devstack_core::parse::parse_devstack(&yaml).expect("parse the facts stack");
+    let plan = devstack_core::plan(&stack, &devstack_core::PlanOptions::default())
         .expect("plan the facts stack");
     let svc = &plan.services["svc"];
     let health = svc.health.as_ref().and_then(|h| match &h.probe {
