@@ -346,9 +346,13 @@ tag_version() { # Debian version -> docker tag: drop epoch, + and ~ become -
 }
 
 base_key() { { cat "$images_src/build.sh"; echo "$suite $mirror $security_mirror"; } | sha; }
-image_inputs_key() { # NAME
+image_inputs_key() { # NAME [PARENT]: a child image also covers its parent's inputs and version
   { cat "$images_src/build.sh"; echo "$suite $mirror $security_mirror $1";
-    cat "$images_src/$1/setup.sh" "$images_src/$1/docker-entrypoint.sh"; } | sha
+    cat "$images_src/$1/setup.sh" "$images_src/$1/docker-entrypoint.sh"
+    if [[ -n ${2:-} ]]; then
+      cat "$images_src/$2/setup.sh" "$images_src/$2/docker-entrypoint.sh"
+      candidate_version "$(sed -n 's/^VERSION_PKG=//p' "$images_src/$2/image.conf")"
+    fi; } | sha
 }
 
 # apt lists of $suite of our own (the host's name only its own release), used by apt-get and
@@ -383,10 +387,10 @@ candidate_version() { # PKG: version apt would install now from the suite's list
 resolve_image() {
   local name=$1 ver f newest=""
   [[ -f $images_src/$name/image.conf ]] || die "unknown image $name"
-  VERSION_PKG="" MAJOR="" CHANGES=() BUILD_LINES=()
+  VERSION_PKG="" MAJOR="" PARENT="" CHANGES=() BUILD_LINES=()
   # shellcheck disable=SC1090
   source "$images_src/$name/image.conf"
-  hash=$(image_inputs_key "$name")
+  hash=$(image_inputs_key "$name" "$PARENT")
   ver=$(candidate_version "$VERSION_PKG")
   tarball="" exact=""
   if [[ -n $ver ]]; then tarball=$tar_dir/$name-$(tag_version "$ver")-$hash.tar; fi
@@ -430,13 +434,22 @@ ensure_tarball() { # NAME: build the rootfs tarball unless the cache has it; set
     resolve_image "$name"
   fi
   if [[ -z $exact ]]; then
-    build_base
+    # A child image (image.conf PARENT=...) is built on its parent's rootfs, else on the base.
+    local from
+    if [[ -n $PARENT ]]; then
+      ensure_tarball "$PARENT"
+      from=$tarball
+      resolve_image "$name"
+    else
+      build_base
+      from=$base_tar
+    fi
     local t0=$SECONDS
     local tmp=$tar_dir/.$name.$$.tar
     phase "build image $name (rootfs)" env DEB_CACHE="$tar_dir/debs" BUILD_DIR="$build_dir" \
       DEBIAN_MIRROR="$mirror" DEBIAN_SECURITY_MIRROR="$security_mirror" DEBIAN_SUITE="$suite" \
-      APT_LISTS="$(apt_dir)/lists" "$images_src/build.sh" image "$name" "$base_tar" "$tmp"
-    # The cold cost of this image (the shared base, built once, prints its own).
+      APT_LISTS="$(apt_dir)/lists" "$images_src/build.sh" image "$name" "$from" "$tmp"
+    # The cold cost of this image (the shared base and a parent print their own).
     echo "$((SECONDS - t0))" >"$tmp.seconds"
     local got
     got=$(awk -F= -v p="$VERSION_PKG" '$1 == p {print $2}' "$tmp.versions")

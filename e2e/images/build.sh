@@ -3,7 +3,8 @@
 # Called by e2e/docker.sh; needs root, debootstrap and network access to a Debian mirror.
 #
 #   build.sh base  OUT.tar               debootstrap --variant=minbase sid (shared base)
-#   build.sh image NAME BASE.tar OUT.tar  base + e2e/images/NAME/setup.sh run in a chroot
+#   build.sh image NAME BASE.tar OUT.tar  base (or a parent image's rootfs) + e2e/images/NAME/setup.sh
+#                                         run in a chroot
 #
 # Environment: DEBIAN_MIRROR (default deb.debian.org), DEBIAN_SECURITY_MIRROR (only for a
 # released suite; sid has none), DEBIAN_SUITE (sid), DEB_CACHE (directory for downloaded .debs,
@@ -82,6 +83,11 @@ APT
     [[ -f $dir/setup.sh && -f $dir/docker-entrypoint.sh ]] || { echo "no image definition in $dir" >&2; exit 1; }
     root=$(mktemp -d "$build_dir/$name.XXXXXX")
     tar --numeric-owner --xattrs -C "$root" -xf "$base"
+    # An image used as a base (a parent) has no /dev nodes; apt needs a few.
+    mkdir -p "$root/dev"
+    for node in null:3 zero:5 random:8 urandom:9; do
+      [[ -e $root/dev/${node%:*} ]] || mknod -m 666 "$root/dev/${node%:*}" c 1 "${node#*:}"
+    done
     cp /etc/resolv.conf "$root/etc/resolv.conf"
     mount -t proc proc "$root/proc"
     # Reuse previously downloaded packages.

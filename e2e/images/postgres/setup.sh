@@ -12,15 +12,25 @@ case ${IMAGE_NAME:-postgres} in
   timescaledb) uid=70 extra=("postgresql-$PG_MAJOR-timescaledb") ;;
   *) echo "setup.sh: unknown image ${IMAGE_NAME}" >&2; exit 1 ;;
 esac
-groupadd -r --gid="$uid" postgres
-useradd -r -g postgres --uid="$uid" --home-dir=/var/lib/postgresql --shell=/bin/bash postgres
-install -d -o postgres -g postgres -m 0755 /var/lib/postgresql
-mkdir -p /etc/postgresql-common/createcluster.d
-echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/devstack.conf
-apt-get install -y "postgresql-$PG_MAJOR" "${extra[@]}"
 sample=/usr/share/postgresql/$PG_MAJOR/postgresql.conf.sample
-grep -q "^#listen_addresses" "$sample"
-sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '*'!" "$sample"
+if id postgres >/dev/null 2>&1; then
+  # Built on the postgres image (image.conf PARENT=postgres): only the uid and the extension.
+  if [[ $(id -u postgres) != "$uid" ]]; then
+    groupmod -g "$uid" postgres
+    usermod -u "$uid" -g "$uid" postgres
+    find / -xdev \( -user 999 -o -group 999 \) -exec chown -h postgres:postgres {} +
+  fi
+  ((${#extra[@]} == 0)) || apt-get install -y "${extra[@]}"
+else
+  groupadd -r --gid="$uid" postgres
+  useradd -r -g postgres --uid="$uid" --home-dir=/var/lib/postgresql --shell=/bin/bash postgres
+  install -d -o postgres -g postgres -m 0755 /var/lib/postgresql
+  mkdir -p /etc/postgresql-common/createcluster.d
+  echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/devstack.conf
+  apt-get install -y "postgresql-$PG_MAJOR" "${extra[@]}"
+  grep -q "^#listen_addresses" "$sample"
+  sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '*'!" "$sample"
+fi
 install -d -o postgres -g postgres -m 3777 /var/run/postgresql
 # The official 18 image: PGDATA below the volume, which is world-writable (any --user works).
 install -d -o postgres -g postgres -m 1777 /var/lib/postgresql

@@ -100,3 +100,8 @@ const KINDS: &[Kind] = &[POSTGRES, PGVECTOR, TIMESCALEDB, REDIS, VALKEY];
 pub fn kind(type_name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.type_name == type_name)
 }
+
+/// Every type with client checks.
+pub fn type_names() -> impl Iterator<Item = &'static str> {
+    KINDS.iter().map(|k| k.type_name)
+}

@@ -3,6 +3,7 @@
 //! docs/catalog.md); the test fails, after recording, when a check failed.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use devstack_core::plan::Probe;
 
@@ -38,6 +39,7 @@ pub struct Report {
     runtime: String,
     lines: Vec<String>,
     failures: Vec<String>,
+    started: Instant,
 }
 
 fn results_dir() -> PathBuf {
@@ -51,6 +53,7 @@ impl Report {
             runtime: runtime.to_string(),
             lines: vec![format!("pinned\t{pinned}"), format!("local\t{local}")],
             failures: Vec::new(),
+            started: Instant::now(),
         }
     }
 
@@ -58,30 +61,44 @@ impl Report {
     pub fn check(&mut self, name: &str, result: Result<(), String>) {
         match result {
             Ok(()) => {
-                eprintln!("[{} {}] ok: {name}", self.type_name, self.runtime);
+                eprintln!(
+                    "[{} {} {:>3}s] ok: {name}",
+                    self.type_name,
+                    self.runtime,
+                    self.started.elapsed().as_secs()
+                );
                 self.lines.push(format!("check\t{name}\tpass"));
             }
             Err(e) => {
-                eprintln!("[{} {}] FAILED: {name}: {e}", self.type_name, self.runtime);
+                eprintln!(
+                    "[{} {} {:>3}s] FAILED: {name}: {e}",
+                    self.type_name,
+                    self.runtime,
+                    self.started.elapsed().as_secs()
+                );
                 self.lines.push(format!("check\t{name}\tfail"));
                 self.failures.push(format!("{name}: {e}"));
             }
         }
     }
 
-    /// Writes the result file, then fails the test if any check failed.
-    pub fn finish(self) {
+    /// Writes the result file; `Err` lists the failed checks.
+    pub fn finish(mut self) -> Result<(), String> {
+        let seconds = self.started.elapsed().as_secs();
+        self.lines.push(format!("seconds\t{seconds}"));
         let dir = results_dir();
-        std::fs::create_dir_all(&dir).expect("results dir");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("results dir: {e}"))?;
         let file = dir.join(format!("{}-{}.tsv", self.type_name, self.runtime));
-        std::fs::write(&file, self.lines.join("\n") + "\n").expect("write results");
-        assert!(
-            self.failures.is_empty(),
-            "{} in {}: {} check(s) failed:\n{}",
-            self.type_name,
-            self.runtime,
-            self.failures.len(),
-            self.failures.join("\n")
-        );
+        std::fs::write(&file, self.lines.join("\n") + "\n")
+            .map_err(|e| format!("write {}: {e}", file.display()))?;
+        if self.failures.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} check(s) failed:\n  {}",
+                self.failures.len(),
+                self.failures.join("\n  ")
+            ))
+        }
     }
 }
