@@ -11,6 +11,7 @@
 #                              missing rootfs tarballs, no engine needed) and every other one
 #                              already built; e2e/node.sh imports them
 #   e2e/docker.sh image-names  every image this script can build (e2e/images/*/)
+#   e2e/docker.sh image-set    the images `up` builds: $DEVSTACK_IMAGES or the default set
 #   e2e/docker.sh compose-bin  path of the Compose v2 binary (installs it; no engine needed)
 #   e2e/docker.sh endpoint     the DOCKER_HOST value
 #   e2e/docker.sh yaml-python  a python with PyYAML (YAML 1.1) and ruamel.yaml (YAML 1.2): the
@@ -349,6 +350,7 @@ base_key() { { cat "$images_src/build.sh"; echo "$suite $mirror $security_mirror
 image_inputs_key() { # NAME [PARENT]: a child image also covers its parent's inputs and version
   { cat "$images_src/build.sh"; echo "$suite $mirror $security_mirror $1";
     cat "$images_src/$1/setup.sh" "$images_src/$1/docker-entrypoint.sh"
+    [[ ! -f $images_src/$1/host-build.sh ]] || cat "$images_src/$1/host-build.sh"
     if [[ -n ${2:-} ]]; then
       cat "$images_src/$2/setup.sh" "$images_src/$2/docker-entrypoint.sh"
       candidate_version "$(sed -n 's/^VERSION_PKG=//p' "$images_src/$2/image.conf")"
@@ -387,11 +389,12 @@ candidate_version() { # PKG: version apt would install now from the suite's list
 resolve_image() {
   local name=$1 ver f newest=""
   [[ -f $images_src/$name/image.conf ]] || die "unknown image $name"
-  VERSION_PKG="" MAJOR="" PARENT="" CHANGES=() BUILD_LINES=()
+  VERSION_PKG="" VERSION="" MAJOR="" PARENT="" CHANGES=() BUILD_LINES=()
   # shellcheck disable=SC1090
   source "$images_src/$name/image.conf"
   hash=$(image_inputs_key "$name" "$PARENT")
-  ver=$(candidate_version "$VERSION_PKG")
+  # VERSION: an image built from elsewhere (host-build.sh), not named after a Debian package.
+  if [[ -n $VERSION ]]; then ver=$VERSION; else ver=$(candidate_version "$VERSION_PKG"); fi
   tarball="" exact=""
   if [[ -n $ver ]]; then tarball=$tar_dir/$name-$(tag_version "$ver")-$hash.tar; fi
   if [[ -n $tarball && -s $tarball && -s $tarball.versions ]]; then
@@ -451,8 +454,8 @@ ensure_tarball() { # NAME: build the rootfs tarball unless the cache has it; set
       APT_LISTS="$(apt_dir)/lists" "$images_src/build.sh" image "$name" "$from" "$tmp"
     # The cold cost of this image (the shared base and a parent print their own).
     echo "$((SECONDS - t0))" >"$tmp.seconds"
-    local got
-    got=$(awk -F= -v p="$VERSION_PKG" '$1 == p {print $2}' "$tmp.versions")
+    local got=$VERSION
+    [[ -n $got ]] || got=$(awk -F= -v p="$VERSION_PKG" '$1 == p {print $2}' "$tmp.versions")
     [[ -n $got ]] || die "$VERSION_PKG is not installed in the $name rootfs"
     # Named after what was installed (normally what the host's apt lists said).
     tarball=$tar_dir/$name-$(tag_version "$got")-$hash.tar
@@ -475,7 +478,7 @@ ensure_image() { # NAME
     local changes=() c old_id
     old_id=$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null || true)
     for c in "${CHANGES[@]}"; do changes+=(--change "$c"); done
-    changes+=(--change "LABEL dev.devstack.cache-key=$key dev.devstack.debian-package=$VERSION_PKG")
+    changes+=(--change "LABEL dev.devstack.cache-key=$key dev.devstack.debian-package=${VERSION_PKG:-none}")
     if ((${#BUILD_LINES[@]})); then
       phase "import image $name" import_and_build "$tarball" "$ref" "${changes[@]}"
     else
@@ -592,6 +595,7 @@ case $cmd in
     ;;
   images) print_images ;;
   image-names) all_image_names ;;
+  image-set) echo "$image_names" ;;
   image-files)
     lock
     print_image_files
@@ -608,7 +612,7 @@ case $cmd in
     if dockerd_pid >/dev/null && engine_ok; then echo "running ($DOCKER_HOST)"; else echo stopped; exit 1; fi
     ;;
   *)
-    echo "usage: $0 up|down|images|image-files|image-names|compose-bin|yaml-python|endpoint|status" >&2
+    echo "usage: $0 up|down|images|image-files|image-names|image-set|compose-bin|yaml-python|endpoint|status" >&2
     exit 2
     ;;
 esac

@@ -3,8 +3,8 @@
 # Called by e2e/docker.sh; needs root, debootstrap and network access to a Debian mirror.
 #
 #   build.sh base  OUT.tar               debootstrap --variant=minbase sid (shared base)
-#   build.sh image NAME BASE.tar OUT.tar  base (or a parent image's rootfs) + e2e/images/NAME/setup.sh
-#                                         run in a chroot
+#   build.sh image NAME BASE.tar OUT.tar  base (or a parent image's rootfs) + what NAME/host-build.sh
+#                                         builds on the host, if any + NAME/setup.sh run in a chroot
 #
 # Environment: DEBIAN_MIRROR (default deb.debian.org), DEBIAN_SECURITY_MIRROR (only for a
 # released suite; sid has none), DEBIAN_SUITE (sid), DEB_CACHE (directory for downloaded .debs,
@@ -92,6 +92,11 @@ APT
     mount -t proc proc "$root/proc"
     # Reuse previously downloaded packages.
     find "$deb_cache" -maxdepth 1 -name '*.deb' -exec cp -n -t "$root/var/cache/apt/archives/" {} + 2>/dev/null || true
+    # What the host builds for the image (a Go module, ...), straight into the rootfs.
+    if [[ -f $dir/host-build.sh ]]; then
+      ROOTFS=$root bash "$dir/host-build.sh" >"$build_dir/$name-host-build.log" 2>&1 ||
+        { tail -n 40 "$build_dir/$name-host-build.log" >&2; exit 1; }
+    fi
     install -m 0755 "$dir/setup.sh" "$root/tmp/setup.sh"
     update='apt-get update -qq'
     if [[ -n ${APT_LISTS:-} && -d $APT_LISTS ]] && compgen -G "$APT_LISTS/*_Packages*" >/dev/null; then

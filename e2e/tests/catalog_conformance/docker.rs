@@ -15,6 +15,7 @@ pub struct DockerStack {
     name: String,
     host: String,
     bin: PathBuf,
+    overrides: Vec<String>,
 }
 
 fn text(out: &Output) -> String {
@@ -41,6 +42,7 @@ impl DockerStack {
             name,
             host: devstack_e2e::docker_host(),
             bin,
+            overrides: devstack_e2e::local_image_overrides().map_err(|e| format!("{e:#}"))?,
         };
         let out = stack.devstack(&["up", "stack.yaml", "--timeout", "180"], true);
         if !out.status.success() {
@@ -55,7 +57,7 @@ impl DockerStack {
             .env("DOCKER_HOST", &self.host)
             .args(args);
         if overrides {
-            c.args(devstack_e2e::local_image_overrides().expect("local images"));
+            c.args(&self.overrides);
         }
         c.output().expect("run devstack")
     }

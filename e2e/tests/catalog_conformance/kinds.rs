@@ -95,13 +95,76 @@ const VALKEY: Kind = Kind {
     refused: redis_refused,
 };
 
-const KINDS: &[Kind] = &[POSTGRES, PGVECTOR, TIMESCALEDB, REDIS, VALKEY];
+/// A NATS request with bash's `/dev/tcp` (the image has no NATS client; the protocol is text):
+/// `bash -s SUBJECT PAYLOAD [PASSWORD]` connects as `$SVC_USER`, publishes with a reply inbox
+/// and prints the reply's payload (or the server's `-ERR`).
+macro_rules! nats_request {
+    ($args:literal) => {
+        concat!(
+            "bash -s ",
+            $args,
+            r#" <<'EOF'
+set -u
+subject=$1 payload=$2 pass=${3-$SVC_PASSWORD}
+exec 3<>"/dev/tcp/$SVC_HOST/$SVC_PORT" || exit 1
+read -r -t 5 info <&3
+trap '' PIPE
+# Log in first: a refused login ends the connection with -ERR.
+printf 'CONNECT {"user":"%s","pass":"%s","verbose":false,"pedantic":false}\r\nPING\r\n' \
+  "$SVC_USER" "$pass" >&3
+while read -r -t 10 line <&3; do
+  line=${line%$'\r'}
+  case $line in
+    PONG) break ;;
+    -ERR*) echo "$line"; exit 1 ;;
+  esac
+done
+printf 'SUB _INBOX.conf 1\r\nPUB %s _INBOX.conf %d\r\n%s\r\nPING\r\n' \
+  "$subject" "${#payload}" "$payload" >&3
+while read -r -t 10 line <&3; do
+  line=${line%$'\r'}
+  case $line in
+    MSG*) read -r -t 5 data <&3; echo "${data%$'\r'}"; exit 0 ;;
+    -ERR*) echo "$line"; exit 1 ;;
+  esac
+done
+echo "no reply"; exit 1
+EOF
+"#
+        )
+    };
+}
+
+fn nats_refused(r: &ExecResult) -> Result<(), String> {
+    if !r.ok && r.stdout.contains("Authorization Violation") {
+        Ok(())
+    } else {
+        Err(format!("a wrong password was not refused: {r}"))
+    }
+}
+
+/// JetStream: a file-backed stream, one message published to it, read back by subject
+/// (`written-by-client` in base64).
+const NATS: Kind = Kind {
+    type_name: "nats",
+    port_name: "client",
+    // Two requests (a heredoc each): the stream, then the message; `set -e` stops at a failure.
+    write: concat!(
+        "set -e\n",
+        nats_request!(
+            r#"'$JS.API.STREAM.CREATE.CONF' '{"name":"CONF","subjects":["conf.>"],"storage":"file"}'"#
+        ),
+        nats_request!("conf.x written-by-client")
+    ),
+    write_expect: r#""stream":"CONF""#,
+    read: nats_request!(r#"'$JS.API.STREAM.MSG.GET.CONF' '{"last_by_subj":"conf.x"}'"#),
+    read_expect: "d3JpdHRlbi1ieS1jbGllbnQ=",
+    wrong_password: nats_request!("conf.y nope wrong-password"),
+    refused: nats_refused,
+};
+
+const KINDS: &[Kind] = &[POSTGRES, PGVECTOR, TIMESCALEDB, REDIS, VALKEY, NATS];
 
 pub fn kind(type_name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.type_name == type_name)
-}
-
-/// Every type with client checks.
-pub fn type_names() -> impl Iterator<Item = &'static str> {
-    KINDS.iter().map(|k| k.type_name)
 }

@@ -208,13 +208,27 @@ fn conformance(type_name: &str, runtime: &str) -> Result<(), String> {
     report.finish()
 }
 
-/// The types to check: `DEVSTACK_CONFORMANCE_TYPES` (space separated), else every type the
-/// suite has client checks for.
+/// The types to check: `DEVSTACK_CONFORMANCE_TYPES` (space separated), else the images
+/// `e2e/docker.sh` builds (`image-set`: `DEVSTACK_IMAGES` or its default set) that the suite has
+/// client checks for.
 fn types() -> Vec<String> {
-    match std::env::var("DEVSTACK_CONFORMANCE_TYPES") {
-        Ok(v) if !v.trim().is_empty() => v.split_whitespace().map(str::to_string).collect(),
-        _ => kinds::type_names().map(str::to_string).collect(),
+    if let Ok(v) = std::env::var("DEVSTACK_CONFORMANCE_TYPES") {
+        if !v.trim().is_empty() {
+            return v.split_whitespace().map(str::to_string).collect();
+        }
     }
+    let root = devstack_e2e::workspace_root();
+    let out = std::process::Command::new("bash")
+        .arg(root.join("e2e/docker.sh"))
+        .arg("image-set")
+        .output()
+        .expect("run e2e/docker.sh image-set");
+    assert!(out.status.success(), "e2e/docker.sh image-set failed");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|t| kinds::kind(t).is_some())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Every type in `runtime` at once (each mostly waits on containers: in parallel the suite
