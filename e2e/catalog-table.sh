@@ -32,14 +32,16 @@ note() {
     timescaledb) echo "Debian builds TimescaleDB Apache-only: TSL features (compression, continuous-aggregate policies, jobs) cannot be checked. The upstream image is Alpine (uid 70); the local one is Debian with uid 70." ;;
     redis) echo "Local 8.0 (Debian) vs pin 8.4; Debian's redis has no bundled modules (search, JSON, time series, bloom)." ;;
     valkey) echo "Local 9.1 (Debian) vs pin 9.0." ;;
-    nats | prometheus | jaeger | otel-collector | weaviate | ollama) echo "Buildable from the Go module proxy; not built yet (CPU budget of the shared 2-core machine): static checks only." ;;
+    nats) echo "nats-server v2.12.3 built from the Go module proxy on a Debian sid base with wget (upstream: Alpine with busybox wget). Not in the test command's image set (its Go build costs CI minutes cold): run by e2e/conformance-all.sh. The client speaks the NATS text protocol from bash (no NATS CLI packaged)." ;;
+    prometheus | jaeger | otel-collector | weaviate | ollama) echo "Buildable from the Go module proxy; not built yet (CPU budget of the shared 2-core machine): static checks only." ;;
     kafka) echo "Buildable from Maven Central (kafka_2.13 + kafka-tools 4.1.1) and Debian's JRE; not built yet: static checks only." ;;
     chroma) echo "Buildable from PyPI (chromadb 1.4.0); not built yet: static checks only." ;;
     rabbitmq) echo "Debian sid has rabbitmq-server 4.3 (pin 4.2); not built yet: static checks only." ;;
     minio) echo "The server is AGPL and archived upstream; AGPL modules are not used here, and no permissively licensed S3-compatible type was added yet: static checks only." ;;
     grafana) echo "AGPL: the Go module is not to be used here; no other source: static checks only." ;;
     opensearch) echo "Only Maven's integ-test zip (most modules missing): static checks only." ;;
-    qdrant | keydb | neo4j | mongodb | clickhouse | elasticsearch) echo "No source in the package registries this machine reaches (no container registry): static checks only." ;;
+    qdrant) echo "No source in the package registries this machine reaches. Static fix from issue 17: QDRANT_INIT_FILE_PATH points at the writable /qdrant/init (it wrote into the read-only root)." ;;
+    keydb | neo4j | mongodb | clickhouse | elasticsearch) echo "No source in the package registries this machine reaches (no container registry): static checks only." ;;
     *) echo "No local image: static checks only." ;;
   esac
 }
