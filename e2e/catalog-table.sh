@@ -80,6 +80,7 @@ table() {
   echo "| type | pinned upstream | local build | Docker | real node | cannot be checked here, and why |"
   echo "| --- | --- | --- | --- | --- | --- |"
   "$bin" catalog -o json | jq -r '.[] | [.type, .image] | @tsv' | while IFS=$'\t' read -r type image; do
+    # shellcheck disable=SC2016 # the backticks are Markdown
     printf '| %s | `%s` | %s | %s | %s | %s |\n' "$type" "$image" \
       "$(l=$(local_of "$type"); [[ $l == — ]] && echo "—" || echo "\`$l\`")" \
       "$(cell "$type" docker)" "$(cell "$type" node)" "$(note "$type")"
