@@ -163,7 +163,72 @@ const NATS: Kind = Kind {
     refused: nats_refused,
 };
 
-const KINDS: &[Kind] = &[POSTGRES, PGVECTOR, TIMESCALEDB, REDIS, VALKEY, NATS];
+/// A request to RabbitMQ's management API with bash's `/dev/tcp` (HTTP/1.0, basic auth as
+/// `$SVC_USER`; the image has no HTTP client): `bash -s METHOD PATH BODY [PASSWORD]` prints the
+/// response, status line first.
+macro_rules! rabbitmq_http {
+    ($args:literal) => {
+        concat!(
+            "bash -s ",
+            $args,
+            r#" <<'EOF'
+set -u
+method=$1 path=$2 body=$3 pass=${4-$SVC_PASSWORD}
+hostport=${SVC_MANAGEMENT_URL#http://}
+hostport=${hostport%%/*}
+auth=$(printf '%s:%s' "$SVC_USER" "$pass" | base64 -w0)
+exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || exit 1
+printf '%s %s HTTP/1.0\r\nHost: %s\r\nAuthorization: Basic %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+  "$method" "$path" "$hostport" "$auth" "${#body}" "$body" >&3
+response=$(timeout 10 cat <&3)
+echo "$response"
+case ${response%%$'\r'*} in
+  "HTTP/1."[01]" 2"*) exit 0 ;;
+  *) exit 1 ;;
+esac
+EOF
+"#
+        )
+    };
+}
+
+fn rabbitmq_refused(r: &ExecResult) -> Result<(), String> {
+    if !r.ok && r.stdout.contains(" 401 ") {
+        Ok(())
+    } else {
+        Err(format!("a wrong password was not refused: {r}"))
+    }
+}
+
+/// A durable queue, a persistent message published to it, fetched back (and requeued).
+const RABBITMQ: Kind = Kind {
+    type_name: "rabbitmq",
+    port_name: "amqp",
+    write: concat!(
+        "set -e\n",
+        rabbitmq_http!(r#"PUT /api/queues/%2F/conformance '{"durable":true}'"#),
+        rabbitmq_http!(
+            r#"POST /api/exchanges/%2F/amq.default/publish '{"properties":{"delivery_mode":2},"routing_key":"conformance","payload":"written-by-client","payload_encoding":"string"}'"#
+        )
+    ),
+    write_expect: r#""routed":true"#,
+    read: rabbitmq_http!(
+        r#"POST /api/queues/%2F/conformance/get '{"count":1,"ackmode":"ack_requeue_true","encoding":"auto"}'"#
+    ),
+    read_expect: "written-by-client",
+    wrong_password: rabbitmq_http!("GET /api/whoami '' wrong-password"),
+    refused: rabbitmq_refused,
+};
+
+const KINDS: &[Kind] = &[
+    POSTGRES,
+    PGVECTOR,
+    TIMESCALEDB,
+    REDIS,
+    VALKEY,
+    NATS,
+    RABBITMQ,
+];
 
 pub fn kind(type_name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.type_name == type_name)
