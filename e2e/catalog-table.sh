@@ -36,7 +36,7 @@ note() {
     prometheus | jaeger | otel-collector | weaviate | ollama) echo "Buildable from the Go module proxy; not built yet (CPU budget of the shared 2-core machine): static checks only." ;;
     kafka) echo "Buildable from Maven Central (kafka_2.13 + kafka-tools 4.1.1) and Debian's JRE; not built yet: static checks only." ;;
     chroma) echo "Buildable from PyPI (chromadb 1.4.0); not built yet: static checks only." ;;
-    rabbitmq) echo "Debian sid has rabbitmq-server 4.3 (pin 4.2); not built yet: static checks only." ;;
+    rabbitmq) echo "Local 4.3 (Debian sid) vs pin 4.2. Not in the test command's image set (no example stack uses it): run by e2e/conformance-all.sh. The client uses the management API over HTTP from bash (no AMQP client in the image); AMQP itself is not exercised." ;;
     minio) echo "The server is AGPL and archived upstream; AGPL modules are not used here, and no permissively licensed S3-compatible type was added yet: static checks only." ;;
     grafana) echo "AGPL: the Go module is not to be used here; no other source: static checks only." ;;
     opensearch) echo "Only Maven's integ-test zip (most modules missing): static checks only." ;;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The catalog conformance suite for every type with a local image, including those the test
-# command (scripts/test.sh) leaves out to stay within CI's time budget: today nats (its image
-# builds nats-server v2.12.3 from the Go module proxy). Builds (or reuses) the images, starts the
+# command (scripts/test.sh) leaves out: nats (its image builds nats-server v2.12.3 from the Go
+# module proxy: CI minutes cold) and rabbitmq (no example stack uses it). Builds (or reuses) the images, starts the
 # engine and the local cluster (real node) unless they run, runs the suite in both runtimes and
 # rewrites the table of docs/catalog.md. Tears down what it started.
 #
