@@ -525,6 +525,10 @@ build_images() {
       if [[ -e $f && $f != "${chosen[$n]}" ]]; then rm -f "$f" "$f.versions" "$f.seconds"; fi
     done
   done
+  # Bases of earlier build.sh versions.
+  for f in "$tar_dir/base-$suite-"*.tar; do
+    if [[ -e $f && $f != "$tar_dir/base-$suite-$(base_key).tar" ]]; then rm -f "$f"; fi
+  done
   # The bookworm images (postgres 15, redis 7) of earlier versions of this script, once a day
   # old (a concurrent run of an older checkout may still be importing them).
   find "$img_cache" -maxdepth 1 \( -name 'base-bookworm-*.tar' -o -name 'postgres-*.tar*' -o -name 'redis-*.tar*' \) \
