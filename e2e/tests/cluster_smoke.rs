@@ -104,7 +104,7 @@ async fn statefulset_claim_binds_and_pod_becomes_ready() -> Result<()> {
                 Some(vec![
                     VolumeMount {
                         name: "data".into(),
-                        mount_path: "/var/lib/postgresql/data".into(),
+                        mount_path: "/var/lib/postgresql".into(),
                         ..VolumeMount::default()
                     },
                     VolumeMount {
