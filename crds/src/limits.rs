@@ -1,5 +1,5 @@
 //! The bounds of a DevStack, spelled once. The CRD schema ([`crate::types`]) and validation
-//! ([`crate::plan()`]) both read these constants, so `kubectl apply` and `devstack validate`
+//! (`devstack_core::plan::plan`) both read these constants, so `kubectl apply` and `devstack validate`
 //! accept exactly the same specs; the input and output caps keep every object storable.
 
 /// Services in one stack (`spec.services`: `maxProperties`).
