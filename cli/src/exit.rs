@@ -4,11 +4,15 @@
 
 use std::error::Error;
 
-use devstack_crds::parse::ParseError;
-use devstack_crds::ValidationErrors;
+use devstack_core::parse::ParseError;
+use devstack_core::ValidationErrors;
+
+use devstack_docker::env_file::SecretsError;
+use devstack_docker::state::StateError;
+use devstack_docker::DriverError;
+use devstack_render_compose::RenderError;
 
 use crate::load::LoadError;
-use crate::secrets::SecretsError;
 
 /// Exit code of a failure the environment caused (I/O, a renderer, the engine).
 pub const FAILURE: u8 = 1;
@@ -21,17 +25,46 @@ pub fn is_invalid_input(cause: &(dyn Error + 'static)) -> bool {
     if let Some(e) = cause.downcast_ref::<LoadError>() {
         !matches!(e, LoadError::Read { .. })
     } else if let Some(e) = cause.downcast_ref::<SecretsError>() {
-        matches!(e, SecretsError::Malformed { .. })
-    } else if let Some(e) = cause.downcast_ref::<devstack_compose::RenderError>() {
-        // Values come from the user's .env file.
-        matches!(
-            e,
-            devstack_compose::RenderError::MissingSecret { .. }
-                | devstack_compose::RenderError::UnsafeSecretValue { .. }
-        )
+        secrets_input(e)
+    } else if let Some(e) = cause.downcast_ref::<RenderError>() {
+        render_input(e)
+    } else if let Some(e) = cause.downcast_ref::<StateError>() {
+        state_input(e)
+    } else if let Some(e) = cause.downcast_ref::<DriverError>() {
+        match e {
+            DriverError::State(e) => state_input(e),
+            DriverError::UnknownService { .. } => true,
+            _ => false,
+        }
     } else {
         cause.is::<ParseError>() || cause.is::<ValidationErrors>()
     }
+}
+
+// The driver's errors wrap these transparently (their source is skipped in the chain), so
+// they are looked into here.
+fn state_input(e: &StateError) -> bool {
+    match e {
+        StateError::Secrets(e) => secrets_input(e),
+        StateError::Render(e) => render_input(e),
+        StateError::Write { .. } => false,
+    }
+}
+
+fn secrets_input(e: &SecretsError) -> bool {
+    match e {
+        SecretsError::Malformed { .. } => true,
+        SecretsError::Render(e) => render_input(e),
+        SecretsError::Io { .. } => false,
+    }
+}
+
+/// Secret values come from the user's .env file.
+fn render_input(e: &RenderError) -> bool {
+    matches!(
+        e,
+        RenderError::MissingSecret { .. } | RenderError::UnsafeSecretValue { .. }
+    )
 }
 
 /// The exit code for `error`: [`INVALID_INPUT`] when any cause in its chain is invalid input,
@@ -63,6 +96,13 @@ mod tests {
         assert_eq!(code(&wrapped), INVALID_INPUT);
         let invalid = anyhow::Error::new(ValidationErrors::default()).context("planning");
         assert_eq!(code(&invalid), INVALID_INPUT);
+        let in_driver = anyhow::Error::new(DriverError::State(StateError::Secrets(
+            SecretsError::Malformed {
+                path: ".env".into(),
+                line: 1,
+            },
+        )));
+        assert_eq!(code(&in_driver), INVALID_INPUT);
     }
 
     #[test]

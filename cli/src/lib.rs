@@ -1,11 +1,8 @@
-//! The `devstack` command line, as a library so its pieces are testable: loading a stack,
-//! the local secrets file, the catalog listing, the parity check and the exit codes.
+//! The `devstack` command line, as a library so its pieces are testable: one module per
+//! command ([`commands`]), loading a stack ([`load`]), output ([`output`]) and the exit codes
+//! ([`exit`]). It links the renderers, parity and the Docker driver; never the controller.
 
-pub mod catalog_list;
-pub mod docker_cmd;
+pub mod commands;
 pub mod exit;
-pub mod host_env;
 pub mod load;
-pub mod parity;
-pub mod secrets;
-pub mod state;
+pub mod output;

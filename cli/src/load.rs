@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use devstack_crds::parse::{parse_devstack, ParseError};
-use devstack_crds::plan::{plan, PlanOptions, StackPlan};
-use devstack_crds::ValidationErrors;
+use devstack_core::parse::{parse_devstack, ParseError};
+use devstack_core::plan::{plan, PlanOptions, StackPlan};
+use devstack_core::ValidationErrors;
 
 /// Why a stack could not be planned. Messages leave the cause to the error chain (printed
 /// once, after a `: `).

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use devstack_crds::test_support as fixtures;
+use devstack_core::test_support as fixtures;
 
 fn devstack(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_devstack"))
@@ -131,7 +131,7 @@ fn malformed_yaml_exits_2_and_never_panics() {
         assert_eq!(out.status.code(), Some(2), "{body}: {stderr}");
         assert!(!stderr.contains("panicked"));
         // The file, then the parser's message, once.
-        let parse_error = devstack_crds::parse::parse_devstack(
+        let parse_error = devstack_core::parse::parse_devstack(
             &std::fs::read_to_string(&file).expect("read back"),
         )
         .expect_err("malformed");
@@ -140,7 +140,7 @@ fn malformed_yaml_exits_2_and_never_panics() {
             format!(
                 "error: {}: {}\n",
                 file.display(),
-                devstack_crds::error::chain(&parse_error)
+                devstack_core::error::chain(&parse_error)
             )
         );
     }

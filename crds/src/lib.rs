@@ -1,31 +1,14 @@
-//! The core of devstack: the spec, the catalog, the validated plan and the conventions both
-//! renderers share. (The crate is named `devstack-crds` after its first content, the CRD types;
-//! it holds the whole core.)
+//! The DevStack API, `devstack.dev/v1alpha1`: the resource types with their schema and CEL
+//! rules ([`types`]), reading a `DevStack` from YAML with errors that name the field
+//! ([`parse`], over the one YAML dialect of the project, [`yaml`]) and the generated
+//! CustomResourceDefinition ([`crdgen`], committed as `crds/devstack.dev_devstacks.yaml`).
 //!
-//! One spec, one plan, two renderers: everything here is pure (no I/O), so the operator, the
-//! Compose adapter and the CLI share exactly the same decisions. The layers, in order:
-//!
-//! 1. spec: [`types`] (the `DevStack` resource), [`parse`] (YAML in), [`crdgen`] (the CRD out);
-//! 2. [`catalog`]: what each service type's image expects;
-//! 3. [`plan()`]: the spec validated against the catalog and resolved into a [`StackPlan`]
-//!    (with [`quantity`], [`template`], [`secrets`] for generated credentials, and [`error`]);
-//! 4. [`conventions`]: names, labels and text rules that the renderers (`devstack-operator`,
-//!    `devstack-compose`) write with and `devstack parity` reads back with.
+//! Nothing else lives here: the catalog, the validated plan and the conventions the renderers
+//! share are `devstack-core`.
 
-pub mod catalog;
-pub mod conventions;
 pub mod crdgen;
-pub mod error;
 pub mod parse;
-pub mod plan;
-pub mod quantity;
-pub mod secrets;
-pub mod template;
-#[cfg(any(test, feature = "test-support"))]
-pub mod test_support;
 pub mod types;
 pub mod yaml;
 
-pub use error::{FieldError, ValidationErrors};
-pub use plan::{plan, PlanOptions, StackPlan};
 pub use types::{DevStack, DevStackSpec, DevStackStatus, ServiceSpec};

@@ -8,7 +8,7 @@ use crate::yaml::YamlError;
 pub type FieldCause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A manifest that could not be read as a `DevStack`. Each variant's message leaves its cause
-/// to the error chain ([`crate::error::chain`] prints it).
+/// to the error chain (`devstack_core::error::chain` prints it).
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     /// The text is not YAML.

@@ -2,7 +2,7 @@
 //!
 //! Doc comments on these types become `kubectl explain` text, so they are written for users.
 //! Rules the API server can check on its own are CEL rules here; everything that needs the
-//! catalog (port names, stateful types, dependency graph) is checked by [`crate::plan::plan`],
+//! catalog (port names, stateful types, dependency graph) is checked by `devstack_core::plan::plan`,
 //! which the CLI and the operator both run.
 
 use std::collections::BTreeMap;

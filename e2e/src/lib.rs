@@ -6,6 +6,7 @@
 //! - [`docker_host`]: the Docker endpoint (`DOCKER_HOST`, else `e2e/docker.sh endpoint`).
 //! - [`helm`]: Helm from the harness and the operator's chart.
 //! - [`kubectl`]: blocking kubectl for tests that apply YAML and exec into real pods.
+//! - [`bin`]: the workspace's binaries (`devstack`, `devstack-operator`), built on first use.
 //!
 //! Workloads land on the harness's real kubelet node; a test that wants the kwok node (pods
 //! Ready without running, any image) uses [`TestNamespace::on_kwok`] (or
@@ -15,6 +16,7 @@
 //! return (or, for [`docker_host`], panic with) an error that says how to start it, so a
 //! test that needs them fails loudly.
 
+pub mod bin;
 pub mod helm;
 
 use std::future::Future;
@@ -24,12 +26,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
-use k8s_openapi::api::core::v1::{Namespace, Node};
-use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
 pub mod kubectl;
+mod namespace;
+
+pub use namespace::TestNamespace;
 
 /// How long [`client`] waits for the API server to answer before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -358,136 +363,6 @@ pub async fn set_kwok_capacity(client: &Client, resource: &str, count: Option<&s
             .with_context(|| format!("setting {resource} of node {name}"))?;
     }
     Ok(())
-}
-
-/// A fresh namespace for one test, deleted afterwards.
-///
-/// Call [`TestNamespace::cleanup`] at the end of the test; if the test panics first, `Drop`
-/// deletes the namespace on a best-effort basis.
-pub struct TestNamespace {
-    name: String,
-    client: Client,
-    config: Config,
-    cleaned: bool,
-}
-
-impl TestNamespace {
-    /// Creates a namespace named `<prefix>-<unique suffix>` with the admin client. Its pods
-    /// run on the real node (when the cluster has one).
-    pub async fn new(prefix: &str) -> Result<Self> {
-        Self::create(prefix, Vec::new()).await
-    }
-
-    /// Like [`TestNamespace::new`], but every pod of the namespace goes to the kwok node (Ready
-    /// without running; any image), whoever creates it.
-    pub async fn on_kwok(prefix: &str) -> Result<Self> {
-        Self::create(prefix, kubectl::kwok_namespace_annotations()).await
-    }
-
-    async fn create(prefix: &str, annotations: Vec<(String, String)>) -> Result<Self> {
-        let config = config().await?;
-        let client = client_from_config(config.clone()).await?;
-        let name = unique_name(prefix);
-        let ns = Namespace {
-            metadata: ObjectMeta {
-                name: Some(name.clone()),
-                labels: Some([(TEST_NAMESPACE_LABEL.to_string(), "true".to_string())].into()),
-                annotations: (!annotations.is_empty()).then(|| annotations.into_iter().collect()),
-                ..ObjectMeta::default()
-            },
-            ..Namespace::default()
-        };
-        Api::<Namespace>::all(client.clone())
-            .create(&PostParams::default(), &ns)
-            .await
-            .with_context(|| format!("creating test namespace {name}"))?;
-        Ok(Self {
-            name,
-            client,
-            config,
-            cleaned: false,
-        })
-    }
-
-    /// The namespace's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The admin client (cheap to clone).
-    pub fn client(&self) -> Client {
-        self.client.clone()
-    }
-
-    /// A namespaced API handle for `K` in this namespace.
-    pub fn api<K>(&self) -> Api<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-        <K as kube::Resource>::DynamicType: Default,
-    {
-        Api::namespaced(self.client.clone(), &self.name)
-    }
-
-    /// Deletes the namespace (without waiting for it to disappear).
-    pub async fn cleanup(mut self) -> Result<()> {
-        self.cleaned = true;
-        delete_namespace(&self.client, &self.name).await
-    }
-
-    /// Deletes the namespace and waits until it is gone.
-    pub async fn delete_and_wait(mut self, timeout: Duration) -> Result<()> {
-        self.cleaned = true;
-        delete_namespace(&self.client, &self.name).await?;
-        let api = Api::<Namespace>::all(self.client.clone());
-        let name = self.name.clone();
-        poll_until(&format!("namespace {name} to be deleted"), timeout, || {
-            let api = api.clone();
-            let name = name.clone();
-            async move { Ok(api.get_opt(&name).await?.is_none().then_some(())) }
-        })
-        .await
-    }
-}
-
-async fn delete_namespace(client: &Client, name: &str) -> Result<()> {
-    match Api::<Namespace>::all(client.clone())
-        .delete(name, &DeleteParams::background())
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(anyhow!(e).context(format!("deleting test namespace {name}"))),
-    }
-}
-
-impl Drop for TestNamespace {
-    fn drop(&mut self) {
-        if self.cleaned {
-            return;
-        }
-        // The test's runtime may be going away (a panic unwinds through it), so delete from
-        // a separate thread with its own runtime and a fresh connection.
-        let config = self.config.clone();
-        let name = self.name.clone();
-        let worker = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(client) = Client::try_from(config) {
-                    let _ = tokio::time::timeout(
-                        Duration::from_secs(10),
-                        delete_namespace(&client, &name),
-                    )
-                    .await;
-                }
-            });
-        });
-        let _ = worker.join();
-    }
 }
 
 #[cfg(test)]

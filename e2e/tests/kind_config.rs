@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::process::{Command, Output};
 
-use devstack_crds::parse::parse_devstack;
+use devstack_core::parse::parse_devstack;
 use devstack_e2e::workspace_root;
 
 fn check_config(file: Option<&str>) -> Output {

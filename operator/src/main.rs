@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, ValueEnum};
-use devstack_crds::catalog;
+use devstack_core::catalog;
 use devstack_operator::controller::{self, http, leader, Context, Metrics, Options};
 use kube::Client;
 use prometheus_client::registry::Registry;

@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use devstack_crds::plan::{PlanOptions, StackPlan};
-use devstack_crds::types::DevStack;
+use devstack_core::plan::{PlanOptions, StackPlan};
+use devstack_core::types::DevStack;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
@@ -35,7 +35,7 @@ use crate::render::{LABEL_SERVICE, LABEL_STACK};
 /// valid; otherwise from the spec, counting every catalog service as one with data and
 /// defaulting to retain (when in doubt, keep data).
 fn retention(stack: &DevStack) -> BTreeMap<String, bool> {
-    match devstack_crds::plan(stack, &PlanOptions::default()) {
+    match devstack_core::plan(stack, &PlanOptions::default()) {
         Ok(plan) => plan
             .services
             .values()

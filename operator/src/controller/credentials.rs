@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use devstack_crds::plan::StackPlan;
-use devstack_crds::secrets;
+use devstack_core::plan::StackPlan;
+use devstack_core::secrets;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::ByteString;

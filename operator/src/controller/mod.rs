@@ -13,9 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use devstack_crds::conventions::GPU_RESOURCE;
-use devstack_crds::plan::{PlanOptions, StackPlan};
-use devstack_crds::types::DevStack;
+use devstack_core::plan::{PlanOptions, StackPlan};
+use devstack_core::types::DevStack;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Secret, Service};
@@ -118,25 +117,19 @@ impl Context {
 }
 
 /// Whether some node offers `nvidia.com/gpu` to the stack's GPU services: the operator's choice
-/// between the plain rendering and the CPU fallback (`RenderOptions::gpu_fallback`), also used
-/// by `devstack parity --live --runtime kubernetes` to compare with what the operator applied.
-/// Nodes are listed only when an active service wants GPUs that are not required (the others
-/// do not depend on the answer).
+/// between the plain rendering and the CPU fallback (`RenderOptions::gpu_fallback`), made by
+/// the renderer's pure [`crate::render::gpu_offered`] over the cluster's nodes. Nodes are
+/// listed only when an active service wants GPUs that are not required (the others do not
+/// depend on the answer).
 pub async fn gpu_offered(client: &Client, plan: &StackPlan) -> Result<bool, Error> {
-    if !plan.active_services().any(|s| s.gpu > 0 && !s.gpu_required) {
+    if !crate::render::gpu::needs_nodes(plan) {
         return Ok(true);
     }
     let nodes = Api::<Node>::all(client.clone())
         .list(&ListParams::default())
         .await
         .map_err(Error::kube("list", "Node", "*"))?;
-    Ok(nodes.items.iter().any(|node| {
-        node.status
-            .as_ref()
-            .and_then(|s| s.allocatable.as_ref())
-            .and_then(|a| a.get(GPU_RESOURCE))
-            .is_some_and(|q| q.0.trim() != "0")
-    }))
+    Ok(crate::render::gpu_offered(plan, &nodes.items))
 }
 
 /// Waits until the DevStack CRD is installed and Established.

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use devstack_crds::plan::StackPlan;
-use devstack_crds::types::DevStack;
+use devstack_core::plan::StackPlan;
+use devstack_core::types::DevStack;
 use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use k8s_openapi::ByteString;
@@ -100,7 +100,7 @@ async fn unreadable(guard: &DeserializeGuard<DevStack>, error: &str, ctx: &Conte
 
 async fn apply(stack: &DevStack, ctx: &Context) -> Result<Action, Error> {
     let namespace = stack.namespace().unwrap_or_default();
-    let mut plan = match devstack_crds::plan(stack, &ctx.plan_options) {
+    let mut plan = match devstack_core::plan(stack, &ctx.plan_options) {
         Ok(plan) => plan,
         Err(errors) => return invalid(stack, ctx, &errors.to_string()).await,
     };
@@ -371,8 +371,8 @@ pub(crate) async fn publish(
 
 #[cfg(test)]
 mod tests {
-    use devstack_crds::parse::parse_devstack;
-    use devstack_crds::plan::{plan, PlanOptions};
+    use devstack_core::parse::parse_devstack;
+    use devstack_core::plan::{plan, PlanOptions};
 
     use super::*;
 

@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use devstack_crds::plan::StackPlan;
-use devstack_crds::types::{DevStack, DevStackStatus, ServiceStatus};
+use devstack_core::plan::StackPlan;
+use devstack_core::types::{DevStack, DevStackStatus, ServiceStatus};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;

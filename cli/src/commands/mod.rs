@@ -1,0 +1,303 @@
+//! One module per command (`devstack <verb>`), as cargo lays out its own: this module holds
+//! the command line's shape and runs a parsed [`Cli`] on one tokio runtime; each verb's module
+//! does its work and prints through [`crate::output`].
+
+pub mod catalog;
+pub mod crd;
+pub mod down;
+pub mod env;
+pub mod logs;
+pub mod parity;
+pub mod render;
+pub mod reset;
+pub mod status;
+pub mod up;
+pub mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use devstack_core::plan::{PlanOptions, StackPlan};
+
+use crate::load::{load_plan, parse_overrides};
+use crate::output::Format;
+
+/// Describe a development stack once; run it in Kubernetes or Docker with the same services,
+/// ports, credentials contract, health checks and budgets.
+#[derive(Parser, Debug)]
+#[command(name = "devstack", version, about, long_about = None)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 failure, 2 invalid input (the message names the field).\n\
+Examples:\n  devstack up stack.yaml && devstack env stack.yaml\n  devstack validate stack.yaml\n  devstack render compose stack.yaml -o .devstack/compose.yaml && docker compose -f .devstack/compose.yaml up -d --wait\n  devstack render k8s stack.yaml | kubectl apply -f -\n  devstack parity stack.yaml\n  devstack catalog -o json"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a stack file: exit 0 when valid, 2 with every problem listed when not.
+    #[command(
+        after_help = "Example:\n  devstack validate examples/soma-shared-infra.yaml --profile core"
+    )]
+    Validate(StackArgs),
+    /// Render a stack for Kubernetes (a YAML stream) or Compose (a compose file + .env).
+    #[command(subcommand)]
+    Render(RenderCommand),
+    /// Render both ways, read both back and compare service by service.
+    #[command(
+        after_help = "Prints a matrix: same / differs by design / MISMATCH. Exits 1 on any MISMATCH.\nExamples:\n  devstack parity examples/ktrdr.yaml\n  devstack parity stack.yaml --live                      # containers on the Docker engine\n  devstack parity stack.yaml --live --runtime kubernetes # objects in the cluster (KUBECONFIG)"
+    )]
+    Parity {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Compare what runs (read back through the runtime's API) with that runtime's
+        /// rendering, instead of the two renderings: see --runtime.
+        #[arg(long)]
+        live: bool,
+        /// With --live: `docker`, the containers on the Docker engine against the compose
+        /// rendering; `kubernetes`, the stack's objects in the cluster (applied by the operator
+        /// or by kubectl) against the Kubernetes rendering.
+        #[arg(long, value_enum, default_value_t = LiveRuntime::Docker, requires = "live")]
+        runtime: LiveRuntime,
+        /// With --live --runtime kubernetes: the stack's namespace (default: the file's
+        /// metadata.namespace, else `default`).
+        #[arg(long, requires = "live")]
+        namespace: Option<String>,
+    },
+    /// List the catalog's service types.
+    #[command(
+        after_help = "Examples:\n  devstack catalog\n  devstack catalog -o json | jq '.[].type'"
+    )]
+    Catalog {
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Start the stack on the local Docker engine (no compose file needed): creates what the
+    /// compose rendering describes, in dependency order, and waits until it is healthy.
+    #[command(
+        after_help = "Writes .devstack/<stack>/compose.yaml and .env (mode 0600) like `render compose -o`, so\n`docker compose -p <stack>` sees the same containers. A second `up` changes nothing; a changed\nservice is recreated. Interrupted (Ctrl-C)? Run `up` again: it continues.\nExamples:\n  devstack up stack.yaml\n  devstack up stack.yaml --profile vector-alt --timeout 120"
+    )]
+    Up {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Return once every container started; only dependencies are waited for.
+        #[arg(long)]
+        no_wait: bool,
+        /// Give up (and remove what this `up` created) after this many seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        timeout: u64,
+        /// Fail when the engine cannot give a GPU service its GPUs, instead of running it on
+        /// CPU with DEVSTACK_GPU=0.
+        #[arg(long)]
+        require_gpu: bool,
+    },
+    /// Stop the stack: removes its containers and networks, keeps volumes and credentials.
+    #[command(after_help = "Example:\n  devstack down stack.yaml")]
+    Down(StackArgs),
+    /// Remove the stack's containers, networks and volumes (data!) and generate new credentials.
+    #[command(
+        after_help = "Asks on a terminal; without one it refuses unless --yes.\nExample:\n  devstack reset stack.yaml --yes && devstack up stack.yaml"
+    )]
+    Reset {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Per service: container state, health, host ports, image, uptime.
+    #[command(
+        after_help = "Examples:\n  devstack status stack.yaml\n  devstack status stack.yaml -o json"
+    )]
+    Status {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Connection settings for a program on the host (127.0.0.1 and the published ports).
+    #[command(
+        after_help = "Secrets are shown as <redacted> unless --show-secrets.\nExamples:\n  devstack env stack.yaml --service postgres\n  eval \"$(devstack env stack.yaml --format shell --show-secrets)\""
+    )]
+    Env {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Only this service's settings.
+        #[arg(long)]
+        service: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = EnvFormat::Dotenv)]
+        format: EnvFormat,
+        /// Print secret values instead of `<redacted>`.
+        #[arg(long)]
+        show_secrets: bool,
+    },
+    /// Print a service's container logs.
+    #[command(after_help = "Example:\n  devstack logs stack.yaml postgres -f")]
+    Logs {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The service.
+        service: String,
+        /// Keep following the logs.
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
+    /// Print the DevStack CustomResourceDefinition (identical to crds/devstack.dev_devstacks.yaml).
+    #[command(after_help = "Example:\n  devstack crd | kubectl apply -f -")]
+    Crd,
+}
+
+#[derive(Subcommand, Debug)]
+enum RenderCommand {
+    /// Kubernetes objects as a YAML stream. Secrets are left out unless --include-secrets.
+    #[command(
+        after_help = "Examples:\n  devstack render k8s stack.yaml > stack.k8s.yaml\n  devstack render k8s stack.yaml --include-secrets --env-file .devstack/.env | kubectl apply -f -"
+    )]
+    K8s {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Also render the credentials and connections Secrets (their values are printed).
+        #[arg(long)]
+        include_secrets: bool,
+        /// Secrets file to take values from (and to create/extend); default: generate fresh
+        /// values and print them only inside the Secrets.
+        #[arg(long, requires = "include_secrets")]
+        env_file: Option<PathBuf>,
+        /// Render for a cluster where no node offers nvidia.com/gpu, as the operator does:
+        /// services whose GPUs are not required (`gpuRequired`) run on CPU, with
+        /// DEVSTACK_GPU=cpu and no GPU limit.
+        #[arg(long)]
+        gpu_fallback: bool,
+    },
+    /// A compose file. With -o, also writes the secrets file `.env` beside it (mode 0600),
+    /// generating secrets on the first render and reusing them afterwards.
+    #[command(
+        after_help = "Examples:\n  devstack render compose stack.yaml\n  devstack render compose stack.yaml -o .devstack/compose.yaml\n  docker compose -f .devstack/compose.yaml up -d --wait"
+    )]
+    Compose {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Write the compose file here (and `.env` beside it) instead of printing it.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// The stack file and how to plan it (every command that reads a stack).
+#[derive(Args, Debug)]
+pub struct StackArgs {
+    /// The DevStack file (`-` reads standard input).
+    pub file: PathBuf,
+    /// Active profile (repeatable); replaces spec.profiles.
+    #[arg(long = "profile", value_name = "PROFILE")]
+    pub profiles: Vec<String>,
+    /// Use IMAGE for catalog TYPE (air-gapped mirrors, locally built images).
+    #[arg(long = "image-override", value_name = "TYPE=IMAGE")]
+    pub image_overrides: Vec<String>,
+}
+
+/// `devstack env --format`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnvFormat {
+    /// `KEY=value` lines.
+    Dotenv,
+    /// `export KEY='value'` lines.
+    Shell,
+    /// A JSON object.
+    Json,
+}
+
+/// `devstack parity --runtime`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiveRuntime {
+    /// The containers on the Docker engine.
+    Docker,
+    /// The objects in the cluster.
+    Kubernetes,
+}
+
+impl StackArgs {
+    /// The plan of the stack file with the profiles and image overrides given.
+    pub fn plan(&self) -> Result<StackPlan> {
+        let options = PlanOptions {
+            profiles: (!self.profiles.is_empty()).then(|| self.profiles.clone()),
+            image_overrides: parse_overrides(&self.image_overrides)?,
+        };
+        Ok(load_plan(&self.file, &options)?)
+    }
+}
+
+/// Runs `cli` on the one async runtime of the process; the exit code on success.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(dispatch(cli.command))
+}
+
+async fn dispatch(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Validate(args) => validate::run(&args)?,
+        Command::Render(RenderCommand::K8s {
+            stack,
+            include_secrets,
+            env_file,
+            gpu_fallback,
+        }) => render::k8s(&stack, include_secrets, env_file.as_deref(), gpu_fallback)?,
+        Command::Render(RenderCommand::Compose { stack, output }) => {
+            render::compose(&stack, output.as_deref())?
+        }
+        Command::Parity {
+            stack,
+            format,
+            live,
+            runtime,
+            namespace,
+        } => {
+            let runtime = live.then_some(runtime);
+            return parity::run(&stack, format, runtime, namespace).await;
+        }
+        Command::Catalog { format } => catalog::run(format)?,
+        Command::Up {
+            stack,
+            no_wait,
+            timeout,
+            require_gpu,
+        } => {
+            let args = up::UpArgs {
+                wait: !no_wait,
+                timeout: std::time::Duration::from_secs(timeout),
+                require_gpu,
+                file: stack.file.display().to_string(),
+            };
+            return Ok(ExitCode::from(up::run(&stack.plan()?, &args).await?));
+        }
+        Command::Down(stack) => down::run(&stack.plan()?).await?,
+        Command::Reset { stack, yes } => reset::run(&stack.plan()?, yes).await?,
+        Command::Status { stack, format } => status::run(&stack.plan()?, format).await?,
+        Command::Env {
+            stack,
+            service,
+            format,
+            show_secrets,
+        } => env::run(&stack.plan()?, service.as_deref(), format, show_secrets)?,
+        Command::Logs {
+            stack,
+            service,
+            follow,
+        } => logs::run(&stack.plan()?, &service, follow).await?,
+        Command::Crd => crd::run()?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

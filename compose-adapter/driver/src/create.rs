@@ -1,0 +1,205 @@
+//! One resolved compose service as the Engine API's container configuration, field for field
+//! what Docker Compose sends for the same service.
+
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerCreateBody, DeviceRequest, EndpointSettings, HealthConfig, HostConfig, Mount,
+    MountType, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+};
+
+use devstack_render_compose::model::Service;
+
+use super::labels::{self, ContainerLabels};
+use super::resolve::{cpu_millis, parse_memory, parse_port, parse_seconds};
+use super::DriverError;
+
+/// A container to create: its name, configuration and the networks to join after creation
+/// (API 1.41 takes a single endpoint at creation).
+#[derive(Clone, Debug)]
+pub struct ContainerSpec {
+    /// Container name.
+    pub name: String,
+    /// The create request.
+    pub body: ContainerCreateBody,
+    /// Further networks (Docker names) with their endpoint settings.
+    pub extra_networks: Vec<(String, EndpointSettings)>,
+}
+
+/// Docker names of the networks `service` joins, primary first (Compose's order: by name).
+pub fn service_networks(project: &str, service: &Service) -> Vec<String> {
+    let mut keys: Vec<&str> = service.networks.iter().map(String::as_str).collect();
+    if keys.is_empty() {
+        keys.push(labels::DEFAULT_NETWORK);
+    }
+    keys.sort_unstable();
+    keys.iter()
+        .map(|k| labels::network_name(project, k))
+        .collect()
+}
+
+/// The container for replica `meta.number` of the resolved `service`.
+pub fn container_spec(
+    service: &Service,
+    meta: &ContainerLabels<'_>,
+) -> Result<ContainerSpec, DriverError> {
+    let name = labels::container_name(meta.project, meta.service, meta.number);
+    let mut exposed: Vec<String> = service.expose.iter().map(|p| format!("{p}/tcp")).collect();
+    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for spec in &service.ports {
+        let port = parse_port(spec)?;
+        let key = format!("{}/tcp", port.container);
+        if !exposed.contains(&key) {
+            exposed.push(key.clone());
+        }
+        bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(port.host_ip),
+                host_port: Some(port.host.to_string()),
+            });
+    }
+    let healthcheck = service
+        .healthcheck
+        .as_ref()
+        .map(|h| -> Result<HealthConfig, DriverError> {
+            let nanos = |text: &str| -> Result<i64, DriverError> {
+                Ok(
+                    i64::try_from(parse_seconds(text)?).unwrap_or(i64::MAX / 1_000_000_000)
+                        * 1_000_000_000,
+                )
+            };
+            Ok(HealthConfig {
+                test: Some(h.test.clone()),
+                interval: Some(nanos(&h.interval)?),
+                timeout: Some(nanos(&h.timeout)?),
+                retries: Some(i64::from(h.retries)),
+                start_period: Some(nanos(&h.start_period)?),
+                start_interval: None,
+            })
+        })
+        .transpose()?;
+    let networks = service_networks(meta.project, service);
+    let aliases = vec![name.clone(), meta.service.to_string()];
+    let endpoint = EndpointSettings {
+        aliases: Some(aliases),
+        ..EndpointSettings::default()
+    };
+    let primary = networks.first().cloned().unwrap_or_default();
+    let extra_networks = networks
+        .iter()
+        .skip(1)
+        .map(|n| (n.clone(), endpoint.clone()))
+        .collect();
+    let mut host = HostConfig {
+        network_mode: Some(primary.clone()),
+        port_bindings: (!bindings.is_empty()).then_some(bindings),
+        restart_policy: service.restart.as_deref().map(restart_policy),
+        mounts: (!service.volumes.is_empty()).then(|| {
+            service
+                .volumes
+                .iter()
+                .map(|v| Mount {
+                    typ: Some(MountType::VOLUME),
+                    source: Some(labels::volume_name(meta.project, &v.source)),
+                    target: Some(v.target.clone()),
+                    ..Mount::default()
+                })
+                .collect()
+        }),
+        cap_add: (!service.cap_add.is_empty()).then(|| service.cap_add.clone()),
+        cap_drop: (!service.cap_drop.is_empty()).then(|| service.cap_drop.clone()),
+        security_opt: (!service.security_opt.is_empty()).then(|| service.security_opt.clone()),
+        readonly_rootfs: service.read_only.then_some(true),
+        tmpfs: (!service.tmpfs.is_empty()).then(|| {
+            service
+                .tmpfs
+                .iter()
+                .map(|p| (p.clone(), String::new()))
+                .collect()
+        }),
+        ..HostConfig::default()
+    };
+    if let Some(deploy) = &service.deploy {
+        let resources = &deploy.resources;
+        let nano_cpus = cpu_millis(&resources.limits.cpus)? * 1_000_000;
+        let memory = parse_memory(&resources.limits.memory)?;
+        let reservation = parse_memory(&resources.reservations.memory)?;
+        host.nano_cpus = (nano_cpus > 0).then(|| i64::try_from(nano_cpus).unwrap_or(i64::MAX));
+        host.memory = (memory > 0).then(|| i64::try_from(memory).unwrap_or(i64::MAX));
+        host.memory_reservation =
+            (reservation > 0).then(|| i64::try_from(reservation).unwrap_or(i64::MAX));
+        let devices: Vec<DeviceRequest> = resources
+            .reservations
+            .devices
+            .iter()
+            .map(|d| DeviceRequest {
+                driver: Some(d.driver.clone()),
+                count: Some(i64::from(d.count)),
+                capabilities: Some(vec![d.capabilities.clone()]),
+                ..DeviceRequest::default()
+            })
+            .collect();
+        host.device_requests = (!devices.is_empty()).then_some(devices);
+    }
+    let body = ContainerCreateBody {
+        image: Some(service.image.clone()),
+        user: service.user.clone(),
+        entrypoint: service.entrypoint.clone(),
+        cmd: service.command.clone(),
+        env: Some(
+            service
+                .environment
+                .0
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+        ),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        healthcheck,
+        labels: Some(meta.merged(&service.labels)),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        host_config: Some(host),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(primary, endpoint)])),
+        }),
+        ..ContainerCreateBody::default()
+    };
+    Ok(ContainerSpec {
+        name,
+        body,
+        extra_networks,
+    })
+}
+
+fn restart_policy(name: &str) -> RestartPolicy {
+    let name = match name {
+        "always" => RestartPolicyNameEnum::ALWAYS,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        _ => RestartPolicyNameEnum::NO,
+    };
+    RestartPolicy {
+        name: Some(name),
+        maximum_retry_count: None,
+    }
+}
+
+/// Compose's `depends_on` label value: `dep:condition:false`, sorted, comma-separated.
+pub fn depends_on_label(service: &Service) -> String {
+    service
+        .depends_on
+        .iter()
+        .map(|(dep, d)| {
+            let condition = serde_json::to_value(d.condition)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!("{dep}:{condition}:false")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}

@@ -1,0 +1,80 @@
+//! The connection to the Docker engine: `DOCKER_HOST` or the default socket, the API version
+//! negotiated with the engine (Debian's Docker 20.10 speaks 1.41), and what the engine can
+//! offer (GPUs).
+
+use std::time::Duration;
+
+use bollard::Docker;
+
+use super::DriverError;
+use crate::api::DockerApi;
+
+/// The default engine address when `DOCKER_HOST` is unset.
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+/// How long the first answer of the engine may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connected engine: bollard's client by default, anything that speaks [`DockerApi`] in
+/// tests.
+#[derive(Clone, Debug)]
+pub struct Engine<D = Docker> {
+    /// The client, speaking the negotiated API version.
+    pub docker: D,
+    /// The address, for messages.
+    pub host: String,
+}
+
+impl<D: DockerApi> Engine<D> {
+    /// An engine over an API client that is already connected.
+    pub fn with(docker: D, host: impl Into<String>) -> Engine<D> {
+        Engine {
+            docker,
+            host: host.into(),
+        }
+    }
+}
+
+impl Engine {
+    /// Connects through `DOCKER_HOST` (or the default socket) and negotiates the API version.
+    /// Fails with the fix when no engine answers.
+    pub async fn connect() -> Result<Engine, DriverError> {
+        let host = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_HOST.to_string());
+        let unreachable = |reason: String| DriverError::EngineUnreachable {
+            host: host.clone(),
+            reason,
+        };
+        let docker = Docker::connect_with_host(&host).map_err(|e| unreachable(e.to_string()))?;
+        let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
+            .await
+            .map_err(|_| unreachable(format!("no answer within {CONNECT_TIMEOUT:?}")))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        Ok(Engine { docker, host })
+    }
+}
+
+impl<D: DockerApi> Engine<D> {
+    /// Whether the engine can serve GPU device requests: an NVIDIA runtime is installed or
+    /// CDI has discovered NVIDIA devices.
+    pub async fn gpu_support(&self) -> Result<bool, DriverError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| DriverError::docker("reading the engine's info", e))?;
+        let nvidia_runtime = info
+            .runtimes
+            .as_ref()
+            .is_some_and(|r| r.keys().any(|k| k.contains("nvidia")));
+        let cdi_gpu = info.discovered_devices.as_ref().is_some_and(|devices| {
+            devices.iter().any(|d| {
+                d.source.as_deref() == Some("cdi")
+                    && d.id.as_deref().is_some_and(|id| id.contains("gpu"))
+            })
+        });
+        Ok(nvidia_runtime || cdi_gpu)
+    }
+}

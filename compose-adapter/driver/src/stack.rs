@@ -1,0 +1,151 @@
+//! The façade: one stack on the Docker side. [`Stack::open`] renders the plan once and finds
+//! its files (`.devstack/<stack>/compose.yaml` and `.env`); each verb then talks to the engine
+//! and returns a typed outcome. The command line only prints them.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use devstack_core::plan::StackPlan;
+use devstack_render_compose::model::Project;
+
+use crate::api::DockerApi;
+use crate::ops::{self, DownSummary, StatusRow};
+use crate::progress::Progress;
+use crate::state::{StateFiles, Written};
+use crate::up::{UpOptions, UpSummary};
+use crate::{DriverError, Engine, StackContext};
+
+/// One stack on the Docker side (see the module docs).
+#[derive(Debug)]
+pub struct Stack<'p> {
+    plan: &'p StackPlan,
+    project: Project,
+    yaml: String,
+    files: StateFiles,
+}
+
+/// What [`Stack::reset`] removed.
+#[derive(Clone, Debug, Default)]
+pub struct ResetSummary {
+    /// Containers and networks.
+    pub down: DownSummary,
+    /// Volume names.
+    pub volumes: Vec<String>,
+}
+
+impl<'p> Stack<'p> {
+    /// The stack of `plan` with its files under `root` (the working directory; absolute, as
+    /// the compose file's path is recorded in the containers' labels).
+    pub fn open(plan: &'p StackPlan, root: &Path) -> Result<Stack<'p>, DriverError> {
+        let project = devstack_render_compose::render::project(plan);
+        let yaml = devstack_render_compose::to_text(&project)?;
+        Ok(Stack {
+            plan,
+            project,
+            yaml,
+            files: StateFiles::of(plan, root),
+        })
+    }
+
+    /// The stack (project) name.
+    pub fn name(&self) -> &str {
+        &self.plan.name
+    }
+
+    /// Where its files are.
+    pub fn files(&self) -> &StateFiles {
+        &self.files
+    }
+
+    /// Its active services, in the plan's start order.
+    pub fn active_services(&self) -> Vec<String> {
+        self.plan.start_order()
+    }
+
+    /// Writes the compose file and `.env` (what `render compose -o` writes), so `docker
+    /// compose` can take over at any time; the driver's view of the stack.
+    pub fn write_files(&self) -> Result<(StackContext, Written), DriverError> {
+        let written = self.files.write(self.plan, &self.project, &self.yaml)?;
+        let ctx = StackContext::of_project(
+            self.plan,
+            self.project.clone(),
+            written.secrets.values.clone(),
+            self.files.compose.clone(),
+        );
+        Ok((ctx, written))
+    }
+
+    /// `up`: writes the files, then creates and starts what the compose rendering describes
+    /// in the plan's start order (see [`crate::up::up`]).
+    pub async fn up<D: DockerApi>(
+        &self,
+        engine: &Engine<D>,
+        options: &UpOptions,
+        progress: &Progress,
+    ) -> Result<UpSummary, DriverError> {
+        let (ctx, _) = self.write_files()?;
+        crate::up::up(engine, &ctx, options, progress).await
+    }
+
+    /// `down`: containers and networks go, volumes and credentials stay.
+    pub async fn down<D: DockerApi>(&self, engine: &Engine<D>) -> Result<DownSummary, DriverError> {
+        ops::down(&engine.docker, self.name()).await
+    }
+
+    /// `reset`: down, remove the volumes, regenerate the credentials.
+    pub async fn reset<D: DockerApi>(
+        &self,
+        engine: &Engine<D>,
+    ) -> Result<ResetSummary, DriverError> {
+        let down = ops::down(&engine.docker, self.name()).await?;
+        let volumes = ops::remove_volumes(&engine.docker, self.name()).await?;
+        self.files.regenerate_secrets(self.plan)?;
+        Ok(ResetSummary { down, volumes })
+    }
+
+    /// `status`: a row per container, and a `missing` row per active service without one.
+    pub async fn status<D: DockerApi>(
+        &self,
+        engine: &Engine<D>,
+    ) -> Result<Vec<StatusRow>, DriverError> {
+        let expected: Vec<String> = self
+            .plan
+            .active_services()
+            .map(|s| s.name.clone())
+            .collect();
+        ops::status(&engine.docker, self.name(), &expected).await
+    }
+
+    /// The `.env` values of the stack, generating them on first use like `up`; the compose
+    /// file is not rewritten (that is `up`'s and `render compose`'s job).
+    pub fn env(&self) -> Result<BTreeMap<String, String>, DriverError> {
+        Ok(self.files.secrets(self.plan)?.values)
+    }
+
+    /// The `.env` values as they are, generating nothing (`parity --live`).
+    pub fn env_as_is(&self) -> Result<BTreeMap<String, String>, DriverError> {
+        Ok(crate::env_file::read_env_file(&self.files.env)
+            .map_err(crate::state::StateError::from)?)
+    }
+
+    /// `logs`: the logs of `service`'s containers to `out` (followed when `follow`); `false`
+    /// when it has no container.
+    pub async fn logs<D: DockerApi>(
+        &self,
+        engine: &Engine<D>,
+        service: &str,
+        follow: bool,
+        out: &mut (dyn Write + Send),
+    ) -> Result<bool, DriverError> {
+        if !self.plan.services.contains_key(service) {
+            let known: Vec<&str> = self.plan.services.keys().map(String::as_str).collect();
+            return Err(DriverError::UnknownService {
+                stack: self.plan.name.clone(),
+                service: service.to_string(),
+                known: known.join(", "),
+            });
+        }
+        ops::logs(&engine.docker, self.name(), service, follow, out).await
+    }
+}

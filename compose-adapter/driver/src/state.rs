@@ -1,0 +1,168 @@
+//! A stack's local state on the Docker side: `.devstack/<stack>/compose.yaml` and the
+//! secrets file `.env` beside it (mode 0600). `render compose -o` and `devstack up` write the
+//! same two files the same way, so `devstack up` and `docker compose up` on the rendered file
+//! share credentials (and, through the project name, containers and volumes).
+
+use std::path::{Path, PathBuf};
+
+use devstack_core::plan::StackPlan;
+use devstack_render_compose::gpu;
+use devstack_render_compose::model::Project;
+
+use crate::env_file::{self, EnvSync, EnvValues, SecretsError};
+
+/// Directory of the local state of every stack, relative to the working directory.
+pub const STATE_ROOT: &str = ".devstack";
+
+/// Why the local state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The secrets file.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    /// The compose file rendering.
+    #[error(transparent)]
+    Render(#[from] devstack_render_compose::RenderError),
+    /// Writing a file.
+    #[error("cannot write {path}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Where a stack's files live: a compose file and the `.env` beside it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateFiles {
+    /// The compose file (absolute for `devstack up`: it is recorded in container labels).
+    pub compose: PathBuf,
+    /// The secrets file beside it.
+    pub env: PathBuf,
+}
+
+impl StateFiles {
+    /// `.devstack/<stack>/compose.yaml` under `root` (the working directory) and its `.env`.
+    pub fn of(plan: &StackPlan, root: &Path) -> StateFiles {
+        StateFiles::beside(&root.join(STATE_ROOT).join(&plan.name).join("compose.yaml"))
+    }
+
+    /// The compose file at `compose` and the `.env` beside it (`render compose -o`).
+    pub fn beside(compose: &Path) -> StateFiles {
+        let env = match compose.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.join(".env"),
+            _ => PathBuf::from(".env"),
+        };
+        StateFiles {
+            compose: compose.to_path_buf(),
+            env,
+        }
+    }
+
+    /// The CPU override for GPU services, beside the compose file.
+    pub fn cpu_override(&self) -> PathBuf {
+        self.compose.with_file_name(gpu::CPU_OVERRIDE_FILE)
+    }
+
+    /// The plan's secret values, generating (and saving) missing ones; the compose file is
+    /// left as it is (`devstack env`).
+    pub fn secrets(&self, plan: &StackPlan) -> Result<EnvValues, StateError> {
+        Ok(env_file::sync(plan, &self.env, EnvSync::Ensure)?)
+    }
+
+    /// Replaces the plan's generated secrets in the `.env` with new values (user lines stay).
+    pub fn regenerate_secrets(&self, plan: &StackPlan) -> Result<(), StateError> {
+        env_file::sync(plan, &self.env, EnvSync::Regenerate)?;
+        Ok(())
+    }
+
+    /// Writes the compose file `yaml` of `plan` (rendered as `project`) and the secrets file
+    /// beside it (existing values kept, missing ones generated, lines the user added
+    /// preserved), and the CPU override when the stack has GPU services (a stale one is
+    /// removed).
+    pub fn write(
+        &self,
+        plan: &StackPlan,
+        project: &Project,
+        yaml: &str,
+    ) -> Result<Written, StateError> {
+        let secrets = env_file::sync(plan, &self.env, EnvSync::Rewrite)?;
+        write(&self.compose, yaml)?;
+        let override_path = self.cpu_override();
+        let cpu_override = match gpu::cpu_override(project) {
+            Some(text) => {
+                write(&override_path, &text)?;
+                Some(override_path)
+            }
+            None => {
+                // A stale override would name services that no longer ask for GPUs.
+                let _ = std::fs::remove_file(&override_path);
+                None
+            }
+        };
+        Ok(Written {
+            secrets,
+            cpu_override,
+        })
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), StateError> {
+    std::fs::write(path, text).map_err(|source| StateError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// What [`StateFiles::write`] did.
+#[derive(Clone, Debug)]
+pub struct Written {
+    /// Every secret value of the plan, and how many were already there.
+    pub secrets: EnvValues,
+    /// The CPU override for GPU services (`compose.cpu.yaml`), when the stack has any.
+    pub cpu_override: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::os::unix::fs::PermissionsExt;
+
+    use devstack_core::test_support::plan_spec;
+
+    use super::*;
+
+    #[test]
+    fn one_env_sequence_keeps_values_and_user_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_spec("services:\n  db: {type: postgres}\n");
+        let files = StateFiles::of(&plan, dir.path());
+        assert_eq!(files.env, dir.path().join(".devstack/demo/.env"));
+        let project = devstack_render_compose::render::project(&plan);
+        let first = files.write(&plan, &project, "# compose\n").unwrap();
+        assert_eq!(first.secrets.reused, 0);
+        assert!(!first.secrets.values.is_empty());
+        let mode = std::fs::metadata(&files.env).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let text = std::fs::read_to_string(&files.env).unwrap();
+        std::fs::write(&files.env, format!("{text}MINE=1\n")).unwrap();
+        let again = files.secrets(&plan).unwrap();
+        assert_eq!(again.values, first.secrets.values);
+        assert_eq!(again.reused, again.values.len());
+        files.regenerate_secrets(&plan).unwrap();
+        let fresh = files.secrets(&plan).unwrap();
+        assert!(fresh
+            .values
+            .iter()
+            .all(|(k, v)| first.secrets.values[k] != *v));
+        assert!(std::fs::read_to_string(&files.env)
+            .unwrap()
+            .contains("MINE=1\n"));
+        assert_eq!(
+            std::fs::read_to_string(&files.compose).unwrap(),
+            "# compose\n"
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! The driver against an engine in memory ([`mock::MockDocker`]): the start order, the
+//! rollback of a failed `up`, a taken host port. No Docker engine is needed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod mock;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use devstack_core::test_support::{fake_secrets, plan_spec};
+use devstack_core::StackPlan;
+use mock::MockDocker;
+
+use crate::progress::Progress;
+use crate::up::{up, Change, UpOptions};
+use crate::{DriverError, Engine, StackContext};
+
+const STACK: &str = "services:
+  db: {type: postgres, hostPorts: {postgres: 5433}}
+  cache: {type: redis}
+  api: {image: 'api:1', dependsOn: [db, cache]}
+  web: {image: 'web:1', dependsOn: [api]}
+  tool: {image: 'tool:1'}
+";
+
+fn context(plan: &StackPlan) -> StackContext {
+    StackContext::new(
+        plan,
+        fake_secrets(plan),
+        PathBuf::from("/work/.devstack/demo/compose.yaml"),
+    )
+    .unwrap()
+}
+
+fn options() -> UpOptions {
+    UpOptions {
+        wait: true,
+        timeout: Duration::from_secs(5),
+        gpu: crate::GpuPolicy::Auto,
+    }
+}
+
+async fn run(
+    docker: MockDocker,
+    plan: &StackPlan,
+) -> (Engine<MockDocker>, Result<crate::UpSummary, DriverError>) {
+    let engine = Engine::with(docker, "mock");
+    let progress = Progress::new(std::iter::empty::<&String>());
+    let result = up(&engine, &context(plan), &options(), &progress).await;
+    (engine, result)
+}
+
+fn position(calls: &[String], call: &str) -> usize {
+    calls
+        .iter()
+        .position(|c| c == call)
+        .unwrap_or_else(|| panic!("no call {call:?} in {calls:#?}"))
+}
+
+#[tokio::test]
+async fn services_start_after_their_dependencies() {
+    let plan = plan_spec(STACK);
+    let (engine, result) = run(MockDocker::default(), &plan).await;
+    let summary = result.unwrap();
+    assert_eq!(
+        summary.services.keys().collect::<Vec<_>>(),
+        ["api", "cache", "db", "tool", "web"]
+    );
+    assert!(summary
+        .services
+        .values()
+        .all(|o| o.change == Change::Created));
+    let calls = engine.docker.calls();
+    let started = |service: &str| position(&calls, &format!("start demo-{service}-1"));
+    assert!(started("db") < started("api"));
+    assert!(started("cache") < started("api"));
+    assert!(started("api") < started("web"));
+    // Networks and volumes exist before any container.
+    let first_container = position(&calls, "create demo-api-1")
+        .min(position(&calls, "create demo-db-1"))
+        .min(position(&calls, "create demo-cache-1"));
+    assert!(calls
+        .iter()
+        .take(first_container)
+        .any(|c| c.starts_with("create volume ")));
+    assert_eq!(engine.docker.containers().len(), 5);
+}
+
+#[tokio::test]
+async fn a_failed_start_removes_what_this_up_created() {
+    let plan = plan_spec(STACK);
+    let docker = MockDocker {
+        failing_starts: ["demo-api-1".to_string()].into(),
+        ..MockDocker::default()
+    };
+    let (engine, result) = run(docker, &plan).await;
+    match result {
+        Err(DriverError::Docker { action, .. }) => assert_eq!(action, "starting api"),
+        other => panic!("expected the failed start of api, got {other:?}"),
+    }
+    let calls = engine.docker.calls();
+    assert!(
+        !calls.contains(&"create demo-web-1".to_string()),
+        "web was created: {calls:#?}"
+    );
+    assert!(engine.docker.containers().is_empty(), "{calls:#?}");
+    assert_eq!(
+        engine.docker.networks_and_volumes(),
+        (Vec::new(), Vec::new())
+    );
+}
+
+#[tokio::test]
+async fn a_taken_host_port_names_the_service_and_the_port() {
+    let plan = plan_spec(STACK);
+    let docker = MockDocker {
+        taken_ports: [("demo-db-1".to_string(), 5433)].into(),
+        ..MockDocker::default()
+    };
+    let (engine, result) = run(docker, &plan).await;
+    match result {
+        Err(DriverError::PortTaken { service, port }) => {
+            assert_eq!((service.as_str(), port), ("db", 5433));
+        }
+        other => panic!("expected PortTaken, got {other:?}"),
+    }
+    let calls = engine.docker.calls();
+    assert!(!calls
+        .iter()
+        .any(|c| c == "start demo-api-1" || c == "start demo-web-1"));
+    assert!(engine.docker.containers().is_empty(), "{calls:#?}");
+    assert_eq!(
+        engine.docker.networks_and_volumes(),
+        (Vec::new(), Vec::new())
+    );
+}

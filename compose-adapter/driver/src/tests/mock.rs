@@ -1,0 +1,419 @@
+//! An engine in memory: enough of the Docker API for `up` to run against (images present,
+//! networks, volumes and containers kept in maps, every container healthy once started),
+//! recording each call, with faults to inject: a start that fails, a host port that is taken.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::{ready, Future};
+use std::sync::Mutex;
+
+use bollard::container::LogOutput;
+use bollard::errors::Error;
+use bollard::exec::{CreateExecOptions, CreateExecResults, StartExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerState,
+    ContainerStateStatusEnum, ContainerSummary, ContainerSummaryStateEnum, CreateImageInfo,
+    ExecInspectResponse, Health, HealthStatusEnum, ImageInspect, Network, NetworkConnectRequest,
+    NetworkCreateRequest, NetworkCreateResponse, NetworkInspect, SystemInfo, Volume,
+    VolumeCreateRequest, VolumeListResponse,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, InspectNetworkOptions,
+    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, LogsOptions,
+    RemoveContainerOptions, RemoveVolumeOptions, StartContainerOptions, StopContainerOptions,
+};
+use futures_util::stream::{self, BoxStream, StreamExt};
+
+use crate::api::{ApiResult, DockerApi};
+
+/// A container the mock holds.
+#[derive(Clone, Debug)]
+struct Container {
+    id: String,
+    name: String,
+    labels: BTreeMap<String, String>,
+    running: bool,
+}
+
+#[derive(Default)]
+pub(super) struct State {
+    containers: Vec<Container>,
+    networks: BTreeSet<String>,
+    volumes: BTreeSet<String>,
+    calls: Vec<String>,
+    next_id: u32,
+}
+
+/// The in-memory engine (see the module docs).
+#[derive(Default)]
+pub struct MockDocker {
+    pub(super) state: Mutex<State>,
+    /// Container names whose start fails with an engine error.
+    pub failing_starts: BTreeSet<String>,
+    /// Container name → a host port its start finds taken.
+    pub taken_ports: BTreeMap<String, u16>,
+}
+
+fn not_found(what: &str) -> Error {
+    Error::DockerResponseServerError {
+        status_code: 404,
+        message: format!("No such {what}"),
+    }
+}
+
+fn done<T: Send + 'static>(value: ApiResult<T>) -> impl Future<Output = ApiResult<T>> + Send {
+    ready(value)
+}
+
+impl MockDocker {
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn call(&self, call: String) {
+        self.with(|s| s.calls.push(call));
+    }
+
+    /// Every call so far, in order (`start demo-db-1`, `remove demo-api-1`, …).
+    pub fn calls(&self) -> Vec<String> {
+        self.with(|s| s.calls.clone())
+    }
+
+    /// Names of the containers it holds.
+    pub fn containers(&self) -> Vec<String> {
+        self.with(|s| s.containers.iter().map(|c| c.name.clone()).collect())
+    }
+
+    /// Names of the networks and volumes it holds.
+    pub fn networks_and_volumes(&self) -> (Vec<String>, Vec<String>) {
+        self.with(|s| {
+            (
+                s.networks.iter().cloned().collect(),
+                s.volumes.iter().cloned().collect(),
+            )
+        })
+    }
+
+    fn find(&self, id_or_name: &str) -> Option<Container> {
+        self.with(|s| {
+            s.containers
+                .iter()
+                .find(|c| c.id == id_or_name || c.name == id_or_name)
+                .cloned()
+        })
+    }
+}
+
+impl DockerApi for MockDocker {
+    fn info(&self) -> impl Future<Output = ApiResult<SystemInfo>> + Send {
+        done(Ok(SystemInfo::default()))
+    }
+
+    fn list_containers(
+        &self,
+        _options: Option<ListContainersOptions>,
+    ) -> impl Future<Output = ApiResult<Vec<ContainerSummary>>> + Send {
+        let list = self.with(|s| {
+            s.containers
+                .iter()
+                .map(|c| ContainerSummary {
+                    id: Some(c.id.clone()),
+                    names: Some(vec![format!("/{}", c.name)]),
+                    labels: Some(c.labels.clone().into_iter().collect()),
+                    state: Some(if c.running {
+                        ContainerSummaryStateEnum::RUNNING
+                    } else {
+                        ContainerSummaryStateEnum::EXITED
+                    }),
+                    ..ContainerSummary::default()
+                })
+                .collect()
+        });
+        done(Ok(list))
+    }
+
+    fn inspect_container(
+        &self,
+        container: &str,
+        _options: Option<InspectContainerOptions>,
+    ) -> impl Future<Output = ApiResult<ContainerInspectResponse>> + Send {
+        let found = self.find(container).map(|c| ContainerInspectResponse {
+            state: Some(ContainerState {
+                status: Some(if c.running {
+                    ContainerStateStatusEnum::RUNNING
+                } else {
+                    ContainerStateStatusEnum::CREATED
+                }),
+                running: Some(c.running),
+                health: c.running.then(|| Health {
+                    status: Some(HealthStatusEnum::HEALTHY),
+                    ..Health::default()
+                }),
+                ..ContainerState::default()
+            }),
+            ..ContainerInspectResponse::default()
+        });
+        done(found.ok_or_else(|| not_found("container")))
+    }
+
+    fn create_container(
+        &self,
+        options: Option<CreateContainerOptions>,
+        config: ContainerCreateBody,
+    ) -> impl Future<Output = ApiResult<ContainerCreateResponse>> + Send {
+        let name = options.and_then(|o| o.name).unwrap_or_default();
+        let id = self.with(|s| {
+            s.next_id += 1;
+            let id = format!("id{}", s.next_id);
+            s.containers.push(Container {
+                id: id.clone(),
+                name: name.clone(),
+                labels: config.labels.unwrap_or_default().into_iter().collect(),
+                running: false,
+            });
+            s.calls.push(format!("create {name}"));
+            id
+        });
+        done(Ok(ContainerCreateResponse {
+            id,
+            warnings: Vec::new(),
+        }))
+    }
+
+    fn start_container(
+        &self,
+        container: &str,
+        _options: Option<StartContainerOptions>,
+    ) -> impl Future<Output = ApiResult<()>> + Send {
+        let result = match self.find(container) {
+            None => Err(not_found("container")),
+            Some(c) => {
+                self.call(format!("start {}", c.name));
+                if let Some(port) = self.taken_ports.get(&c.name) {
+                    Err(Error::DockerResponseServerError {
+                        status_code: 500,
+                        message: format!("driver failed programming external connectivity on endpoint {}: Bind for 127.0.0.1:{port} failed: port is already allocated", c.name),
+                    })
+                } else if self.failing_starts.contains(&c.name) {
+                    Err(Error::DockerResponseServerError {
+                        status_code: 500,
+                        message: "OCI runtime create failed".to_string(),
+                    })
+                } else {
+                    self.with(|s| {
+                        s.containers
+                            .iter_mut()
+                            .filter(|x| x.id == c.id)
+                            .for_each(|x| x.running = true)
+                    });
+                    Ok(())
+                }
+            }
+        };
+        done(result)
+    }
+
+    fn stop_container(
+        &self,
+        container: &str,
+        _options: Option<StopContainerOptions>,
+    ) -> impl Future<Output = ApiResult<()>> + Send {
+        self.call(format!("stop {container}"));
+        done(Ok(()))
+    }
+
+    fn remove_container(
+        &self,
+        container: &str,
+        _options: Option<RemoveContainerOptions>,
+    ) -> impl Future<Output = ApiResult<()>> + Send {
+        let found = self.find(container);
+        let result = match found {
+            None => Err(not_found("container")),
+            Some(c) => {
+                self.with(|s| {
+                    s.containers.retain(|x| x.id != c.id);
+                    s.calls.push(format!("remove {}", c.name));
+                });
+                Ok(())
+            }
+        };
+        done(result)
+    }
+
+    fn logs(
+        &self,
+        _container: &str,
+        _options: Option<LogsOptions>,
+    ) -> BoxStream<'static, ApiResult<LogOutput>> {
+        stream::empty().boxed()
+    }
+
+    fn create_exec(
+        &self,
+        _container: &str,
+        _config: CreateExecOptions<String>,
+    ) -> impl Future<Output = ApiResult<CreateExecResults>> + Send {
+        done(Ok(CreateExecResults {
+            id: "exec".to_string(),
+        }))
+    }
+
+    fn start_exec(
+        &self,
+        _exec: &str,
+        _options: Option<StartExecOptions>,
+    ) -> impl Future<Output = ApiResult<StartExecResults>> + Send {
+        done(Ok(StartExecResults::Detached))
+    }
+
+    fn inspect_exec(
+        &self,
+        _exec: &str,
+    ) -> impl Future<Output = ApiResult<ExecInspectResponse>> + Send {
+        done(Ok(ExecInspectResponse {
+            exit_code: Some(0),
+            ..ExecInspectResponse::default()
+        }))
+    }
+
+    fn inspect_image(&self, image: &str) -> impl Future<Output = ApiResult<ImageInspect>> + Send {
+        done(Ok(ImageInspect {
+            id: Some(format!("sha256:{image}")),
+            ..ImageInspect::default()
+        }))
+    }
+
+    fn create_image(
+        &self,
+        _options: Option<CreateImageOptions>,
+    ) -> BoxStream<'static, ApiResult<CreateImageInfo>> {
+        stream::empty().boxed()
+    }
+
+    fn list_networks(
+        &self,
+        _options: Option<ListNetworksOptions>,
+    ) -> impl Future<Output = ApiResult<Vec<Network>>> + Send {
+        let list = self.with(|s| {
+            s.networks
+                .iter()
+                .map(|n| Network {
+                    name: Some(n.clone()),
+                    ..Network::default()
+                })
+                .collect()
+        });
+        done(Ok(list))
+    }
+
+    fn inspect_network(
+        &self,
+        network: &str,
+        _options: Option<InspectNetworkOptions>,
+    ) -> impl Future<Output = ApiResult<NetworkInspect>> + Send {
+        let known = self.with(|s| s.networks.contains(network));
+        done(if known {
+            Ok(NetworkInspect::default())
+        } else {
+            Err(not_found("network"))
+        })
+    }
+
+    fn create_network(
+        &self,
+        config: NetworkCreateRequest,
+    ) -> impl Future<Output = ApiResult<NetworkCreateResponse>> + Send {
+        self.with(|s| {
+            s.calls.push(format!("create network {}", config.name));
+            s.networks.insert(config.name.clone());
+        });
+        done(Ok(NetworkCreateResponse::default()))
+    }
+
+    fn connect_network(
+        &self,
+        network: &str,
+        _config: NetworkConnectRequest,
+    ) -> impl Future<Output = ApiResult<()>> + Send {
+        let known = self.with(|s| s.networks.contains(network));
+        done(if known {
+            Ok(())
+        } else {
+            Err(not_found("network"))
+        })
+    }
+
+    fn remove_network(&self, network: &str) -> impl Future<Output = ApiResult<()>> + Send {
+        let removed = self.with(|s| {
+            s.calls.push(format!("remove network {network}"));
+            s.networks.remove(network)
+        });
+        done(if removed {
+            Ok(())
+        } else {
+            Err(not_found("network"))
+        })
+    }
+
+    fn list_volumes(
+        &self,
+        _options: Option<ListVolumesOptions>,
+    ) -> impl Future<Output = ApiResult<VolumeListResponse>> + Send {
+        let volumes = self.with(|s| {
+            s.volumes
+                .iter()
+                .map(|v| Volume {
+                    name: v.clone(),
+                    ..Volume::default()
+                })
+                .collect()
+        });
+        done(Ok(VolumeListResponse {
+            volumes: Some(volumes),
+            ..VolumeListResponse::default()
+        }))
+    }
+
+    fn inspect_volume(&self, volume: &str) -> impl Future<Output = ApiResult<Volume>> + Send {
+        let known = self.with(|s| s.volumes.contains(volume));
+        done(if known {
+            Ok(Volume {
+                name: volume.to_string(),
+                ..Volume::default()
+            })
+        } else {
+            Err(not_found("volume"))
+        })
+    }
+
+    fn create_volume(
+        &self,
+        config: VolumeCreateRequest,
+    ) -> impl Future<Output = ApiResult<Volume>> + Send {
+        let name = config.name.unwrap_or_default();
+        self.with(|s| {
+            s.calls.push(format!("create volume {name}"));
+            s.volumes.insert(name.clone());
+        });
+        done(Ok(Volume {
+            name,
+            ..Volume::default()
+        }))
+    }
+
+    fn remove_volume(
+        &self,
+        volume: &str,
+        _options: Option<RemoveVolumeOptions>,
+    ) -> impl Future<Output = ApiResult<()>> + Send {
+        let removed = self.with(|s| {
+            s.calls.push(format!("remove volume {volume}"));
+            s.volumes.remove(volume)
+        });
+        done(if removed {
+            Ok(())
+        } else {
+            Err(not_found("volume"))
+        })
+    }
+}

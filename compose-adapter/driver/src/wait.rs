@@ -1,0 +1,184 @@
+//! Readiness: a service is ready when its health check passes. Docker runs the check only
+//! every `interval` (Compose waits for that); the driver also runs the same check itself
+//! inside the container as often as it likes while the service starts, so dependents start
+//! as soon as the service answers.
+
+use std::time::{Duration, Instant};
+
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{ContainerStateStatusEnum, HealthStatusEnum};
+use bollard::query_parameters::LogsOptionsBuilder;
+use futures_util::StreamExt;
+
+use devstack_render_compose::model::Healthcheck;
+
+use super::DriverError;
+use crate::api::DockerApi;
+
+/// Pause between two probes.
+const PROBE_EVERY: Duration = Duration::from_millis(250);
+/// Log lines shown when a service fails.
+const LOG_TAIL: &str = "20";
+
+/// The command the health check runs, as an exec argv.
+pub fn probe_argv(health: &Healthcheck) -> Option<Vec<String>> {
+    let (kind, rest) = health.test.split_first()?;
+    match kind.as_str() {
+        "CMD" if !rest.is_empty() => Some(rest.to_vec()),
+        "CMD-SHELL" => Some(vec![
+            "/bin/sh".to_string(),
+            "-c".to_string(),
+            rest.join(" "),
+        ]),
+        _ => None,
+    }
+}
+
+/// Waits until `container` of `service` is ready (health check passing, or running when it
+/// has none) or `deadline` passes.
+pub async fn wait_ready<D: DockerApi>(
+    docker: &D,
+    service: &str,
+    container: &str,
+    probe: Option<&[String]>,
+    deadline: Instant,
+) -> Result<(), DriverError> {
+    let mut last_output = String::new();
+    loop {
+        let inspect = docker
+            .inspect_container(container, None)
+            .await
+            .map_err(|e| DriverError::docker(format!("inspecting {container}"), e))?;
+        let state = inspect.state.unwrap_or_default();
+        let health = state.health.clone().unwrap_or_default();
+        let docker_output = health
+            .log
+            .as_ref()
+            .and_then(|l| l.last())
+            .and_then(|r| r.output.clone())
+            .unwrap_or_default();
+        match state.status {
+            Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD) => {
+                let reason = format!(
+                    "the container exited with code {}",
+                    state.exit_code.unwrap_or_default()
+                );
+                return Err(failure(docker, service, container, reason, &last_output).await);
+            }
+            Some(ContainerStateStatusEnum::RUNNING) => {}
+            _ => {}
+        }
+        match health.status {
+            Some(HealthStatusEnum::HEALTHY) => return Ok(()),
+            Some(HealthStatusEnum::UNHEALTHY) => {
+                let output = if docker_output.is_empty() {
+                    last_output
+                } else {
+                    docker_output
+                };
+                let reason = "Docker's health check reports it unhealthy".to_string();
+                return Err(failure(docker, service, container, reason, &output).await);
+            }
+            _ => {}
+        }
+        let running = state.running == Some(true);
+        match probe {
+            None if running => return Ok(()),
+            Some(argv) if running => match exec(docker, container, argv).await {
+                Ok((0, _)) => return Ok(()),
+                Ok((code, output)) => {
+                    last_output = format!("exit code {code}: {}", output.trim());
+                }
+                Err(e) => last_output = e.to_string(),
+            },
+            _ => {}
+        }
+        if Instant::now() >= deadline {
+            let output = if last_output.is_empty() {
+                docker_output
+            } else {
+                last_output
+            };
+            let reason = "timed out waiting for the health check to pass".to_string();
+            return Err(failure(docker, service, container, reason, &output).await);
+        }
+        tokio::time::sleep(PROBE_EVERY).await;
+    }
+}
+
+/// Runs `argv` in `container` as its configured user; the exit code and combined output.
+async fn exec<D: DockerApi>(
+    docker: &D,
+    container: &str,
+    argv: &[String],
+) -> Result<(i64, String), bollard::errors::Error> {
+    let created = docker
+        .create_exec(
+            container,
+            CreateExecOptions {
+                cmd: Some(argv.to_vec()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..CreateExecOptions::default()
+            },
+        )
+        .await?;
+    let mut output = String::new();
+    if let StartExecResults::Attached {
+        output: mut stream, ..
+    } = docker.start_exec(&created.id, None).await?
+    {
+        while let Some(chunk) = stream.next().await {
+            output.push_str(&chunk?.to_string());
+        }
+    }
+    let inspect = docker.inspect_exec(&created.id).await?;
+    Ok((inspect.exit_code.unwrap_or(-1), output))
+}
+
+async fn failure<D: DockerApi>(
+    docker: &D,
+    service: &str,
+    container: &str,
+    reason: String,
+    health_output: &str,
+) -> DriverError {
+    let logs = log_tail(docker, container).await;
+    DriverError::Unhealthy {
+        service: service.to_string(),
+        reason,
+        health: indent(if health_output.trim().is_empty() {
+            "(none)"
+        } else {
+            health_output
+        }),
+        logs: indent(if logs.trim().is_empty() {
+            "(none)"
+        } else {
+            &logs
+        }),
+    }
+}
+
+/// The last lines the container logged (both streams).
+pub async fn log_tail<D: DockerApi>(docker: &D, container: &str) -> String {
+    let options = LogsOptionsBuilder::new()
+        .stdout(true)
+        .stderr(true)
+        .tail(LOG_TAIL)
+        .build();
+    let mut stream = docker.logs(container, Some(options));
+    let mut text = String::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        text.push_str(&chunk.to_string());
+    }
+    text
+}
+
+fn indent(text: &str) -> String {
+    text.trim_end()
+        .lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

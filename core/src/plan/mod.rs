@@ -1,0 +1,240 @@
+//! The stack plan: a validated spec with every default applied, every profile resolved, every
+//! dependency edge and secret known. Both renderers read only this, never the raw spec.
+//!
+//! [`plan`] is the only way to get a [`StackPlan`]; it reports every problem of the spec at
+//! once, each with the path of the field and a fix. The parts, one reason each:
+//!
+//! - `names`: the stack, service, profile and image names; the registry mirror rewrite;
+//! - `service`: what every service shares, and the choice between
+//! - `catalog_service` (a catalog `type`) and `custom_service` (your own `image`);
+//! - `resources`: requests, limits, GPUs, storage sizes;
+//! - `health`: health checks with their ports resolved;
+//! - `ports`: container and host ports, host ports unique in the stack;
+//! - `graph`: `dependsOn` edges and cycles;
+//! - `env`: env order, secrets tied to the env var that carries them, connection settings;
+//! - `model`: the plan's types.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::catalog;
+use crate::error::{did_you_mean, ValidationErrors};
+use crate::types::DevStack;
+
+mod catalog_service;
+mod custom_service;
+mod env;
+mod graph;
+mod health;
+mod model;
+mod names;
+mod order;
+mod ports;
+mod resources;
+mod service;
+mod shape;
+
+pub use model::{
+    Argv, Dependency, EnvSource, EnvVar, HealthPlan, NamedPort, PortPlan, Probe, SecretDef,
+    SecurityPlan, ServicePlan, StackPlan, VolumePlan, WaitFor, Workload,
+};
+pub use names::apply_registry;
+
+/// Options that are not part of the spec.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    /// Replaces `spec.profiles` (the CLI's `--profile`).
+    pub profiles: Option<Vec<String>>,
+    /// Replaces the image of a catalog type (`postgres=registry.local/postgres:18.1`), for
+    /// air-gapped machines and tests with locally built images. Commands and health checks stay.
+    pub image_overrides: BTreeMap<String, String>,
+}
+
+/// Validates `stack` and resolves it into a plan. Reports every problem found, each with the
+/// path of the field and a fix.
+pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let spec = &stack.spec;
+    let name = names::stack_name(stack, &mut errors);
+    if spec.services.is_empty() {
+        errors.push(
+            "spec.services",
+            "must not be empty: add at least one service",
+        );
+    }
+    let active_profiles = active_profiles(stack, options, &mut errors);
+    for type_name in options.image_overrides.keys() {
+        if catalog::lookup(type_name).is_none() {
+            errors.push(
+                "--image-override",
+                format!(
+                    "unknown catalog type {type_name:?}{}",
+                    did_you_mean(type_name, catalog::type_names())
+                ),
+            );
+        }
+    }
+
+    let mut services = BTreeMap::new();
+    let mut secrets = Vec::new();
+    for (service_name, service) in &spec.services {
+        let path = format!("spec.services.{service_name}");
+        names::service_name(service_name, &path, &mut errors);
+        let input = service::ServiceInput {
+            stack: &name,
+            name: service_name,
+            spec: service,
+            active: service.profiles.is_empty()
+                || service.profiles.iter().any(|p| active_profiles.contains(p)),
+            registry: spec.image_registry.as_deref(),
+            options,
+            path,
+        };
+        if let Some((planned, owned)) = service::plan(&input, &mut errors) {
+            services.insert(service_name.clone(), planned);
+            secrets.extend(owned);
+        }
+    }
+
+    let active: BTreeMap<String, bool> = services
+        .iter()
+        .map(|(name, s)| (name.clone(), s.active))
+        .collect();
+    graph::check(spec, &active, &mut errors);
+    ports::check_unique(&services, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    graph::record(spec, &mut services);
+    env::wire_connections(&mut services, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(StackPlan {
+        name,
+        namespace: stack.metadata.namespace.clone(),
+        isolation: spec.isolation,
+        active_profiles,
+        services,
+        secrets,
+        validated: model::Validated::new(),
+    })
+}
+
+/// The active profiles (`--profile` replaces `spec.profiles`), each checked to be one some
+/// service has.
+fn active_profiles(
+    stack: &DevStack,
+    options: &PlanOptions,
+    errors: &mut ValidationErrors,
+) -> Vec<String> {
+    let spec = &stack.spec;
+    let active = options
+        .profiles
+        .clone()
+        .unwrap_or_else(|| spec.profiles.clone());
+    let known: BTreeSet<&str> = spec
+        .services
+        .values()
+        .flat_map(|s| s.profiles.iter().map(String::as_str))
+        .collect();
+    let field = if options.profiles.is_some() {
+        "--profile"
+    } else {
+        "spec.profiles"
+    };
+    for (i, profile) in active.iter().enumerate() {
+        if !known.contains(profile.as_str()) {
+            errors.push(
+                format!("{field}[{i}]"),
+                format!(
+                    "no service has profile {profile:?}{}; known profiles: {}",
+                    did_you_mean(profile, known.iter().copied()),
+                    names::list_or_none(known.iter().copied())
+                ),
+            );
+        }
+    }
+    active
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::test_support::{manifest, stack_yaml};
+    use crate::types::ServiceSpec;
+
+    /// The DevStack `demo` whose `spec.services` is `services_yaml` (a mapping at column 0).
+    fn stack_of(services_yaml: &str) -> DevStack {
+        let services: String = services_yaml.lines().map(|l| format!("  {l}\n")).collect();
+        stack_yaml(&manifest("demo", &format!("services:\n{services}")))
+    }
+
+    /// The plan of `stack_of(services_yaml)`, which must be valid.
+    pub(crate) fn plan_of(services_yaml: &str) -> StackPlan {
+        plan(&stack_of(services_yaml), &PlanOptions::default())
+            .unwrap_or_else(|e| panic!("fixture does not plan: {e}"))
+    }
+
+    /// The errors of `stack_of(services_yaml)` (empty when it is valid).
+    pub(crate) fn errors_of(services_yaml: &str) -> ValidationErrors {
+        plan(&stack_of(services_yaml), &PlanOptions::default())
+            .err()
+            .unwrap_or_default()
+    }
+
+    /// One service spec from YAML flow text.
+    pub(crate) fn service_spec(yaml: &str) -> ServiceSpec {
+        stack_of(&format!("s: {yaml}\n")).spec.services["s"].clone()
+    }
+
+    #[test]
+    fn profiles_select_services_and_unknown_ones_are_errors() {
+        let services = "a: {image: a:1}\nb: {image: b:1, profiles: [extra]}\n";
+        let plan = plan_of(services);
+        assert!(plan.services["a"].active);
+        assert!(!plan.services["b"].active);
+        let options = PlanOptions {
+            profiles: Some(vec!["extra".into(), "extar".into()]),
+            ..PlanOptions::default()
+        };
+        let errors = super::plan(&stack_of(services), &options).unwrap_err();
+        assert_eq!(errors.0.len(), 1);
+        assert_eq!(errors.0[0].path, "--profile[1]");
+        assert!(errors.0[0].message.contains("did you mean \"extra\""));
+    }
+
+    #[test]
+    fn image_overrides_replace_catalog_images_and_name_known_types() {
+        let stack = stack_of("db: {type: postgres}\n");
+        let options = PlanOptions {
+            image_overrides: [("postgres".to_string(), "local/pg:1".to_string())].into(),
+            ..PlanOptions::default()
+        };
+        assert_eq!(
+            super::plan(&stack, &options).unwrap().services["db"].image,
+            "local/pg:1"
+        );
+        let options = PlanOptions {
+            image_overrides: [("postgress".to_string(), "x".to_string())].into(),
+            ..PlanOptions::default()
+        };
+        let errors = super::plan(&stack, &options).unwrap_err();
+        assert_eq!(errors.0[0].path, "--image-override");
+    }
+
+    #[test]
+    fn the_registry_mirror_applies_to_catalog_and_custom_images() {
+        let mut stack = stack_of("db: {type: postgres}\napi: {image: ghcr.io/acme/api:1}\n");
+        stack.spec.image_registry = Some("mirror.local".into());
+        let plan = super::plan(&stack, &PlanOptions::default()).unwrap();
+        assert!(plan.services["db"].image.starts_with("mirror.local/"));
+        assert_eq!(plan.services["api"].image, "mirror.local/acme/api:1");
+    }
+
+    #[test]
+    fn every_generated_secret_is_declared_once() {
+        let plan = plan_of("db: {type: postgres}\ncache: {type: redis}\nweb: {image: w:1}\n");
+        let ids: Vec<&str> = plan.secrets.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["DEVSTACK_CACHE_PASSWORD", "DEVSTACK_DB_PASSWORD"]);
+    }
+}
