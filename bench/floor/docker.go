@@ -275,11 +275,12 @@ func physicalUp(ctx context.Context, e engine, cfg composeConfig, every time.Dur
 			return err
 		}
 		if svc.Healthcheck != nil && len(svc.Healthcheck.Test) > 1 && svc.Healthcheck.Test[0] != "NONE" {
-			argv := svc.Healthcheck.Test[1:]
+			argv := unescape(svc.Healthcheck.Test[1:])
 			if svc.Healthcheck.Test[0] == "CMD-SHELL" {
 				argv = []string{"/bin/sh", "-c", strings.Join(argv, " ")}
 			}
 			deadline := time.Now().Add(5 * time.Minute)
+			debugf("%s: started, probing %v", name, argv)
 			for !probe(ctx, e, id, argv) {
 				if time.Now().After(deadline) {
 					return fmt.Errorf("%s: not ready after 5m", name)
@@ -287,6 +288,7 @@ func physicalUp(ctx context.Context, e engine, cfg composeConfig, every time.Dur
 				time.Sleep(every)
 			}
 		}
+		debugf("%s: ready", name)
 		close(ready[name])
 		return nil
 	})
@@ -296,7 +298,7 @@ func runContainer(ctx context.Context, e engine, cfg composeConfig, name string,
 	var env []string
 	for _, k := range sortedKeys(svc.Environment) {
 		if v := svc.Environment[k]; v != nil {
-			env = append(env, k+"="+*v)
+			env = append(env, k+"="+strings.ReplaceAll(*v, "$$", "$"))
 		}
 	}
 	exposed := map[string]any{}
@@ -357,10 +359,10 @@ func runContainer(ctx context.Context, e engine, cfg composeConfig, name string,
 		"HostConfig": host, "NetworkingConfig": map[string]any{"EndpointsConfig": netConfig},
 	}
 	if svc.Entrypoint != nil {
-		body["Entrypoint"] = svc.Entrypoint
+		body["Entrypoint"] = unescape(svc.Entrypoint)
 	}
 	if svc.Command != nil {
-		body["Cmd"] = svc.Command
+		body["Cmd"] = unescape(svc.Command)
 	}
 	var created struct{ Id string }
 	if err := e.call(ctx, "POST", "/containers/create?name="+cfg.Name+"-"+name+"-1", body, &created); err != nil {
@@ -378,11 +380,13 @@ func runContainer(ctx context.Context, e engine, cfg composeConfig, name string,
 // probe runs argv in the container (exec create, start attached, inspect) and reports exit 0.
 func probe(ctx context.Context, e engine, id string, argv []string) bool {
 	var created struct{ Id string }
-	if e.call(ctx, "POST", "/containers/"+id+"/exec", map[string]any{
-		"Cmd": argv, "AttachStdout": true, "AttachStderr": true}, &created) != nil {
+	if err := e.call(ctx, "POST", "/containers/"+id+"/exec", map[string]any{
+		"Cmd": argv, "AttachStdout": true, "AttachStderr": true}, &created); err != nil {
+		debugf("exec create: %v", err)
 		return false
 	}
-	if e.call(ctx, "POST", "/exec/"+created.Id+"/start", map[string]any{"Detach": false, "Tty": false}, nil) != nil {
+	if err := e.execStart(ctx, created.Id); err != nil {
+		debugf("exec start: %v", err)
 		return false
 	}
 	var st struct {
@@ -393,6 +397,31 @@ func probe(ctx context.Context, e engine, id string, argv []string) bool {
 		return false
 	}
 	return !st.Running && st.ExitCode == 0
+}
+
+// execStart runs an exec attached, as the docker CLI does (Upgrade: tcp): the engine closes the
+// stream when the command exits.
+func (e engine) execStart(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", "http://docker/v1.41/exec/"+id+"/start",
+		strings.NewReader(`{"Detach":false,"Tty":false}`))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "tcp")
+	resp, err := e.c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("exec start: %d", resp.StatusCode)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
 }
 
 func physicalDown(ctx context.Context, e engine, cfg composeConfig, volumes bool) {
@@ -442,4 +471,20 @@ func (f *flexNum) UnmarshalJSON(b []byte) error {
 	}
 	*f = flexNum(v)
 	return nil
+}
+
+func debugf(format string, args ...any) {
+	if os.Getenv("FLOOR_DEBUG") != "" {
+		logf(format, args...)
+	}
+}
+
+// unescape undoes Compose's "$$" escaping (`compose config` keeps it; Compose itself hands the
+// engine a single "$").
+func unescape(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = strings.ReplaceAll(a, "$$", "$")
+	}
+	return out
 }
