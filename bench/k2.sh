@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # K2 (and K3 on the operator's cluster): N stacks of 5 services — postgres (StatefulSet with a
-# PVC, credentials Secret) and redis at level 0, api (app secret) and worker at level 1, web at
+# PVC, credentials Secret) and redis at level 0, api and worker at level 1, web at
 # level 2 — against a floor that advances every stack on its own with the operator's writes in
 # flight. A fresh cluster for every side of every run.
 #

@@ -194,7 +194,8 @@ stack_levels() {
 }
 
 # stack_app NAME NAMESPACE: the K2 stack — postgres (StatefulSet, PVC, credentials Secret) and
-# redis at level 0, two image services at level 1 (one with an app secret), one at level 2.
+# redis at level 0, two image services at level 1, one at level 2 (an app secret once image
+# services have `secrets:`, issue 18).
 stack_app() {
   cat <<YAML
 apiVersion: devstack.dev/v1alpha1
@@ -204,7 +205,7 @@ spec:
   services:
     db: {type: postgres, storage: {size: 1Gi}}
     cache: {type: redis}
-    api: {image: 'registry.local/api:1', ports: [{name: http, containerPort: 8080}], dependsOn: [db, cache], secrets: [JWT_SECRET]}
+    api: {image: 'registry.local/api:1', ports: [{name: http, containerPort: 8080}], dependsOn: [db, cache], env: {LOG_LEVEL: info}}
     worker: {image: 'registry.local/worker:1', dependsOn: [db]}
     web: {image: 'registry.local/web:1', ports: [{name: http, containerPort: 3000}], dependsOn: [api]}
 YAML

@@ -63,6 +63,10 @@ func cmdTable(args []string) {
 	fmt.Println()
 	for _, g := range order {
 		w := sortedWalls(g.results)
+		if w[len(w)-1] == 0 { // a count, not a timed run: its figures are below
+			fmt.Printf("%-5s %-34s %4d %9s %9s %9s %9s\n", g.bench, g.side, len(w), "-", "-", "-", "-")
+			continue
+		}
 		fmt.Printf("%-5s %-34s %4d %9.3f %9.3f %9.3f %9.3f", g.bench, g.side, len(w), median(w),
 			quantile(w, 0.9), w[0], w[len(w)-1])
 		for _, b := range bases {
