@@ -66,8 +66,7 @@ operator_side() { # SIDE RUN
   log "K3 run $i $side resync: $(tail -n1 "$out3" | grep -o '"wall_s":[0-9.]*')"
   if ((drift > 0 && drift <= n)); then
     "$floor" drift --admin-kubeconfig "$admin_kc" --proxy-url "$proxy_url" --count "$drift" \
-      --ns-prefix bench-k2- --side "$side drift repair" >"$work/k3-drift.jsonl"
-    sed "s/\"side\":\"drift total\"/\"side\":\"$side drift total\"/; s/\"run\":1,/\"run\":$i,/" "$work/k3-drift.jsonl" >>"$out3"
+      --ns-prefix bench-k2- --side "$side drift repair" --total-side "$side drift total" --run "$i" >>"$out3"
   fi
   if ((growth > 1)); then
     t0=$(date +%s)

@@ -172,7 +172,9 @@ func cmdDrift(args []string) {
 	each := fs.Duration("repair-timeout", 60*time.Second, "give up on one repair after")
 	quiet := fs.Duration("quiet", 3*time.Second, "after the last repair, wait this long for further writes")
 	bench := fs.String("bench", "K3", "benchmark name")
-	side := fs.String("side", "drift repair", "side name")
+	side := fs.String("side", "drift repair", "side name of each repair")
+	totalSide := fs.String("total-side", "drift total", "side name of the total")
+	run := fs.Int("run", 1, "run number (of the total)")
 	_ = fs.Parse(args)
 
 	ctx := context.Background()
@@ -238,7 +240,7 @@ func cmdDrift(args []string) {
 	}
 	after := takeSnapshot(ctx, cs, *proxyURL, 0)
 	client := after.Proxy.Counts.Sub(before.Proxy.Counts)
-	Result{Bench: *bench, Side: "drift total", Run: 1, Wall: secs(time.Since(t0)),
+	Result{Bench: *bench, Side: *totalSide, Run: *run, Wall: secs(time.Since(t0)),
 		Extra: map[string]float64{
 			"edits":          float64(len(targets)),
 			"client_applies": client["APPLY deployments"],
