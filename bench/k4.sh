@@ -85,7 +85,8 @@ for svc in doc.get("services", {}).values():
     hc["interval"] = "1s"
 yaml.safe_dump(doc, open(sys.argv[2], "w"), sort_keys=False)
 PY
-  "$compose" -f "$fair" config --format json >physical.json
+  # Resolved config holds the stack's passwords: owner-only, like .devstack/<stack>/.env.
+  (umask 077 && "$compose" -f "$fair" config --format json >physical.json)
 }
 
 clean() { # cold|warm
