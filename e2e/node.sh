@@ -11,8 +11,8 @@
 #   coredns      v1.15.0 as a host process on 10.89.0.1:53 behind Service kube-system/kube-dns
 #                10.96.0.10 (no selector; a hand-made EndpointSlice points at the bridge IP)
 #   kube-router  v2.1.0, NetworkPolicy firewall only
-# and imports the pause image (a static C program, e2e/node/pause.c) and the local postgres and
-# redis images (the rootfs tarballs e2e/docker.sh builds) into containerd as OCI archives, under
+# and imports the pause image (a static C program, e2e/node/pause.c) and the local service images
+# (postgres, redis, ...: the rootfs tarballs e2e/docker.sh builds) into containerd as OCI archives, under
 # their docker.io/devstack-local/... names: no registry, no dockerd.
 #
 # The kubelet's and kube-proxy's ports are fixed (10250, 10248, 10249, 10256), and kube-proxy's

@@ -375,3 +375,33 @@ fn parity_runtime_needs_live() {
         text(&out.stderr)
     );
 }
+
+/// `parity --live --runtime kubernetes` against an API server that is not there fails as an
+/// environment error (exit 1) naming the cause: the CLI builds its TLS client on its own (no
+/// crypto provider left to chance by the crates it links), so it never panics.
+#[test]
+fn live_kubernetes_parity_without_a_cluster_exits_1_without_panicking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:9'}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t}\n",
+    )
+    .expect("write kubeconfig");
+    let out = Command::new(env!("CARGO_BIN_EXE_devstack"))
+        .args([
+            "parity",
+            "examples/minimal.yaml",
+            "--live",
+            "--runtime",
+            "kubernetes",
+        ])
+        .current_dir(workspace())
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .expect("run devstack");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+}

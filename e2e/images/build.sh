@@ -2,19 +2,23 @@
 # Builds root filesystem tarballs for devstack's local service images from Debian packages.
 # Called by e2e/docker.sh; needs root, debootstrap and network access to a Debian mirror.
 #
-#   build.sh base  OUT.tar               debootstrap --variant=minbase bookworm (shared base)
-#   build.sh image NAME BASE.tar OUT.tar  base + e2e/images/NAME/setup.sh run in a chroot
+#   build.sh base  OUT.tar               debootstrap --variant=minbase sid (shared base)
+#   build.sh image NAME BASE.tar OUT.tar  base (or a parent image's rootfs) + what NAME/host-build.sh
+#                                         builds on the host, if any + NAME/setup.sh run in a chroot
 #
-# Environment: DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR (default deb.debian.org), DEBIAN_SUITE
-# (bookworm), DEB_CACHE (directory for downloaded .debs, reused between builds), BUILD_DIR
-# (scratch directory, removed afterwards).
+# Environment: DEBIAN_MIRROR (default deb.debian.org), DEBIAN_SECURITY_MIRROR (only for a
+# released suite; sid has none), DEBIAN_SUITE (sid), DEB_CACHE (directory for downloaded .debs,
+# reused between builds), BUILD_DIR (scratch directory, removed afterwards), APT_LISTS (optional:
+# a directory of current apt lists for the suite, copied in instead of `apt-get update`).
+# The sid mirror here is a snapshot whose Release has expired: apt runs with
+# Check-Valid-Until=false (debootstrap checks only the signature).
 # `image` writes OUT.versions with "package=version" lines of what is installed in the image.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-suite=${DEBIAN_SUITE:-bookworm}
+suite=${DEBIAN_SUITE:-sid}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-security=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+security=${DEBIAN_SECURITY_MIRROR:-}
 deb_cache=${DEB_CACHE:?DEB_CACHE must be set}
 build_dir=${BUILD_DIR:?BUILD_DIR must be set}
 mkdir -p "$deb_cache" "$build_dir"
@@ -54,11 +58,11 @@ case $cmd in
       --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
       "$suite" "$root" "$mirror" >"$build_dir/debootstrap.log" 2>&1 || {
         tail -n 30 "$build_dir/debootstrap.log" >&2; exit 1; }
-    cat >"$root/etc/apt/sources.list" <<SRC
-deb $mirror $suite main
-deb $mirror $suite-updates main
-deb $security $suite-security main
-SRC
+    echo "deb $mirror $suite main" >"$root/etc/apt/sources.list"
+    if [[ -n $security ]]; then
+      printf 'deb %s %s-updates main\ndeb %s %s-security main\n' "$mirror" "$suite" "$security" "$suite" \
+        >>"$root/etc/apt/sources.list"
+    fi
     # Never start services inside the build chroot.
     printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
     chmod 755 "$root/usr/sbin/policy-rc.d"
@@ -67,6 +71,7 @@ APT::Install-Recommends "false";
 APT::Install-Suggests "false";
 Acquire::Languages "none";
 Dpkg::Use-Pty "false";
+Acquire::Check-Valid-Until "false";
 APT
     slim "$root"
     # /dev nodes stay in the base (the chroot needs /dev/null); images drop them.
@@ -78,14 +83,30 @@ APT
     [[ -f $dir/setup.sh && -f $dir/docker-entrypoint.sh ]] || { echo "no image definition in $dir" >&2; exit 1; }
     root=$(mktemp -d "$build_dir/$name.XXXXXX")
     tar --numeric-owner --xattrs -C "$root" -xf "$base"
+    # An image used as a base (a parent) has no /dev nodes; apt needs a few.
+    mkdir -p "$root/dev"
+    for node in null:3 zero:5 random:8 urandom:9; do
+      [[ -e $root/dev/${node%:*} ]] || mknod -m 666 "$root/dev/${node%:*}" c 1 "${node#*:}"
+    done
     cp /etc/resolv.conf "$root/etc/resolv.conf"
     mount -t proc proc "$root/proc"
     # Reuse previously downloaded packages.
     find "$deb_cache" -maxdepth 1 -name '*.deb' -exec cp -n -t "$root/var/cache/apt/archives/" {} + 2>/dev/null || true
+    # What the host builds for the image (a Go module, ...), straight into the rootfs.
+    if [[ -f $dir/host-build.sh ]]; then
+      ROOTFS=$root bash "$dir/host-build.sh" >"$build_dir/$name-host-build.log" 2>&1 ||
+        { tail -n 40 "$build_dir/$name-host-build.log" >&2; exit 1; }
+    fi
     install -m 0755 "$dir/setup.sh" "$root/tmp/setup.sh"
+    update='apt-get update -qq'
+    if [[ -n ${APT_LISTS:-} && -d $APT_LISTS ]] && compgen -G "$APT_LISTS/*_Packages*" >/dev/null; then
+      cp -t "$root/var/lib/apt/lists/" "$APT_LISTS"/*_Packages* "$APT_LISTS"/*Release* 2>/dev/null || true
+      update=true
+    fi
+    # IMAGE_NAME lets images that share a setup.sh (postgres, pgvector, timescaledb) differ.
     chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 HOME=/root \
-      /bin/bash -c 'set -euo pipefail; apt-get update -qq; bash /tmp/setup.sh' \
+      DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 HOME=/root IMAGE_NAME="$name" \
+      /bin/bash -c "set -euo pipefail; $update; bash /tmp/setup.sh" \
       >"$build_dir/$name-setup.log" 2>&1 || { tail -n 40 "$build_dir/$name-setup.log" >&2; exit 1; }
     find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -n -t "$deb_cache/" {} + 2>/dev/null || true
     # shellcheck disable=SC2016 # dpkg-query's own ${field} syntax

@@ -182,14 +182,14 @@ node_import_images() {
 	# the last import is reused while its tarballs and image.conf files are unchanged (a newer
 	# package means a new tarball from `e2e/docker.sh up`, which removes the old one).
 	local lines="" list="$CACHE/node/images.list" stamp
-	stamp="$(cat "$ROOT"/e2e/images/*/image.conf | sha256sum | cut -c1-12)"
+	stamp="$({ cat "$ROOT"/e2e/images/*/image.conf; echo "${DEVSTACK_IMAGES:-}"; } | sha256sum | cut -c1-12)"
 	if [[ -s "$list" && "$(head -n1 "$list")" == "$stamp" ]]; then
 		lines="$(tail -n +2 "$list")"
 		while read -r name ref major tarball conf; do [[ -s "$tarball" ]] || lines=""; done <<<"$lines"
 	fi
 	if [[ -z "$lines" ]]; then
 		lines="$(DEVSTACK_E2E_STATE="$STATE_ROOT" bash "$ROOT/e2e/docker.sh" image-files)" ||
-			die "e2e/docker.sh image-files failed: the real node needs the local postgres/redis rootfs tarballs"
+			die "e2e/docker.sh image-files failed: the real node needs the local images' rootfs tarballs"
 	fi
 	while read -r name ref major tarball conf; do
 		[[ -n "$name" ]] || continue

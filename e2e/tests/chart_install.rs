@@ -57,6 +57,7 @@ const WATCHED: &[(&str, &[&str])] = &[
         &["get", "list", "watch", "create", "patch", "delete"],
     ),
     ("events.events.k8s.io", &["create", "patch"]),
+    ("events", &["list"]),
 ];
 
 /// Granted everywhere: watching the DevStack CRD only.

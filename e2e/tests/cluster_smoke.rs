@@ -5,19 +5,13 @@
 //! --test cluster_smoke`. Without a cluster these tests fail; they never skip.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use anyhow::{Context, Result};
 use devstack_e2e::{impersonating_client, poll_until, token_client, TestNamespace};
-use k8s_openapi::api::apps::v1::{
-    Deployment, DeploymentSpec, ReplicaSet, StatefulSet, StatefulSetSpec,
-};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec, Pod,
-    PodSpec, PodTemplateSpec, Service, ServiceAccount, ServicePort, ServiceSpec, VolumeMount,
-    VolumeResourceRequirements,
+    ConfigMap, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec, Pod, Service,
+    ServiceAccount, ServicePort, ServiceSpec, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
@@ -28,103 +22,10 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 
-const TIMEOUT: Duration = Duration::from_secs(90);
-const NODE: &str = "devstack-kwok-0";
-const IMAGE: &str = "registry.k8s.io/pause:3.10";
-
-fn labels(app: &str) -> BTreeMap<String, String> {
-    [("app".to_string(), app.to_string())].into()
-}
-
-fn meta(name: &str) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.to_string()),
-        ..ObjectMeta::default()
-    }
-}
-
-fn pod_template(app: &str, mounts: Option<Vec<VolumeMount>>) -> PodTemplateSpec {
-    PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            labels: Some(labels(app)),
-            ..ObjectMeta::default()
-        }),
-        spec: Some(PodSpec {
-            containers: vec![Container {
-                name: "main".into(),
-                image: Some(IMAGE.into()),
-                volume_mounts: mounts,
-                ..Container::default()
-            }],
-            ..PodSpec::default()
-        }),
-    }
-}
-
-fn deployment(name: &str, replicas: i32) -> Deployment {
-    Deployment {
-        metadata: meta(name),
-        spec: DeploymentSpec {
-            replicas: Some(replicas),
-            selector: LabelSelector {
-                match_labels: Some(labels(name)),
-                ..LabelSelector::default()
-            },
-            template: pod_template(name, None),
-            ..DeploymentSpec::default()
-        },
-        ..Deployment::default()
-    }
-}
-
-fn pod_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-/// Waits until `count` pods labelled `app=<app>` exist, all Ready and on the kwok node.
-async fn wait_pods_ready(pods: &Api<Pod>, app: &str, count: usize) -> Result<Vec<Pod>> {
-    let lp = ListParams::default().labels(&format!("app={app}"));
-    poll_until(
-        &format!("{count} ready pods app={app} on {NODE}"),
-        TIMEOUT,
-        || {
-            let pods = pods.clone();
-            let lp = lp.clone();
-            async move {
-                let list = pods.list(&lp).await?.items;
-                let ok = list.len() == count
-                    && list.iter().all(|p| {
-                        pod_ready(p)
-                            && p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(NODE)
-                            && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
-                    });
-                Ok(ok.then_some(list))
-            }
-        },
-    )
-    .await
-}
-
-async fn wait_gone<K>(api: &Api<K>, name: &str) -> Result<()>
-where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    poll_until(
-        &format!("{} {name} to be deleted", std::any::type_name::<K>()),
-        TIMEOUT,
-        || {
-            let api = api.clone();
-            let name = name.to_string();
-            async move { Ok(api.get_opt(&name).await?.is_none().then_some(())) }
-        },
-    )
-    .await
-}
+mod cluster_smoke_support;
+use cluster_smoke_support::*;
 
 #[tokio::test]
 async fn deployment_pods_become_ready_on_kwok_node() -> Result<()> {
@@ -203,7 +104,7 @@ async fn statefulset_claim_binds_and_pod_becomes_ready() -> Result<()> {
                 Some(vec![
                     VolumeMount {
                         name: "data".into(),
-                        mount_path: "/var/lib/postgresql/data".into(),
+                        mount_path: "/var/lib/postgresql".into(),
                         ..VolumeMount::default()
                     },
                     VolumeMount {

@@ -1,7 +1,7 @@
 //! The DevStack operator: the kube-runtime [`controller`] of the `devstack-operator` binary,
 //! which validates and plans each DevStack (`devstack-core`), renders it with the pure
-//! Kubernetes renderer (`devstack-render-k8s`, re-exported as [`render`]), applies what the
-//! renderer returns and reports it in the DevStack status.
+//! Kubernetes renderer (`devstack-render-k8s`, re-exported as [`render`](mod@render)),
+//! applies what the renderer returns and reports it in the DevStack status.
 
 #![forbid(unsafe_code)]
 

@@ -55,6 +55,9 @@ The ClusterRole (all namespaces) and each per-namespace Role share this list.
   - persistentvolumeclaims: find a stack's claims and delete them (reset, or deletion
     without retainOnDelete); never read or watched one by one.
   - events (events.k8s.io): kube-runtime's recorder creates an Event and patches its series.
+  - events (core): a StatefulSet that has no pod says why only in its FailedCreate Events
+    (e.g. the namespace's Pod Security level refuses the image's user); the status quotes
+    the latest (list, by field selector).
 */}}
 {{- define "devstack-operator.namespacedRules" -}}
 - apiGroups: ["devstack.dev"]
@@ -87,6 +90,9 @@ The ClusterRole (all namespaces) and each per-namespace Role share this list.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["list"]
 {{- end -}}
 
 {{/*

@@ -36,11 +36,11 @@ pub async fn run(plan: &StackPlan, args: &UpArgs) -> Result<u8> {
             GpuPolicy::Auto
         },
     };
-    let (ctx, _) = stack.write_files()?;
+    stack.write_files()?;
     let engine = Engine::connect().await?;
-    let progress = Progress::new(ctx.active.iter());
+    let progress = Progress::new(stack.active());
     let result = tokio::select! {
-        result = devstack_docker::up(&engine, &ctx, &options, &progress) => result,
+        result = stack.up(&engine, &options, &progress) => result,
         _ = tokio::signal::ctrl_c() => {
             progress.finish();
             eprintln!("interrupted: what was started keeps running; run `devstack up` again to continue, or `devstack down`");

@@ -9,9 +9,9 @@ use bollard::models::{
 };
 
 use devstack_render_compose::model::Service;
+use devstack_render_compose::spelling::Seconds;
 
 use super::labels::{self, ContainerLabels};
-use super::resolve::{cpu_millis, parse_memory, parse_port, parse_seconds};
 use super::DriverError;
 
 /// A container to create: its name, configuration and the networks to join after creation
@@ -46,8 +46,7 @@ pub fn container_spec(
     let name = labels::container_name(meta.project, meta.service, meta.number);
     let mut exposed: Vec<String> = service.expose.iter().map(|p| format!("{p}/tcp")).collect();
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    for spec in &service.ports {
-        let port = parse_port(spec)?;
+    for port in &service.ports {
         let key = format!("{}/tcp", port.container);
         if !exposed.contains(&key) {
             exposed.push(key.clone());
@@ -57,7 +56,7 @@ pub fn container_spec(
             .or_insert_with(|| Some(Vec::new()))
             .get_or_insert_with(Vec::new)
             .push(PortBinding {
-                host_ip: Some(port.host_ip),
+                host_ip: Some(port.host_ip.clone()),
                 host_port: Some(port.host.to_string()),
             });
     }
@@ -65,18 +64,13 @@ pub fn container_spec(
         .healthcheck
         .as_ref()
         .map(|h| -> Result<HealthConfig, DriverError> {
-            let nanos = |text: &str| -> Result<i64, DriverError> {
-                Ok(
-                    i64::try_from(parse_seconds(text)?).unwrap_or(i64::MAX / 1_000_000_000)
-                        * 1_000_000_000,
-                )
-            };
+            let nanos = |seconds: Seconds| i64::from(seconds.0) * 1_000_000_000;
             Ok(HealthConfig {
                 test: Some(h.test.clone()),
-                interval: Some(nanos(&h.interval)?),
-                timeout: Some(nanos(&h.timeout)?),
+                interval: Some(nanos(h.interval)),
+                timeout: Some(nanos(h.timeout)),
                 retries: Some(i64::from(h.retries)),
-                start_period: Some(nanos(&h.start_period)?),
+                start_period: Some(nanos(h.start_period)),
                 start_interval: None,
             })
         })
@@ -124,9 +118,9 @@ pub fn container_spec(
     };
     if let Some(deploy) = &service.deploy {
         let resources = &deploy.resources;
-        let nano_cpus = cpu_millis(&resources.limits.cpus)? * 1_000_000;
-        let memory = parse_memory(&resources.limits.memory)?;
-        let reservation = parse_memory(&resources.reservations.memory)?;
+        let nano_cpus = resources.limits.cpus.0 * 1_000_000;
+        let memory = resources.limits.memory.0;
+        let reservation = resources.reservations.memory.0;
         host.nano_cpus = (nano_cpus > 0).then(|| i64::try_from(nano_cpus).unwrap_or(i64::MAX));
         host.memory = (memory > 0).then(|| i64::try_from(memory).unwrap_or(i64::MAX));
         host.memory_reservation =

@@ -13,8 +13,8 @@
 use sha2::{Digest, Sha256};
 
 use devstack_render_compose::model::{Network, Service, Volume};
+use devstack_render_compose::spelling::{Cpus, Memory};
 
-use super::resolve::{parse_cpus, parse_memory, parse_seconds};
 use super::DriverError;
 
 /// Compose's hash of a resolved `service` (secrets filled in, `$$` unescaped).
@@ -77,18 +77,12 @@ fn service_json(s: &Service) -> Result<String, DriverError> {
     if let Some(health) = &s.healthcheck {
         let mut obj = Obj::new();
         obj.field("test", strings(&health.test));
-        obj.field(
-            "timeout",
-            string(&go_duration(parse_seconds(&health.timeout)?)),
-        );
-        obj.field(
-            "interval",
-            string(&go_duration(parse_seconds(&health.interval)?)),
-        );
+        obj.field("timeout", string(&go_duration(health.timeout.0.into())));
+        obj.field("interval", string(&go_duration(health.interval.0.into())));
         obj.field("retries", health.retries.to_string());
         obj.field(
             "start_period",
-            string(&go_duration(parse_seconds(&health.start_period)?)),
+            string(&go_duration(health.start_period.0.into())),
         );
         json.field("healthcheck", obj.close());
     }
@@ -109,8 +103,7 @@ fn service_json(s: &Service) -> Result<String, DriverError> {
     json.field("networks", networks.close());
     if !s.ports.is_empty() {
         let mut ports = Vec::new();
-        for spec in &s.ports {
-            let port = super::resolve::parse_port(spec)?;
+        for port in &s.ports {
             let mut obj = Obj::new();
             obj.field("mode", string("ingress"));
             obj.field("host_ip", string(&port.host_ip));
@@ -156,17 +149,13 @@ fn service_json(s: &Service) -> Result<String, DriverError> {
 fn deploy_json(deploy: &devstack_render_compose::model::Deploy) -> Result<String, DriverError> {
     let resources = &deploy.resources;
     let mut limits = Obj::new();
-    cpus_memory(
-        &mut limits,
-        &resources.limits.cpus,
-        &resources.limits.memory,
-    )?;
+    cpus_memory(&mut limits, resources.limits.cpus, resources.limits.memory);
     let mut reservations = Obj::new();
     cpus_memory(
         &mut reservations,
-        &resources.reservations.cpus,
-        &resources.reservations.memory,
-    )?;
+        resources.reservations.cpus,
+        resources.reservations.memory,
+    );
     if !resources.reservations.devices.is_empty() {
         let devices: Vec<String> = resources
             .reservations
@@ -193,17 +182,15 @@ fn deploy_json(deploy: &devstack_render_compose::model::Deploy) -> Result<String
 
 /// `cpus` as a Go float32 and `memory` as Compose's quoted byte count, both left out at zero
 /// (`omitempty`).
-fn cpus_memory(obj: &mut Obj, cpus: &str, memory: &str) -> Result<(), DriverError> {
-    let cpus = parse_cpus(cpus)?;
+fn cpus_memory(obj: &mut Obj, cpus: Cpus, memory: Memory) {
+    let cpus = cpus.as_f32();
     if cpus != 0.0 {
         // Rust's shortest round-trip spelling of an f32 is Go's `strconv` 'f', -1, 32.
         obj.field("cpus", format!("{cpus}"));
     }
-    let memory = parse_memory(memory)?;
-    if memory != 0 {
-        obj.field("memory", string(&memory.to_string()));
+    if memory.0 != 0 {
+        obj.field("memory", string(&memory.0.to_string()));
     }
-    Ok(())
 }
 
 /// Go's `time.Duration.String()` for whole seconds: `0s`, `5s`, `1m30s`, `1h0m0s`.

@@ -158,14 +158,6 @@ pub enum DriverError {
         /// The text.
         text: String,
     },
-    /// A spelling of the compose model that does not parse back (a renderer bug).
-    #[error("cannot read the {what} {text:?} of the compose model")]
-    Spelling {
-        /// What it is.
-        what: &'static str,
-        /// The text.
-        text: String,
-    },
     /// An image that is neither present nor pullable.
     #[error("service {service:?}: image {image} is neither present on the engine nor pullable ({reason})\n  fix: pull or build it, or run another image for the service type with --image-override TYPE=IMAGE")]
     ImageUnavailable {

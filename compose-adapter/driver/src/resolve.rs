@@ -1,12 +1,13 @@
 //! The rendered compose model as Compose itself reads it: interpolations filled from the
-//! `.env` values (`${ID:?…}` → the secret, `$$` → `$`) and the renderer's spellings of ports,
-//! durations, CPUs and memory parsed back to numbers (with `devstack_render_compose::spelling`). The driver starts from this resolved
-//! model, so what it creates is what `docker compose up` creates from the rendered file.
+//! `.env` values (`${ID:?…}` → the secret, `$$` → `$`). Ports, durations, CPUs and memory
+//! are typed in the model (`devstack_render_compose::spelling`), so nothing is parsed back.
+//! The driver starts from this resolved model, so what it creates is what `docker compose up`
+//! creates from the rendered file.
 
 use std::collections::BTreeMap;
 
 use devstack_render_compose::model::{Healthcheck, OrderedMap, Service};
-use devstack_render_compose::spelling;
+pub use devstack_render_compose::spelling::PublishedPort;
 
 use super::DriverError;
 
@@ -89,61 +90,6 @@ pub fn resolve_text(
     Ok(out)
 }
 
-/// A published port, `127.0.0.1:HOST:CONTAINER`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PublishedPort {
-    /// Host address.
-    pub host_ip: String,
-    /// Host port.
-    pub host: u16,
-    /// Container port.
-    pub container: u16,
-}
-
-/// Parses the renderer's `ip:host:container` port spelling.
-pub fn parse_port(spec: &str) -> Result<PublishedPort, DriverError> {
-    let bad = || DriverError::Spelling {
-        what: "port",
-        text: spec.to_string(),
-    };
-    let mut parts = spec.rsplitn(3, ':');
-    let container = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-    let host = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-    let host_ip = parts.next().ok_or_else(bad)?.to_string();
-    Ok(PublishedPort {
-        host_ip,
-        host,
-        container,
-    })
-}
-
-fn spelling_error(what: &'static str, text: &str) -> DriverError {
-    DriverError::Spelling {
-        what,
-        text: text.to_string(),
-    }
-}
-
-/// Reads the renderer's durations back ([`spelling::parse_seconds`]).
-pub fn parse_seconds(text: &str) -> Result<u64, DriverError> {
-    spelling::parse_seconds(text).ok_or_else(|| spelling_error("duration", text))
-}
-
-/// Reads a decimal CPU count as Compose does, a float32 ([`spelling::parse_cpus`]).
-pub fn parse_cpus(text: &str) -> Result<f32, DriverError> {
-    spelling::parse_cpus(text).ok_or_else(|| spelling_error("cpus", text))
-}
-
-/// Reads Docker's binary memory units ([`spelling::parse_memory`]).
-pub fn parse_memory(text: &str) -> Result<u64, DriverError> {
-    spelling::parse_memory(text).ok_or_else(|| spelling_error("memory", text))
-}
-
-/// Millicores of a decimal CPU count, exactly ([`spelling::cpu_millis`]).
-pub fn cpu_millis(text: &str) -> Result<u64, DriverError> {
-    spelling::cpu_millis(text).ok_or_else(|| spelling_error("cpus", text))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,23 +105,5 @@ mod tests {
             resolve_text("db", "${NOPE:?x}", &secrets),
             Err(DriverError::MissingSecret { .. })
         ));
-    }
-
-    #[test]
-    fn spellings_parse_back() {
-        assert_eq!(
-            parse_port("127.0.0.1:5433:5432").unwrap(),
-            PublishedPort {
-                host_ip: "127.0.0.1".into(),
-                host: 5433,
-                container: 5432
-            }
-        );
-        assert_eq!(parse_seconds("30s").unwrap(), 30);
-        assert_eq!(parse_memory("256m").unwrap(), 256 << 20);
-        assert_eq!(parse_memory("1000000000").unwrap(), 1_000_000_000);
-        assert_eq!(cpu_millis("0.25").unwrap(), 250);
-        assert_eq!(cpu_millis("2").unwrap(), 2000);
-        assert_eq!(cpu_millis("2.05").unwrap(), 2050);
     }
 }

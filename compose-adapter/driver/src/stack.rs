@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use devstack_core::plan::StackPlan;
 use devstack_render_compose::model::Project;
@@ -23,6 +24,8 @@ pub struct Stack<'p> {
     project: Project,
     yaml: String,
     files: StateFiles,
+    /// The driver's view, once the files are written.
+    ctx: OnceLock<StackContext>,
 }
 
 /// What [`Stack::reset`] removed.
@@ -45,6 +48,7 @@ impl<'p> Stack<'p> {
             project,
             yaml,
             files: StateFiles::of(plan, root),
+            ctx: OnceLock::new(),
         })
     }
 
@@ -58,34 +62,48 @@ impl<'p> Stack<'p> {
         &self.files
     }
 
-    /// Its active services, in the plan's start order.
-    pub fn active_services(&self) -> Vec<String> {
-        self.plan.start_order()
+    /// Its active services, by name (what `up` shows progress for).
+    pub fn active(&self) -> impl Iterator<Item = &String> {
+        self.plan.active_services().map(|s| &s.name)
     }
 
     /// Writes the compose file and `.env` (what `render compose -o` writes), so `docker
-    /// compose` can take over at any time; the driver's view of the stack.
-    pub fn write_files(&self) -> Result<(StackContext, Written), DriverError> {
-        let written = self.files.write(self.plan, &self.project, &self.yaml)?;
-        let ctx = StackContext::of_project(
-            self.plan,
-            self.project.clone(),
-            written.secrets.values.clone(),
-            self.files.compose.clone(),
-        );
-        Ok((ctx, written))
+    /// compose` can take over at any time; `up` writes them itself unless this came first.
+    pub fn write_files(&self) -> Result<Written, DriverError> {
+        Ok(self.write()?.0)
     }
 
-    /// `up`: writes the files, then creates and starts what the compose rendering describes
-    /// in the plan's start order (see [`crate::up::up`]).
+    fn write(&self) -> Result<(Written, &StackContext), DriverError> {
+        let written = self.files.write(self.plan, &self.project, &self.yaml)?;
+        // Written twice, the values are the same: the first view stays.
+        let ctx = self.ctx.get_or_init(|| {
+            StackContext::of_project(
+                self.plan,
+                self.project.clone(),
+                written.secrets.values.clone(),
+                self.files.compose.clone(),
+            )
+        });
+        Ok((written, ctx))
+    }
+
+    fn context(&self) -> Result<&StackContext, DriverError> {
+        match self.ctx.get() {
+            Some(ctx) => Ok(ctx),
+            None => Ok(self.write()?.1),
+        }
+    }
+
+    /// `up`: creates and starts what the compose rendering describes, in the plan's start
+    /// order (see [`crate::up::up`]), after writing the files when [`Stack::write_files`] did
+    /// not.
     pub async fn up<D: DockerApi>(
         &self,
         engine: &Engine<D>,
         options: &UpOptions,
         progress: &Progress,
     ) -> Result<UpSummary, DriverError> {
-        let (ctx, _) = self.write_files()?;
-        crate::up::up(engine, &ctx, options, progress).await
+        crate::up::up(engine, self.context()?, options, progress).await
     }
 
     /// `down`: containers and networks go, volumes and credentials stay.

@@ -135,3 +135,35 @@ async fn a_taken_host_port_names_the_service_and_the_port() {
         (Vec::new(), Vec::new())
     );
 }
+
+#[tokio::test]
+async fn the_facade_writes_the_files_then_runs_every_verb() {
+    let root = tempfile::tempdir().unwrap();
+    let plan = plan_spec(STACK);
+    let stack = crate::Stack::open(&plan, root.path()).unwrap();
+    let engine = Engine::with(MockDocker::default(), "mock");
+    let progress = Progress::new(stack.active());
+    let summary = stack.up(&engine, &options(), &progress).await.unwrap();
+    assert_eq!(summary.services.len(), 5);
+    let compose = std::fs::read_to_string(&stack.files().compose).unwrap();
+    assert_eq!(compose, devstack_render_compose::render(&plan).unwrap());
+    let env = stack.env().unwrap();
+    assert_eq!(env.len(), plan.secrets.len());
+    let rows = stack.status(&engine).await.unwrap();
+    assert_eq!(rows.len(), 5);
+    assert!(rows.iter().all(|r| r.state == "running"), "{rows:?}");
+    let again = stack.up(&engine, &options(), &progress).await.unwrap();
+    assert!(again
+        .services
+        .values()
+        .all(|o| o.change == Change::Unchanged));
+    let reset = stack.reset(&engine).await.unwrap();
+    assert_eq!(reset.down.containers.len(), 5);
+    assert!(!reset.volumes.is_empty());
+    assert!(engine.docker.containers().is_empty());
+    assert!(stack.env().unwrap().iter().all(|(k, v)| env[k] != *v));
+    assert!(matches!(
+        stack.logs(&engine, "nope", false, &mut Vec::new()).await,
+        Err(DriverError::UnknownService { .. })
+    ));
+}

@@ -19,7 +19,7 @@ use super::labels::ContainerLabels;
 use super::ops::{project_containers, remove_quietly, ContainerInfo};
 use super::progress::Progress;
 use super::provision::{ensure_image, ensure_networks, ensure_volumes, rollback, Created};
-use super::resolve::{parse_port, resolve_service};
+use super::resolve::resolve_service;
 use super::wait::{probe_argv, wait_ready};
 use super::{DriverError, Engine, StackContext};
 use crate::api::DockerApi;
@@ -426,11 +426,7 @@ async fn start<D: DockerApi>(
             let text = e.to_string();
             if text.contains("address already in use") || text.contains("port is already allocated")
             {
-                let ports: Vec<u16> = service
-                    .ports
-                    .iter()
-                    .filter_map(|p| parse_port(p).ok().map(|p| p.host))
-                    .collect();
+                let ports: Vec<u16> = service.ports.iter().map(|p| p.host).collect();
                 let port = ports
                     .iter()
                     .copied()

@@ -6,7 +6,7 @@ use devstack_core::conventions::health::CheckForm;
 use devstack_core::plan::ServicePlan;
 
 use crate::model::Healthcheck;
-use crate::spelling::seconds;
+use crate::spelling::Seconds;
 use crate::text::escape;
 
 /// The Compose health check of `service`, if it has one that runs in the container.
@@ -18,9 +18,9 @@ pub fn healthcheck(service: &ServicePlan) -> Option<Healthcheck> {
             .iter()
             .map(|word| escape(word))
             .collect(),
-        interval: seconds(health.interval_seconds),
-        timeout: seconds(health.timeout_seconds),
+        interval: Seconds(health.interval_seconds),
+        timeout: Seconds(health.timeout_seconds),
         retries: health.retries,
-        start_period: seconds(health.start_period_seconds),
+        start_period: Seconds(health.start_period_seconds),
     })
 }

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use crate::spelling::{Cpus, Memory, PublishedPort, Seconds};
+
 /// A Compose project (the whole file).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Project {
@@ -46,7 +48,7 @@ pub struct Service {
     pub environment: OrderedMap,
     /// Published ports (`127.0.0.1:host:container`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ports: Vec<String>,
+    pub ports: Vec<PublishedPort>,
     /// Container ports.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expose: Vec<String>,
@@ -94,13 +96,13 @@ pub struct Healthcheck {
     /// `["CMD", argv…]` or `["CMD-SHELL", script]`.
     pub test: Vec<String>,
     /// Time between checks (`10s`).
-    pub interval: String,
+    pub interval: Seconds,
     /// Time before a check counts as failed.
-    pub timeout: String,
+    pub timeout: Seconds,
     /// Consecutive failures before unhealthy.
     pub retries: u32,
     /// Grace period after start.
-    pub start_period: String,
+    pub start_period: Seconds,
 }
 
 /// When a dependency counts as started.
@@ -157,18 +159,18 @@ pub struct Resources {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Limits {
     /// CPUs as a decimal (`0.25`).
-    pub cpus: String,
+    pub cpus: Cpus,
     /// Memory (`256m`, binary units).
-    pub memory: String,
+    pub memory: Memory,
 }
 
 /// `deploy.resources.reservations`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Reservations {
     /// CPUs as a decimal.
-    pub cpus: String,
+    pub cpus: Cpus,
     /// Memory (binary units).
-    pub memory: String,
+    pub memory: Memory,
     /// Device requests (GPUs).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<Device>,

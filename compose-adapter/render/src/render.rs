@@ -11,6 +11,7 @@ use crate::model::{
     Condition, DependsOn, Network, OrderedMap, Project, Service, Volume, VolumeMount,
 };
 use crate::reachability::{self, Assignment};
+use crate::spelling::PublishedPort;
 use crate::text::{self, escape};
 use crate::{labels, resources};
 
@@ -74,8 +75,11 @@ fn render_service(plan: &StackPlan, service: &ServicePlan, assignment: &Assignme
             .ports
             .iter()
             .filter_map(|p| {
-                p.host_port
-                    .map(|host| format!("127.0.0.1:{host}:{}", p.container_port))
+                p.host_port.map(|host| PublishedPort {
+                    host_ip: "127.0.0.1".to_string(),
+                    host,
+                    container: p.container_port,
+                })
             })
             .collect(),
         expose: service

@@ -5,7 +5,7 @@ use devstack_core::conventions::GPU_DRIVER;
 use devstack_core::plan::ServicePlan;
 
 use crate::model::{Deploy, Device, Limits, Reservations, Resources};
-use crate::spelling::{cpus, memory};
+use crate::spelling::{Cpus, Memory};
 
 /// The `deploy` section: replicas (only when not 1), limits, reservations and GPU devices.
 pub fn deploy(service: &ServicePlan) -> Deploy {
@@ -23,12 +23,12 @@ pub fn deploy(service: &ServicePlan) -> Deploy {
         replicas: (service.replicas() != 1).then_some(service.replicas()),
         resources: Resources {
             limits: Limits {
-                cpus: cpus(budget.limit_cpu_millis),
-                memory: memory(budget.limit_memory_bytes),
+                cpus: Cpus(budget.limit_cpu_millis),
+                memory: Memory(budget.limit_memory_bytes),
             },
             reservations: Reservations {
-                cpus: cpus(budget.request_cpu_millis),
-                memory: memory(budget.request_memory_bytes),
+                cpus: Cpus(budget.request_cpu_millis),
+                memory: Memory(budget.request_memory_bytes),
                 devices,
             },
         },

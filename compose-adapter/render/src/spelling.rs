@@ -1,7 +1,96 @@
-//! Compose's units, written and read in one place: durations (`10s`), CPU counts (`0.25`)
-//! and memory sizes (`256m`). The renderer writes with these functions; the Docker driver
-//! (container settings and Compose's config hash) and parity (reading a rendering or a running
-//! container back) read with them, so a spelling and its reading cannot drift apart.
+//! Compose's units, written and read in one place: durations (`10s`), CPU counts (`0.25`),
+//! memory sizes (`256m`) and published ports (`127.0.0.1:5433:5432`).
+//!
+//! The compose model holds them as typed values ([`Seconds`], [`Cpus`], [`Memory`],
+//! [`PublishedPort`]) that serialize to their Compose spelling, so the Docker driver reads the
+//! numbers and never parses text back; parity, which reads YAML (a rendering or a running
+//! container), reads with the `parse_*` functions here. A spelling and its reading cannot
+//! drift apart.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// A duration in whole seconds, spelled `10s`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seconds(pub u32);
+
+/// A CPU count in millicores, spelled as a decimal: 250 → `0.25`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cpus(pub u64);
+
+/// A memory size in bytes, spelled in Docker's binary units: `256m`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Memory(pub u64);
+
+/// A port published on the host, spelled `ip:host:container`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedPort {
+    /// Host address.
+    pub host_ip: String,
+    /// Host port.
+    pub host: u16,
+    /// Container port.
+    pub container: u16,
+}
+
+impl Cpus {
+    /// The count as Compose reads it, a float32 of the spelling (what its config hash holds).
+    pub fn as_f32(self) -> f32 {
+        parse_cpus(&cpus(self.0)).unwrap_or_default()
+    }
+}
+
+impl PublishedPort {
+    /// Reads `ip:host:container`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<PublishedPort> {
+        let mut parts = text.rsplitn(3, ':');
+        let container = parts.next()?.parse().ok()?;
+        let host = parts.next()?.parse().ok()?;
+        let host_ip = parts.next()?.to_string();
+        Some(PublishedPort {
+            host_ip,
+            host,
+            container,
+        })
+    }
+}
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&seconds(self.0))
+    }
+}
+
+impl fmt::Display for Cpus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&cpus(self.0))
+    }
+}
+
+impl fmt::Display for Memory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&memory(self.0))
+    }
+}
+
+impl fmt::Display for PublishedPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.host_ip, self.host, self.container)
+    }
+}
+
+macro_rules! serialize_as_spelled {
+    ($($type:ty),*) => {$(
+        impl Serialize for $type {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+    )*};
+}
+
+serialize_as_spelled!(Seconds, Cpus, Memory, PublishedPort);
 
 /// Seconds as a Compose duration: 10 → `10s`.
 pub fn seconds(n: u32) -> String {
@@ -137,5 +226,27 @@ mod tests {
         for bytes in [0, 3 << 10, 256 << 20, 1536 << 20, 1 << 30, 1_000_000_000] {
             assert_eq!(parse_memory(&memory(bytes)), Some(bytes));
         }
+    }
+
+    #[test]
+    fn typed_values_serialize_as_their_spelling() {
+        assert_eq!(Seconds(30).to_string(), "30s");
+        assert_eq!(Cpus(250).to_string(), "0.25");
+        assert_eq!(Cpus(250).as_f32(), 0.25);
+        assert_eq!(Memory(256 << 20).to_string(), "256m");
+        let port = PublishedPort {
+            host_ip: "127.0.0.1".into(),
+            host: 5433,
+            container: 5432,
+        };
+        assert_eq!(port.to_string(), "127.0.0.1:5433:5432");
+        assert_eq!(
+            PublishedPort::parse("127.0.0.1:5433:5432"),
+            Some(port.clone())
+        );
+        assert_eq!(PublishedPort::parse("5433:5432"), None);
+        let json = serde_json::to_string(&(Seconds(10), Cpus(1500), Memory(1 << 30), port))
+            .expect("serializes");
+        assert_eq!(json, r#"["10s","1.5","1g","127.0.0.1:5433:5432"]"#);
     }
 }

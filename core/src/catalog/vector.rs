@@ -14,6 +14,9 @@ fn build_qdrant(ctx: &EntryContext) -> EntryParts {
     let mut parts = EntryParts::default();
     parts.env_secret("QDRANT__SERVICE__API_KEY", ctx, "api-key");
     parts.env_lit("QDRANT__TELEMETRY_DISABLED", "true");
+    // Qdrant marks its first start with a file, by default in its working directory — on the
+    // read-only root. Its Helm chart points it at the writable init dir; so does this.
+    parts.env_lit("QDRANT_INIT_FILE_PATH", "/qdrant/init/.qdrant-initialized");
     // No curl or wget in the image. /readyz needs no API key.
     parts.health = Some(Health::bash_http(6333, "/readyz"));
     parts.data("storage", "/qdrant/storage");

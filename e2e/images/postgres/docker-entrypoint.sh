@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Entrypoint of devstack-local/postgres, following the contract of the official postgres image:
+# Entrypoint of devstack-local/postgres (and pgvector, timescaledb), following the contract of the
+# official postgres 18 image:
 #   POSTGRES_PASSWORD (required unless POSTGRES_HOST_AUTH_METHOD=trust), POSTGRES_USER (postgres),
 #   POSTGRES_DB (= user), POSTGRES_INITDB_ARGS, POSTGRES_HOST_AUTH_METHOD (scram-sha-256),
-#   *_FILE variants, PGDATA, /docker-entrypoint-initdb.d/*.{sh,sql,sql.gz}.
-# Starts as root (fixes ownership, drops to uid 999) or directly as uid 999.
+#   *_FILE variants, PGDATA (/var/lib/postgresql/18/docker), /docker-entrypoint-initdb.d/*.{sh,sql,sql.gz}.
+# Starts as root (fixes ownership, drops to the postgres user) or directly as that uid.
+# Like the 18+ official image, a volume at the pre-18 path /var/lib/postgresql/data (while PGDATA
+# is elsewhere) is an error, not silently ignored data.
 # Difference from the official image: TCP connections from 127.0.0.1/::1 also need the password
 # (only the unix socket is trusted), so a wrong password is rejected on every TCP address.
 set -Eeo pipefail
@@ -25,7 +28,7 @@ setup_env() {
   file_env POSTGRES_DB "$POSTGRES_USER"
   file_env POSTGRES_INITDB_ARGS
   : "${POSTGRES_HOST_AUTH_METHOD:=scram-sha-256}"
-  export PGDATA=${PGDATA:-/var/lib/postgresql/data}
+  export PGDATA=${PGDATA:-/var/lib/postgresql/18/docker}
   DATABASE_ALREADY_EXISTS=
   if [[ -s $PGDATA/PG_VERSION ]]; then DATABASE_ALREADY_EXISTS=true; fi
 }
@@ -39,6 +42,19 @@ create_db_directories() {
   if [[ $user == 0 ]]; then
     find "$PGDATA" \! -user postgres -exec chown postgres '{}' +
     find /var/run/postgresql \! -user postgres -exec chown postgres '{}' +
+  fi
+}
+
+error_old_layout() { # data (or a mount) at the pre-18 path that PGDATA does not point at
+  local old=/var/lib/postgresql/data
+  [[ $PGDATA != "$old" && $PGDATA != "$old"/* ]] || return 0
+  if [[ -s $old/PG_VERSION ]] || mountpoint -q "$old" 2>/dev/null; then
+    cat >&2 <<MSG
+Error: in 18+, these images keep the database under /var/lib/postgresql (PGDATA=$PGDATA),
+       but something is mounted at the old path $old (unused mount/volume).
+       Mount the volume at /var/lib/postgresql instead (or set PGDATA to the old path).
+MSG
+    exit 1
   fi
 }
 
@@ -103,6 +119,7 @@ main() {
   if [[ ${1:0:1} == '-' ]]; then set -- postgres "$@"; fi
   if [[ $1 == postgres ]]; then
     setup_env
+    error_old_layout
     create_db_directories
     if [[ $(id -u) == 0 ]]; then
       exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"

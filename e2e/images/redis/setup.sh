@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs inside the build chroot (Debian bookworm minbase). Mirrors the official redis image:
+# Runs inside the build chroot (Debian sid minbase). Mirrors the official redis image:
 # redis user/group 999, data in /data.
 set -euo pipefail
 groupadd -r --gid=999 redis

@@ -20,5 +20,6 @@ mod lifecycle;
 mod order;
 mod realnode;
 mod retention;
+mod trust;
 
 pub use harness::*;

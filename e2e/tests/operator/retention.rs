@@ -93,17 +93,21 @@ async fn delete_keeps_retained_data_and_recreate_adopts_it() {
         claims_before,
         "same claim"
     );
-    let owners = secrets
-        .get("kept-credentials")
-        .await
-        .unwrap()
-        .metadata
-        .owner_references
-        .unwrap_or_default();
-    let new_uid = api.get("kept").await.unwrap().metadata.uid.unwrap();
-    assert!(
-        owners.iter().any(|o| o.uid == new_uid),
+    // Adopted by label, and still without an owner reference: no deletion mode of the new
+    // stack can let the garbage collector take the credentials of retained data.
+    let adopted = secrets.get("kept-credentials").await.unwrap().metadata;
+    assert_eq!(
+        adopted
+            .labels
+            .unwrap_or_default()
+            .get("devstack.dev/stack")
+            .map(String::as_str),
+        Some("kept"),
         "credentials adopted by the new stack"
+    );
+    assert!(
+        adopted.owner_references.unwrap_or_default().is_empty(),
+        "credentials never owned for garbage collection"
     );
 
     let dropped = stack(

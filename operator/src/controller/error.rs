@@ -52,14 +52,15 @@ pub enum Error {
         /// Secret name.
         name: String,
     },
-    /// An object the stack renders exists and is controlled by something else.
-    #[error("{kind} {name:?} exists and belongs to {owner}; two stacks in one namespace cannot share a service name")]
+    /// A write or delete was about to hit an object that is not the stack's own (the
+    /// reconcile reports conflicts before writing; this is the write path's own check).
+    #[error("{kind} {name:?} is not this stack's own ({owner}); refusing to write it")]
     Conflict {
         /// Object kind.
         kind: String,
         /// Object name.
         name: String,
-        /// Its controller (`DevStack other`).
+        /// Why it is not ours (`controlled by DevStack other`, `not labelled …`).
         owner: String,
     },
     /// The DevStack is not namespaced (the API server never sends such an object).

@@ -1,11 +1,17 @@
 //! The DevStack controller (kube-runtime): one reconcile per stack, in the order
-//! dereference → validate + plan → credentials → render (pure) → apply → prune → status.
+//! dereference → validate + plan → observe → credentials → render (pure) → apply → prune →
+//! status.
 //!
-//! - `reconcile`: the steps above and the start order.
-//! - `apply`: the single server-side-apply path and pruning.
-//! - `credentials`: the credentials Secret, created once.
-//! - `status`: kstatus conditions from what the API server returned.
-//! - `cleanup`: the finalizer (retained data) and the reset annotation.
+//! - `reconcile`: the steps above (a short function over the step modules) and the start order.
+//! - `observe`: the stack's live objects, listed once per reconcile.
+//! - `ownership`: which objects are the stack's own; everything else is a `Conflict`.
+//! - `write`: the single write path (server-side apply, deletion by uid) of every step.
+//! - `credentials`: the credentials Secret, created once, never garbage-collected.
+//! - `apply`: `Prepared` (rendered) → `Applied` (what the API server returned), in start order.
+//! - `prune`: objects of services no longer rendered.
+//! - `reset`: the reset annotation, carried out once per value.
+//! - `cleanup`: the finalizer (retained data).
+//! - `status`, `report`: kstatus conditions from what the API server returned, and every Event.
 //! - [`metrics`], [`http`]: `/metrics`, `/livez`, `/readyz`.
 //! - [`leader`]: the Lease that makes one replica of several the writer.
 
@@ -35,11 +41,23 @@ mod apply;
 mod cleanup;
 mod credentials;
 mod error;
+#[cfg(test)]
+mod fixtures;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+mod observe;
+mod ownership;
+mod prune;
 mod reconcile;
+mod report;
+mod reset;
 mod status;
+#[cfg(test)]
+mod tests;
+mod write;
+
+pub use reset::ANNOTATION_LAST_RESET;
 
 pub use error::Error;
 pub use metrics::Metrics;

@@ -26,8 +26,15 @@ pub(crate) enum Phase {
     Ready,
     /// Objects are applied; some services are not ready yet (the message says which).
     Progressing(String),
-    /// The spec is invalid; nothing was applied (the message lists every field error).
-    Invalid(String),
+    /// Nothing is applied until a person acts: an invalid spec (`InvalidSpec`, the message
+    /// lists every field error), an object of the same name that is not the stack's own
+    /// (`Conflict`), retained data whose credentials are gone (`CredentialsLost`).
+    Stalled {
+        /// The condition reason.
+        reason: &'static str,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// A transient failure; the reconcile is retried with backoff.
     Failed(String),
 }
@@ -39,6 +46,27 @@ pub(crate) struct ServiceOutcome {
     pub ready: bool,
     /// Dependencies that are not Ready yet (the workload is held back).
     pub waiting_for: Vec<String>,
+    /// Why the workload's pods cannot be created (the ReplicaSet's `ReplicaFailure`, the
+    /// StatefulSet's `FailedCreate` Event), e.g. the namespace's Pod Security level refuses
+    /// the image's user.
+    pub refused: Option<String>,
+}
+
+/// A Deployment's `ReplicaFailure` condition message (pods refused by admission, quota, …).
+pub(crate) fn replica_failure(d: &Deployment) -> Option<String> {
+    d.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| {
+            c.type_.as_deref() == Some("ReplicaFailure") && c.status.as_deref() == Some("True")
+        })
+        .map(|c| {
+            c.message
+                .clone()
+                .unwrap_or_else(|| c.reason.clone().unwrap_or_default())
+        })
 }
 
 /// Whether a Deployment rolled out its current generation and all replicas are ready.
@@ -77,6 +105,8 @@ pub(crate) fn services(
             let outcome = outcomes.get(&service.name).cloned().unwrap_or_default();
             let message = if !outcome.waiting_for.is_empty() {
                 Some(format!("waiting for {}", outcome.waiting_for.join(", ")))
+            } else if let Some(refused) = outcome.refused.filter(|_| !outcome.ready) {
+                Some(format!("pods cannot be created: {refused}"))
             } else if !outcome.ready {
                 Some("starting".to_string())
             } else {
@@ -94,7 +124,7 @@ pub(crate) fn services(
                     .iter()
                     .filter_map(|p| Some((p.name.clone(), i64::from(p.host_port?))))
                     .collect(),
-                message,
+                message: message.map(|m| bounded(&m)),
                 gpu: (service.gpu > 0).then(|| {
                     if options.falls_back_to_cpu(service) {
                         "cpu (no node offers nvidia.com/gpu)".to_string()
@@ -136,6 +166,7 @@ fn condition(
     now: &Time,
 ) -> Condition {
     let status = if status { "True" } else { "False" };
+    let message = bounded(message);
     let last_transition_time = previous
         .iter()
         .find(|c| c.type_ == type_ && c.status == status)
@@ -144,10 +175,28 @@ fn condition(
         type_: type_.to_string(),
         status: status.to_string(),
         reason: reason.to_string(),
-        message: message.to_string(),
+        message,
         observed_generation: generation,
         last_transition_time,
     }
+}
+
+/// The longest condition or service message, in bytes. A spec may repeat a large value in
+/// every field error; three conditions of this size keep the status far below the API
+/// server's object limit (1.5 MiB in etcd) and readable in `kubectl describe`.
+pub(crate) const MAX_MESSAGE: usize = 4096;
+
+/// `message` cut to [`MAX_MESSAGE`] bytes (at a character boundary), saying so.
+pub(crate) fn bounded(message: &str) -> String {
+    if message.len() <= MAX_MESSAGE {
+        return message.to_string();
+    }
+    let suffix = format!(" … (cut from {} bytes)", message.len());
+    let mut cut = MAX_MESSAGE - suffix.len();
+    while !message.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}", &message[..cut])
 }
 
 /// The three kstatus conditions for `phase`.
@@ -171,10 +220,10 @@ pub(crate) fn conditions(
             c("Reconciling", true, "ServicesNotReady", message),
             c("Stalled", false, "ServicesNotReady", ""),
         ],
-        Phase::Invalid(message) => vec![
-            c("Ready", false, "InvalidSpec", message),
-            c("Reconciling", false, "InvalidSpec", ""),
-            c("Stalled", true, "InvalidSpec", message),
+        Phase::Stalled { reason, message } => vec![
+            c("Ready", false, reason, message),
+            c("Reconciling", false, reason, ""),
+            c("Stalled", true, reason, message),
         ],
         Phase::Failed(message) => vec![
             c("Ready", false, "ReconcileError", message),
@@ -191,12 +240,14 @@ pub(crate) fn now() -> Time {
 }
 
 /// A new status for `stack`: `phase` with per-service state `services` (`None` keeps the
-/// previous per-service state, for failures before anything was read).
+/// previous per-service state, for failures before anything was read; `last_reset`: a reset
+/// just carried out).
 pub(crate) fn build(
     stack: &DevStack,
     phase: &Phase,
     services: Option<BTreeMap<String, ServiceStatus>>,
     connection_secret: Option<String>,
+    last_reset: Option<String>,
 ) -> DevStackStatus {
     let previous = stack.status.clone().unwrap_or_default();
     let generation = stack.meta().generation;
@@ -209,7 +260,7 @@ pub(crate) fn build(
         ),
         services,
         connection_secret: connection_secret.or(previous.connection_secret),
-        last_reset: previous.last_reset,
+        last_reset: last_reset.or(previous.last_reset),
     }
 }
 
@@ -281,13 +332,39 @@ mod tests {
 
     #[test]
     fn invalid_spec_is_stalled_not_reconciling() {
-        let c = conditions(&[], &Phase::Invalid("spec.x: bad".into()), Some(3), &at(1));
+        let invalid = Phase::Stalled {
+            reason: "InvalidSpec",
+            message: "spec.x: bad".into(),
+        };
+        let c = conditions(&[], &invalid, Some(3), &at(1));
         let by_type: BTreeMap<&str, &Condition> = c.iter().map(|c| (c.type_.as_str(), c)).collect();
         assert_eq!(by_type["Stalled"].status, "True");
         assert_eq!(by_type["Stalled"].reason, "InvalidSpec");
         assert_eq!(by_type["Stalled"].message, "spec.x: bad");
         assert_eq!(by_type["Ready"].status, "False");
         assert_eq!(by_type["Reconciling"].status, "False");
+    }
+
+    #[test]
+    fn messages_are_bounded() {
+        let huge = format!("spec.services.a.image: invalid {:?}", "é".repeat(400_000));
+        let stalled = Phase::Stalled {
+            reason: "InvalidSpec",
+            message: huge.clone(),
+        };
+        let c = conditions(&[], &stalled, Some(1), &at(1));
+        for condition in &c {
+            assert!(
+                condition.message.len() <= MAX_MESSAGE,
+                "{}",
+                condition.message.len()
+            );
+        }
+        assert!(c[0].message.starts_with("spec.services.a.image: invalid"));
+        assert!(c[0]
+            .message
+            .ends_with(&format!("(cut from {} bytes)", huge.len())));
+        assert_eq!(bounded("short"), "short");
     }
 
     #[test]

@@ -1,0 +1,302 @@
+//! The one write path of the controller: server-side apply (field manager
+//! `devstack-operator`, forced) of objects labelled for the stack, and deletion of the stack's
+//! own objects by uid. Rendered objects, the credentials Secret, prune, reset and the finalizer
+//! all write through a [`Writer`]; each write is refused unless the live object is the stack's
+//! own ([`super::ownership`]).
+//!
+//! An apply is skipped when the object on the server already holds what we would send: the
+//! desired-hash annotation matches (so nothing was added to or removed from what we want),
+//! and every field we set has the same value on the server (so nobody edited it by hand).
+//! That keeps an unchanged stack at zero writes per resync.
+
+use std::sync::Mutex;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::{Api, Client};
+use serde_json::Value;
+use tracing::debug;
+
+use super::error::{is_not_found, Error};
+use super::metrics::Metrics;
+use super::observe::OwnedKind;
+use super::ownership::{claim, Claim};
+use super::{ANNOTATION_DESIRED_HASH, FIELD_MANAGER};
+use crate::render::LABEL_STACK;
+
+/// How an object is tied to the DevStack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tie {
+    /// Controller owner reference: garbage-collected with the DevStack.
+    Owned,
+    /// No owner reference: outlives the DevStack (credentials that protect retained data).
+    Unowned,
+}
+
+/// Writes the objects of one stack and remembers what it wrote.
+pub(crate) struct Writer<'a> {
+    client: Client,
+    namespace: String,
+    stack: String,
+    owner: OwnerReference,
+    metrics: &'a Metrics,
+    /// `Kind/name` of every object written (ensures run concurrently).
+    written: Mutex<Vec<String>>,
+    /// `Kind/name` of every object deleted.
+    deleted: Mutex<Vec<String>>,
+}
+
+impl<'a> Writer<'a> {
+    /// A writer for the stack whose DevStack has the controller reference `owner`.
+    pub(crate) fn new(
+        client: Client,
+        namespace: &str,
+        owner: OwnerReference,
+        metrics: &'a Metrics,
+    ) -> Self {
+        Writer {
+            client,
+            namespace: namespace.to_string(),
+            stack: owner.name.clone(),
+            owner,
+            metrics,
+            written: Mutex::new(Vec::new()),
+            deleted: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The API client.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The stack's namespace.
+    pub(crate) fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Whether `object` is this stack's own.
+    pub(crate) fn claim<K: OwnedKind>(&self, object: &K) -> Claim {
+        claim(object.meta(), &K::kind(&()), &self.stack, &self.owner.uid)
+    }
+
+    fn api<K: OwnedKind>(&self) -> Api<K> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// `Kind/name` of every object written so far.
+    pub(crate) fn written(&self) -> Vec<String> {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `Kind/name` of every object deleted so far.
+    pub(crate) fn deleted(&self) -> Vec<String> {
+        self.deleted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The refusal to write `live` when it is not ours.
+    fn foreign<K: OwnedKind>(&self, live: Option<&K>) -> Option<Error> {
+        let live = live?;
+        match self.claim(live) {
+            Claim::Ours => None,
+            Claim::Foreign(why) => Some(Error::Conflict {
+                kind: K::kind(&()).to_string(),
+                name: live.meta().name.clone().unwrap_or_default(),
+                owner: why,
+            }),
+        }
+    }
+
+    /// Makes `desired` hold on the server (`live`: the object as observed, `None` when
+    /// absent) and returns the object as the server has it. With `lock`, the apply carries
+    /// the live resourceVersion, so a concurrent change fails it (409) instead of being
+    /// overwritten (the credentials).
+    pub(crate) async fn apply<K: OwnedKind>(
+        &self,
+        mut desired: K,
+        live: Option<&K>,
+        tie: Tie,
+        lock: bool,
+    ) -> Result<K, Error> {
+        let kind = K::kind(&()).to_string();
+        let name = desired.meta().name.clone().unwrap_or_default();
+        let labelled = desired
+            .meta()
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_STACK))
+            .is_some_and(|v| *v == self.stack);
+        if !labelled {
+            return Err(Error::MissingLabel {
+                kind,
+                name,
+                label: LABEL_STACK,
+                value: self.stack.clone(),
+            });
+        }
+        if let Some(refusal) = self.foreign(live) {
+            return Err(refusal);
+        }
+        desired.meta_mut().namespace = Some(self.namespace.clone());
+        desired.meta_mut().owner_references = match tie {
+            Tie::Owned => Some(vec![self.owner.clone()]),
+            Tie::Unowned => None,
+        };
+        let serialize = |source| Error::Serialize {
+            kind: kind.clone(),
+            name: name.clone(),
+            source,
+        };
+        let mut value = serde_json::to_value(&desired).map_err(serialize)?;
+        let hash = desired_hash(&value);
+        value["metadata"]["annotations"][ANNOTATION_DESIRED_HASH] = Value::String(hash);
+        if let Some(live) = live {
+            let live_value = serde_json::to_value(live).map_err(serialize)?;
+            if contains(&value, &live_value) {
+                Metrics::kind(&self.metrics.unchanged, &kind);
+                return Ok(live.clone());
+            }
+            if lock {
+                value["metadata"]["resourceVersion"] =
+                    serde_json::to_value(&live.meta().resource_version).map_err(serialize)?;
+            }
+        }
+        let applied = self
+            .api::<K>()
+            .patch(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&value),
+            )
+            .await
+            .map_err(Error::kube("apply", &kind, &name))?;
+        debug!(%kind, %name, "applied");
+        Metrics::kind(&self.metrics.applied, &kind);
+        self.record(&self.written, format!("{kind}/{name}"));
+        Ok(applied)
+    }
+
+    /// Deletes `live` if it is this stack's own (checked again by the API server through the
+    /// uid precondition: a re-created object of that name is never hit). Returns whether a
+    /// delete was sent; a foreign object is an error.
+    pub(crate) async fn delete<K: OwnedKind>(&self, live: &K) -> Result<bool, Error> {
+        if let Some(refusal) = self.foreign(Some(live)) {
+            return Err(refusal);
+        }
+        let meta = live.meta();
+        if meta.deletion_timestamp.is_some() {
+            return Ok(false);
+        }
+        let kind = K::kind(&()).to_string();
+        let name = meta.name.clone().unwrap_or_default();
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: meta.uid.clone(),
+                resource_version: None,
+            }),
+            ..DeleteParams::background()
+        };
+        match self.api::<K>().delete(&name, &params).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => return Ok(false),
+            Err(e) => return Err(Error::kube("delete", &kind, &name)(e)),
+        }
+        debug!(%kind, %name, "deleted");
+        self.record(&self.deleted, format!("{kind}/{name}"));
+        Ok(true)
+    }
+
+    fn record(&self, list: &Mutex<Vec<String>>, object: String) {
+        list.lock().unwrap_or_else(|e| e.into_inner()).push(object);
+    }
+}
+
+/// A hash of what we want an object to be (Secret values blanked: only their keys count, the
+/// values are compared field by field and never end up in an annotation).
+pub(crate) fn desired_hash(value: &Value) -> String {
+    let mut value = value.clone();
+    if let Some(Value::Object(data)) = value.get_mut("data") {
+        for v in data.values_mut() {
+            *v = Value::Null;
+        }
+    }
+    let bytes = serde_json::to_vec(&value).unwrap_or_default();
+    let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+    digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether every field set in `desired` has the same value in `live`. Lists must match
+/// element by element; fields the server fills in (defaults, status) are ignored; a field
+/// desired as empty (`false`, `0`, `""`, `{}`, `[]`) may be absent on the server, which omits
+/// empty values.
+pub(crate) fn contains(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Object(want), Value::Object(have)) => {
+            want.iter().all(|(key, w)| match have.get(key) {
+                Some(h) => contains(w, h),
+                None => is_empty(w),
+            })
+        }
+        (Value::Array(want), Value::Array(have)) => {
+            want.len() == have.len() && want.iter().zip(have).all(|(w, h)| contains(w, h))
+        }
+        (Value::Null, _) => true,
+        (want, Value::Null) => is_empty(want),
+        (want, have) => want == have,
+    }
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.values().all(is_empty),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn server_defaults_do_not_count_as_drift() {
+        let desired = json!({"spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "a", "image": "x:1", "readOnly": false}]}}}});
+        let live = json!({"spec": {"replicas": 1, "revisionHistoryLimit": 10, "template": {"metadata": {"creationTimestamp": null}, "spec": {"containers": [{"name": "a", "image": "x:1", "terminationMessagePath": "/dev/termination-log"}]}}}, "status": {"readyReplicas": 1}});
+        assert!(contains(&desired, &live));
+    }
+
+    #[test]
+    fn edits_and_removals_count_as_drift() {
+        let desired = json!({"spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "a", "image": "x:1", "env": [{"name": "A", "value": "1"}]}]}}}});
+        let edited = json!({"spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "a", "image": "x:1", "env": [{"name": "A", "value": "1"}]}]}}}});
+        let env_removed = json!({"spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "a", "image": "x:1"}]}}}});
+        let env_added = json!({"spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "a", "image": "x:1", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}]}}}});
+        assert!(!contains(&desired, &edited));
+        assert!(!contains(&desired, &env_removed));
+        assert!(!contains(&desired, &env_added));
+    }
+
+    #[test]
+    fn hash_ignores_secret_values_but_not_keys() {
+        let a = json!({"kind": "Secret", "data": {"K": "dmFsdWUx"}});
+        let b = json!({"kind": "Secret", "data": {"K": "dmFsdWUy"}});
+        let c = json!({"kind": "Secret", "data": {"K2": "dmFsdWUx"}});
+        assert_eq!(desired_hash(&a), desired_hash(&b));
+        assert_ne!(desired_hash(&a), desired_hash(&c));
+        assert_eq!(desired_hash(&a).len(), 32);
+    }
+}
