@@ -2,8 +2,8 @@
 # The harness's fake nodes (kwok) and the scale knobs of the control plane, sourced by
 # e2e/cluster.sh. Every knob defaults to what a plain `e2e/cluster.sh up` has always done (one
 # fake node of 110 pods, the components' own client QPS and worker counts), so the tests run
-# against the same cluster; the operator benchmark (operator/bench/bench.sh) raises them so
-# that its floor measures the API server, not a client-side rate limiter.
+# against the same cluster; the operator benchmarks (bench/k1.sh, k2.sh, k3.sh) raise them so
+# that their floors measure the API server, not a client-side rate limiter.
 #
 #   DEVSTACK_KWOK_NODES N          fake nodes devstack-kwok-0 .. N-1 (default 1); each has the
 #                                  same labels (type=kwok), the same taint rule (tainted

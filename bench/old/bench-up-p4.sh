@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# OLD METHOD (P4), superseded by bench/k4.sh: kept only to reproduce the figures docs/performance.md
+# labels "old method". Compose here runs the rendered health checks (interval 10s), not a fair floor.
 # Benchmark: `devstack up` against `docker compose up -d --wait` of the rendered file, same
 # stack (postgres, redis and two dependents), on the project's private engine with the local
 # images. Two scenarios, each run ROUNDS times per tool, alternating tools:
@@ -8,10 +10,10 @@
 # (target <= 0.8). Compose starts a dependent only after Docker's first health check passed
 # (one `interval`, 10 s for the catalog services); devstack probes readiness itself.
 #
-#   scripts/bench-up.sh [ROUNDS]        (default 3)
+#   bench/old/bench-up-p4.sh [ROUNDS]   (default 3)
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 rounds=${1:-3}
 e2e="$root/e2e/docker.sh"
 "$e2e" up >/dev/null

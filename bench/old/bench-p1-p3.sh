@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
+# OLD METHOD (P1-P3), superseded by bench/k1.sh, k2.sh, k3.sh: kept only to reproduce the figures
+# docs/performance.md labels "old method" (single runs, sleep-polled readiness, see issue 21).
 # Operator benchmarks P1-P3 (issue 7) on the local control plane with fake nodes only (kwok:
 # pods are Ready at once, so these measure the operator, not the images). Prints the figures;
 # asserts nothing.
 #
-#   operator/bench/bench.sh [STACKS]      (default 1000)
+#   bench/old/bench-p1-p3.sh [STACKS]    (default 1000)
 #
 # P1  reconcile-to-Ready of a 10-service stack (4 dependency levels) / the floor: the same
 #     rendered objects applied with `kubectl apply --server-side`, one dependency level at a
