@@ -287,7 +287,9 @@ fn compose_reads_back_the_plan() {
         "we ird$$pass#word"
     );
     assert!(
-        !services["redis"]["command"].to_string().contains("pass#word"),
+        !services["redis"]["command"]
+            .to_string()
+            .contains("pass#word"),
         "{}",
         services["redis"]["command"]
     );
