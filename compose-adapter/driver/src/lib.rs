@@ -30,6 +30,7 @@ pub mod engine;
 pub mod env_file;
 pub mod hash;
 pub mod labels;
+pub mod lock;
 pub mod ops;
 pub mod progress;
 pub mod provision;

@@ -230,3 +230,63 @@ async fn the_facade_writes_the_files_then_runs_every_verb() {
         Err(DriverError::UnknownService { .. })
     ));
 }
+
+/// Point 5 of issue 16: an `up` and a `reset` of one stack run at once (two shells). Every
+/// container left must run on the passwords of the final `.env`, never on ones the reset
+/// replaced while the `up` was still creating containers.
+#[test]
+fn concurrent_up_and_reset_never_leave_a_container_on_lost_passwords() {
+    let root = tempfile::tempdir().unwrap();
+    // One network: a container joins no network after its creation.
+    let plan = plan_spec(&format!("isolation: open\n{STACK}"));
+    let engine = Engine::with(
+        MockDocker {
+            create_delay: Duration::from_millis(15),
+            ..MockDocker::default()
+        },
+        "mock",
+    );
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let up_once = || {
+        let stack = crate::Stack::open(&plan, root.path()).unwrap();
+        let progress = Progress::new(std::iter::empty::<&String>());
+        runtime().block_on(stack.up(&engine, &options(), &progress))
+    };
+    up_once().unwrap();
+    for round in 0..6 {
+        // Each round starts from a stack that is down: the `up` creates every container.
+        let stack = crate::Stack::open(&plan, root.path()).unwrap();
+        runtime().block_on(stack.down(&engine)).unwrap();
+        let env = root.path().join(".devstack/demo/.env");
+        let before = crate::env_file::read_env_file(&env).unwrap();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let _ = up_once();
+            });
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(5 + 7 * round));
+                let stack = crate::Stack::open(&plan, root.path()).unwrap();
+                runtime().block_on(stack.reset(&engine)).unwrap();
+            });
+        });
+        let after = crate::env_file::read_env_file(&env).unwrap();
+        let lost: Vec<&String> = before
+            .values()
+            .filter(|v| !after.values().any(|a| a == *v))
+            .collect();
+        for (name, vars) in engine.docker.container_env() {
+            for var in &vars {
+                assert!(
+                    !lost.iter().any(|v| var.contains(v.as_str())),
+                    "round {round}: {name} runs on a password not in the final .env ({})",
+                    var.split('=').next().unwrap_or_default()
+                );
+            }
+        }
+    }
+}

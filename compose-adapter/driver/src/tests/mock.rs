@@ -31,6 +31,7 @@ struct Container {
     id: String,
     name: String,
     labels: BTreeMap<String, String>,
+    env: Vec<String>,
     running: bool,
 }
 
@@ -53,6 +54,8 @@ pub struct MockDocker {
     pub taken_ports: BTreeMap<String, u16>,
     /// What an exec (the driver's own health probe) does.
     pub exec: ExecBehaviour,
+    /// How long each container creation blocks (an engine's real pace, for races).
+    pub create_delay: std::time::Duration,
 }
 
 /// How the mock's execs behave.
@@ -104,6 +107,16 @@ impl MockDocker {
                 s.networks.iter().cloned().collect(),
                 s.volumes.iter().cloned().collect(),
             )
+        })
+    }
+
+    /// The environment (`KEY=VALUE`) of every container it holds, by name.
+    pub fn container_env(&self) -> Vec<(String, Vec<String>)> {
+        self.with(|s| {
+            s.containers
+                .iter()
+                .map(|c| (c.name.clone(), c.env.clone()))
+                .collect()
         })
     }
 
@@ -175,6 +188,7 @@ impl DockerApi for MockDocker {
         config: ContainerCreateBody,
     ) -> impl Future<Output = ApiResult<ContainerCreateResponse>> + Send {
         let name = options.and_then(|o| o.name).unwrap_or_default();
+        std::thread::sleep(self.create_delay);
         let id = self.with(|s| {
             s.next_id += 1;
             let id = format!("id{}", s.next_id);
@@ -182,6 +196,7 @@ impl DockerApi for MockDocker {
                 id: id.clone(),
                 name: name.clone(),
                 labels: config.labels.unwrap_or_default().into_iter().collect(),
+                env: config.env.unwrap_or_default(),
                 running: false,
             });
             s.calls.push(format!("create {name}"));
