@@ -290,3 +290,34 @@ fn concurrent_up_and_reset_never_leave_a_container_on_lost_passwords() {
         }
     }
 }
+
+/// Point 6 of issue 16: `reset` deletes only volumes carrying this stack's devstack label; an
+/// unrelated `docker compose` project's volume of the same project name stays, and `up`
+/// refuses to reuse it.
+#[tokio::test]
+async fn reset_and_up_leave_another_compose_projects_volume_alone() {
+    let root = tempfile::tempdir().unwrap();
+    let plan = plan_spec(STACK);
+    let stack = crate::Stack::open(&plan, root.path()).unwrap();
+    let engine = Engine::with(MockDocker::default(), "mock");
+    let progress = Progress::new(stack.active());
+    stack.up(&engine, &options(), &progress).await.unwrap();
+    let theirs = [
+        (crate::labels::PROJECT, "demo"),
+        (crate::labels::VOLUME, "x"),
+    ];
+    engine.docker.add_volume("demo_x", &theirs);
+    let reset = stack.reset(&engine).await.unwrap();
+    assert!(!reset.volumes.is_empty());
+    assert!(!reset.volumes.contains(&"demo_x".to_string()), "{reset:?}");
+    assert_eq!(engine.docker.networks_and_volumes().1, ["demo_x"]);
+
+    // A same-named volume without devstack's label is not taken over either.
+    let volume = &reset.volumes[0];
+    engine
+        .docker
+        .add_volume(volume, &[(crate::labels::PROJECT, "demo")]);
+    let err = stack.up(&engine, &options(), &progress).await.unwrap_err();
+    assert!(matches!(err, DriverError::Foreign { .. }), "{err}");
+    assert!(err.to_string().contains(volume.as_str()), "{err}");
+}

@@ -2,7 +2,7 @@
 //! networks, volumes and containers kept in maps, every container healthy once started),
 //! recording each call, with faults to inject: a start that fails, a host port that is taken.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::{ready, Future};
 use std::sync::Mutex;
 
@@ -38,8 +38,8 @@ struct Container {
 #[derive(Default)]
 pub(super) struct State {
     containers: Vec<Container>,
-    networks: BTreeSet<String>,
-    volumes: BTreeSet<String>,
+    networks: BTreeMap<String, Labels>,
+    volumes: BTreeMap<String, Labels>,
     calls: Vec<String>,
     next_id: u32,
 }
@@ -68,6 +68,17 @@ pub enum ExecBehaviour {
     Hang,
     /// Prints without end (and containers report no health status).
     Flood,
+}
+
+type Labels = HashMap<String, String>;
+
+/// Whether `labels` pass the `label` filters (`k=v`, all of them), as the engine decides.
+fn passes(labels: &Labels, filters: Option<&HashMap<String, Vec<String>>>) -> bool {
+    let wanted = filters.and_then(|f| f.get("label")).into_iter().flatten();
+    wanted.into_iter().all(|w| match w.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+        None => labels.contains_key(w.as_str()),
+    })
 }
 
 fn not_found(what: &str) -> Error {
@@ -104,8 +115,8 @@ impl MockDocker {
     pub fn networks_and_volumes(&self) -> (Vec<String>, Vec<String>) {
         self.with(|s| {
             (
-                s.networks.iter().cloned().collect(),
-                s.volumes.iter().cloned().collect(),
+                s.networks.keys().cloned().collect(),
+                s.volumes.keys().cloned().collect(),
             )
         })
     }
@@ -118,6 +129,12 @@ impl MockDocker {
                 .map(|c| (c.name.clone(), c.env.clone()))
                 .collect()
         })
+    }
+
+    /// A volume someone else made (`docker compose` of another project of the same name).
+    pub fn add_volume(&self, name: &str, labels: &[(&str, &str)]) {
+        let labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        self.with(|s| s.volumes.insert(name.to_string(), labels.collect()));
     }
 
     fn find(&self, id_or_name: &str) -> Option<Container> {
@@ -137,11 +154,13 @@ impl DockerApi for MockDocker {
 
     fn list_containers(
         &self,
-        _options: Option<ListContainersOptions>,
+        options: Option<ListContainersOptions>,
     ) -> impl Future<Output = ApiResult<Vec<ContainerSummary>>> + Send {
+        let filters = options.and_then(|o| o.filters);
         let list = self.with(|s| {
             s.containers
                 .iter()
+                .filter(|c| passes(&c.labels.clone().into_iter().collect(), filters.as_ref()))
                 .map(|c| ContainerSummary {
                     id: Some(c.id.clone()),
                     names: Some(vec![format!("/{}", c.name)]),
@@ -339,12 +358,14 @@ impl DockerApi for MockDocker {
 
     fn list_networks(
         &self,
-        _options: Option<ListNetworksOptions>,
+        options: Option<ListNetworksOptions>,
     ) -> impl Future<Output = ApiResult<Vec<Network>>> + Send {
+        let filters = options.and_then(|o| o.filters);
         let list = self.with(|s| {
             s.networks
                 .iter()
-                .map(|n| Network {
+                .filter(|(_, l)| passes(l, filters.as_ref()))
+                .map(|(n, _)| Network {
                     name: Some(n.clone()),
                     ..Network::default()
                 })
@@ -358,12 +379,15 @@ impl DockerApi for MockDocker {
         network: &str,
         _options: Option<InspectNetworkOptions>,
     ) -> impl Future<Output = ApiResult<NetworkInspect>> + Send {
-        let known = self.with(|s| s.networks.contains(network));
-        done(if known {
-            Ok(NetworkInspect::default())
-        } else {
-            Err(not_found("network"))
-        })
+        let found = self.with(|s| s.networks.get(network).cloned());
+        done(
+            found
+                .ok_or_else(|| not_found("network"))
+                .map(|labels| NetworkInspect {
+                    labels: Some(labels),
+                    ..NetworkInspect::default()
+                }),
+        )
     }
 
     fn create_network(
@@ -372,7 +396,8 @@ impl DockerApi for MockDocker {
     ) -> impl Future<Output = ApiResult<NetworkCreateResponse>> + Send {
         self.with(|s| {
             s.calls.push(format!("create network {}", config.name));
-            s.networks.insert(config.name.clone());
+            let labels = config.labels.clone().unwrap_or_default();
+            s.networks.insert(config.name.clone(), labels);
         });
         done(Ok(NetworkCreateResponse::default()))
     }
@@ -382,7 +407,7 @@ impl DockerApi for MockDocker {
         network: &str,
         _config: NetworkConnectRequest,
     ) -> impl Future<Output = ApiResult<()>> + Send {
-        let known = self.with(|s| s.networks.contains(network));
+        let known = self.with(|s| s.networks.contains_key(network));
         done(if known {
             Ok(())
         } else {
@@ -393,7 +418,7 @@ impl DockerApi for MockDocker {
     fn remove_network(&self, network: &str) -> impl Future<Output = ApiResult<()>> + Send {
         let removed = self.with(|s| {
             s.calls.push(format!("remove network {network}"));
-            s.networks.remove(network)
+            s.networks.remove(network).is_some()
         });
         done(if removed {
             Ok(())
@@ -404,13 +429,16 @@ impl DockerApi for MockDocker {
 
     fn list_volumes(
         &self,
-        _options: Option<ListVolumesOptions>,
+        options: Option<ListVolumesOptions>,
     ) -> impl Future<Output = ApiResult<VolumeListResponse>> + Send {
+        let filters = options.and_then(|o| o.filters);
         let volumes = self.with(|s| {
             s.volumes
                 .iter()
-                .map(|v| Volume {
+                .filter(|(_, l)| passes(l, filters.as_ref()))
+                .map(|(v, labels)| Volume {
                     name: v.clone(),
+                    labels: labels.clone(),
                     ..Volume::default()
                 })
                 .collect()
@@ -422,15 +450,16 @@ impl DockerApi for MockDocker {
     }
 
     fn inspect_volume(&self, volume: &str) -> impl Future<Output = ApiResult<Volume>> + Send {
-        let known = self.with(|s| s.volumes.contains(volume));
-        done(if known {
-            Ok(Volume {
-                name: volume.to_string(),
-                ..Volume::default()
-            })
-        } else {
-            Err(not_found("volume"))
-        })
+        let found = self.with(|s| s.volumes.get(volume).cloned());
+        done(
+            found
+                .ok_or_else(|| not_found("volume"))
+                .map(|labels| Volume {
+                    name: volume.to_string(),
+                    labels,
+                    ..Volume::default()
+                }),
+        )
     }
 
     fn create_volume(
@@ -440,7 +469,8 @@ impl DockerApi for MockDocker {
         let name = config.name.unwrap_or_default();
         self.with(|s| {
             s.calls.push(format!("create volume {name}"));
-            s.volumes.insert(name.clone());
+            s.volumes
+                .insert(name.clone(), config.labels.clone().unwrap_or_default());
         });
         done(Ok(Volume {
             name,
@@ -455,7 +485,7 @@ impl DockerApi for MockDocker {
     ) -> impl Future<Output = ApiResult<()>> + Send {
         let removed = self.with(|s| {
             s.calls.push(format!("remove volume {volume}"));
-            s.volumes.remove(volume)
+            s.volumes.remove(volume).is_some()
         });
         done(if removed {
             Ok(())
