@@ -36,7 +36,7 @@ pub struct ResetSummary {
 }
 
 impl<'p> Stack<'p> {
-    /// The stack of `plan` with its files under `root` (the working directory; absolute, as
+    /// The stack of `plan` with its files under `root` (the stack file's directory; absolute, as
     /// the compose file's path is recorded in the containers' labels).
     pub fn open(plan: &'p StackPlan, root: &Path) -> Result<Stack<'p>, DriverError> {
         let project = devstack_render_compose::render::project(plan);

@@ -13,7 +13,8 @@ use devstack_render_compose::model::Project;
 use crate::env_file::{self, EnvSync, EnvValues, SecretsError};
 use crate::lock::StackLock;
 
-/// Directory of the local state of every stack, relative to the working directory.
+/// Directory of the local state of every stack, under the stack's root (the CLI: the
+/// directory of the stack file, see the README).
 pub const STATE_ROOT: &str = ".devstack";
 
 /// Why the local state could not be read or written.
@@ -45,7 +46,7 @@ pub struct StateFiles {
 }
 
 impl StateFiles {
-    /// `.devstack/<stack>/compose.yaml` under `root` (the working directory) and its `.env`.
+    /// `.devstack/<stack>/compose.yaml` under `root` (the stack file's directory) and its `.env`.
     pub fn of(plan: &StackPlan, root: &Path) -> StateFiles {
         StateFiles::beside(&root.join(STATE_ROOT).join(&plan.name).join("compose.yaml"))
     }
