@@ -34,6 +34,7 @@ pub mod lock;
 pub mod ops;
 pub mod progress;
 pub mod provision;
+mod recreate;
 pub mod resolve;
 mod stack;
 pub mod state;

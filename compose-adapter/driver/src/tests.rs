@@ -321,3 +321,61 @@ async fn reset_and_up_leave_another_compose_projects_volume_alone() {
     assert!(matches!(err, DriverError::Foreign { .. }), "{err}");
     assert!(err.to_string().contains(volume.as_str()), "{err}");
 }
+
+/// `STACK` with `api` on image `api:<tag>`.
+fn api_on(tag: &str) -> StackPlan {
+    plan_spec(&STACK.replace("image: 'api:1'", &format!("image: 'api:{tag}'")))
+}
+
+/// Point 8 of issue 16: a changed service's old container is stopped gracefully and set aside,
+/// never force-removed before its successor is ready; when the successor fails, the old one
+/// is back under its name and running; when it is ready, the old one goes.
+#[tokio::test]
+async fn a_recreated_service_keeps_its_old_container_until_the_new_one_is_ready() {
+    let docker = MockDocker {
+        failing_images: ["api:2".to_string()].into(),
+        ..MockDocker::default()
+    };
+    let (engine, result) = run(docker, &api_on("1")).await;
+    result.unwrap();
+    let (old_id, _, _) = engine.docker.container("demo-api-1").unwrap();
+    let progress = Progress::new(std::iter::empty::<&String>());
+    let failed = up(&engine, &context(&api_on("2")), &options(), &progress).await;
+    assert!(failed.is_err(), "{failed:?}");
+    let (id, image, running) = engine.docker.container("demo-api-1").unwrap();
+    assert_eq!(
+        (id.as_str(), image.as_str(), running),
+        (old_id.as_str(), "api:1", true)
+    );
+    assert_eq!(
+        engine.docker.containers().len(),
+        5,
+        "{:?}",
+        engine.docker.calls()
+    );
+    let calls = engine.docker.calls();
+    let stop = position(&calls, &format!("stop {old_id}"));
+    assert!(stop < position(&calls, &format!("rename {old_id} {old_id}_demo-api-1")));
+    assert!(
+        !calls.contains(&"remove demo-api-1".to_string()) || {
+            // Only the failed successor was removed, after the old one was stopped.
+            calls.iter().filter(|c| *c == "remove demo-api-1").count() == 1
+        }
+    );
+
+    let summary = up(&engine, &context(&api_on("3")), &options(), &progress)
+        .await
+        .unwrap();
+    assert_eq!(summary.services["api"].change, Change::Recreated);
+    let (new_id, image, running) = engine.docker.container("demo-api-1").unwrap();
+    assert_eq!((image.as_str(), running), ("api:3", true));
+    assert_ne!(new_id, old_id);
+    assert!(
+        engine.docker.container(&old_id).is_none(),
+        "the old one stays"
+    );
+    let calls = engine.docker.calls();
+    let last = |call: &str| calls.iter().rposition(|c| c == call).unwrap();
+    assert!(last(&format!("stop {old_id}")) < last("create demo-api-1"));
+    assert!(last("start demo-api-1") < last(&format!("remove {old_id}_demo-api-1")));
+}

@@ -2,8 +2,8 @@
 //! networks, volumes and containers kept in maps, every container healthy once started),
 //! recording each call, with faults to inject: a start that fails, a host port that is taken.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::future::{ready, Future};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::sync::Mutex;
 
 use bollard::container::LogOutput;
@@ -19,11 +19,14 @@ use bollard::models::{
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, InspectContainerOptions, InspectNetworkOptions,
     ListContainersOptions, ListNetworksOptions, ListVolumesOptions, LogsOptions,
-    RemoveContainerOptions, RemoveVolumeOptions, StartContainerOptions, StopContainerOptions,
+    RemoveContainerOptions, RemoveVolumeOptions, RenameContainerOptions, StartContainerOptions,
+    StopContainerOptions,
 };
 use futures_util::stream::{self, BoxStream, StreamExt};
 
 use crate::api::{ApiResult, DockerApi};
+
+mod util;
 
 /// A container the mock holds.
 #[derive(Clone, Debug)]
@@ -32,6 +35,7 @@ struct Container {
     name: String,
     labels: BTreeMap<String, String>,
     env: Vec<String>,
+    image: String,
     running: bool,
 }
 
@@ -50,6 +54,8 @@ pub struct MockDocker {
     pub(super) state: Mutex<State>,
     /// Container names whose start fails with an engine error.
     pub failing_starts: BTreeSet<String>,
+    /// Images whose containers fail to start (a changed service that cannot run).
+    pub failing_images: BTreeSet<String>,
     /// Container name → a host port its start finds taken.
     pub taken_ports: BTreeMap<String, u16>,
     /// What an exec (the driver's own health probe) does.
@@ -70,27 +76,7 @@ pub enum ExecBehaviour {
     Flood,
 }
 
-type Labels = HashMap<String, String>;
-
-/// Whether `labels` pass the `label` filters (`k=v`, all of them), as the engine decides.
-fn passes(labels: &Labels, filters: Option<&HashMap<String, Vec<String>>>) -> bool {
-    let wanted = filters.and_then(|f| f.get("label")).into_iter().flatten();
-    wanted.into_iter().all(|w| match w.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-        None => labels.contains_key(w.as_str()),
-    })
-}
-
-fn not_found(what: &str) -> Error {
-    Error::DockerResponseServerError {
-        status_code: 404,
-        message: format!("No such {what}"),
-    }
-}
-
-fn done<T: Send + 'static>(value: ApiResult<T>) -> impl Future<Output = ApiResult<T>> + Send {
-    ready(value)
-}
+use util::{done, not_found, passes, Labels};
 
 impl MockDocker {
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
@@ -99,42 +85,6 @@ impl MockDocker {
 
     fn call(&self, call: String) {
         self.with(|s| s.calls.push(call));
-    }
-
-    /// Every call so far, in order (`start demo-db-1`, `remove demo-api-1`, …).
-    pub fn calls(&self) -> Vec<String> {
-        self.with(|s| s.calls.clone())
-    }
-
-    /// Names of the containers it holds.
-    pub fn containers(&self) -> Vec<String> {
-        self.with(|s| s.containers.iter().map(|c| c.name.clone()).collect())
-    }
-
-    /// Names of the networks and volumes it holds.
-    pub fn networks_and_volumes(&self) -> (Vec<String>, Vec<String>) {
-        self.with(|s| {
-            (
-                s.networks.keys().cloned().collect(),
-                s.volumes.keys().cloned().collect(),
-            )
-        })
-    }
-
-    /// The environment (`KEY=VALUE`) of every container it holds, by name.
-    pub fn container_env(&self) -> Vec<(String, Vec<String>)> {
-        self.with(|s| {
-            s.containers
-                .iter()
-                .map(|c| (c.name.clone(), c.env.clone()))
-                .collect()
-        })
-    }
-
-    /// A volume someone else made (`docker compose` of another project of the same name).
-    pub fn add_volume(&self, name: &str, labels: &[(&str, &str)]) {
-        let labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string()));
-        self.with(|s| s.volumes.insert(name.to_string(), labels.collect()));
     }
 
     fn find(&self, id_or_name: &str) -> Option<Container> {
@@ -216,6 +166,7 @@ impl DockerApi for MockDocker {
                 name: name.clone(),
                 labels: config.labels.unwrap_or_default().into_iter().collect(),
                 env: config.env.unwrap_or_default(),
+                image: config.image.unwrap_or_default(),
                 running: false,
             });
             s.calls.push(format!("create {name}"));
@@ -241,7 +192,9 @@ impl DockerApi for MockDocker {
                         status_code: 500,
                         message: format!("driver failed programming external connectivity on endpoint {}: Bind for 127.0.0.1:{port} failed: port is already allocated", c.name),
                     })
-                } else if self.failing_starts.contains(&c.name) {
+                } else if self.failing_starts.contains(&c.name)
+                    || self.failing_images.contains(&c.image)
+                {
                     Err(Error::DockerResponseServerError {
                         status_code: 500,
                         message: "OCI runtime create failed".to_string(),
@@ -265,8 +218,38 @@ impl DockerApi for MockDocker {
         container: &str,
         _options: Option<StopContainerOptions>,
     ) -> impl Future<Output = ApiResult<()>> + Send {
-        self.call(format!("stop {container}"));
+        self.with(|s| {
+            s.calls.push(format!("stop {container}"));
+            s.containers
+                .iter_mut()
+                .filter(|x| x.id == container || x.name == container)
+                .for_each(|x| x.running = false)
+        });
         done(Ok(()))
+    }
+
+    fn rename_container(
+        &self,
+        container: &str,
+        options: RenameContainerOptions,
+    ) -> impl Future<Output = ApiResult<()>> + Send {
+        let renamed = self.with(|s| {
+            s.calls.push(format!("rename {container} {}", options.name));
+            let taken = s.containers.iter().any(|x| x.name == options.name);
+            let found = s.containers.iter_mut().find(|x| x.id == container);
+            match found {
+                Some(x) if !taken => {
+                    x.name = options.name.clone();
+                    true
+                }
+                _ => false,
+            }
+        });
+        done(if renamed {
+            Ok(())
+        } else {
+            Err(not_found("container, or the name is taken"))
+        })
     }
 
     fn remove_container(
