@@ -54,6 +54,13 @@ RUN="$STATE/run"
 # DEVSTACK_E2E_PORT_OFFSET shifts every port, so a second cluster (another state dir) can run
 # beside the first.
 PORT_OFFSET="${DEVSTACK_E2E_PORT_OFFSET:-0}"
+# The API server's node port range. devstack plans published ports inside 30000-32767 (its
+# default allowed range), but the API server also picks node ports at random for a NodePort
+# Service's unpublished ports, preferring the upper part of its range: with exactly
+# 30000-32767 a random pick takes another stack's planned port often enough to fail the
+# examples test (seen: ktrdr's 32685). The wider range keeps random picks mostly above the
+# planned ones. The product fix (a NodePort Service with only the published ports) is open.
+NODE_PORT_RANGE="${DEVSTACK_NODE_PORT_RANGE:-30000-62767}"
 APISERVER_PORT="${DEVSTACK_APISERVER_PORT:-$((6443 + PORT_OFFSET))}"
 # The other components get a block of 10 ports per offset, away from their usual ports so a
 # real cluster on the same host does not collide.
@@ -495,7 +502,7 @@ cmd_up() {
 		--service-account-key-file "$PKI/sa.pub" \
 		--service-account-signing-key-file "$PKI/sa.key" \
 		--service-cluster-ip-range "$SERVICE_CIDR" \
-		--service-node-port-range 30000-32767 \
+		--service-node-port-range "$NODE_PORT_RANGE" \
 		--allow-privileged=true \
 		--shutdown-delay-duration=0s \
 		--profiling=false \
