@@ -55,7 +55,9 @@ fn secrets_input(e: &SecretsError) -> bool {
     match e {
         SecretsError::Malformed { .. } => true,
         SecretsError::Render(e) => render_input(e),
-        SecretsError::Io { .. } | SecretsError::Symlink { .. } => false,
+        SecretsError::Io { .. } | SecretsError::Symlink { .. } | SecretsError::Locked { .. } => {
+            false
+        }
     }
 }
 

@@ -141,3 +141,29 @@ fn state_files_are_0600_and_new_directories_0700_under_umask_000() {
         assert_eq!(mode(file), 0o600, "{file}");
     }
 }
+
+/// Point 6 of issue 16: the state is found from the stack file's location, not the working
+/// directory: `devstack env` from the project root and from a subdirectory give one set of
+/// passwords, kept in one `.devstack/` beside the stack file.
+#[test]
+fn state_is_found_beside_the_stack_file_from_any_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = fixtures::manifest("demo", "services:\n  db: {type: postgres}\n");
+    std::fs::write(dir.path().join("stack.yaml"), stack).unwrap();
+    let sub = dir.path().join("src/deep");
+    std::fs::create_dir_all(&sub).unwrap();
+    let args = ["env", "--show-secrets"];
+    let env = dir.path().join(".devstack/demo/.env");
+    let from_root = devstack_in(dir.path(), &[args[0], "stack.yaml", args[1]]);
+    assert_exit(&from_root, 0, &[]);
+    let first = std::fs::read_to_string(&env).unwrap();
+    assert!(first.contains("DEVSTACK_DB_PASSWORD="), "{first}");
+    let from_sub = devstack_in(&sub, &[args[0], "../../stack.yaml", args[1]]);
+    assert_exit(&from_sub, 0, &[]);
+    assert_eq!(text(&from_root.stdout), text(&from_sub.stdout));
+    assert_eq!(std::fs::read_to_string(&env).unwrap(), first);
+    assert!(
+        !sub.join(".devstack").exists(),
+        "a second state in the subdirectory"
+    );
+}

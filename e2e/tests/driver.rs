@@ -379,3 +379,24 @@ fn an_interrupted_up_is_continued_by_the_next_one() {
     assert_eq!(rows.len(), 4, "{status}");
     assert!(rows.iter().all(|r| r["state"] == "running"), "{status}");
 }
+
+/// Issue 16 point 6 on a real engine (its own label filters): `reset` deletes only the volumes
+/// carrying the stack's devstack label; an unrelated `docker compose` project's volume of the
+/// same project name stays.
+#[test]
+fn reset_leaves_another_compose_projects_volume_of_the_same_name_alone() {
+    let name = format!("drvforeign{}", std::process::id());
+    let stack = Stack::new(&name, &stack_yaml(&name, free_port(), free_port()));
+    let theirs = format!("{name}_theirs");
+    let project = format!("com.docker.compose.project={name}");
+    let create = ["volume", "create", "--label", &project, &theirs];
+    ok(&stack.docker(&create), "docker volume create");
+    ok(&stack.devstack(&["up"]), "devstack up");
+    ok(
+        &stack.devstack_with(&["reset"], &["--yes"], &[]),
+        "devstack reset",
+    );
+    let inspect = stack.docker(&["volume", "inspect", &theirs]);
+    assert!(inspect.status.success(), "reset removed {theirs}");
+    assert_eq!(stack.leftovers(), [format!("volume:{theirs}")]);
+}

@@ -5,8 +5,8 @@ use devstack_core::plan::StackPlan;
 use devstack_docker::{Engine, Stack};
 
 /// Takes the stack down and says what it removed.
-pub async fn run(plan: &StackPlan) -> Result<()> {
-    let stack = Stack::open(plan, &std::env::current_dir()?)?;
+pub async fn run(plan: &StackPlan, root: &std::path::Path) -> Result<()> {
+    let stack = Stack::open(plan, root)?;
     let engine = Engine::connect().await?;
     let summary = stack.down(&engine).await?;
     eprintln!(

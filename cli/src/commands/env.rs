@@ -161,12 +161,12 @@ fn shell_quote(value: &str) -> String {
 /// stack's `.env` (generated on first use, like `up`).
 pub fn run(
     plan: &StackPlan,
+    root: &std::path::Path,
     service: Option<&str>,
     format: EnvFormat,
     show_secrets: bool,
 ) -> anyhow::Result<()> {
-    let cwd = std::env::current_dir()?;
-    let secrets = Stack::open(plan, &cwd)?.env()?;
+    let secrets = Stack::open(plan, root)?.env()?;
     let settings = settings(plan, &secrets, service, show_secrets);
     let format = match format {
         EnvFormat::Dotenv => "dotenv",

@@ -9,7 +9,12 @@ use devstack_docker::{Engine, Stack};
 use crate::load::LoadError;
 
 /// Writes the logs of `service` to standard output.
-pub async fn run(plan: &StackPlan, service: &str, follow: bool) -> Result<()> {
+pub async fn run(
+    plan: &StackPlan,
+    root: &std::path::Path,
+    service: &str,
+    follow: bool,
+) -> Result<()> {
     if !plan.services.contains_key(service) {
         let known: Vec<&str> = plan.services.keys().map(String::as_str).collect();
         return Err(LoadError::Usage(format!(
@@ -19,7 +24,7 @@ pub async fn run(plan: &StackPlan, service: &str, follow: bool) -> Result<()> {
         ))
         .into());
     }
-    let stack = Stack::open(plan, &std::env::current_dir()?)?;
+    let stack = Stack::open(plan, root)?;
     let engine = Engine::connect().await?;
     let mut out = std::io::stdout();
     let found = stack.logs(&engine, service, follow, &mut out).await?;

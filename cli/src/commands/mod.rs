@@ -244,6 +244,22 @@ impl StackArgs {
         };
         Ok(load_plan(&self.file, &options)?)
     }
+
+    /// Where the stack's state (`.devstack/<stack>/`) lives: the directory of the stack file
+    /// (absolute), whatever the working directory, so `devstack up` from the project root and
+    /// `devstack env ../stack.yaml` from a subdirectory share one `.env`. A stack read from
+    /// standard input (`-`) has no file: the working directory then.
+    pub fn state_root(&self) -> Result<std::path::PathBuf> {
+        let cwd = std::env::current_dir()?;
+        if self.file.as_os_str() == "-" {
+            return Ok(cwd);
+        }
+        let dir = match self.file.parent() {
+            Some(d) if !d.as_os_str().is_empty() => cwd.join(d),
+            _ => cwd,
+        };
+        Ok(dir.canonicalize()?)
+    }
 }
 
 /// Runs `cli` on the one async runtime of the process; the exit code on success.
@@ -290,22 +306,34 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
                 require_gpu,
                 file: stack.file.display().to_string(),
             };
-            return Ok(ExitCode::from(up::run(&stack.plan()?, &args).await?));
+            return Ok(ExitCode::from(
+                up::run(&stack.plan()?, &stack.state_root()?, &args).await?,
+            ));
         }
-        Command::Down(stack) => down::run(&stack.plan()?).await?,
-        Command::Reset { stack, yes } => reset::run(&stack.plan()?, yes).await?,
-        Command::Status { stack, format } => status::run(&stack.plan()?, format).await?,
+        Command::Down(stack) => down::run(&stack.plan()?, &stack.state_root()?).await?,
+        Command::Reset { stack, yes } => {
+            reset::run(&stack.plan()?, &stack.state_root()?, yes).await?
+        }
+        Command::Status { stack, format } => {
+            status::run(&stack.plan()?, &stack.state_root()?, format).await?
+        }
         Command::Env {
             stack,
             service,
             format,
             show_secrets,
-        } => env::run(&stack.plan()?, service.as_deref(), format, show_secrets)?,
+        } => env::run(
+            &stack.plan()?,
+            &stack.state_root()?,
+            service.as_deref(),
+            format,
+            show_secrets,
+        )?,
         Command::Logs {
             stack,
             service,
             follow,
-        } => logs::run(&stack.plan()?, &service, follow).await?,
+        } => logs::run(&stack.plan()?, &stack.state_root()?, &service, follow).await?,
         Command::Crd => crd::run()?,
     }
     Ok(ExitCode::SUCCESS)

@@ -25,7 +25,7 @@ pub async fn run(
     let (report, heading) = match live {
         None => (devstack_parity::check(&plan)?, None),
         Some(LiveRuntime::Docker) => (
-            docker(&plan).await?,
+            docker(&plan, &stack.state_root()?).await?,
             Some("compose rendering vs running containers"),
         ),
         Some(LiveRuntime::Kubernetes) => (
@@ -48,9 +48,8 @@ pub async fn run(
 }
 
 /// `--live`: the running containers against the compose rendering.
-async fn docker(plan: &StackPlan) -> Result<Report> {
-    let cwd = std::env::current_dir()?;
-    let secrets = Stack::open(plan, &cwd)?.env_as_is()?;
+async fn docker(plan: &StackPlan, root: &std::path::Path) -> Result<Report> {
+    let secrets = Stack::open(plan, root)?.env_as_is()?;
     let engine = Engine::connect().await?;
     Ok(devstack_parity::live::check(&engine, plan, &secrets).await?)
 }

@@ -49,7 +49,9 @@ pub fn compose(stack: &StackArgs, output: Option<&Path>) -> Result<()> {
         return output::print(&yaml);
     };
     let files = StateFiles::beside(path);
-    let written = files.write(&plan, &project, &yaml)?;
+    let held = files.lock()?;
+    let written = files.write(&held, &plan, &project, &yaml)?;
+    drop(held);
     let total = written.secrets.values.len();
     eprintln!(
         "wrote {} and {} (mode 0600; {} secrets: {} reused, {} generated)",

@@ -9,12 +9,12 @@ use devstack_docker::{Engine, Stack};
 use crate::load::LoadError;
 
 /// Asks on a terminal (refuses without one unless `yes`), then resets the stack.
-pub async fn run(plan: &StackPlan, yes: bool) -> Result<()> {
+pub async fn run(plan: &StackPlan, root: &std::path::Path, yes: bool) -> Result<()> {
     if !yes && !confirmed(plan)? {
         eprintln!("nothing changed");
         return Ok(());
     }
-    let stack = Stack::open(plan, &std::env::current_dir()?)?;
+    let stack = Stack::open(plan, root)?;
     let engine = Engine::connect().await?;
     let reset = stack.reset(&engine).await?;
     eprintln!(

@@ -8,8 +8,8 @@ use devstack_docker::{Engine, Stack};
 use crate::output::{self, Format};
 
 /// Prints the status rows as a table or JSON.
-pub async fn run(plan: &StackPlan, format: Format) -> Result<()> {
-    let stack = Stack::open(plan, &std::env::current_dir()?)?;
+pub async fn run(plan: &StackPlan, root: &std::path::Path, format: Format) -> Result<()> {
+    let stack = Stack::open(plan, root)?;
     let engine = Engine::connect().await?;
     let rows = stack.status(&engine).await?;
     output::print_rows(format, &rows, table)

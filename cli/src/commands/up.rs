@@ -25,8 +25,8 @@ pub struct UpArgs {
 }
 
 /// `devstack up`: exit code 130 when interrupted (the next `up` continues from there).
-pub async fn run(plan: &StackPlan, args: &UpArgs) -> Result<u8> {
-    let stack = Stack::open(plan, &std::env::current_dir()?)?;
+pub async fn run(plan: &StackPlan, root: &std::path::Path, args: &UpArgs) -> Result<u8> {
+    let stack = Stack::open(plan, root)?;
     let options = UpOptions {
         wait: args.wait,
         timeout: args.timeout,

@@ -17,7 +17,8 @@ use bollard::models::{
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, InspectContainerOptions, InspectNetworkOptions,
     ListContainersOptions, ListNetworksOptions, ListVolumesOptions, LogsOptions,
-    RemoveContainerOptions, RemoveVolumeOptions, StartContainerOptions, StopContainerOptions,
+    RemoveContainerOptions, RemoveVolumeOptions, RenameContainerOptions, StartContainerOptions,
+    StopContainerOptions,
 };
 use bollard::Docker;
 use futures_util::stream::BoxStream;
@@ -58,6 +59,12 @@ pub trait DockerApi: Sync {
         &self,
         container: &str,
         options: Option<StopContainerOptions>,
+    ) -> impl Future<Output = ApiResult<()>> + Send;
+    /// `POST /containers/{id}/rename`.
+    fn rename_container(
+        &self,
+        container: &str,
+        options: RenameContainerOptions,
     ) -> impl Future<Output = ApiResult<()>> + Send;
     /// `DELETE /containers/{id}`.
     fn remove_container(
@@ -176,6 +183,13 @@ impl DockerApi for Docker {
         options: Option<StopContainerOptions>,
     ) -> impl Future<Output = ApiResult<()>> + Send {
         Docker::stop_container(self, container, options)
+    }
+    fn rename_container(
+        &self,
+        container: &str,
+        options: RenameContainerOptions,
+    ) -> impl Future<Output = ApiResult<()>> + Send {
+        Docker::rename_container(self, container, options)
     }
     fn remove_container(
         &self,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use devstack_core::plan::StackPlan;
@@ -26,6 +26,14 @@ pub enum SecretsError {
     Symlink {
         /// The link.
         path: String,
+    },
+    /// Another command on the stack held its lock for too long.
+    #[error("another devstack command on this stack still holds {path} after {waited} s; let it finish (or stop it), then run this again")]
+    Locked {
+        /// The lock file.
+        path: String,
+        /// Seconds waited.
+        waited: u64,
     },
     /// A line that is not `KEY=VALUE`.
     #[error("{path}:{line}: expected KEY=VALUE; fix or remove the line")]
@@ -65,10 +73,22 @@ pub struct EnvValues {
 /// the file are kept, missing ones generated, lines the user added preserved (after the
 /// generated content), the file written atomically with mode 0600 (its directory created).
 ///
-/// The whole sequence holds an exclusive lock on `.lock` beside the file, so concurrent runs
-/// (two shells, `up` and `env`) agree on one set of values instead of each keeping its own.
+/// The whole sequence holds the stack's lock ([`crate::lock`], `.lock` beside the file), so
+/// concurrent runs (two shells, `up` and `env`) agree on one set of values instead of each
+/// keeping its own.
 pub fn sync(plan: &StackPlan, path: &Path, mode: EnvSync) -> Result<EnvValues, SecretsError> {
-    let _lock = lock_beside(path)?;
+    let held = crate::lock::acquire(&crate::lock::dir_of(path), crate::lock::LOCK_WAIT)?;
+    sync_held(plan, path, mode, &held)
+}
+
+/// [`sync`] for a caller that already holds the stack's lock (`up`, `reset`: across their
+/// engine work too).
+pub fn sync_held(
+    plan: &StackPlan,
+    path: &Path,
+    mode: EnvSync,
+    _held: &crate::lock::StackLock,
+) -> Result<EnvValues, SecretsError> {
     let mut existing = read_env_file(path)?;
     if mode == EnvSync::Regenerate {
         if existing.is_empty() {
@@ -132,37 +152,6 @@ pub fn ensure_secrets(
     existing: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
     devstack_core::secrets::fill(plan, existing, &mut rand::rng())
-}
-
-/// Creates the directory of `path` (0700 whatever the umask: a mode asked at creation only
-/// loses bits to it) and takes an exclusive lock on `.lock` there, released when the returned
-/// file is dropped (or the process ends).
-fn lock_beside(path: &Path) -> Result<std::fs::File, SecretsError> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| SecretsError::Io { path, source }
-    };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io(dir))?;
-    let lock = dir.join(".lock");
-    refuse_symlink(&lock)?;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&lock)
-        .map_err(io(&lock))?;
-    file.lock().map_err(io(&lock))?;
-    Ok(file)
 }
 
 /// Refuses `path` when it, or the directory it is in, is a symbolic link: state is never

@@ -52,9 +52,27 @@ pub fn container_name(project: &str, service: &str, number: u32) -> String {
 /// The project's default network key (services of an `open` stack are all on it).
 pub const DEFAULT_NETWORK: &str = "default";
 
-/// Label filter selecting every object of `project`.
+/// devstack's own label naming the stack (the renderer writes it on every service, network
+/// and volume of the compose file; the driver on everything it creates). The driver reuses
+/// or deletes an object only when it carries this label for its stack, never on Compose's
+/// project label alone: an unrelated `docker compose` project of the same name is left alone.
+pub const STACK: &str = devstack_core::conventions::LABEL_STACK;
+
+/// Label filter selecting every object of stack `project`: Compose's project label and
+/// devstack's stack label, both (the engine ANDs label filters).
 pub fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
-    HashMap::from([("label".to_string(), vec![format!("{PROJECT}={project}")])])
+    HashMap::from([(
+        "label".to_string(),
+        vec![format!("{PROJECT}={project}"), format!("{STACK}={project}")],
+    )])
+}
+
+/// Whether `labels` mark an object as stack `project`'s own.
+pub fn is_own<'a>(
+    labels: impl IntoIterator<Item = (&'a String, &'a String)>,
+    project: &str,
+) -> bool {
+    labels.into_iter().any(|(k, v)| k == STACK && v == project)
 }
 
 /// Labels of a network: the compose file's labels plus Compose's own.
@@ -87,6 +105,7 @@ fn resource_labels(
     let mut labels: HashMap<String, String> =
         own.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     labels.insert(PROJECT.to_string(), project.to_string());
+    labels.insert(STACK.to_string(), project.to_string());
     labels.insert(kind_label.to_string(), key.to_string());
     labels.insert(VERSION.to_string(), CREATOR_VERSION.to_string());
     labels.insert(CONFIG_HASH.to_string(), hash.to_string());
@@ -121,6 +140,7 @@ impl ContainerLabels<'_> {
             own.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         for (key, value) in [
             (PROJECT, self.project.to_string()),
+            (STACK, self.project.to_string()),
             (SERVICE, self.service.to_string()),
             (CONTAINER_NUMBER, self.number.to_string()),
             (CONFIG_HASH, self.hash.to_string()),

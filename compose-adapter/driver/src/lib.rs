@@ -30,9 +30,11 @@ pub mod engine;
 pub mod env_file;
 pub mod hash;
 pub mod labels;
+pub mod lock;
 pub mod ops;
 pub mod progress;
 pub mod provision;
+mod recreate;
 pub mod resolve;
 mod stack;
 pub mod state;
@@ -132,6 +134,17 @@ pub enum DriverError {
     /// The stack's files under `.devstack/<stack>/` could not be read or written.
     #[error(transparent)]
     State(#[from] state::StateError),
+    /// A network or volume of the stack's name exists but is not this stack's (no devstack
+    /// stack label for it): devstack neither reuses nor deletes it.
+    #[error("{kind} {name} exists but was not made by devstack for stack {stack:?} (no label devstack.dev/stack={stack}); devstack leaves it alone: remove or rename it, or rename the stack")]
+    Foreign {
+        /// `network` or `volume`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// The stack.
+        stack: String,
+    },
     /// A command named a service the stack does not have.
     #[error("stack {stack:?} has no service {service:?} (services: {known})")]
     UnknownService {

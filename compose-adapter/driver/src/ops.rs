@@ -19,7 +19,7 @@ use super::DriverError;
 use crate::api::DockerApi;
 
 /// Seconds a container gets to stop before it is killed (Compose's default).
-const STOP_TIMEOUT: i32 = 10;
+pub(crate) const STOP_TIMEOUT: i32 = 10;
 
 /// One container of a project.
 #[derive(Clone, Debug)]

@@ -79,7 +79,8 @@ pub(crate) async fn ensure_networks<D: DockerApi>(
     for key in keys {
         let name = labels::network_name(ctx.name(), &key);
         match engine.docker.inspect_network(&name, None).await {
-            Ok(_) => continue,
+            Ok(found) if labels::is_own(found.labels.iter().flatten(), ctx.name()) => continue,
+            Ok(_) => return Err(foreign("network", &name, ctx.name())),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(DriverError::docker(format!("inspecting network {name}"), e)),
         }
@@ -122,7 +123,8 @@ pub(crate) async fn ensure_volumes<D: DockerApi>(
     for key in keys {
         let name = labels::volume_name(ctx.name(), key);
         match engine.docker.inspect_volume(&name).await {
-            Ok(_) => continue,
+            Ok(found) if labels::is_own(&found.labels, ctx.name()) => continue,
+            Ok(_) => return Err(foreign("volume", &name, ctx.name())),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(DriverError::docker(format!("inspecting volume {name}"), e)),
         }
@@ -147,6 +149,14 @@ pub(crate) async fn ensure_volumes<D: DockerApi>(
         lock(created).volumes.push(name);
     }
     Ok(())
+}
+
+fn foreign(kind: &'static str, name: &str, stack: &str) -> DriverError {
+    DriverError::Foreign {
+        kind,
+        name: name.to_string(),
+        stack: stack.to_string(),
+    }
 }
 
 /// Removes what a failed `up` created: its containers, then its (now unused) networks and

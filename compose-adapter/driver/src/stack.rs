@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use std::sync::OnceLock;
 
 use devstack_core::plan::StackPlan;
 use devstack_render_compose::model::Project;
 
 use crate::api::DockerApi;
+use crate::lock::StackLock;
 use crate::ops::{self, DownSummary, StatusRow};
 use crate::progress::Progress;
 use crate::state::{StateFiles, Written};
@@ -24,8 +24,6 @@ pub struct Stack<'p> {
     project: Project,
     yaml: String,
     files: StateFiles,
-    /// The driver's view, once the files are written.
-    ctx: OnceLock<StackContext>,
 }
 
 /// What [`Stack::reset`] removed.
@@ -38,7 +36,7 @@ pub struct ResetSummary {
 }
 
 impl<'p> Stack<'p> {
-    /// The stack of `plan` with its files under `root` (the working directory; absolute, as
+    /// The stack of `plan` with its files under `root` (the stack file's directory; absolute, as
     /// the compose file's path is recorded in the containers' labels).
     pub fn open(plan: &'p StackPlan, root: &Path) -> Result<Stack<'p>, DriverError> {
         let project = devstack_render_compose::render::project(plan);
@@ -48,7 +46,6 @@ impl<'p> Stack<'p> {
             project,
             yaml,
             files: StateFiles::of(plan, root),
-            ctx: OnceLock::new(),
         })
     }
 
@@ -68,57 +65,58 @@ impl<'p> Stack<'p> {
     }
 
     /// Writes the compose file and `.env` (what `render compose -o` writes), so `docker
-    /// compose` can take over at any time; `up` writes them itself unless this came first.
+    /// compose` can take over at any time; `up` writes them again under its lock.
     pub fn write_files(&self) -> Result<Written, DriverError> {
-        Ok(self.write()?.0)
+        let held = self.files.lock()?;
+        Ok(self
+            .files
+            .write(&held, self.plan, &self.project, &self.yaml)?)
     }
 
-    fn write(&self) -> Result<(Written, &StackContext), DriverError> {
-        let written = self.files.write(self.plan, &self.project, &self.yaml)?;
-        // Written twice, the values are the same: the first view stays.
-        let ctx = self.ctx.get_or_init(|| {
-            StackContext::of_project(
-                self.plan,
-                self.project.clone(),
-                written.secrets.values.clone(),
-                self.files.compose.clone(),
-            )
-        });
-        Ok((written, ctx))
+    /// Writes the files under the lock `held` and returns the driver's view of them.
+    fn context(&self, held: &StackLock) -> Result<StackContext, DriverError> {
+        let written = self
+            .files
+            .write(held, self.plan, &self.project, &self.yaml)?;
+        Ok(StackContext::of_project(
+            self.plan,
+            self.project.clone(),
+            written.secrets.values,
+            self.files.compose.clone(),
+        ))
     }
 
-    fn context(&self) -> Result<&StackContext, DriverError> {
-        match self.ctx.get() {
-            Some(ctx) => Ok(ctx),
-            None => Ok(self.write()?.1),
-        }
-    }
-
-    /// `up`: creates and starts what the compose rendering describes, in the plan's start
-    /// order (see [`crate::up::up`]), after writing the files when [`Stack::write_files`] did
-    /// not.
+    /// `up`: writes the files, then creates and starts what the compose rendering describes,
+    /// in the plan's start order (see [`crate::up::up`]), holding the stack's lock from the
+    /// `.env` read to the end (see [`crate::lock`]).
     pub async fn up<D: DockerApi>(
         &self,
         engine: &Engine<D>,
         options: &UpOptions,
         progress: &Progress,
     ) -> Result<UpSummary, DriverError> {
-        crate::up::up(engine, self.context()?, options, progress).await
+        let held = self.files.lock()?;
+        let ctx = self.context(&held)?;
+        let result = crate::up::up(engine, &ctx, options, progress).await;
+        drop(held);
+        result
     }
 
-    /// `down`: containers and networks go, volumes and credentials stay.
+    /// `down`: containers and networks go, volumes and credentials stay (under the lock).
     pub async fn down<D: DockerApi>(&self, engine: &Engine<D>) -> Result<DownSummary, DriverError> {
+        let _held = self.files.lock()?;
         ops::down(&engine.docker, self.name()).await
     }
 
-    /// `reset`: down, remove the volumes, regenerate the credentials.
+    /// `reset`: down, remove the volumes, regenerate the credentials, all under the lock.
     pub async fn reset<D: DockerApi>(
         &self,
         engine: &Engine<D>,
     ) -> Result<ResetSummary, DriverError> {
+        let held = self.files.lock()?;
         let down = ops::down(&engine.docker, self.name()).await?;
         let volumes = ops::remove_volumes(&engine.docker, self.name()).await?;
-        self.files.regenerate_secrets(self.plan)?;
+        self.files.regenerate_secrets(&held, self.plan)?;
         Ok(ResetSummary { down, volumes })
     }
 

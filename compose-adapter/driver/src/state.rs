@@ -11,8 +11,10 @@ use devstack_render_compose::gpu;
 use devstack_render_compose::model::Project;
 
 use crate::env_file::{self, EnvSync, EnvValues, SecretsError};
+use crate::lock::StackLock;
 
-/// Directory of the local state of every stack, relative to the working directory.
+/// Directory of the local state of every stack, under the stack's root (the CLI: the
+/// directory of the stack file, see the README).
 pub const STATE_ROOT: &str = ".devstack";
 
 /// Why the local state could not be read or written.
@@ -44,7 +46,7 @@ pub struct StateFiles {
 }
 
 impl StateFiles {
-    /// `.devstack/<stack>/compose.yaml` under `root` (the working directory) and its `.env`.
+    /// `.devstack/<stack>/compose.yaml` under `root` (the stack file's directory) and its `.env`.
     pub fn of(plan: &StackPlan, root: &Path) -> StateFiles {
         StateFiles::beside(&root.join(STATE_ROOT).join(&plan.name).join("compose.yaml"))
     }
@@ -72,23 +74,34 @@ impl StateFiles {
         Ok(env_file::sync(plan, &self.env, EnvSync::Ensure)?)
     }
 
-    /// Replaces the plan's generated secrets in the `.env` with new values (user lines stay).
-    pub fn regenerate_secrets(&self, plan: &StackPlan) -> Result<(), StateError> {
-        env_file::sync(plan, &self.env, EnvSync::Regenerate)?;
+    /// Takes the stack's lock (`.lock` beside the files; see [`crate::lock`]), waiting for
+    /// another command on the stack to finish.
+    pub fn lock(&self) -> Result<StackLock, StateError> {
+        Ok(crate::lock::acquire(
+            &crate::lock::dir_of(&self.env),
+            crate::lock::LOCK_WAIT,
+        )?)
+    }
+
+    /// Replaces the plan's generated secrets in the `.env` with new values (user lines stay),
+    /// under the lock `held`.
+    pub fn regenerate_secrets(&self, held: &StackLock, plan: &StackPlan) -> Result<(), StateError> {
+        env_file::sync_held(plan, &self.env, EnvSync::Regenerate, held)?;
         Ok(())
     }
 
     /// Writes the compose file `yaml` of `plan` (rendered as `project`) and the secrets file
     /// beside it (existing values kept, missing ones generated, lines the user added
     /// preserved), and the CPU override when the stack has GPU services (a stale one is
-    /// removed).
+    /// removed), under the lock `held`.
     pub fn write(
         &self,
+        held: &StackLock,
         plan: &StackPlan,
         project: &Project,
         yaml: &str,
     ) -> Result<Written, StateError> {
-        let secrets = env_file::sync(plan, &self.env, EnvSync::Rewrite)?;
+        let secrets = env_file::sync_held(plan, &self.env, EnvSync::Rewrite, held)?;
         write(&self.compose, yaml)?;
         let override_path = self.cpu_override();
         let cpu_override = match gpu::cpu_override(project) {
@@ -141,7 +154,9 @@ mod tests {
         let files = StateFiles::of(&plan, dir.path());
         assert_eq!(files.env, dir.path().join(".devstack/demo/.env"));
         let project = devstack_render_compose::render::project(&plan);
-        let first = files.write(&plan, &project, "# compose\n").unwrap();
+        let held = files.lock().unwrap();
+        let first = files.write(&held, &plan, &project, "# compose\n").unwrap();
+        drop(held);
         assert_eq!(first.secrets.reused, 0);
         assert!(!first.secrets.values.is_empty());
         let mode = std::fs::metadata(&files.env).unwrap().permissions().mode();
@@ -151,7 +166,9 @@ mod tests {
         let again = files.secrets(&plan).unwrap();
         assert_eq!(again.values, first.secrets.values);
         assert_eq!(again.reused, again.values.len());
-        files.regenerate_secrets(&plan).unwrap();
+        let held = files.lock().unwrap();
+        files.regenerate_secrets(&held, &plan).unwrap();
+        drop(held);
         let fresh = files.secrets(&plan).unwrap();
         assert!(fresh
             .values

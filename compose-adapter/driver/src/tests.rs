@@ -230,3 +230,152 @@ async fn the_facade_writes_the_files_then_runs_every_verb() {
         Err(DriverError::UnknownService { .. })
     ));
 }
+
+/// Point 5 of issue 16: an `up` and a `reset` of one stack run at once (two shells). Every
+/// container left must run on the passwords of the final `.env`, never on ones the reset
+/// replaced while the `up` was still creating containers.
+#[test]
+fn concurrent_up_and_reset_never_leave_a_container_on_lost_passwords() {
+    let root = tempfile::tempdir().unwrap();
+    // One network: a container joins no network after its creation.
+    let plan = plan_spec(&format!("isolation: open\n{STACK}"));
+    let engine = Engine::with(
+        MockDocker {
+            create_delay: Duration::from_millis(15),
+            ..MockDocker::default()
+        },
+        "mock",
+    );
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let up_once = || {
+        let stack = crate::Stack::open(&plan, root.path()).unwrap();
+        let progress = Progress::new(std::iter::empty::<&String>());
+        runtime().block_on(stack.up(&engine, &options(), &progress))
+    };
+    up_once().unwrap();
+    for round in 0..6 {
+        // Each round starts from a stack that is down: the `up` creates every container.
+        let stack = crate::Stack::open(&plan, root.path()).unwrap();
+        runtime().block_on(stack.down(&engine)).unwrap();
+        let env = root.path().join(".devstack/demo/.env");
+        let before = crate::env_file::read_env_file(&env).unwrap();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let _ = up_once();
+            });
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(5 + 7 * round));
+                let stack = crate::Stack::open(&plan, root.path()).unwrap();
+                runtime().block_on(stack.reset(&engine)).unwrap();
+            });
+        });
+        let after = crate::env_file::read_env_file(&env).unwrap();
+        let lost: Vec<&String> = before
+            .values()
+            .filter(|v| !after.values().any(|a| a == *v))
+            .collect();
+        for (name, vars) in engine.docker.container_env() {
+            for var in &vars {
+                assert!(
+                    !lost.iter().any(|v| var.contains(v.as_str())),
+                    "round {round}: {name} runs on a password not in the final .env ({})",
+                    var.split('=').next().unwrap_or_default()
+                );
+            }
+        }
+    }
+}
+
+/// Point 6 of issue 16: `reset` deletes only volumes carrying this stack's devstack label; an
+/// unrelated `docker compose` project's volume of the same project name stays, and `up`
+/// refuses to reuse it.
+#[tokio::test]
+async fn reset_and_up_leave_another_compose_projects_volume_alone() {
+    let root = tempfile::tempdir().unwrap();
+    let plan = plan_spec(STACK);
+    let stack = crate::Stack::open(&plan, root.path()).unwrap();
+    let engine = Engine::with(MockDocker::default(), "mock");
+    let progress = Progress::new(stack.active());
+    stack.up(&engine, &options(), &progress).await.unwrap();
+    let theirs = [
+        (crate::labels::PROJECT, "demo"),
+        (crate::labels::VOLUME, "x"),
+    ];
+    engine.docker.add_volume("demo_x", &theirs);
+    let reset = stack.reset(&engine).await.unwrap();
+    assert!(!reset.volumes.is_empty());
+    assert!(!reset.volumes.contains(&"demo_x".to_string()), "{reset:?}");
+    assert_eq!(engine.docker.networks_and_volumes().1, ["demo_x"]);
+
+    // A same-named volume without devstack's label is not taken over either.
+    let volume = &reset.volumes[0];
+    engine
+        .docker
+        .add_volume(volume, &[(crate::labels::PROJECT, "demo")]);
+    let err = stack.up(&engine, &options(), &progress).await.unwrap_err();
+    assert!(matches!(err, DriverError::Foreign { .. }), "{err}");
+    assert!(err.to_string().contains(volume.as_str()), "{err}");
+}
+
+/// `STACK` with `api` on image `api:<tag>`.
+fn api_on(tag: &str) -> StackPlan {
+    plan_spec(&STACK.replace("image: 'api:1'", &format!("image: 'api:{tag}'")))
+}
+
+/// Point 8 of issue 16: a changed service's old container is stopped gracefully and set aside,
+/// never force-removed before its successor is ready; when the successor fails, the old one
+/// is back under its name and running; when it is ready, the old one goes.
+#[tokio::test]
+async fn a_recreated_service_keeps_its_old_container_until_the_new_one_is_ready() {
+    let docker = MockDocker {
+        failing_images: ["api:2".to_string()].into(),
+        ..MockDocker::default()
+    };
+    let (engine, result) = run(docker, &api_on("1")).await;
+    result.unwrap();
+    let (old_id, _, _) = engine.docker.container("demo-api-1").unwrap();
+    let progress = Progress::new(std::iter::empty::<&String>());
+    let failed = up(&engine, &context(&api_on("2")), &options(), &progress).await;
+    assert!(failed.is_err(), "{failed:?}");
+    let (id, image, running) = engine.docker.container("demo-api-1").unwrap();
+    assert_eq!(
+        (id.as_str(), image.as_str(), running),
+        (old_id.as_str(), "api:1", true)
+    );
+    assert_eq!(
+        engine.docker.containers().len(),
+        5,
+        "{:?}",
+        engine.docker.calls()
+    );
+    let calls = engine.docker.calls();
+    let stop = position(&calls, &format!("stop {old_id}"));
+    assert!(stop < position(&calls, &format!("rename {old_id} {old_id}_demo-api-1")));
+    assert!(
+        !calls.contains(&"remove demo-api-1".to_string()) || {
+            // Only the failed successor was removed, after the old one was stopped.
+            calls.iter().filter(|c| *c == "remove demo-api-1").count() == 1
+        }
+    );
+
+    let summary = up(&engine, &context(&api_on("3")), &options(), &progress)
+        .await
+        .unwrap();
+    assert_eq!(summary.services["api"].change, Change::Recreated);
+    let (new_id, image, running) = engine.docker.container("demo-api-1").unwrap();
+    assert_eq!((image.as_str(), running), ("api:3", true));
+    assert_ne!(new_id, old_id);
+    assert!(
+        engine.docker.container(&old_id).is_none(),
+        "the old one stays"
+    );
+    let calls = engine.docker.calls();
+    let last = |call: &str| calls.iter().rposition(|c| c == call).unwrap();
+    assert!(last(&format!("stop {old_id}")) < last("create demo-api-1"));
+    assert!(last("start demo-api-1") < last(&format!("remove {old_id}_demo-api-1")));
+}

@@ -1,14 +1,14 @@
 //! `up`: converge the engine onto the compose project. Networks and volumes first, then the
 //! services in dependency order — independent ones concurrently, each after its dependencies
 //! are ready. A container whose Compose config hash and image still match is left alone; a
-//! changed one is recreated. When anything fails, what this `up` created is removed again.
+//! changed one is replaced: stopped gracefully and set aside, removed only once its successor
+//! is ready, restored when the successor fails ([`crate::recreate`]). When anything fails,
+//! what this `up` created is removed again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use bollard::models::NetworkConnectRequest;
-use bollard::query_parameters::CreateContainerOptionsBuilder;
 use futures_util::future::{join_all, BoxFuture, FutureExt, Shared};
 
 use devstack_render_compose::model::Service;
@@ -16,9 +16,10 @@ use devstack_render_compose::model::Service;
 use super::create::{container_spec, depends_on_label};
 use super::hash::service_hash;
 use super::labels::ContainerLabels;
-use super::ops::{project_containers, remove_quietly, ContainerInfo};
+use super::ops::{project_containers, ContainerInfo};
 use super::progress::Progress;
 use super::provision::{ensure_image, ensure_networks, ensure_volumes, rollback, Created};
+use super::recreate;
 use super::resolve::resolve_service;
 use super::wait::{probe_argv, wait_ready};
 use super::{DriverError, Engine, StackContext};
@@ -312,6 +313,8 @@ fn push(errors: &Mutex<Vec<DriverError>>, error: DriverError) {
     lock(errors).push(error);
 }
 
+/// Converges one service; containers it replaced are removed once their successors are
+/// ready, or restored when they fail (see [`crate::recreate`]).
 #[allow(clippy::too_many_arguments)]
 async fn converge_service<D: DockerApi>(
     engine: &Engine<D>,
@@ -323,6 +326,40 @@ async fn converge_service<D: DockerApi>(
     must_wait: bool,
     progress: &Progress,
     deadline: Instant,
+) -> Result<ServiceOutcome, DriverError> {
+    let mut replaced = Vec::new();
+    let result = bring_up(
+        engine,
+        ctx,
+        (name, want),
+        existing,
+        created,
+        must_wait,
+        progress,
+        deadline,
+        &mut replaced,
+    )
+    .await;
+    for r in &replaced {
+        match result {
+            Ok(_) => recreate::retire(&engine.docker, r).await,
+            Err(_) => recreate::restore(&engine.docker, r).await,
+        }
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn bring_up<D: DockerApi>(
+    engine: &Engine<D>,
+    ctx: &StackContext,
+    (name, want): (&str, &Desired),
+    existing: &[ContainerInfo],
+    created: &Mutex<Created>,
+    must_wait: bool,
+    progress: &Progress,
+    deadline: Instant,
+    replaced: &mut Vec<recreate::Replaced>,
 ) -> Result<ServiceOutcome, DriverError> {
     let docker = &engine.docker;
     let working_dir = ctx.working_dir.display().to_string();
@@ -355,41 +392,22 @@ async fn converge_service<D: DockerApi>(
             other => {
                 if let Some(old) = other {
                     progress.step(name, "recreating");
-                    remove_quietly(docker, &old.id).await;
+                    replaced.push(recreate::set_aside(docker, old).await?);
                     change = Change::Recreated;
                 } else {
                     progress.step(name, "creating");
                     change = Change::Created;
                 }
-                let options = CreateContainerOptionsBuilder::new()
-                    .name(&spec.name)
-                    .build();
-                let response = docker
-                    .create_container(Some(options), spec.body.clone())
-                    .await
-                    .map_err(|e| DriverError::docker(format!("creating {}", spec.name), e))?;
-                lock(created).containers.push(response.id.clone());
-                for (network, endpoint) in &spec.extra_networks {
-                    docker
-                        .connect_network(
-                            network,
-                            NetworkConnectRequest {
-                                container: response.id.clone(),
-                                endpoint_config: Some(endpoint.clone()),
-                            },
-                        )
-                        .await
-                        .map_err(|e| {
-                            DriverError::docker(format!("joining {} to {network}", spec.name), e)
-                        })?;
-                }
+                let id = recreate::create(docker, &spec, replaced, created).await?;
+                recreate::join_networks(docker, &spec, &id).await?;
                 progress.step(name, "starting");
-                start(engine, name, &want.service, &response.id).await?;
+                start(engine, name, &want.service, &id).await?;
             }
         }
         containers.push(spec.name);
     }
-    if must_wait {
+    // A replaced container goes only once its successor is ready.
+    if must_wait || !replaced.is_empty() {
         let probe = want.service.healthcheck.as_ref().and_then(probe_argv);
         let waiting = if probe.is_some() || want.service.healthcheck.is_some() {
             "waiting until healthy"

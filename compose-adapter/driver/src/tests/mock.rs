@@ -3,7 +3,7 @@
 //! recording each call, with faults to inject: a start that fails, a host port that is taken.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::{ready, Future};
+use std::future::Future;
 use std::sync::Mutex;
 
 use bollard::container::LogOutput;
@@ -19,11 +19,14 @@ use bollard::models::{
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, InspectContainerOptions, InspectNetworkOptions,
     ListContainersOptions, ListNetworksOptions, ListVolumesOptions, LogsOptions,
-    RemoveContainerOptions, RemoveVolumeOptions, StartContainerOptions, StopContainerOptions,
+    RemoveContainerOptions, RemoveVolumeOptions, RenameContainerOptions, StartContainerOptions,
+    StopContainerOptions,
 };
 use futures_util::stream::{self, BoxStream, StreamExt};
 
 use crate::api::{ApiResult, DockerApi};
+
+mod util;
 
 /// A container the mock holds.
 #[derive(Clone, Debug)]
@@ -31,14 +34,16 @@ struct Container {
     id: String,
     name: String,
     labels: BTreeMap<String, String>,
+    env: Vec<String>,
+    image: String,
     running: bool,
 }
 
 #[derive(Default)]
 pub(super) struct State {
     containers: Vec<Container>,
-    networks: BTreeSet<String>,
-    volumes: BTreeSet<String>,
+    networks: BTreeMap<String, Labels>,
+    volumes: BTreeMap<String, Labels>,
     calls: Vec<String>,
     next_id: u32,
 }
@@ -49,10 +54,14 @@ pub struct MockDocker {
     pub(super) state: Mutex<State>,
     /// Container names whose start fails with an engine error.
     pub failing_starts: BTreeSet<String>,
+    /// Images whose containers fail to start (a changed service that cannot run).
+    pub failing_images: BTreeSet<String>,
     /// Container name → a host port its start finds taken.
     pub taken_ports: BTreeMap<String, u16>,
     /// What an exec (the driver's own health probe) does.
     pub exec: ExecBehaviour,
+    /// How long each container creation blocks (an engine's real pace, for races).
+    pub create_delay: std::time::Duration,
 }
 
 /// How the mock's execs behave.
@@ -67,16 +76,7 @@ pub enum ExecBehaviour {
     Flood,
 }
 
-fn not_found(what: &str) -> Error {
-    Error::DockerResponseServerError {
-        status_code: 404,
-        message: format!("No such {what}"),
-    }
-}
-
-fn done<T: Send + 'static>(value: ApiResult<T>) -> impl Future<Output = ApiResult<T>> + Send {
-    ready(value)
-}
+use util::{done, not_found, passes, Labels};
 
 impl MockDocker {
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
@@ -85,26 +85,6 @@ impl MockDocker {
 
     fn call(&self, call: String) {
         self.with(|s| s.calls.push(call));
-    }
-
-    /// Every call so far, in order (`start demo-db-1`, `remove demo-api-1`, …).
-    pub fn calls(&self) -> Vec<String> {
-        self.with(|s| s.calls.clone())
-    }
-
-    /// Names of the containers it holds.
-    pub fn containers(&self) -> Vec<String> {
-        self.with(|s| s.containers.iter().map(|c| c.name.clone()).collect())
-    }
-
-    /// Names of the networks and volumes it holds.
-    pub fn networks_and_volumes(&self) -> (Vec<String>, Vec<String>) {
-        self.with(|s| {
-            (
-                s.networks.iter().cloned().collect(),
-                s.volumes.iter().cloned().collect(),
-            )
-        })
     }
 
     fn find(&self, id_or_name: &str) -> Option<Container> {
@@ -124,11 +104,13 @@ impl DockerApi for MockDocker {
 
     fn list_containers(
         &self,
-        _options: Option<ListContainersOptions>,
+        options: Option<ListContainersOptions>,
     ) -> impl Future<Output = ApiResult<Vec<ContainerSummary>>> + Send {
+        let filters = options.and_then(|o| o.filters);
         let list = self.with(|s| {
             s.containers
                 .iter()
+                .filter(|c| passes(&c.labels.clone().into_iter().collect(), filters.as_ref()))
                 .map(|c| ContainerSummary {
                     id: Some(c.id.clone()),
                     names: Some(vec![format!("/{}", c.name)]),
@@ -175,6 +157,7 @@ impl DockerApi for MockDocker {
         config: ContainerCreateBody,
     ) -> impl Future<Output = ApiResult<ContainerCreateResponse>> + Send {
         let name = options.and_then(|o| o.name).unwrap_or_default();
+        std::thread::sleep(self.create_delay);
         let id = self.with(|s| {
             s.next_id += 1;
             let id = format!("id{}", s.next_id);
@@ -182,6 +165,8 @@ impl DockerApi for MockDocker {
                 id: id.clone(),
                 name: name.clone(),
                 labels: config.labels.unwrap_or_default().into_iter().collect(),
+                env: config.env.unwrap_or_default(),
+                image: config.image.unwrap_or_default(),
                 running: false,
             });
             s.calls.push(format!("create {name}"));
@@ -207,7 +192,9 @@ impl DockerApi for MockDocker {
                         status_code: 500,
                         message: format!("driver failed programming external connectivity on endpoint {}: Bind for 127.0.0.1:{port} failed: port is already allocated", c.name),
                     })
-                } else if self.failing_starts.contains(&c.name) {
+                } else if self.failing_starts.contains(&c.name)
+                    || self.failing_images.contains(&c.image)
+                {
                     Err(Error::DockerResponseServerError {
                         status_code: 500,
                         message: "OCI runtime create failed".to_string(),
@@ -231,8 +218,38 @@ impl DockerApi for MockDocker {
         container: &str,
         _options: Option<StopContainerOptions>,
     ) -> impl Future<Output = ApiResult<()>> + Send {
-        self.call(format!("stop {container}"));
+        self.with(|s| {
+            s.calls.push(format!("stop {container}"));
+            s.containers
+                .iter_mut()
+                .filter(|x| x.id == container || x.name == container)
+                .for_each(|x| x.running = false)
+        });
         done(Ok(()))
+    }
+
+    fn rename_container(
+        &self,
+        container: &str,
+        options: RenameContainerOptions,
+    ) -> impl Future<Output = ApiResult<()>> + Send {
+        let renamed = self.with(|s| {
+            s.calls.push(format!("rename {container} {}", options.name));
+            let taken = s.containers.iter().any(|x| x.name == options.name);
+            let found = s.containers.iter_mut().find(|x| x.id == container);
+            match found {
+                Some(x) if !taken => {
+                    x.name = options.name.clone();
+                    true
+                }
+                _ => false,
+            }
+        });
+        done(if renamed {
+            Ok(())
+        } else {
+            Err(not_found("container, or the name is taken"))
+        })
     }
 
     fn remove_container(
@@ -324,12 +341,14 @@ impl DockerApi for MockDocker {
 
     fn list_networks(
         &self,
-        _options: Option<ListNetworksOptions>,
+        options: Option<ListNetworksOptions>,
     ) -> impl Future<Output = ApiResult<Vec<Network>>> + Send {
+        let filters = options.and_then(|o| o.filters);
         let list = self.with(|s| {
             s.networks
                 .iter()
-                .map(|n| Network {
+                .filter(|(_, l)| passes(l, filters.as_ref()))
+                .map(|(n, _)| Network {
                     name: Some(n.clone()),
                     ..Network::default()
                 })
@@ -343,12 +362,15 @@ impl DockerApi for MockDocker {
         network: &str,
         _options: Option<InspectNetworkOptions>,
     ) -> impl Future<Output = ApiResult<NetworkInspect>> + Send {
-        let known = self.with(|s| s.networks.contains(network));
-        done(if known {
-            Ok(NetworkInspect::default())
-        } else {
-            Err(not_found("network"))
-        })
+        let found = self.with(|s| s.networks.get(network).cloned());
+        done(
+            found
+                .ok_or_else(|| not_found("network"))
+                .map(|labels| NetworkInspect {
+                    labels: Some(labels),
+                    ..NetworkInspect::default()
+                }),
+        )
     }
 
     fn create_network(
@@ -357,7 +379,8 @@ impl DockerApi for MockDocker {
     ) -> impl Future<Output = ApiResult<NetworkCreateResponse>> + Send {
         self.with(|s| {
             s.calls.push(format!("create network {}", config.name));
-            s.networks.insert(config.name.clone());
+            let labels = config.labels.clone().unwrap_or_default();
+            s.networks.insert(config.name.clone(), labels);
         });
         done(Ok(NetworkCreateResponse::default()))
     }
@@ -367,7 +390,7 @@ impl DockerApi for MockDocker {
         network: &str,
         _config: NetworkConnectRequest,
     ) -> impl Future<Output = ApiResult<()>> + Send {
-        let known = self.with(|s| s.networks.contains(network));
+        let known = self.with(|s| s.networks.contains_key(network));
         done(if known {
             Ok(())
         } else {
@@ -378,7 +401,7 @@ impl DockerApi for MockDocker {
     fn remove_network(&self, network: &str) -> impl Future<Output = ApiResult<()>> + Send {
         let removed = self.with(|s| {
             s.calls.push(format!("remove network {network}"));
-            s.networks.remove(network)
+            s.networks.remove(network).is_some()
         });
         done(if removed {
             Ok(())
@@ -389,13 +412,16 @@ impl DockerApi for MockDocker {
 
     fn list_volumes(
         &self,
-        _options: Option<ListVolumesOptions>,
+        options: Option<ListVolumesOptions>,
     ) -> impl Future<Output = ApiResult<VolumeListResponse>> + Send {
+        let filters = options.and_then(|o| o.filters);
         let volumes = self.with(|s| {
             s.volumes
                 .iter()
-                .map(|v| Volume {
+                .filter(|(_, l)| passes(l, filters.as_ref()))
+                .map(|(v, labels)| Volume {
                     name: v.clone(),
+                    labels: labels.clone(),
                     ..Volume::default()
                 })
                 .collect()
@@ -407,15 +433,16 @@ impl DockerApi for MockDocker {
     }
 
     fn inspect_volume(&self, volume: &str) -> impl Future<Output = ApiResult<Volume>> + Send {
-        let known = self.with(|s| s.volumes.contains(volume));
-        done(if known {
-            Ok(Volume {
-                name: volume.to_string(),
-                ..Volume::default()
-            })
-        } else {
-            Err(not_found("volume"))
-        })
+        let found = self.with(|s| s.volumes.get(volume).cloned());
+        done(
+            found
+                .ok_or_else(|| not_found("volume"))
+                .map(|labels| Volume {
+                    name: volume.to_string(),
+                    labels,
+                    ..Volume::default()
+                }),
+        )
     }
 
     fn create_volume(
@@ -425,7 +452,8 @@ impl DockerApi for MockDocker {
         let name = config.name.unwrap_or_default();
         self.with(|s| {
             s.calls.push(format!("create volume {name}"));
-            s.volumes.insert(name.clone());
+            s.volumes
+                .insert(name.clone(), config.labels.clone().unwrap_or_default());
         });
         done(Ok(Volume {
             name,
@@ -440,7 +468,7 @@ impl DockerApi for MockDocker {
     ) -> impl Future<Output = ApiResult<()>> + Send {
         let removed = self.with(|s| {
             s.calls.push(format!("remove volume {volume}"));
-            s.volumes.remove(volume)
+            s.volumes.remove(volume).is_some()
         });
         done(if removed {
             Ok(())
