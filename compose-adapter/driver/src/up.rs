@@ -2,7 +2,7 @@
 //! services in dependency order — independent ones concurrently, each after its dependencies
 //! are ready. A container whose Compose config hash and image still match is left alone; a
 //! changed one is replaced: stopped gracefully and set aside, removed only once its successor
-//! is ready, restored when the successor fails ([`crate::recreate`]). When anything fails,
+//! is ready, restored when the successor fails (the `recreate` module). When anything fails,
 //! what this `up` created is removed again.
 
 use std::collections::{BTreeMap, HashMap};
