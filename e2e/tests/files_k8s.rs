@@ -29,7 +29,8 @@ fn services(config: &str) -> String {
         /docker-entrypoint-initdb.d/10-seed.sql: {{content: "CREATE TABLE seeded (id int); INSERT INTO seeded VALUES (7);"}}
     app:
       image: {pg}
-      command: [sleep, infinity]
+      # Exits on SIGTERM at once (a bare `sleep` as PID 1 ignores it: a 30 s grace per roll).
+      command: [sh, -c, "trap 'exit 0' TERM; sleep infinity & wait"]
       storage: {{path: /app/data}}
       files:
         /etc/app/config.yaml: {{content: {content}}}
@@ -52,6 +53,64 @@ fn apply(stack: &Stack, yaml: &str) {
         .kubectl()
         .run_with_input(&["apply", "-n", stack.ns(), "-f", "-"], Some(yaml))
         .expect("kubectl apply the DevStack");
+}
+
+/// Waits until the operator has applied a pod template whose files digest is not `old` and
+/// the StatefulSet `service` has rolled out to it.
+fn rolled_past(stack: &Stack, service: &str, old: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let jsonpath = "jsonpath={.spec.template.metadata.annotations.devstack\\.dev/files-hash}";
+    loop {
+        let now = stack
+            .kubectl()
+            .run(&[
+                "get",
+                "statefulset",
+                "-n",
+                stack.ns(),
+                service,
+                "-o",
+                jsonpath,
+            ])
+            .unwrap_or_default();
+        if !now.trim().is_empty() && now.trim() != old {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the operator did not apply the new files of {service}\n{}",
+            stack.describe()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    stack
+        .kubectl()
+        .run(&[
+            "rollout",
+            "status",
+            "-n",
+            stack.ns(),
+            &format!("statefulset/{service}"),
+            "--timeout=180s",
+        ])
+        .unwrap_or_else(|e| panic!("{service} did not roll out: {e:#}\n{}", stack.describe()));
+}
+
+fn files_hash(stack: &Stack, service: &str) -> String {
+    stack
+        .kubectl()
+        .run(&[
+            "get",
+            "statefulset",
+            "-n",
+            stack.ns(),
+            service,
+            "-o",
+            "jsonpath={.spec.template.metadata.annotations.devstack\\.dev/files-hash}",
+        ])
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 fn wait(stack: &Stack, condition: &str, name: &str) {
@@ -124,12 +183,14 @@ fn files_storage_and_database_init_through_the_operator() {
     // A changed file rolls the pod; the data stays.
     assert!(stack.exec("app", "echo kept > /app/data/x").ok);
     let before = stack.pod_field(&stack.pod("app"), "{.metadata.uid}");
+    let old_hash = files_hash(&stack, "app");
+    assert_eq!(old_hash.len(), 32, "{old_hash}");
     let changed = CONFIG.replace("info", "debug");
     apply(
         &stack,
         &devstack_yaml(&name, stack.ns(), "strict", &services(&changed)),
     );
-    stack.exec_until_ok("app", "grep -q debug /etc/app/config.yaml", "the new file");
+    rolled_past(&stack, "app", &old_hash);
     assert_ne!(
         stack.pod_field(&stack.pod("app"), "{.metadata.uid}"),
         before
@@ -157,7 +218,9 @@ fn files_storage_and_database_init_through_the_operator() {
         &devstack_yaml(&name, stack.ns(), "strict", &services(&changed)),
     );
     wait(&stack, "Ready", &name);
-    stack.exec_until_ok("app", "grep -q kept /app/data/x", "data after re-create");
+    rolled_past(&stack, "app", "");
+    assert_eq!(stack.exec("app", "cat /app/data/x").stdout, "kept\n");
+    assert_eq!(psql(&stack, "db", "SELECT id FROM seeded"), "7");
 }
 
 #[test]
