@@ -351,6 +351,8 @@ image_inputs_key() { # NAME [PARENT]: a child image also covers its parent's inp
   { cat "$images_src/build.sh"; echo "$suite $mirror $security_mirror $1";
     cat "$images_src/$1/setup.sh" "$images_src/$1/docker-entrypoint.sh"
     [[ ! -f $images_src/$1/host-build.sh ]] || cat "$images_src/$1/host-build.sh"
+    # The Go images' shared settings, for those that use them (nats does not: its key stays).
+    if grep -qs 'go-env\.sh' "$images_src/$1/host-build.sh"; then cat "$images_src/go-env.sh"; fi
     if [[ -n ${2:-} ]]; then
       cat "$images_src/$2/setup.sh" "$images_src/$2/docker-entrypoint.sh"
       candidate_version "$(sed -n 's/^VERSION_PKG=//p' "$images_src/$2/image.conf")"
@@ -449,7 +451,7 @@ ensure_tarball() { # NAME: build the rootfs tarball unless the cache has it; set
     fi
     local t0=$SECONDS
     local tmp=$tar_dir/.$name.$$.tar
-    phase "build image $name (rootfs)" env DEB_CACHE="$tar_dir/debs" BUILD_DIR="$build_dir" \
+    phase "build image $name (rootfs)" env DEVSTACK_CACHE="$cache" DEB_CACHE="$tar_dir/debs" BUILD_DIR="$build_dir" \
       DEBIAN_MIRROR="$mirror" DEBIAN_SECURITY_MIRROR="$security_mirror" DEBIAN_SUITE="$suite" \
       APT_LISTS="$(apt_dir)/lists" "$images_src/build.sh" image "$name" "$from" "$tmp"
     # The cold cost of this image (the shared base and a parent print their own).
