@@ -284,5 +284,6 @@ pub fn kind(type_name: &str) -> Option<&'static Kind> {
     KINDS
         .iter()
         .chain(crate::telemetry::KINDS)
+        .chain(crate::more::KINDS)
         .find(|k| k.type_name == type_name)
 }

@@ -20,6 +20,7 @@
 
 mod docker;
 mod kinds;
+mod more;
 mod node;
 mod report;
 mod telemetry;
