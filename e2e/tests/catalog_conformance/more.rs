@@ -28,4 +28,43 @@ echo produced"#,
     auth: None,
 };
 
-pub const KINDS: &[Kind] = &[KAFKA];
+/// The chromadb client of the image's venv, with the handed URL; explicit embeddings (the
+/// default embedding function would download a model).
+macro_rules! chroma_client {
+    ($body:literal) => {
+        concat!(
+            r#"python3 - <<'EOF'
+import os
+from urllib.parse import urlparse
+import chromadb
+from chromadb.config import Settings
+u = urlparse(os.environ["SVC_URL"])
+client = chromadb.HttpClient(host=u.hostname, port=u.port, settings=Settings(anonymized_telemetry=False))
+col = client.get_or_create_collection("conformance", embedding_function=None)
+"#,
+            $body,
+            "\nEOF\n"
+        )
+    };
+}
+
+/// A collection, one vector with its document, the nearest neighbour of a query vector.
+const CHROMA: Kind = Kind {
+    type_name: "chroma",
+    port_name: "http",
+    client_type: None,
+    handed_key: None,
+    write: chroma_client!(
+        r#"col.upsert(ids=["c1"], embeddings=[[1.0, 2.0, 3.0]], documents=["written-by-client"])
+print("added", col.count())"#
+    ),
+    write_expect: "added 1",
+    read: Read::Client(chroma_client!(
+        r#"r = col.query(query_embeddings=[[1.0, 2.0, 4.0]], n_results=1)
+print(r["documents"][0][0], r["distances"][0][0])"#
+    )),
+    read_expect: "written-by-client 1.0",
+    auth: None,
+};
+
+pub const KINDS: &[Kind] = &[KAFKA, CHROMA];
