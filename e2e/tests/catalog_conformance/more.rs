@@ -1,8 +1,11 @@
 //! Kafka (the Kafka tools of its own image: a topic, one message produced and consumed),
 //! chroma (the chromadb PyPI client of its own image: a collection, one vector added and
-//! queried) — types without credentials in the catalog.
+//! queried) — types without credentials in the catalog — and the S3 gateway (curl's SigV4
+//! signing: a bucket, one object put and got back, a wrong secret refused).
 
-use crate::kinds::{Kind, Read};
+use devstack_e2e::kubectl::ExecResult;
+
+use crate::kinds::{Auth, Kind, Read};
 
 /// The tools are JVMs next to the broker: small heaps of their own.
 const KAFKA: Kind = Kind {
@@ -67,4 +70,52 @@ print(r["documents"][0][0], r["distances"][0][0])"#
     auth: None,
 };
 
-pub const KINDS: &[Kind] = &[KAFKA, CHROMA];
+/// `curl` signing with AWS SigV4 as `$SVC_ACCESS_KEY` and the given secret (region from the
+/// handed `REGION`), path-style.
+macro_rules! s3 {
+    ($secret:literal, $rest:literal) => {
+        concat!(
+            r#"curl -sS --aws-sigv4 "aws:amz:$SVC_REGION:s3" --user "$SVC_ACCESS_KEY:"#,
+            $secret,
+            r#"" "#,
+            $rest
+        )
+    };
+}
+
+fn s3_refused(r: &ExecResult) -> Result<(), String> {
+    if !r.stdout.contains("written-by-client") && r.stdout.contains("SignatureDoesNotMatch") {
+        Ok(())
+    } else {
+        Err(format!("a wrong secret key was not refused: {r}"))
+    }
+}
+
+const VERSITYGW: Kind = Kind {
+    type_name: "versitygw",
+    port_name: "s3",
+    client_type: None,
+    handed_key: Some("SVC_PASSWORD"),
+    write: concat!(
+        "set -e\n",
+        s3!("$SVC_SECRET_KEY", r#"-f -X PUT "$SVC_URL/conformance""#),
+        "\nprintf written-by-client | ",
+        s3!(
+            "$SVC_SECRET_KEY",
+            r#"-f -X PUT --data-binary @- "$SVC_URL/conformance/object.txt""#
+        ),
+        "\necho put-ok"
+    ),
+    write_expect: "put-ok",
+    read: Read::Client(s3!(
+        "$SVC_SECRET_KEY",
+        r#"-f "$SVC_URL/conformance/object.txt""#
+    )),
+    read_expect: "written-by-client",
+    auth: Some(Auth {
+        wrong_password: s3!("wrong-secret-key", r#""$SVC_URL/conformance/object.txt""#),
+        refused: s3_refused,
+    }),
+};
+
+pub const KINDS: &[Kind] = &[KAFKA, CHROMA, VERSITYGW];
