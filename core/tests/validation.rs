@@ -266,9 +266,9 @@ fn duplicate_custom_port_names() {
 }
 
 #[test]
-fn storage_on_a_custom_image() {
+fn storage_on_a_custom_image_needs_its_path() {
     let errors = errors_of("  services:\n    api: {image: 'a:1', storage: {size: 1Gi}}\n");
-    assert_error(&errors, "spec.services.api.storage", "needs a catalog type");
+    assert_error(&errors, "spec.services.api.storage", "needs the data path");
 }
 
 #[test]

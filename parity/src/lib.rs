@@ -14,6 +14,7 @@ mod compose;
 mod files;
 mod k8s;
 pub mod live;
+mod live_files;
 mod markers;
 
 pub use markers::{replace_secret_values, secret_marker, secret_markers};

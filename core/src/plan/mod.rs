@@ -13,6 +13,7 @@
 //! - `node_ports`: the node port range and where host ports land in it;
 //! - `graph`: `dependsOn` edges and cycles;
 //! - `files`: the files mounted into a service, and their digest;
+//! - `storage`: an image service's own data paths;
 //! - `env`: env order, secrets tied to the env var that carries them, connection settings;
 //! - `model`: the plan's types.
 
@@ -38,6 +39,7 @@ mod ports;
 mod resources;
 mod service;
 mod shape;
+mod storage;
 mod text;
 
 pub use files::{
