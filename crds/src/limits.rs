@@ -10,6 +10,8 @@ pub const MAX_HOST_PORTS: usize = 16;
 pub const MAX_PORTS: usize = 32;
 /// Replicas of one stateless service (`replicas`: `maximum`).
 pub const MAX_REPLICAS: i32 = 100;
+/// Entries of one service's `connectionEnv` (`maxProperties`).
+pub const MAX_CONNECTION_ENV: usize = 64;
 /// GPUs of one service (`gpu`: `maximum`).
 pub const MAX_GPU: i32 = 16;
 /// Health check interval, timeout and start period in seconds (`maximum`).

@@ -22,6 +22,7 @@ use crate::error::{did_you_mean, ValidationErrors};
 use crate::limits::MAX_SERVICES;
 use crate::types::DevStack;
 
+mod app;
 mod catalog_service;
 mod custom_service;
 mod env;
@@ -132,6 +133,7 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
     }
     graph::record(spec, &mut services);
     env::wire_connections(&mut services, &mut errors);
+    app::wire_connection_env(spec, &mut services, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }

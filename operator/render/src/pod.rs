@@ -106,10 +106,9 @@ fn env(ctx: &Ctx, service: &ServicePlan) -> Vec<EnvVar> {
                     None,
                     secret_ref(ctx.plan.credentials_secret_name(), id.as_str()),
                 ),
-                EnvSource::Connection { .. } => (
-                    None,
-                    secret_ref(ctx.plan.connections_secret_name(), &var.key),
-                ),
+                EnvSource::Connection { key, .. } => {
+                    (None, secret_ref(ctx.plan.connections_secret_name(), key))
+                }
                 EnvSource::Template(t) => (Some(container_text(ctx, t)), None),
             };
             EnvVar {
