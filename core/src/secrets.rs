@@ -55,6 +55,21 @@ pub fn rotate<R: Rng + CryptoRng + ?Sized>(
     target: Option<&str>,
     rng: &mut R,
 ) -> Result<Vec<String>, String> {
+    Ok(rotation(plan, target)?
+        .into_iter()
+        .map(|def| {
+            values.insert(def.id.to_string(), generate(def, rng));
+            def.id.to_string()
+        })
+        .collect())
+}
+
+/// The app secrets `target` selects (`None`: all; `Some("svc.NAME")`: that one); an unknown
+/// target is an error naming the app secrets there are.
+pub fn rotation<'p>(
+    plan: &'p StackPlan,
+    target: Option<&str>,
+) -> Result<Vec<&'p SecretDef>, String> {
     let app: Vec<&SecretDef> = plan.secrets.iter().filter(|d| d.app).collect();
     let chosen: Vec<&SecretDef> = match target {
         None => app.clone(),
@@ -75,13 +90,7 @@ pub fn rotate<R: Rng + CryptoRng + ?Sized>(
             if known.is_empty() { "none".to_string() } else { known.join(", ") }
         ));
     }
-    Ok(chosen
-        .into_iter()
-        .map(|def| {
-            values.insert(def.id.to_string(), generate(def, rng));
-            def.id.to_string()
-        })
-        .collect())
+    Ok(chosen)
 }
 
 #[cfg(test)]
