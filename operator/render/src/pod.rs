@@ -38,6 +38,7 @@ pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> PodTemplateSpec {
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(service_labels(ctx, service)),
+            annotations: crate::rollout::annotations(ctx, service),
             ..ObjectMeta::default()
         }),
         spec: Some(PodSpec {
