@@ -40,7 +40,7 @@ pub(super) fn plan(
         };
         let command = literals(&spec.command).or(shape.command);
         let args = literals(&spec.args).or(shape.args);
-        let app_secrets = app::secrets(spec, input.name, path, &mut shape.env, &shape.secrets, errors);
+        let app_secrets = app::secrets(spec, input.group, path, &mut shape.env, &shape.secrets, errors);
         shape.secrets.extend(app_secrets);
         let carriers = Carriers::of(&shape.env);
         let command = carriers.tie_all(command.as_ref(), &format!("{path}.command"), errors)?;

@@ -277,8 +277,8 @@ async fn a_rotation_replaces_one_app_secret_once_and_rolls_its_consumer() {
         .unwrap();
     let before = fake.get("secrets", "demo-credentials").unwrap();
     let template = |fake: &FakeApi| {
-        fake.get("apps/v1/deployments", "api").unwrap()["spec"]["template"]["metadata"]["annotations"]
-            ["devstack.dev/app-secrets-hash"]
+        fake.get("apps/v1/deployments", "api").unwrap()["spec"]["template"]["metadata"]
+            ["annotations"]["devstack.dev/app-secrets-hash"]
             .clone()
     };
     let hash = template(&fake);
