@@ -40,6 +40,20 @@ pub(crate) fn annotations(ctx: &Ctx, service: &ServicePlan) -> Option<BTreeMap<S
     })
 }
 
+/// Both restart hashes (files, app secrets) on one pod template.
+pub(crate) fn merge(
+    a: Option<BTreeMap<String, String>>,
+    b: Option<BTreeMap<String, String>>,
+) -> Option<BTreeMap<String, String>> {
+    match (a, b) {
+        (Some(mut a), Some(b)) => {
+            a.extend(b);
+            Some(a)
+        }
+        (a, b) => a.or(b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use devstack_core::test_support::plan_spec;
