@@ -33,6 +33,7 @@ mod labels;
 mod pod;
 mod reachability;
 mod resources;
+mod rollout;
 mod secrets;
 mod service;
 mod text;
@@ -170,11 +171,17 @@ impl RenderOptions {
 pub(crate) struct Ctx<'a> {
     pub plan: &'a StackPlan,
     pub options: RenderOptions,
+    /// The generated secret values, when the caller has them (see [`rollout`]).
+    pub values: Option<&'a BTreeMap<String, String>>,
 }
 
 impl<'a> Ctx<'a> {
     pub(crate) fn new(plan: &'a StackPlan, options: RenderOptions) -> Self {
-        Ctx { plan, options }
+        Ctx {
+            plan,
+            options,
+            values: None,
+        }
     }
 
     /// In-cluster host name of a service: `<service>.<namespace>.svc`.
@@ -201,7 +208,8 @@ pub fn render_with(
     secrets: Option<&BTreeMap<String, String>>,
     options: RenderOptions,
 ) -> Result<Vec<K8sObject>, RenderError> {
-    let ctx = Ctx::new(plan, options);
+    let mut ctx = Ctx::new(plan, options);
+    ctx.values = secrets;
     let mut objects = Vec::new();
     if let Some(values) = secrets {
         objects.extend(

@@ -43,7 +43,10 @@ pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> PodTemplateSpec {
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(service_labels(ctx, service)),
-            annotations: files::annotations(service),
+            annotations: crate::rollout::merge(
+                files::annotations(service),
+                crate::rollout::annotations(ctx, service),
+            ),
             ..ObjectMeta::default()
         }),
         spec: Some(PodSpec {
@@ -112,10 +115,9 @@ fn env(ctx: &Ctx, service: &ServicePlan) -> Vec<EnvVar> {
                     None,
                     secret_ref(ctx.plan.credentials_secret_name(), id.as_str()),
                 ),
-                EnvSource::Connection { .. } => (
-                    None,
-                    secret_ref(ctx.plan.connections_secret_name(), &var.key),
-                ),
+                EnvSource::Connection { key, .. } => {
+                    (None, secret_ref(ctx.plan.connections_secret_name(), key))
+                }
                 EnvSource::Template(t) => (Some(container_text(ctx, t)), None),
             };
             EnvVar {

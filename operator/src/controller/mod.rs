@@ -52,12 +52,14 @@ mod prune;
 mod reconcile;
 mod report;
 mod reset;
+mod rotate;
 mod status;
 #[cfg(test)]
 mod tests;
 mod write;
 
 pub use reset::ANNOTATION_LAST_RESET;
+pub use rotate::{ANNOTATION_LAST_ROTATE, ANNOTATION_ROTATE};
 
 pub use error::Error;
 pub use metrics::Metrics;
