@@ -25,7 +25,8 @@ fn err(message: impl Into<String>) -> ParityError {
 #[derive(Default)]
 struct Objects {
     secrets: BTreeMap<String, Secret>,
-    services: BTreeMap<String, Service>,
+    /// By the service they front (its label): the ClusterIP one, and the NodePort one.
+    services: BTreeMap<String, Vec<Service>>,
     policies: Vec<NetworkPolicy>,
     workloads: Vec<Workload>,
 }
@@ -65,9 +66,8 @@ fn parse(stream: &str) -> Result<Objects, ParityError> {
             }
             "Service" => {
                 let s: Service = serde_json::from_value(value).map_err(typed)?;
-                objects
-                    .services
-                    .insert(s.metadata.name.clone().unwrap_or_default(), s);
+                let service = service_label(&s.metadata.labels).unwrap_or_default();
+                objects.services.entry(service).or_default().push(s);
             }
             "NetworkPolicy" => objects
                 .policies
@@ -287,7 +287,8 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
             .flatten()
             .map(|p| p.container_port as u16)
             .collect();
-        if let Some(service) = objects.services.get(&workload.service) {
+        let fronts = objects.services.get(&workload.service);
+        for service in fronts.into_iter().flatten() {
             for port in service.spec.iter().flat_map(|s| s.ports.iter().flatten()) {
                 let Some(node_port) = port.node_port else {
                     continue;

@@ -3,7 +3,8 @@
 //!
 //! The fake keeps objects as JSON by path, answers get / list (label selectors of the form
 //! `k=v`) / server-side apply / status apply / delete / Event creation, marks applied
-//! workloads ready, and records every request. Paths listed in `fail` are answered 500.
+//! workloads ready, and records every request. Paths listed in `fail` are answered 500; a
+//! Service asking for a node port another Service holds is answered 422, as the API server does.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -102,6 +103,11 @@ impl FakeApi {
         self.state().objects.get(&path(resource, name)).cloned()
     }
 
+    /// Removes the object at `path`; whether there was one.
+    pub(crate) fn remove(&self, path: &str) -> bool {
+        self.state().objects.remove(path).is_some()
+    }
+
     /// Gives the workload at `resource`/`name` `status` when it is applied (instead of ready).
     pub(crate) fn status_on_apply(&self, resource: &str, name: &str, status: Value) {
         self.state().statuses.insert(path(resource, name), status);
@@ -158,10 +164,20 @@ impl FakeApi {
             Method::GET if collection => {
                 let selector = selector(&query);
                 let prefix = format!("{path}/");
+                // A list of every namespace (`/api/v1/services`): `…/namespaces/*/services/x`.
+                let (group, plural) = path.rsplit_once('/').unwrap_or_default();
+                let everywhere = |p: &str| {
+                    !path.contains("/namespaces/")
+                        && p.starts_with(&format!("{group}/namespaces/"))
+                        && p.rsplit('/').nth(1) == Some(plural)
+                };
                 let items: Vec<Value> = state
                     .objects
                     .iter()
-                    .filter(|(p, _)| p.starts_with(&prefix) && !p[prefix.len()..].contains('/'))
+                    .filter(|(p, _)| {
+                        (p.starts_with(&prefix) && !p[prefix.len()..].contains('/'))
+                            || everywhere(p)
+                    })
                     .filter(|(_, o)| matches(o, &selector))
                     .map(|(_, o)| o.clone())
                     .collect();
@@ -205,6 +221,9 @@ impl State {
                 return status(StatusCode::CONFLICT, "the object has been modified");
             }
         }
+        if let Some(refusal) = self.node_port_taken(path, &body) {
+            return refusal;
+        }
         self.next_version += 1;
         let mut object = body;
         let uid = existing.as_ref().map_or_else(
@@ -226,6 +245,31 @@ impl State {
         }
         self.objects.insert(path.to_string(), object.clone());
         reply(StatusCode::OK, &object)
+    }
+}
+
+impl State {
+    /// The API server's 422 for a Service asking for a node port another Service holds.
+    fn node_port_taken(&self, path: &str, body: &Value) -> Option<Response<Body>> {
+        let ports = body["spec"]["ports"].as_array()?;
+        for (i, port) in ports.iter().enumerate() {
+            let Some(wanted) = port["nodePort"].as_i64() else {
+                continue;
+            };
+            let held = self.objects.iter().any(|(p, o)| {
+                p != path
+                    && p.contains("/services/")
+                    && o["spec"]["ports"]
+                        .as_array()
+                        .is_some_and(|ps| ps.iter().any(|q| q["nodePort"].as_i64() == Some(wanted)))
+            });
+            if held {
+                let name = body["metadata"]["name"].as_str().unwrap_or_default();
+                let message = format!("Service {name:?} is invalid: spec.ports[{i}].nodePort: Invalid value: {wanted}: provided port is already allocated");
+                return Some(status(StatusCode::UNPROCESSABLE_ENTITY, &message));
+            }
+        }
+        None
     }
 }
 
@@ -272,6 +316,7 @@ fn status(code: StatusCode, message: &str) -> Response<Body> {
     let reason = match code {
         StatusCode::NOT_FOUND => "NotFound",
         StatusCode::CONFLICT => "Conflict",
+        StatusCode::UNPROCESSABLE_ENTITY => "Invalid",
         _ => "InternalError",
     };
     reply(

@@ -9,6 +9,7 @@
 //! - `credentials`: the credentials Secret, created once, never garbage-collected.
 //! - `apply`: `Prepared` (rendered) → `Applied` (what the API server returned), in start order.
 //! - `prune`: objects of services no longer rendered.
+//! - `node_ports`: a planned node port someone else holds (`Stalled`, `NodePortTaken`).
 //! - `reset`: the reset annotation, carried out once per value.
 //! - `cleanup`: the finalizer (retained data).
 //! - `status`, `report`: kstatus conditions from what the API server returned, and every Event.
@@ -46,6 +47,7 @@ mod fixtures;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+mod node_ports;
 mod observe;
 mod ownership;
 mod prune;

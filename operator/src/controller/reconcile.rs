@@ -16,7 +16,7 @@ use super::apply::{Prepared, PARALLELISM};
 use super::observe::Observed;
 use super::report::{self, Outcome};
 use super::write::Writer;
-use super::{cleanup, credentials, prune, reset, Context, Error, FINALIZER};
+use super::{cleanup, credentials, node_ports, prune, reset, Context, Error, FINALIZER};
 use crate::render::RenderOptions;
 
 /// The controller's reconcile function.
@@ -103,9 +103,12 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
     if reset.is_none() && !own && reset::data_exists(&writer, &mut observed, &name).await? {
         return Ok(Outcome::CredentialsLost);
     }
-    let applied = prepared
+    let mut applied = prepared
         .apply(&writer, &observed, order, &ctx.metrics)
         .await?;
+    if !applied.taken.is_empty() {
+        node_ports::find_holders(&ctx.client, &mut applied.taken).await;
+    }
     prune::prune(&writer, &observed, &applied, &uid, &ctx.metrics).await?;
     let (written, pruned) = (writer.written(), writer.deleted());
     Ok(Outcome::Applied {
