@@ -10,7 +10,6 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams};
 
-
 use crate::{create, finish, install_crd, serial, stack, wait_for, Operator};
 
 /// One published port (31234, inside the default range: it keeps its number) and two that are
@@ -104,7 +103,13 @@ async fn a_second_stack_whose_planned_node_port_is_taken_is_stalled_naming_it() 
         std::time::Duration::from_secs(60),
         || {
             let services = services.clone();
-            async move { Ok(services.get_opt("web-nodeport").await?.is_none().then_some(())) }
+            async move {
+                Ok(services
+                    .get_opt("web-nodeport")
+                    .await?
+                    .is_none()
+                    .then_some(()))
+            }
         },
     )
     .await

@@ -142,6 +142,10 @@ impl FakeApi {
         let method = request.method().clone();
         let path = request.uri().path().to_string();
         let query = request.uri().query().unwrap_or_default().to_string();
+        let merge = request
+            .headers()
+            .get("content-type")
+            .is_some_and(|t| t.as_bytes().starts_with(b"application/merge-patch"));
         let bytes = request.into_body().collect().await.unwrap().to_bytes();
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let mut state = self.state();
@@ -194,6 +198,18 @@ impl FakeApi {
                     return status(StatusCode::NOT_FOUND, "not found");
                 };
                 object["status"] = body["status"].clone();
+                let object = object.clone();
+                reply(StatusCode::OK, &object)
+            }
+            Method::PATCH if merge => {
+                let Some(object) = state.objects.get_mut(&path) else {
+                    return status(StatusCode::NOT_FOUND, "not found");
+                };
+                let wanted = body["metadata"]["resourceVersion"].clone();
+                if !wanted.is_null() && object["metadata"]["resourceVersion"] != wanted {
+                    return status(StatusCode::CONFLICT, "the object has been modified");
+                }
+                merge_patch(object, &body);
                 let object = object.clone();
                 reply(StatusCode::OK, &object)
             }
@@ -270,6 +286,22 @@ impl State {
             }
         }
         None
+    }
+}
+
+/// RFC 7386 JSON merge patch.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+        (target, patch) => *target = patch.clone(),
     }
 }
 

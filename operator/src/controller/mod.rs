@@ -12,6 +12,7 @@
 //! - `node_ports`: a planned node port someone else holds (`Stalled`, `NodePortTaken`).
 //! - `reset`: the reset annotation, carried out once per value.
 //! - `cleanup`: the finalizer (retained data).
+//! - `wake`: what wakes a reconcile (not a status write); the finalizer added in the same pass.
 //! - `status`, `report`: kstatus conditions from what the API server returned, and every Event.
 //! - [`metrics`], [`http`]: `/metrics`, `/livez`, `/readyz`.
 //! - [`leader`]: the Lease that makes one replica of several the writer.
@@ -33,7 +34,7 @@ use kube::core::DeserializeGuard;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
-use kube::runtime::{wait, watcher, WatchStreamExt};
+use kube::runtime::{wait, watcher, PredicateConfig, WatchStreamExt};
 use kube::{Api, Client, CustomResourceExt, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tracing::{info, warn};
@@ -57,6 +58,7 @@ mod reset;
 mod status;
 #[cfg(test)]
 mod tests;
+mod wake;
 mod write;
 
 pub use reset::ANNOTATION_LAST_RESET;
@@ -202,7 +204,8 @@ pub async fn run(ctx: Arc<Context>, options: &Options) {
         .default_backoff()
         .modify(|stack| stack.managed_fields_mut().clear())
         .reflect(writer)
-        .applied_objects();
+        .applied_objects()
+        .predicate_filter(wake::wake_hash, PredicateConfig::default());
         Controller::for_stream(stacks, reader)
             .owns(api::<Secret>(&client, ns), owned_config())
             .owns(api::<NetworkPolicy>(&client, ns), owned_config())

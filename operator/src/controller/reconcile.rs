@@ -16,7 +16,7 @@ use super::apply::{Prepared, PARALLELISM};
 use super::observe::Observed;
 use super::report::{self, Outcome};
 use super::write::Writer;
-use super::{cleanup, credentials, node_ports, prune, reset, Context, Error, FINALIZER};
+use super::{cleanup, credentials, node_ports, prune, reset, wake, Context, Error, FINALIZER};
 use crate::render::RenderOptions;
 
 /// The controller's reconcile function.
@@ -43,6 +43,7 @@ pub(crate) async fn reconcile(
             .namespace()
             .ok_or_else(|| Error::NoNamespace(stack.name_any()))?;
         let api = Api::<DevStack>::namespaced(ctx.client.clone(), &namespace);
+        let stack = wake::with_finalizer(&api, stack).await?;
         let result = finalizer(&api, FINALIZER, Arc::new(stack), |event| async {
             match event {
                 FinalizerEvent::Apply(stack) => apply(&stack, &ctx).await,

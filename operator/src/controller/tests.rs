@@ -323,3 +323,34 @@ async fn a_planned_node_port_held_by_someone_else_stalls_the_stack_naming_it() {
     assert_eq!(node_port["spec"]["ports"][0]["nodePort"], 30344);
     assert_eq!(condition(&fake.stored_stack("demo"), "Ready").0, "True");
 }
+
+#[tokio::test]
+async fn a_new_stack_gets_the_finalizer_and_is_applied_in_the_same_pass() {
+    let (fake, ctx) = FakeApi::start();
+    let mut stack = devstack(SMALL);
+    stack.metadata.finalizers = None;
+    let action = reconcile(fake.stack(stack), ctx).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(600)));
+    let requests = fake.take_requests();
+    let patches: Vec<&Recorded> = requests
+        .iter()
+        .filter(|r| r.method == http::Method::PATCH && r.path.ends_with("/devstacks/demo"))
+        .collect();
+    assert_eq!(patches.len(), 1, "one finalizer write");
+    assert_eq!(
+        patches[0].body["metadata"]["finalizers"],
+        json!(["devstack.dev/cleanup"])
+    );
+    assert_eq!(patches[0].body["metadata"]["resourceVersion"], "1");
+    let stored = fake.stored_stack("demo");
+    assert_eq!(
+        stored.metadata.finalizers,
+        Some(vec!["devstack.dev/cleanup".to_string()])
+    );
+    assert_eq!(
+        condition(&stored, "Ready").0,
+        "True",
+        "applied in the same pass"
+    );
+    assert!(fake.get("apps/v1/deployments", "api").is_some());
+}
