@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, Probe, Secret, Serv
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{cpu, pair, start_grace, NormService, Normalized, ParityError};
+use super::{cpu, pair, start_grace, startup_window, NormService, Normalized, ParityError};
 
 fn err(message: impl Into<String>) -> ParityError {
     ParityError::ReadBack {
@@ -324,12 +324,8 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
             norm.health = Some(probe_description(ready, container));
             let interval = ready.period_seconds.unwrap_or(10) as u32;
             let retries = ready.failure_threshold.unwrap_or(3) as u32;
-            let startup_threshold = container
-                .startup_probe
-                .as_ref()
-                .and_then(|p| p.failure_threshold)
-                .unwrap_or(retries as i32) as u32;
-            let grace = startup_threshold.saturating_sub(retries) * interval;
+            let window = startup_window(container.startup_probe.as_ref(), retries, interval);
+            let grace = window.saturating_sub(retries * interval);
             norm.health_timing = Some([
                 interval,
                 ready.timeout_seconds.unwrap_or(1) as u32,
