@@ -12,6 +12,7 @@
 //! - `node_ports`: a planned node port someone else holds (`Stalled`, `NodePortTaken`).
 //! - `reset`: the reset annotation, carried out once per value.
 //! - `cleanup`: the finalizer (retained data).
+//! - `triggers`: the owned-object watches that wake a stack (readiness, edits, deletions).
 //! - `wake`: what wakes a reconcile (not a status write); the finalizer added in the same pass.
 //! - `status`, `report`: kstatus conditions from what the API server returned, and every Event.
 //! - [`metrics`], [`http`]: `/metrics`, `/livez`, `/readyz`.
@@ -30,7 +31,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::ListParams;
-use kube::core::DeserializeGuard;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
@@ -58,6 +59,7 @@ mod reset;
 mod status;
 #[cfg(test)]
 mod tests;
+mod triggers;
 mod wake;
 mod write;
 
@@ -65,8 +67,6 @@ pub use reset::ANNOTATION_LAST_RESET;
 
 pub use error::Error;
 pub use metrics::Metrics;
-
-use crate::render::LABEL_STACK;
 
 /// Field manager of every write the operator makes.
 pub const FIELD_MANAGER: &str = "devstack-operator";
@@ -167,12 +167,6 @@ pub async fn wait_for_crd(client: &Client) -> Result<(), wait::Error> {
     Ok(())
 }
 
-fn owned_config() -> watcher::Config {
-    // Only objects the renderer labels belong to a stack; the rest of the namespace is not
-    // watched (less memory, fewer wake-ups).
-    watcher::Config::default().labels(LABEL_STACK)
-}
-
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + DeserializeOwned,
@@ -207,11 +201,17 @@ pub async fn run(ctx: Arc<Context>, options: &Options) {
         .applied_objects()
         .predicate_filter(wake::wake_hash, PredicateConfig::default());
         Controller::for_stream(stacks, reader)
-            .owns(api::<Secret>(&client, ns), owned_config())
-            .owns(api::<NetworkPolicy>(&client, ns), owned_config())
-            .owns(api::<Service>(&client, ns), owned_config())
-            .owns(api::<Deployment>(&client, ns), owned_config())
-            .owns(api::<StatefulSet>(&client, ns), owned_config())
+            .owns_stream(triggers::metadata(api::<PartialObjectMeta<Secret>>(
+                &client, ns,
+            )))
+            .owns_stream(triggers::metadata(api::<PartialObjectMeta<NetworkPolicy>>(
+                &client, ns,
+            )))
+            .owns_stream(triggers::metadata(api::<PartialObjectMeta<Service>>(
+                &client, ns,
+            )))
+            .owns_stream(triggers::workloads(api::<Deployment>(&client, ns)))
+            .owns_stream(triggers::workloads(api::<StatefulSet>(&client, ns)))
             .with_config(
                 controller::Config::default()
                     .concurrency(options.concurrency)

@@ -16,9 +16,15 @@ use super::apply::Applied;
 use super::status::{self, Phase};
 use super::{node_ports, Context, Error};
 
-/// How often a Ready stack is checked again without any watch event (drift of objects the
-/// watches do not see, such as a deleted claim).
-const RESYNC: Duration = Duration::from_secs(600);
+/// How often a Ready stack is checked again without any watch event: a safety net only. The
+/// watches see every change of what the reconcile writes (edits, deletions; a watch that
+/// restarts relists, and a changed object then wakes its stack), so the resync catches only
+/// what they cannot: a missed event, a deleted claim. Each resync of an unchanged stack costs
+/// its reads (5 LISTs, from the API server's watch cache) and no write; at 1,000 stacks
+/// every 30 minutes that is ≈ 0.6 reconciles and ≈ 3 LISTs per second, spread over time
+/// (each stack's clock starts at its own last reconcile), against ≈ 8 per second every 10
+/// minutes before.
+pub(crate) const RESYNC: Duration = Duration::from_secs(1800);
 /// How often a stack that is not Ready yet is checked again without any watch event.
 const PROGRESS_CHECK: Duration = Duration::from_secs(30);
 /// How often a stack waiting for a reset's deletions is checked again.

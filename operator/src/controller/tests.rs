@@ -117,7 +117,7 @@ async fn an_unchanged_stack_costs_no_write() {
     );
 
     let action = reconcile(fake.stack(stack), ctx).await.unwrap();
-    assert_eq!(action, Action::requeue(Duration::from_secs(600)));
+    assert_eq!(action, Action::requeue(super::report::RESYNC));
     let writes: Vec<String> = fake
         .take_requests()
         .iter()
@@ -318,7 +318,7 @@ async fn a_planned_node_port_held_by_someone_else_stalls_the_stack_naming_it() {
     assert!(fake.remove(&freed));
     let stack_now = fake.stored_stack("demo");
     let action = reconcile(fake.stack(stack_now), ctx).await.unwrap();
-    assert_eq!(action, Action::requeue(Duration::from_secs(600)));
+    assert_eq!(action, Action::requeue(super::report::RESYNC));
     let node_port = fake.get("services", "db-nodeport").unwrap();
     assert_eq!(node_port["spec"]["ports"][0]["nodePort"], 30344);
     assert_eq!(condition(&fake.stored_stack("demo"), "Ready").0, "True");
@@ -330,7 +330,7 @@ async fn a_new_stack_gets_the_finalizer_and_is_applied_in_the_same_pass() {
     let mut stack = devstack(SMALL);
     stack.metadata.finalizers = None;
     let action = reconcile(fake.stack(stack), ctx).await.unwrap();
-    assert_eq!(action, Action::requeue(Duration::from_secs(600)));
+    assert_eq!(action, Action::requeue(super::report::RESYNC));
     let requests = fake.take_requests();
     let patches: Vec<&Recorded> = requests
         .iter()
