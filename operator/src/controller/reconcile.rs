@@ -54,6 +54,8 @@ pub(crate) async fn reconcile(
         .map_err(|e| Error::Finalizer(Box::new(e)));
         if result.is_ok() {
             ctx.clear_failures(&ObjectRef::from_obj(guard.as_ref()));
+            ctx.metrics
+                .stack_reconciled(format!("{namespace}/{}", guard.name_any()));
         }
         result
     }
