@@ -3,7 +3,8 @@
 //! Every decision is already in the plan; this crate only spells it the Kubernetes way
 //! (the Compose renderer spells the same plan the Docker way, and `devstack parity` checks
 //! that both say the same thing). Output order is deterministic: Secrets, ConfigMaps (files),
-//! NetworkPolicies, Services, then workloads, each group by name.
+//! NetworkPolicies, Services (each service's ClusterIP Service, then its NodePort one), then
+//! workloads, each group by service name.
 //!
 //! Only services active under the plan's profiles are rendered.
 //!
@@ -230,7 +231,7 @@ pub fn render_with(
     );
     objects.extend(
         plan.active_services()
-            .map(|s| service::render(&ctx, s))
+            .flat_map(|s| service::render(&ctx, s))
             .map(K8sObject::Service),
     );
     objects.extend(plan.active_services().map(|s| workload::render(&ctx, s)));

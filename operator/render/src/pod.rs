@@ -353,9 +353,11 @@ mod tests {
             (Some("http"), 8080, Some("TCP"))
         );
         assert_eq!(c.readiness_probe.as_ref().unwrap().period_seconds, Some(5));
+        let startup = c.startup_probe.as_ref().unwrap();
+        // The start window (5 retries + ceil(12 / 5) = 3) x 5 s, tried every second.
         assert_eq!(
-            c.startup_probe.as_ref().unwrap().failure_threshold,
-            Some(5 + 3)
+            (startup.period_seconds, startup.failure_threshold),
+            (Some(1), Some((5 + 3) * 5))
         );
     }
 }
