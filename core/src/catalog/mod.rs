@@ -18,6 +18,7 @@ mod graph;
 mod messaging;
 mod observability;
 mod postgres;
+mod s3gateway;
 mod search;
 mod storage;
 pub mod url;
@@ -410,6 +411,7 @@ pub static ENTRIES: &[CatalogEntry] = &[
     cache::REDIS,
     postgres::TIMESCALEDB,
     cache::VALKEY,
+    s3gateway::VERSITYGW,
     vector::WEAVIATE,
 ];
 

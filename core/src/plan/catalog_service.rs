@@ -96,6 +96,8 @@ pub(super) fn shape(
             service: input.name.to_string(),
             name: def.name.to_string(),
             length: def.length,
+            alphabet: crate::app::Alphabet::Alphanumeric,
+            app: false,
         })
         .collect();
     check_declared(&parts, &secrets, path, errors);

@@ -30,14 +30,9 @@ pub(super) fn shape(input: &ServiceInput, errors: &mut ValidationErrors) -> Opti
         );
     }
     let replicas = shape::replicas(spec, path, errors);
+    // More replicas with a host port fan out into services of one replica each (`fanout`).
     let port_specs = spec.ports.as_deref().unwrap_or_default();
     let workload = storage::custom_workload(spec, replicas, path, errors);
-    if replicas > 1 && port_specs.iter().any(|p| p.host_port.is_some()) {
-        errors.push(
-            format!("{path}.replicas"),
-            "a host port can be bound by one replica only; remove hostPort or use replicas: 1",
-        );
-    }
     let ports = ports::custom(port_specs, path, errors);
     let health = match &spec.healthcheck {
         Some(h) => health::custom(h, &ports, &format!("{path}.healthcheck"), errors),
@@ -113,7 +108,6 @@ mod tests {
                 "spec.services.api.image",
                 "spec.services.api.version",
                 "spec.services.api.hostPorts",
-                "spec.services.api.replicas"
             ]
         );
     }
