@@ -16,7 +16,7 @@ use kube::Api;
 use super::credentials::{self, Credentials};
 use super::error::Error;
 use super::node_ports::{self, TakenPort};
-use super::observe::{Observed, OwnedKind};
+use super::observe::{self, Observed, OwnedKind};
 use super::ownership::Claim;
 use super::status::{self, ServiceOutcome};
 use super::write::{Tie, Writer};
@@ -204,8 +204,9 @@ async fn workload_outcome(
     let create = waiting_for.is_empty();
     let (exists, ready, refused) = match workload {
         K8sObject::Deployment(d) => {
-            let live = observed.get::<Deployment>(object_name(&d));
-            let live = match (live, create) {
+            let live =
+                live_or_read::<Deployment>(writer, observed, object_name(&d), create).await?;
+            let live = match (live.as_ref(), create) {
                 (None, false) => None,
                 (live, _) => Some(writer.apply(d, live, Tie::Owned, false).await?),
             };
@@ -217,8 +218,9 @@ async fn workload_outcome(
             (live.is_some(), ready, refused)
         }
         K8sObject::StatefulSet(s) => {
-            let live = observed.get::<StatefulSet>(object_name(&s));
-            let live = match (live, create) {
+            let live =
+                live_or_read::<StatefulSet>(writer, observed, object_name(&s), create).await?;
+            let live = match (live.as_ref(), create) {
                 (None, false) => None,
                 (live, _) => Some(writer.apply(s, live, Tie::Owned, false).await?),
             };
@@ -240,6 +242,24 @@ async fn workload_outcome(
         waiting_for,
         refused,
     })
+}
+
+/// The live workload `name`: as observed, else (when it is about to be created and was held
+/// back from the reads at the start) read by name now, so a same-named object of someone
+/// else's is refused by the write path instead of written over.
+async fn live_or_read<K: OwnedKind>(
+    writer: &Writer<'_>,
+    observed: &Observed,
+    name: &str,
+    create: bool,
+) -> Result<Option<K>, Error> {
+    if let Some(live) = observed.get::<K>(name) {
+        return Ok(Some(live.clone()));
+    }
+    if !create || observed.was_read(&K::kind(&()), name) {
+        return Ok(None);
+    }
+    observe::read_one::<K>(writer.client(), writer.namespace(), name).await
 }
 
 /// The message of the latest `FailedCreate` Event of StatefulSet `name` (pods refused, e.g.
