@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use devstack_core::conventions::LABEL_STACK;
 use devstack_core::plan::StackPlan;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::ListParams;
 use kube::{Api, Client};
@@ -67,6 +67,7 @@ async fn read_live(client: &Client, plan: &StackPlan) -> Result<String, ParityEr
     docs.extend(list::<StatefulSet>(client, ns, &by_stack).await?);
     docs.extend(list::<Deployment>(client, ns, &by_stack).await?);
     docs.extend(list::<Service>(client, ns, &by_stack).await?);
+    docs.extend(list::<ConfigMap>(client, ns, &by_stack).await?);
     docs.extend(list::<NetworkPolicy>(client, ns, &by_stack).await?);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
     let get = |name: String| {

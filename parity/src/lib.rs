@@ -12,8 +12,10 @@ use serde::Serialize;
 
 pub mod cluster;
 mod compose;
+mod files;
 mod k8s;
 pub mod live;
+mod live_files;
 mod markers;
 
 pub use markers::{replace_secret_values, secret_marker, secret_markers};
@@ -89,6 +91,10 @@ pub struct NormService {
     pub volumes: BTreeMap<String, u64>,
     /// Writable paths on a read-only root.
     pub writable_paths: BTreeSet<String>,
+    /// Container paths of the service's files (read-only mounts).
+    pub files: BTreeSet<String>,
+    /// Digest of the files' paths, modes and bytes.
+    pub files_hash: Option<String>,
     /// uid:gid, when set.
     pub user: Option<String>,
     /// Dropped capabilities.
@@ -354,6 +360,10 @@ pub fn compare(
                 &(&d.volumes, &d.writable_paths),
                 volume_note,
             ),
+        );
+        push(
+            "files",
+            same_or(&(&k.files, &k.files_hash), &(&d.files, &d.files_hash), None),
         );
         push(
             "security",

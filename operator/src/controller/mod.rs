@@ -27,7 +27,7 @@ use devstack_core::plan::{NodePortRange, PlanOptions, StackPlan};
 use devstack_core::types::DevStack;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::NamespaceResourceScope;
@@ -58,6 +58,7 @@ mod prune;
 mod reconcile;
 mod report;
 mod reset;
+mod rotate;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -66,6 +67,7 @@ mod wake;
 mod write;
 
 pub use reset::ANNOTATION_LAST_RESET;
+pub use rotate::{ANNOTATION_LAST_ROTATE, ANNOTATION_ROTATE};
 
 pub use error::Error;
 pub use metrics::Metrics;
@@ -124,6 +126,8 @@ impl Context {
                 profiles: None,
                 image_overrides: options.image_overrides.clone(),
                 node_ports: options.node_ports,
+                // The operator cannot read the user's machine: `source` files are refused.
+                file_sources: None,
             },
             metrics,
             failures: Mutex::new(HashMap::new()),
@@ -204,6 +208,9 @@ pub async fn run(ctx: Arc<Context>, options: &Options) {
         .predicate_filter(wake::wake_hash, PredicateConfig::default());
         Controller::for_stream(stacks, reader)
             .owns_stream(triggers::metadata(api::<PartialObjectMeta<Secret>>(
+                &client, ns,
+            )))
+            .owns_stream(triggers::metadata(api::<PartialObjectMeta<ConfigMap>>(
                 &client, ns,
             )))
             .owns_stream(triggers::metadata(api::<PartialObjectMeta<NetworkPolicy>>(

@@ -82,6 +82,9 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
         Ok(plan) => plan,
         Err(errors) => return Ok(Outcome::Invalid(errors.to_string())),
     };
+    if let Some(problem) = super::rotate::check(stack, &plan) {
+        return Ok(Outcome::Invalid(problem));
+    }
     let (namespace, name) = (stack.namespace().unwrap_or_default(), stack.name_any());
     plan.namespace = Some(namespace.clone());
     let owner = stack

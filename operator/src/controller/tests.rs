@@ -268,6 +268,67 @@ async fn retained_data_without_its_credentials_is_never_given_new_ones() {
 }
 
 #[tokio::test]
+async fn a_rotation_replaces_one_app_secret_once_and_rolls_its_consumer() {
+    let (fake, ctx) = FakeApi::start();
+    let services =
+        "    db: {type: postgres}\n    api: {image: 'a:1', secrets: [JWT_SECRET, OTHER]}\n";
+    reconcile(fake.stack(devstack(services)), ctx.clone())
+        .await
+        .unwrap();
+    let before = fake.get("secrets", "demo-credentials").unwrap();
+    let template = |fake: &FakeApi| {
+        fake.get("apps/v1/deployments", "api").unwrap()["spec"]["template"]["metadata"]
+            ["annotations"]["devstack.dev/app-secrets-hash"]
+            .clone()
+    };
+    let hash = template(&fake);
+    assert!(hash.is_string(), "the consumer carries the hash");
+    let mut stack = fake.stored_stack("demo");
+    stack
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(super::ANNOTATION_ROTATE.into(), "1:api.JWT_SECRET".into());
+    reconcile(fake.stack(stack), ctx.clone()).await.unwrap();
+    let after = fake.get("secrets", "demo-credentials").unwrap();
+    let data = |s: &serde_json::Value, k: &str| s["data"][k].clone();
+    assert_ne!(
+        data(&after, "DEVSTACK_API_JWT_SECRET"),
+        data(&before, "DEVSTACK_API_JWT_SECRET")
+    );
+    for kept in ["DEVSTACK_API_OTHER", "DEVSTACK_DB_PASSWORD"] {
+        assert_eq!(data(&after, kept), data(&before, kept), "{kept}");
+    }
+    assert_eq!(
+        after["metadata"]["annotations"]["devstack.dev/last-rotate"],
+        "1:api.JWT_SECRET"
+    );
+    assert_ne!(template(&fake), hash, "the consumer rolls out");
+    // Done once: the same value again (a restore, a requeue) changes nothing.
+    let stack = fake.stored_stack("demo");
+    reconcile(fake.stack(stack), ctx.clone()).await.unwrap();
+    assert_eq!(
+        fake.get("secrets", "demo-credentials").unwrap()["data"],
+        after["data"]
+    );
+    // An unknown target is Stalled, naming the field.
+    let mut stack = fake.stored_stack("demo");
+    stack
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(super::ANNOTATION_ROTATE.into(), "2:db.password".into());
+    reconcile(fake.stack(stack), ctx).await.unwrap();
+    let (status, _, message) = condition(&fake.stored_stack("demo"), "Stalled");
+    assert_eq!(status, "True");
+    assert!(message.contains("devstack.dev/rotate"), "{message}");
+    assert_eq!(
+        fake.get("secrets", "demo-credentials").unwrap()["data"],
+        after["data"]
+    );
+}
+
+#[tokio::test]
 async fn a_planned_node_port_held_by_someone_else_stalls_the_stack_naming_it() {
     let (fake, ctx) = FakeApi::start();
     // Another team's Service holds 30344, where host port 5432 lands.
