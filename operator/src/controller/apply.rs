@@ -227,11 +227,10 @@ async fn workload_outcome(
                 (live, _) => Some(writer.apply(s, live, Tie::Owned, false).await?),
             };
             let ready = live.as_ref().is_some_and(status::statefulset_ready);
-            // No pod at all: the StatefulSet controller says why only in an Event.
+            // No pod at all although the StatefulSet controller has seen this generation: it
+            // says why only in an Event (a StatefulSet it has not handled yet is not read about).
             let refused = match &live {
-                Some(s) if !ready && s.status.as_ref().map_or(0, |st| st.replicas) == 0 => {
-                    failed_create(writer, object_name(s)).await
-                }
+                Some(s) if !ready && no_pod_seen(s) => failed_create(writer, object_name(s)).await,
                 _ => None,
             };
             (live.is_some(), ready, refused)
@@ -262,6 +261,16 @@ async fn live_or_read<K: OwnedKind>(
         return Ok(None);
     }
     observe::read_one::<K>(writer.client(), writer.namespace(), name).await
+}
+
+/// Whether the StatefulSet controller handled the current generation and made no pod.
+fn no_pod_seen(s: &StatefulSet) -> bool {
+    s.status.as_ref().is_some_and(|st| {
+        st.replicas == 0
+            && st
+                .observed_generation
+                .is_some_and(|g| Some(g) >= s.metadata.generation)
+    })
 }
 
 /// The message of the latest `FailedCreate` Event of StatefulSet `name` (pods refused, e.g.

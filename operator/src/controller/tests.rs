@@ -472,3 +472,28 @@ async fn a_held_back_workload_is_read_only_when_it_is_created() {
         .unwrap();
     assert!(fake.get("apps/v1/deployments", "api").is_some());
 }
+
+#[tokio::test]
+async fn a_statefulset_not_yet_handled_costs_no_event_list() {
+    let (fake, ctx) = FakeApi::start();
+    let events = |requests: &[Recorded]| {
+        requests
+            .iter()
+            .filter(|r| r.method == http::Method::GET && r.path.ends_with("/events"))
+            .count()
+    };
+    // Just created: the StatefulSet controller has not written a status yet.
+    fake.status_on_apply("apps/v1/statefulsets", "db", json!({}));
+    reconcile(fake.stack(devstack(SMALL)), ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(events(&fake.take_requests()), 0);
+    // Handled, and no pod: the reason is looked up in its Events.
+    let mut db = fake.get("apps/v1/statefulsets", "db").unwrap();
+    db["status"] = json!({"observedGeneration": 1, "replicas": 0});
+    fake.put("apps/v1/statefulsets", db);
+    reconcile(fake.stack(fake.stored_stack("demo")), ctx)
+        .await
+        .unwrap();
+    assert_eq!(events(&fake.take_requests()), 1);
+}
