@@ -16,7 +16,7 @@ use kube::Api;
 use super::credentials::{self, Credentials};
 use super::error::Error;
 use super::node_ports::{self, TakenPort};
-use super::observe::{Observed, OwnedKind};
+use super::observe::{self, Observed, OwnedKind};
 use super::ownership::Claim;
 use super::status::{self, ServiceOutcome};
 use super::write::{Tie, Writer};
@@ -206,8 +206,9 @@ async fn workload_outcome(
     let create = waiting_for.is_empty();
     let (exists, ready, refused) = match workload {
         K8sObject::Deployment(d) => {
-            let live = observed.get::<Deployment>(object_name(&d));
-            let live = match (live, create) {
+            let live =
+                live_or_read::<Deployment>(writer, observed, object_name(&d), create).await?;
+            let live = match (live.as_ref(), create) {
                 (None, false) => None,
                 (live, _) => Some(writer.apply(d, live, Tie::Owned, false).await?),
             };
@@ -219,17 +220,17 @@ async fn workload_outcome(
             (live.is_some(), ready, refused)
         }
         K8sObject::StatefulSet(s) => {
-            let live = observed.get::<StatefulSet>(object_name(&s));
-            let live = match (live, create) {
+            let live =
+                live_or_read::<StatefulSet>(writer, observed, object_name(&s), create).await?;
+            let live = match (live.as_ref(), create) {
                 (None, false) => None,
                 (live, _) => Some(writer.apply(s, live, Tie::Owned, false).await?),
             };
             let ready = live.as_ref().is_some_and(status::statefulset_ready);
-            // No pod at all: the StatefulSet controller says why only in an Event.
+            // No pod at all although the StatefulSet controller has seen this generation: it
+            // says why only in an Event (a StatefulSet it has not handled yet is not read about).
             let refused = match &live {
-                Some(s) if !ready && s.status.as_ref().map_or(0, |st| st.replicas) == 0 => {
-                    failed_create(writer, object_name(s)).await
-                }
+                Some(s) if !ready && no_pod_seen(s) => failed_create(writer, object_name(s)).await,
                 _ => None,
             };
             (live.is_some(), ready, refused)
@@ -241,6 +242,34 @@ async fn workload_outcome(
         ready,
         waiting_for,
         refused,
+    })
+}
+
+/// The live workload `name`: as observed, else (when it is about to be created and was held
+/// back from the reads at the start) read by name now, so a same-named object of someone
+/// else's is refused by the write path instead of written over.
+async fn live_or_read<K: OwnedKind>(
+    writer: &Writer<'_>,
+    observed: &Observed,
+    name: &str,
+    create: bool,
+) -> Result<Option<K>, Error> {
+    if let Some(live) = observed.get::<K>(name) {
+        return Ok(Some(live.clone()));
+    }
+    if !create || observed.was_read(&K::kind(&()), name) {
+        return Ok(None);
+    }
+    observe::read_one::<K>(writer.client(), writer.namespace(), name).await
+}
+
+/// Whether the StatefulSet controller handled the current generation and made no pod.
+fn no_pod_seen(s: &StatefulSet) -> bool {
+    s.status.as_ref().is_some_and(|st| {
+        st.replicas == 0
+            && st
+                .observed_generation
+                .is_some_and(|g| Some(g) >= s.metadata.generation)
     })
 }
 

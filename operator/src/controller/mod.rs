@@ -4,6 +4,7 @@
 //!
 //! - `reconcile`: the steps above (a short function over the step modules) and the start order.
 //! - `observe`: the stack's live objects, listed once per reconcile.
+//! - `held`: workloads held back for their dependencies, read only when they are created.
 //! - `ownership`: which objects are the stack's own; everything else is a `Conflict`.
 //! - `write`: the single write path (server-side apply, deletion by uid) of every step.
 //! - `credentials`: the credentials Secret, created once, never garbage-collected.
@@ -46,6 +47,7 @@ mod credentials;
 mod error;
 #[cfg(test)]
 mod fixtures;
+mod held;
 pub mod http;
 pub mod leader;
 pub mod metrics;

@@ -7,7 +7,7 @@
 //! label is someone else's, and is reported instead of written. At 1,000 stacks this keeps a
 //! reconcile at a few round trips instead of two sequential requests per object.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
 use futures::TryFutureExt;
@@ -74,6 +74,8 @@ pub(crate) struct Observed {
     statefulsets: BTreeMap<String, StatefulSet>,
     /// Claims are listed only when needed ([`Observed::list_claims`]).
     claims: BTreeMap<String, PersistentVolumeClaim>,
+    /// `(kind, name)` of every rendered object read by name (found or not).
+    read: BTreeSet<(String, String)>,
 }
 
 impl Observed {
@@ -96,6 +98,7 @@ impl Observed {
             deployments,
             statefulsets,
             claims: BTreeMap::new(),
+            read: BTreeSet::new(),
         })
     }
 
@@ -136,13 +139,20 @@ impl Observed {
         K::of(self)
     }
 
+    /// Whether `kind`/`name` was read by name in this reconcile.
+    pub(crate) fn was_read(&self, kind: &str, name: &str) -> bool {
+        self.read.contains(&(kind.to_string(), name.to_string()))
+    }
+
     /// Reads by name every object of `rendered` the lists did not return (at most
-    /// `parallelism` requests in flight).
+    /// `parallelism` requests in flight), but the workloads named in `held_back`: they are not
+    /// created in this pass, and are read just before they are ([`read_one`]).
     pub(crate) async fn read_missing(
         &mut self,
         client: &Client,
         namespace: &str,
         rendered: &[K8sObject],
+        held_back: &BTreeSet<String>,
         parallelism: usize,
     ) -> Result<(), Error> {
         use futures::{FutureExt, StreamExt};
@@ -150,6 +160,11 @@ impl Observed {
         let mut reads: Vec<Read<'_>> = Vec::new();
         for object in rendered {
             let name = object.name().to_string();
+            let workload = matches!(object, K8sObject::Deployment(_) | K8sObject::StatefulSet(_));
+            if workload && held_back.contains(&name) {
+                continue;
+            }
+            let kind = object.kind();
             let client = client.clone();
             let read = match object {
                 K8sObject::Secret(_) if self.get::<Secret>(&name).is_none() => {
@@ -184,6 +199,7 @@ impl Observed {
                 }
                 _ => continue,
             };
+            self.read.insert((kind.to_string(), name_of(object)));
             reads.push(read);
         }
         let found: Vec<Option<Found>> = futures::stream::iter(reads)
@@ -209,6 +225,21 @@ impl Observed {
         let name = object.meta().name.clone().unwrap_or_default();
         K::of_mut(self).insert(name, object);
     }
+}
+
+fn name_of(object: &K8sObject) -> String {
+    object.name().to_string()
+}
+
+/// The object `name` of kind `K`, read by name (a workload about to be created that was held
+/// back when the reconcile began: a same-named object of someone else's is refused, never
+/// written).
+pub(crate) async fn read_one<K: OwnedKind>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<K>, Error> {
+    read::<K>(client.clone(), namespace, name.to_string()).await
 }
 
 /// An object read by name.

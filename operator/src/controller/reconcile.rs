@@ -16,7 +16,9 @@ use super::apply::{Prepared, PARALLELISM};
 use super::observe::Observed;
 use super::report::{self, Outcome};
 use super::write::Writer;
-use super::{cleanup, credentials, node_ports, prune, reset, wake, Context, Error, FINALIZER};
+use super::{
+    cleanup, credentials, held, node_ports, prune, reset, wake, Context, Error, FINALIZER,
+};
 use crate::render::RenderOptions;
 
 /// The controller's reconcile function.
@@ -95,9 +97,16 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
     let (reset, own) = (found.reset, found.own);
     let order = plan.start_order();
     let gpu_fallback = !super::gpu_offered(&ctx.client, &plan).await?;
+    let held_back = held::held_back(stack, &plan, &observed);
     let prepared = Prepared::render(plan, found.credentials, RenderOptions { gpu_fallback })?;
     observed
-        .read_missing(&ctx.client, &namespace, prepared.objects(), PARALLELISM)
+        .read_missing(
+            &ctx.client,
+            &namespace,
+            prepared.objects(),
+            &held_back,
+            PARALLELISM,
+        )
         .await?;
     let conflicts = prepared.conflicts(&observed, &writer);
     if !conflicts.is_empty() {

@@ -415,3 +415,85 @@ async fn a_new_stack_gets_the_finalizer_and_is_applied_in_the_same_pass() {
     );
     assert!(fake.get("apps/v1/deployments", "api").is_some());
 }
+
+#[tokio::test]
+async fn a_held_back_workload_is_read_only_when_it_is_created() {
+    let (fake, ctx) = FakeApi::start();
+    let starting = json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 0, "currentRevision": "r1", "updateRevision": "r1"});
+    fake.status_on_apply("apps/v1/statefulsets", "db", starting);
+    let api_path = path("apps/v1/deployments", "api");
+    let gets_of_api = |requests: &[Recorded]| {
+        requests
+            .iter()
+            .filter(|r| r.method == http::Method::GET && r.path == api_path)
+            .count()
+    };
+    // First pass of the generation: every rendered name is read (api held back).
+    reconcile(fake.stack(devstack(SMALL)), ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(gets_of_api(&fake.take_requests()), 1);
+    assert!(fake.get("apps/v1/deployments", "api").is_none());
+    // Progressing: api still waits for db, and is not read.
+    reconcile(fake.stack(fake.stored_stack("demo")), ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(gets_of_api(&fake.take_requests()), 0);
+    // db turns Ready in this very pass (its drift is repaired, and the server answers Ready);
+    // someone else made an api meanwhile: it is read just before the create and refused.
+    let ready = json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "updatedReplicas": 1, "currentRevision": "r1", "updateRevision": "r1"});
+    fake.status_on_apply("apps/v1/statefulsets", "db", ready);
+    let mut db = fake.get("apps/v1/statefulsets", "db").unwrap();
+    db["spec"]["replicas"] = json!(3);
+    fake.put("apps/v1/statefulsets", db);
+    let theirs = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "api", "namespace": NS, "uid": "uid-theirs", "labels": {"app": "theirs"}},
+        "spec": {"selector": {}, "template": {}}});
+    fake.put("apps/v1/deployments", theirs.clone());
+    let error = reconcile(fake.stack(fake.stored_stack("demo")), ctx.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("Deployment \"api\" is not this stack's own"),
+        "{error}"
+    );
+    let requests = fake.take_requests();
+    assert_eq!(gets_of_api(&requests), 1, "read just before the create");
+    assert!(!object_writes(&requests)
+        .iter()
+        .any(|w| w.ends_with("/deployments/api")));
+    assert_eq!(fake.get("apps/v1/deployments", "api").unwrap(), theirs);
+    // Theirs gone: api is created.
+    assert!(fake.remove(&api_path));
+    reconcile(fake.stack(fake.stored_stack("demo")), ctx)
+        .await
+        .unwrap();
+    assert!(fake.get("apps/v1/deployments", "api").is_some());
+}
+
+#[tokio::test]
+async fn a_statefulset_not_yet_handled_costs_no_event_list() {
+    let (fake, ctx) = FakeApi::start();
+    let events = |requests: &[Recorded]| {
+        requests
+            .iter()
+            .filter(|r| r.method == http::Method::GET && r.path.ends_with("/events"))
+            .count()
+    };
+    // Just created: the StatefulSet controller has not written a status yet.
+    fake.status_on_apply("apps/v1/statefulsets", "db", json!({}));
+    reconcile(fake.stack(devstack(SMALL)), ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(events(&fake.take_requests()), 0);
+    // Handled, and no pod: the reason is looked up in its Events.
+    let mut db = fake.get("apps/v1/statefulsets", "db").unwrap();
+    db["status"] = json!({"observedGeneration": 1, "replicas": 0});
+    fake.put("apps/v1/statefulsets", db);
+    reconcile(fake.stack(fake.stored_stack("demo")), ctx)
+        .await
+        .unwrap();
+    assert_eq!(events(&fake.take_requests()), 1);
+}
