@@ -6,10 +6,12 @@ pub mod catalog;
 pub mod crd;
 pub mod down;
 pub mod env;
+pub mod env_template;
 pub mod logs;
 pub mod parity;
 pub mod render;
 pub mod reset;
+pub mod secrets;
 pub mod status;
 pub mod up;
 pub mod validate;
@@ -22,7 +24,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use devstack_core::plan::{NodePortRange, PlanOptions, StackPlan};
 
 use crate::load::{load_plan, parse_overrides};
-use crate::output::Format;
+use crate::output::{self, Format};
 
 /// Describe a development stack once; run it in Kubernetes or Docker with the same services,
 /// ports, credentials contract, health checks and budgets.
@@ -140,7 +142,14 @@ enum Command {
         /// Print secret values instead of `<redacted>`.
         #[arg(long)]
         show_secrets: bool,
+        /// Print a commented `.env.example` instead: every key the service (default: each of
+        /// your own services) receives, with host addresses, secrets as placeholders.
+        #[arg(long, conflicts_with_all = ["show_secrets", "format"])]
+        template: bool,
     },
+    /// App secrets (the spec's `secrets`): rotate them.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Print a service's container logs.
     #[command(after_help = "Example:\n  devstack logs stack.yaml postgres -f")]
     Logs {
@@ -193,6 +202,22 @@ enum RenderCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum SecretsCommand {
+    /// New values for the stack's app secrets (all, or SERVICE.NAME) in its `.env`; running
+    /// containers that read them are recreated. Catalog credentials are never rotated: they
+    /// protect data created with them (`devstack reset` replaces data and credentials).
+    #[command(
+        after_help = "Values are never printed (devstack env --show-secrets shows them).\nExamples:\n  devstack secrets rotate stack.yaml backend.JWT_SECRET\n  devstack secrets rotate stack.yaml\nIn Kubernetes: kubectl annotate devstack/NAME devstack.dev/rotate=\"$(date +%s):backend.JWT_SECRET\" --overwrite"
+    )]
+    Rotate {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The secret, as SERVICE.NAME (every app secret without it).
+        target: Option<String>,
+    },
+}
+
 /// The stack file and how to plan it (every command that reads a stack).
 #[derive(Args, Debug)]
 pub struct StackArgs {
@@ -241,6 +266,8 @@ impl StackArgs {
             profiles: (!self.profiles.is_empty()).then(|| self.profiles.clone()),
             image_overrides: parse_overrides(&self.image_overrides)?,
             node_ports: self.node_ports,
+            // `load_plan` reads the `source` files next to the stack file.
+            file_sources: None,
         };
         Ok(load_plan(&self.file, &options)?)
     }
@@ -320,8 +347,21 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Env {
             stack,
             service,
+            template: true,
+            ..
+        } => {
+            let plan = stack.plan()?;
+            output::print(&env_template::template(&plan, service.as_deref()))?
+        }
+        Command::Secrets(SecretsCommand::Rotate { stack, target }) => {
+            secrets::rotate(&stack.plan()?, &stack.state_root()?, target.as_deref()).await?
+        }
+        Command::Env {
+            stack,
+            service,
             format,
             show_secrets,
+            template: false,
         } => env::run(
             &stack.plan()?,
             &stack.state_root()?,
