@@ -37,10 +37,11 @@ note() {
     jaeger) echo "Built from the Go module proxy (v1.76.0 = 2.13.0) on a Debian sid base with wget (upstream: Alpine). The UI is Jaeger's placeholder page (the release embeds an npm build); the query API is unchanged. In-memory and stateless: no data-after-restart check; no credentials. The client sends one span with OTLP/HTTP (JSON, wget) and finds it through the query API." ;;
     otel-collector) echo "Built with the collector builder v0.142.0: a reduced contrib set (receivers otlp; processors batch, memory_limiter; exporters debug, otlp, otlphttp, prometheus; extensions health_check, zpages) and the default config reduced likewise (no jaeger/zipkin/opencensus/prometheus receivers, no pprof). Upstream is FROM scratch: the catalog's check is an HTTP probe only the kubelet runs, so in Docker it is run from the dependent (which runs the local prometheus image for wget). Stateless, no credentials. The client sends one span with OTLP/HTTP; the read-back is the debug exporter's log." ;;
     weaviate | ollama) echo "Buildable from the Go module proxy; not built yet (CPU budget of the shared 2-core machine): static checks only." ;;
-    kafka) echo "Buildable from Maven Central (kafka_2.13 + kafka-tools 4.1.1) and Debian's JRE; not built yet: static checks only." ;;
-    chroma) echo "Buildable from PyPI (chromadb 1.4.0); not built yet: static checks only." ;;
+    kafka) echo "Jars from Maven Central (kafka_2.13 + kafka-tools 4.1.1), Debian's Java 21 (upstream: Temurin 21 on Alpine); bin/ and the image's run/configure/launch scripts are the project's, around the upstream KafkaDockerWrapper (env to server.properties, storage format). No class-data-sharing archives, no SSL/SASL set-up from env. No credentials: no password checks. The client is the Kafka tools (topic, console producer and consumer)." ;;
+    chroma) echo "The chromadb 1.4.0 wheel from PyPI (its chroma command runs the same Rust server) in a venv on Debian sid with Python 3.14; the Python client in the same venv is the suite's client (explicit embeddings: no model download). No credentials: no password checks." ;;
+    versitygw) echo "Built from the Go module proxy (v1.8.0) on a Debian sid base with wget (upstream: Alpine, busybox wget) and curl, which upstream lacks, for the suite's S3 client (curl --aws-sigv4). Not in the test command's image set (no example stack uses it): run by e2e/conformance-all.sh. POSIX backend, single account (root access/secret key); no IAM, no web UI." ;;
     rabbitmq) echo "Local 4.3 (Debian sid) vs pin 4.2. Not in the test command's image set (no example stack uses it): run by e2e/conformance-all.sh. The client uses the management API over HTTP from bash (no AMQP client in the image); AMQP itself is not exercised." ;;
-    minio) echo "The server is AGPL and archived upstream; AGPL modules are not used here, and no permissively licensed S3-compatible type was added yet: static checks only." ;;
+    minio) echo "The server is AGPL and archived upstream; the Go module proxy serves it only as untagged pseudo-versions and AGPL modules are not used here: static checks only. The versitygw type (Apache-2.0) has the same connection contract (URL, USER/PASSWORD, ACCESS_KEY/SECRET_KEY) and runs here." ;;
     grafana) echo "AGPL: the Go module is not to be used here; no other source: static checks only." ;;
     opensearch) echo "Only Maven's integ-test zip (most modules missing): static checks only." ;;
     qdrant) echo "No source in the package registries this machine reaches. Static fix from issue 17: QDRANT_INIT_FILE_PATH points at the writable /qdrant/init (it wrote into the read-only root)." ;;
@@ -68,16 +69,16 @@ local_of() { # the local image the suite ran, from either runtime's results
   echo "—"
 }
 
-checks_of() { # the names of the checks, from the first results file
-  local f
-  f=$(find "$results" -name '*.tsv' | sort | head -n1)
-  [[ -n $f ]] && awk -F'\t' '$1 == "check" {print $2}' "$f" | paste -sd';' - | sed 's/;/, /g'
+checks_of() { # the names of the checks, in the order of the results files (a type runs those that apply)
+  find "$results" -name '*.tsv' -print0 | sort -z | xargs -0 -r awk -F'\t' '$1 == "check" && !seen[$2]++ {print $2}' |
+    paste -sd';' - | sed 's/;/, /g'
 }
 
 table() {
   echo "$begin"
   echo
   echo "Checks per runtime (passed/ran): $(checks_of)."
+  echo "A type runs the checks that apply to it: no password checks without credentials, no data check after the restart for a stateless type, and where the catalog has only an HTTP probe for the kubelet (no tools in the image) that probe runs from the dependent instead of Docker's health verdict."
   echo "Docker: \`devstack up\` on the engine of e2e/docker.sh; real node: the \`devstack-operator\` on the kubelet node of e2e/cluster.sh."
   echo
   echo "| type | pinned upstream | local build | Docker | real node | cannot be checked here, and why |"

@@ -36,6 +36,7 @@ pub fn catalog_facts(type_name: &str) -> CatalogFacts {
         health,
         http_probe,
         stateful: svc.is_stateful(),
+        request_cpu_millis: svc.resources.request_cpu_millis,
         image: svc.image.clone(),
     }
 }
