@@ -186,6 +186,13 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
             .into_iter()
             .flatten()
         {
+            if volume.get("type").map(scalar).as_deref() == Some("bind") {
+                let target = volume.get("target").map(scalar).unwrap_or_default();
+                let read_only = volume.get("read_only").and_then(Value::as_bool) == Some(true);
+                norm.host_mounts
+                    .insert(target, if read_only { "ro" } else { "rw" }.to_string());
+                continue;
+            }
             let (source, target) = match volume {
                 Value::String(s) => {
                     let mut parts = s.splitn(3, ':');

@@ -221,6 +221,11 @@ fn service_doc(
         .flatten()
         // Anonymous volumes of the image's VOLUME lines are the image's own, not the stack's.
         .filter_map(|m| {
+            if m.typ.as_ref().map(ToString::to_string).as_deref() == Some("bind") {
+                let read_only = m.rw == Some(false);
+                return Some(json!({"type": "bind", "source": m.source.as_deref()?,
+                    "target": m.destination.as_deref()?, "read_only": read_only}));
+            }
             let key = m.name.as_deref()?.strip_prefix(&format!("{project}_"))?;
             Some(json!({"type": "volume", "source": key, "target": m.destination.as_deref()?}))
         })

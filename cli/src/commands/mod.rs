@@ -21,7 +21,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use devstack_core::plan::{NodePortRange, PlanOptions, StackPlan};
 
-use crate::load::{load_plan, parse_overrides};
+use crate::load::parse_overrides;
 use crate::output::Format;
 
 /// Describe a development stack once; run it in Kubernetes or Docker with the same services,
@@ -241,8 +241,12 @@ impl StackArgs {
             profiles: (!self.profiles.is_empty()).then(|| self.profiles.clone()),
             image_overrides: parse_overrides(&self.image_overrides)?,
             node_ports: self.node_ports,
+            ..PlanOptions::default()
         };
-        Ok(load_plan(&self.file, &options)?)
+        // `build`, `mounts` and `sync` paths are relative to the stack file (a file that
+        // cannot be read is reported as such by the loader, not by the directory lookup).
+        let base = self.state_root().or_else(|_| std::env::current_dir())?;
+        Ok(crate::devloop::plan_file(&self.file, &base, options)?)
     }
 
     /// Where the stack's state (`.devstack/<stack>/`) lives: the directory of the stack file

@@ -138,6 +138,9 @@ fn service_json(s: &Service) -> Result<String, DriverError> {
                 obj.field("type", string(&v.kind));
                 obj.field("source", string(&v.source));
                 obj.field("target", string(&v.target));
+                if v.read_only {
+                    obj.field("read_only", "true".to_string());
+                }
                 obj.close()
             })
             .collect();

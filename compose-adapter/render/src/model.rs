@@ -31,6 +31,9 @@ pub struct Project {
 pub struct Service {
     /// Image reference.
     pub image: String,
+    /// How `docker compose build` builds the image (services with `build`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<crate::devloop::Build>,
     /// Profiles that enable the service (empty: always enabled).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
@@ -127,13 +130,16 @@ pub struct DependsOn {
 /// A volume mount in long syntax (no `:` parsing ambiguity).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VolumeMount {
-    /// Always `volume` (a named volume).
+    /// `volume` (a named volume) or `bind` (a host path: `mounts`, `sync`).
     #[serde(rename = "type")]
     pub kind: String,
-    /// Named volume.
+    /// Named volume or host path.
     pub source: String,
     /// Mount path in the container.
     pub target: String,
+    /// Read-only mount.
+    #[serde(skip_serializing_if = "is_false")]
+    pub read_only: bool,
 }
 
 /// `deploy`.

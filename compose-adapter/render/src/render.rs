@@ -66,6 +66,7 @@ fn render_service(plan: &StackPlan, service: &ServicePlan, assignment: &Assignme
     });
     Service {
         image: escape(&service.image),
+        build: crate::devloop::build(service),
         profiles: service.profiles.clone(),
         user,
         entrypoint: list(&service.command),
@@ -101,7 +102,9 @@ fn render_service(plan: &StackPlan, service: &ServicePlan, assignment: &Assignme
                 kind: "volume".to_string(),
                 source: volume_name(name, &v.name),
                 target: escape(&v.mount_path),
+                read_only: false,
             })
+            .chain(crate::devloop::binds(service))
             .collect(),
         read_only: security.read_only_root,
         tmpfs: service.writable_paths.iter().map(|p| escape(p)).collect(),

@@ -12,6 +12,7 @@
 //! - `ports`: container and host ports, host ports unique in the stack;
 //! - `node_ports`: the node port range and where host ports land in it;
 //! - `graph`: `dependsOn` edges and cycles;
+//! - `devloop`: `build`, `mounts` and `sync` of image services;
 //! - `env`: env order, secrets tied to the env var that carries them, connection settings;
 //! - `model`: the plan's types.
 
@@ -24,6 +25,7 @@ use crate::types::DevStack;
 
 mod catalog_service;
 mod custom_service;
+mod devloop;
 mod env;
 mod graph;
 mod health;
@@ -38,6 +40,7 @@ mod service;
 mod shape;
 mod text;
 
+pub use devloop::{normalize, BuildPlan, MountPlan, SyncPlan, ALWAYS_IGNORED, UNBUILT_TAG};
 pub use model::{
     Argv, Dependency, EnvSource, EnvVar, HealthPlan, NamedPort, PortPlan, Probe, SecretDef,
     SecurityPlan, ServicePlan, StackPlan, VolumePlan, WaitFor, Workload,
@@ -56,6 +59,12 @@ pub struct PlanOptions {
     /// The node ports host ports may become in Kubernetes (the operator's and the CLI's
     /// `--node-port-range`; 30000-32767 by default).
     pub node_ports: NodePortRange,
+    /// The directory of the stack file: `build`, `mounts` and `sync` paths are resolved
+    /// against it (kept relative when `None`, as in the operator).
+    pub base_dir: Option<std::path::PathBuf>,
+    /// The content tag of each `build` service's image, by service (the CLI hashes the build
+    /// context; see `devstack_docker::context`).
+    pub build_tags: BTreeMap<String, String>,
 }
 
 /// Validates `stack` and resolves it into a plan. Reports every problem found, each with the

@@ -13,7 +13,8 @@
 //! Modules, named like their counterparts in the Compose renderer (`devstack_render_compose`):
 //! `labels` (labels, selectors, metadata), `health` (probes), `reachability` and `egress`
 //! (NetworkPolicies), `resources` (requests and limits), `secrets` (the stack's two Secrets),
-//! `text` (`$(VAR)` references and escaping); then the objects: `service`, `pod`, `workload`.
+//! `text` (`$(VAR)` references and escaping), `devloop` (built images, host mounts, sync
+//! volumes); then the objects: `service`, `pod`, `workload`.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,7 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::Serialize;
 
+mod devloop;
 mod egress;
 pub mod gpu;
 mod health;

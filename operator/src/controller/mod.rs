@@ -118,6 +118,7 @@ impl Context {
                 profiles: None,
                 image_overrides: options.image_overrides.clone(),
                 node_ports: options.node_ports,
+                ..PlanOptions::default()
             },
             metrics,
             failures: Mutex::new(HashMap::new()),
