@@ -116,7 +116,13 @@ pub(crate) async fn ensure_volumes<D: DockerApi>(
 ) -> Result<(), DriverError> {
     let mut keys: Vec<&String> = desired
         .values()
-        .flat_map(|d| d.service.volumes.iter().map(|v| &v.source))
+        .flat_map(|d| {
+            d.service
+                .volumes
+                .iter()
+                .filter(|v| v.kind == "volume")
+                .map(|v| &v.source)
+        })
         .collect();
     keys.sort();
     keys.dedup();
