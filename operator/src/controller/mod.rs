@@ -40,6 +40,7 @@ use tracing::{info, warn};
 mod apply;
 mod cleanup;
 mod credentials;
+mod devloop;
 mod error;
 #[cfg(test)]
 mod fixtures;
@@ -88,6 +89,8 @@ pub struct Options {
     pub image_overrides: BTreeMap<String, String>,
     /// The cluster's node port range: host ports become node ports inside it.
     pub node_ports: NodePortRange,
+    /// Host path prefixes a stack's `mounts` may use as `hostPath` volumes (none by default).
+    pub allowed_host_paths: Vec<String>,
 }
 
 /// Shared by every reconcile.
@@ -100,6 +103,8 @@ pub struct Context {
     pub metrics: Metrics,
     /// Publishes Events.
     pub recorder: Recorder,
+    /// Host path prefixes `mounts` may use ([`Options::allowed_host_paths`]).
+    pub allowed_host_paths: Vec<String>,
     /// Consecutive failures per stack, for the backoff.
     failures: Mutex<HashMap<ObjectRef<DeserializeGuard<DevStack>>, u32>>,
 }
@@ -121,6 +126,7 @@ impl Context {
                 ..PlanOptions::default()
             },
             metrics,
+            allowed_host_paths: options.allowed_host_paths.clone(),
             failures: Mutex::new(HashMap::new()),
         }
     }

@@ -77,6 +77,9 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
         Ok(plan) => plan,
         Err(errors) => return Ok(Outcome::Invalid(errors.to_string())),
     };
+    if let Some(refused) = super::devloop::refused_host_paths(&plan, &ctx.allowed_host_paths) {
+        return Ok(Outcome::Invalid(refused));
+    }
     let (namespace, name) = (stack.namespace().unwrap_or_default(), stack.name_any());
     plan.namespace = Some(namespace.clone());
     let owner = stack
