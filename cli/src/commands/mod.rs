@@ -2,6 +2,7 @@
 //! the command line's shape and runs a parsed [`Cli`] on one tokio runtime; each verb's module
 //! does its work and prints through [`crate::output`].
 
+pub mod build;
 pub mod catalog;
 pub mod crd;
 pub mod down;
@@ -151,6 +152,31 @@ enum Command {
         /// Keep following the logs.
         #[arg(short = 'f', long)]
         follow: bool,
+    },
+    /// Build the images of the stack's `build` services (content-tagged, unchanged contexts
+    /// are not rebuilt) and make them available to a cluster.
+    #[command(
+        after_help = "Examples:\n  devstack build stack.yaml\n  devstack build stack.yaml --load node   # the local harness node\n  devstack build stack.yaml --load kind --kind-cluster devstack\n  devstack build stack.yaml --load push   # to spec.imageRegistry"
+    )]
+    Build {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        build: build::BuildArgs,
+    },
+    /// Build and load the images, then server-side apply the DevStack with the built tags
+    /// (the operator runs it).
+    #[command(
+        after_help = "Example:\n  devstack apply stack.yaml --load node && kubectl wait --for=condition=Ready devstack/NAME"
+    )]
+    Apply {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        build: build::BuildArgs,
+        /// Namespace of the DevStack (default: the file's metadata.namespace, else `default`).
+        #[arg(long)]
+        namespace: Option<String>,
     },
     /// Print the DevStack CustomResourceDefinition (identical to crds/devstack.dev_devstacks.yaml).
     #[command(after_help = "Example:\n  devstack crd | kubectl apply -f -")]
@@ -339,6 +365,21 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             follow,
         } => logs::run(&stack.plan()?, &stack.state_root()?, &service, follow).await?,
         Command::Crd => crd::run()?,
+        Command::Build { stack, build } => build::build(&stack.plan()?, &build).await?,
+        Command::Apply {
+            stack,
+            build,
+            namespace,
+        } => {
+            let mut plan = stack.plan()?;
+            if let Some(namespace) = namespace {
+                plan.namespace = Some(crate::load::check_namespace(namespace)?);
+            }
+            build::build(&plan, &build).await?;
+            let text = crate::load::read_text(&stack.file)?;
+            let parsed = devstack_core::parse::parse_devstack(&text)?;
+            build::apply(&build::applied_stack(parsed, &plan)).await?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -119,6 +119,15 @@ pub(super) fn image(input: &ServiceInput, errors: &mut ValidationErrors) -> Stri
     format!("{repository}:{tag}")
 }
 
+/// The repository a `build` service's image is tagged into, as the spec says it (registry
+/// mirror not applied): `image` without its tag, or `<stack>/<service>`.
+pub fn build_repository(stack: &str, service: &str, image: Option<&str>) -> String {
+    match image {
+        Some(image) => split_tag(image).0,
+        None => format!("{stack}/{service}"),
+    }
+}
+
 /// `repo:tag` split at the tag's colon (a colon before the last `/` is a registry port).
 fn split_tag(image: &str) -> (String, Option<String>) {
     let slash = image.rfind('/').map_or(0, |i| i + 1);

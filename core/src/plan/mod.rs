@@ -40,7 +40,9 @@ mod service;
 mod shape;
 mod text;
 
-pub use devloop::{normalize, BuildPlan, MountPlan, SyncPlan, ALWAYS_IGNORED, UNBUILT_TAG};
+pub use devloop::{
+    build_repository, normalize, BuildPlan, MountPlan, SyncPlan, ALWAYS_IGNORED, UNBUILT_TAG,
+};
 pub use model::{
     Argv, Dependency, EnvSource, EnvVar, HealthPlan, NamedPort, PortPlan, Probe, SecretDef,
     SecurityPlan, ServicePlan, StackPlan, VolumePlan, WaitFor, Workload,
