@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod devloop;
+pub mod devwatch;
 pub mod exit;
 pub mod load;
 pub mod output;

@@ -5,6 +5,7 @@
 pub mod build;
 pub mod catalog;
 pub mod crd;
+pub mod dev;
 pub mod down;
 pub mod env;
 pub mod logs;
@@ -163,6 +164,18 @@ enum Command {
         stack: StackArgs,
         #[command(flatten)]
         build: build::BuildArgs,
+    },
+    /// Start (or adopt) the stack on Docker and keep it in step with your edits: synced
+    /// files are live (bind mounts), `restart: true` restarts, a changed lock file rebuilds.
+    #[command(
+        after_help = "Example:\n  devstack dev examples/ktrdr.yaml\nCtrl-C stops watching; the stack keeps running (devstack down stops it)."
+    )]
+    Dev {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Where the stack runs (kubernetes: not implemented yet).
+        #[arg(long, value_enum, default_value_t = dev::DevRuntime::Docker)]
+        runtime: dev::DevRuntime,
     },
     /// Build and load the images, then server-side apply the DevStack with the built tags
     /// (the operator runs it).
@@ -365,6 +378,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             follow,
         } => logs::run(&stack.plan()?, &stack.state_root()?, &service, follow).await?,
         Command::Crd => crd::run()?,
+        Command::Dev { stack, runtime } => dev::run(&stack, runtime).await?,
         Command::Build { stack, build } => build::build(&stack.plan()?, &build).await?,
         Command::Apply {
             stack,
