@@ -184,3 +184,54 @@ fn build_sync_and_mounts_on_docker() {
     let out = app.exec("cat /lock.txt");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "dep==2");
 }
+
+/// `devstack dev`: a changed lock file rebuilds and recreates the service; an edit of a sync
+/// with `restart: true` restarts its container; the terminal says so per service.
+#[test]
+fn devstack_dev_rebuilds_on_a_lock_file_change_and_restarts() {
+    let app = App::new();
+    let stack = std::fs::read_to_string(app.path().join("stack.yaml")).unwrap();
+    let stack = stack.replace("target: /app/src}]", "target: /app/src, restart: true}]");
+    std::fs::write(app.path().join("stack.yaml"), stack).unwrap();
+    let log = app.path().join("dev.log");
+    let mut dev = Command::new(bin::devstack())
+        .env("DOCKER_HOST", &app.host)
+        .current_dir(app.path())
+        .args(["dev", "stack.yaml"])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let wait_log = |want: &str| {
+        let start = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains(want) {
+                return text;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "no {want:?} in: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_log("watching");
+    let (image, _) = app.image_of_container();
+    let started = |app: &App| {
+        let out = app.docker(&["inspect", "-f", "{{.State.StartedAt}}", &app.container()]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let before = started(&app);
+    std::fs::write(app.path().join("app/src/msg.txt"), "restart me\n").unwrap();
+    wait_log("restarts 1");
+    assert_ne!(started(&app), before, "the container restarted");
+
+    std::fs::write(app.path().join("app/requirements.lock"), "dep==3\n").unwrap();
+    let text = wait_log("rebuilds 1");
+    let (new_image, _) = app.image_of_container();
+    assert_ne!(new_image, image, "{text}");
+    let out = app.exec("cat /lock.txt");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "dep==3");
+    dev.kill().unwrap();
+    dev.wait().unwrap();
+}
