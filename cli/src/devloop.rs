@@ -8,7 +8,7 @@ use devstack_core::plan::{PlanOptions, StackPlan};
 use devstack_core::ValidationErrors;
 use devstack_docker::context::BuildContext;
 
-use crate::load::{plan_text, read_text, LoadError};
+use crate::load::{load_plan, LoadError};
 
 /// Reads and plans the stack in `file` with `options`, its paths resolved against `base_dir`
 /// and its build images tagged by content.
@@ -18,9 +18,8 @@ pub fn plan_file(
     mut options: PlanOptions,
 ) -> Result<StackPlan, LoadError> {
     let shown = file.display().to_string();
-    let text = read_text(file)?;
     options.base_dir = Some(base_dir.to_path_buf());
-    let plan = plan_text(&text, &shown, &options)?;
+    let plan = load_plan(file, &options)?;
     let mut errors = ValidationErrors::default();
     check_host_paths(&plan, &mut errors);
     for service in plan.active_services() {
@@ -47,7 +46,8 @@ pub fn plan_file(
     if options.build_tags.is_empty() {
         return Ok(plan);
     }
-    plan_text(&text, &shown, &options)
+    // Planned again with the tags (the file is read again: the stack is small).
+    load_plan(file, &options)
 }
 
 /// Mount sources must exist; sync sources must be directories.

@@ -6,8 +6,10 @@
 //! Nothing else lives here: the catalog, the validated plan and the conventions the renderers
 //! share are `devstack-core`.
 
+pub mod app;
 pub mod crdgen;
 pub mod devloop;
+pub mod files;
 pub mod limits;
 pub mod parse;
 pub mod types;

@@ -11,6 +11,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
+pub use crate::files::{FileSpec, StorageVolumeSpec};
+
 /// A development stack: databases, caches, brokers, observability and your own services,
 /// provisioned identically in Kubernetes and Docker.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
@@ -123,9 +125,18 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<HealthcheckSpec>,
 
-    /// Persistent storage of a catalog service's data paths.
+    /// Persistent storage: a catalog service's data paths, or an image service's own
+    /// (`path` or `volumes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageSpec>,
+
+    /// Files placed in the container, read-only, by absolute container path: `content` or
+    /// `source`, optional `mode`. Also on catalog services (init SQL under
+    /// `/docker-entrypoint-initdb.d/`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = kube::core::Rule::new("self.all(k, k.startsWith('/'))").message("file paths must be absolute container paths (start with /)"))]
+    #[schemars(extend("maxProperties" = crate::limits::MAX_FILES))]
+    pub files: BTreeMap<String, crate::files::FileSpec>,
 
     /// CPU and memory requests and limits; the catalog's defaults otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,6 +145,23 @@ pub struct ServiceSpec {
     /// Extra, non-secret environment settings.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+
+    /// Generated app secrets, each set as the env var of that name: a list (`[JWT_SECRET]`)
+    /// or a map of options (`{JWT_SECRET: {length: 64, alphabet: hex}}`; length 16-256, default
+    /// 32; alphabet `alphanumeric` (default), `hex` or `lowercase`). Generated once per stack
+    /// and kept with its credentials (the `<stack>-credentials` Secret, `.devstack/<stack>/.env`);
+    /// replaced only by `devstack secrets rotate` or the `devstack.dev/rotate` annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::app::app_secrets_schema")]
+    pub secrets: Option<crate::app::AppSecrets>,
+
+    /// Env vars set to a dependency's connection value, under the name your program reads:
+    /// env key -> `<service>.<OUTPUT>`, for example `DB_NAME: db.DB` (the value `DB_DB`
+    /// carries) or `OTLP_ENDPOINT: jaeger.GRPC_URL`. The service must be in `dependsOn`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = kube::core::Rule::new("self.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$'))").message("connectionEnv keys must be environment variable names"))]
+    #[schemars(extend("maxProperties" = crate::limits::MAX_CONNECTION_ENV))]
+    pub connection_env: BTreeMap<String, String>,
 
     /// Number of GPUs (a Docker device request / `nvidia.com/gpu` limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,9 +261,11 @@ pub struct ExecCheck {
     pub command: Vec<String>,
 }
 
-/// Persistent storage for a catalog service.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+/// Persistent storage: sizes a catalog service's data paths, or gives an image service its
+/// own (`path`, or several `volumes`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = kube::core::Rule::new("!has(self.path) || !has(self.volumes)").message("set path (one data path) or volumes (several), not both"))]
 pub struct StorageSpec {
     /// Size of each data volume, a Kubernetes quantity (default 1Gi).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -244,6 +274,14 @@ pub struct StorageSpec {
     /// (default true). Only `devstack reset` or an explicit flag destroys retained data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retain_on_delete: Option<bool>,
+    /// The data path of an image service (a volume named `data`); catalog services keep
+    /// their data where the catalog says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Several named data paths of an image service.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("maxItems" = crate::limits::MAX_VOLUMES))]
+    pub volumes: Vec<crate::files::StorageVolumeSpec>,
 }
 
 /// CPU and memory budget.

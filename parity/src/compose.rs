@@ -186,6 +186,9 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
             .into_iter()
             .flatten()
         {
+            if crate::files::is_file_mount(volume, &name) {
+                continue;
+            }
             if volume.get("type").map(scalar).as_deref() == Some("bind") {
                 let target = volume.get("target").map(scalar).unwrap_or_default();
                 let read_only = volume.get("read_only").and_then(Value::as_bool) == Some(true);
@@ -209,6 +212,7 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
             norm.volumes
                 .insert(target, volume_sizes.get(&source).copied().unwrap_or(0));
         }
+        (norm.files, norm.files_hash) = crate::files::compose(service, &name);
         norm.writable_paths = strings(service.get("tmpfs"))
             .unwrap_or_default()
             .into_iter()

@@ -9,11 +9,11 @@ use devstack_core::conventions::{
 use devstack_core::plan::StackPlan;
 use devstack_core::quantity;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, Probe, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVar, PodSpec, Probe, Secret, Service};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{cpu, pair, start_grace, NormService, Normalized, ParityError};
+use super::{cpu, pair, start_grace, startup_window, NormService, Normalized, ParityError};
 
 fn err(message: impl Into<String>) -> ParityError {
     ParityError::ReadBack {
@@ -25,7 +25,9 @@ fn err(message: impl Into<String>) -> ParityError {
 #[derive(Default)]
 struct Objects {
     secrets: BTreeMap<String, Secret>,
-    services: BTreeMap<String, Service>,
+    config_maps: BTreeMap<String, ConfigMap>,
+    /// By the service they front (its label): the ClusterIP one, and the NodePort one.
+    services: BTreeMap<String, Vec<Service>>,
     policies: Vec<NetworkPolicy>,
     workloads: Vec<Workload>,
 }
@@ -63,11 +65,16 @@ fn parse(stream: &str) -> Result<Objects, ParityError> {
                     .secrets
                     .insert(s.metadata.name.clone().unwrap_or_default(), s);
             }
+            "ConfigMap" => {
+                let c: ConfigMap = serde_json::from_value(value).map_err(typed)?;
+                objects
+                    .config_maps
+                    .insert(c.metadata.name.clone().unwrap_or_default(), c);
+            }
             "Service" => {
                 let s: Service = serde_json::from_value(value).map_err(typed)?;
-                objects
-                    .services
-                    .insert(s.metadata.name.clone().unwrap_or_default(), s);
+                let service = service_label(&s.metadata.labels).unwrap_or_default();
+                objects.services.entry(service).or_default().push(s);
             }
             "NetworkPolicy" => objects
                 .policies
@@ -287,7 +294,8 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
             .flatten()
             .map(|p| p.container_port as u16)
             .collect();
-        if let Some(service) = objects.services.get(&workload.service) {
+        let fronts = objects.services.get(&workload.service);
+        for service in fronts.into_iter().flatten() {
             for port in service.spec.iter().flat_map(|s| s.ports.iter().flatten()) {
                 let Some(node_port) = port.node_port else {
                     continue;
@@ -323,12 +331,8 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
             norm.health = Some(probe_description(ready, container));
             let interval = ready.period_seconds.unwrap_or(10) as u32;
             let retries = ready.failure_threshold.unwrap_or(3) as u32;
-            let startup_threshold = container
-                .startup_probe
-                .as_ref()
-                .and_then(|p| p.failure_threshold)
-                .unwrap_or(retries as i32) as u32;
-            let grace = startup_threshold.saturating_sub(retries) * interval;
+            let window = startup_window(container.startup_probe.as_ref(), retries, interval);
+            let grace = window.saturating_sub(retries * interval);
             norm.health_timing = Some([
                 interval,
                 ready.timeout_seconds.unwrap_or(1) as u32,
@@ -391,6 +395,8 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
                 norm.writable_paths.insert(mount.mount_path.clone());
             }
         }
+        (norm.files, norm.files_hash) =
+            crate::files::k8s(&workload.pod, container, &objects.config_maps);
         let pod_sc = workload.pod.security_context.as_ref();
         if let Some(uid) = pod_sc.and_then(|s| s.run_as_user) {
             let gid = pod_sc.and_then(|s| s.run_as_group).unwrap_or(uid);

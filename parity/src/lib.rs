@@ -7,12 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use devstack_core::plan::StackPlan;
 use devstack_core::quantity;
+use k8s_openapi::api::core::v1::Probe;
 use serde::Serialize;
 
 pub mod cluster;
 mod compose;
+mod files;
 mod k8s;
 pub mod live;
+mod live_files;
 mod markers;
 
 pub use markers::{replace_secret_values, secret_marker, secret_markers};
@@ -90,6 +93,10 @@ pub struct NormService {
     pub writable_paths: BTreeSet<String>,
     /// Host mounts and sync directories: container path → `ro` / `rw`.
     pub host_mounts: BTreeMap<String, String>,
+    /// Container paths of the service's files (read-only mounts).
+    pub files: BTreeSet<String>,
+    /// Digest of the files' paths, modes and bytes.
+    pub files_hash: Option<String>,
     /// uid:gid, when set.
     pub user: Option<String>,
     /// Dropped capabilities.
@@ -362,6 +369,10 @@ pub fn compare(
             same_or(&k.host_mounts, &d.host_mounts, mount_note),
         );
         push(
+            "files",
+            same_or(&(&k.files, &k.files_hash), &(&d.files, &d.files_hash), None),
+        );
+        push(
             "security",
             same_or(
                 &(
@@ -483,6 +494,13 @@ pub(crate) fn start_grace(start_period: u32, interval: u32) -> u32 {
         return start_period;
     }
     start_period.div_ceil(interval) * interval
+}
+
+/// A Kubernetes startup probe's start window in seconds (attempts × period).
+pub(crate) fn startup_window(probe: Option<&Probe>, retries: u32, interval: u32) -> u32 {
+    let get = |v: Option<i32>, default: u32| v.map_or(default, |v| v.max(0) as u32);
+    let probe = probe.cloned().unwrap_or_default();
+    get(probe.failure_threshold, retries).saturating_mul(get(probe.period_seconds, interval))
 }
 
 /// Parses a CPU amount in either spelling (Kubernetes quantity or Compose decimal).

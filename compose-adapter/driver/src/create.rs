@@ -96,6 +96,7 @@ pub fn container_spec(
                 .volumes
                 .iter()
                 .map(|v| match v.kind.as_str() {
+                    // A service's file (its source is absolute: `files::absolute_sources`).
                     "bind" => Mount {
                         typ: Some(MountType::BIND),
                         source: Some(v.source.clone()),

@@ -315,3 +315,30 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod bind_tests {
+    use super::*;
+    use devstack_render_compose::model::VolumeMount;
+
+    #[test]
+    fn a_read_only_bind_mount_hashes_like_compose() {
+        // `docker compose config --hash app` (v2.40.3) of a service with only an image and
+        // `volumes: [{type: bind, source: ./files/a, target: /etc/a, read_only: true}]` in
+        // /tmp/files-hash.
+        let service = Service {
+            image: "devstack-local/postgres:18".into(),
+            volumes: vec![VolumeMount {
+                kind: "bind".into(),
+                source: "/tmp/files-hash/files/a".into(),
+                target: "/etc/a".into(),
+                read_only: true,
+            }],
+            ..Service::default()
+        };
+        assert_eq!(
+            service_hash(&service).unwrap(),
+            "af866eeda81b82fcea6f286cced55d4895f2d68a8b26ce84e96079b4c2ed46dd"
+        );
+    }
+}

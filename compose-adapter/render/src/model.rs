@@ -130,14 +130,15 @@ pub struct DependsOn {
 /// A volume mount in long syntax (no `:` parsing ambiguity).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VolumeMount {
-    /// `volume` (a named volume) or `bind` (a host path: `mounts`, `sync`).
+    /// `volume` (a named volume) or `bind` (a file of the service's `files`, a host `mounts`
+    /// path or a `sync` directory).
     #[serde(rename = "type")]
     pub kind: String,
-    /// Named volume or host path.
+    /// Named volume, or the host path of a bind mount.
     pub source: String,
     /// Mount path in the container.
     pub target: String,
-    /// Read-only mount.
+    /// Mounted read-only (the files, `readOnly` mounts).
     #[serde(skip_serializing_if = "is_false")]
     pub read_only: bool,
 }

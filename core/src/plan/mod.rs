@@ -12,6 +12,8 @@
 //! - `ports`: container and host ports, host ports unique in the stack;
 //! - `node_ports`: the node port range and where host ports land in it;
 //! - `graph`: `dependsOn` edges and cycles;
+//! - `files`: the files mounted into a service, and their digest;
+//! - `storage`: an image service's own data paths;
 //! - `devloop`: `build`, `mounts` and `sync` of image services;
 //! - `env`: env order, secrets tied to the env var that carries them, connection settings;
 //! - `model`: the plan's types.
@@ -23,10 +25,13 @@ use crate::error::{did_you_mean, ValidationErrors};
 use crate::limits::MAX_SERVICES;
 use crate::types::DevStack;
 
+mod app;
 mod catalog_service;
 mod custom_service;
 mod devloop;
 mod env;
+mod fanout;
+mod files;
 mod graph;
 mod health;
 mod keys;
@@ -38,10 +43,14 @@ mod ports;
 mod resources;
 mod service;
 mod shape;
+mod storage;
 mod text;
 
 pub use devloop::{
     build_repository, normalize, BuildPlan, MountPlan, SyncPlan, ALWAYS_IGNORED, UNBUILT_TAG,
+};
+pub use files::{
+    files_hash, sources as file_sources, FileOrigin, FileSources, PlannedFile, DEFAULT_FILE_MODE,
 };
 pub use model::{
     Argv, Dependency, EnvSource, EnvVar, HealthPlan, NamedPort, PortPlan, Probe, SecretDef,
@@ -61,6 +70,9 @@ pub struct PlanOptions {
     /// The node ports host ports may become in Kubernetes (the operator's and the CLI's
     /// `--node-port-range`; 30000-32767 by default).
     pub node_ports: NodePortRange,
+    /// The bytes of the spec's `source` files, read by the CLI ([`file_sources`] lists them);
+    /// `None` (the operator): a `source` is an error that asks for `content`.
+    pub file_sources: Option<FileSources>,
     /// The directory of the stack file: `build`, `mounts` and `sync` paths are resolved
     /// against it (kept relative when `None`, as in the operator).
     pub base_dir: Option<std::path::PathBuf>,
@@ -105,14 +117,17 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
         }
     }
 
+    let expanded = fanout::expand(spec, &mut errors);
+    let spec = &expanded.spec;
     let mut services = BTreeMap::new();
-    let mut secrets = Vec::new();
+    let mut secrets: Vec<model::SecretDef> = Vec::new();
     for (service_name, service) in &spec.services {
-        let path = format!("spec.services.{service_name}");
+        let path = format!("spec.services.{}", expanded.origin(service_name));
         names::service_name(service_name, &path, &mut errors);
         let input = service::ServiceInput {
             stack: &name,
             name: service_name,
+            group: expanded.origin(service_name),
             spec: service,
             active: service.profiles.is_empty()
                 || service.profiles.iter().any(|p| active_profiles.contains(p)),
@@ -122,9 +137,15 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
         };
         if let Some((planned, owned)) = service::plan(&input, &mut errors) {
             services.insert(service_name.clone(), planned);
-            secrets.extend(owned);
+            for def in owned {
+                // The replicas of a fan-out share their app secrets.
+                if !secrets.iter().any(|s| s.id == def.id) {
+                    secrets.push(def);
+                }
+            }
         }
     }
+    fanout::place_hosts(&mut services);
 
     let active: BTreeMap<String, bool> = services
         .iter()
@@ -134,17 +155,18 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
     ports::check_unique(&services, &mut errors);
     node_ports::assign(&mut services, options.node_ports, &mut errors);
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(fanout::dedup(errors));
     }
     keys::check_unique(&services, &mut errors);
     keys::check_secret_size(&services, &secrets, &mut errors);
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(fanout::dedup(errors));
     }
     graph::record(spec, &mut services);
     env::wire_connections(&mut services, &mut errors);
+    app::wire_connection_env(spec, &mut services, &mut errors);
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(fanout::dedup(errors));
     }
     Ok(StackPlan {
         name,

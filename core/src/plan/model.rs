@@ -12,6 +12,8 @@ use crate::conventions;
 use crate::template::{ContainerTemplate, SecretId, Template};
 use crate::types::Isolation;
 
+use super::files::PlannedFile;
+
 /// Proof that a value came out of validation: only the plan module can make one, so no other
 /// code can build a [`StackPlan`] or [`ServicePlan`] literal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +37,11 @@ pub struct SecretDef {
     pub name: String,
     /// Length in characters.
     pub length: usize,
+    /// Characters it is drawn from.
+    pub alphabet: crate::app::Alphabet,
+    /// An app secret (the spec's `secrets`): `devstack secrets rotate` may replace it. Catalog
+    /// credentials are never rotated: they protect data created with them.
+    pub app: bool,
 }
 
 /// Where an environment variable's value comes from.
@@ -49,6 +56,9 @@ pub enum EnvSource {
     Connection {
         /// The dependency.
         service: String,
+        /// The dependency's connection key (the env var's own key, or what `connectionEnv`
+        /// maps to it): the key in the connections Secret.
+        key: String,
         /// The dependency's value for this key (secrets are the dependency's, by id).
         value: Template,
     },
@@ -256,6 +266,9 @@ pub struct ServicePlan {
     pub dependents: Vec<String>,
     /// Writable paths on a read-only root (tmpfs / emptyDir); empty when the root is writable.
     pub writable_paths: Vec<String>,
+    /// Files mounted read-only (ConfigMap `subPath` / bind mount), by path: the catalog's,
+    /// the spec's and generated ones.
+    pub files: Vec<PlannedFile>,
     /// User and capabilities.
     pub security: SecurityPlan,
     /// Requests and limits.
@@ -318,6 +331,11 @@ impl ServicePlan {
             Workload::Stateful { .. } => 1,
             Workload::Stateless { replicas } => replicas,
         }
+    }
+
+    /// The digest of the service's files (see [`super::files_hash`]); `None` without files.
+    pub fn files_hash(&self) -> Option<String> {
+        super::files::files_hash(&self.files)
     }
 
     /// Names of the services this one depends on, in spec order.

@@ -2,8 +2,9 @@
 //!
 //! Every decision is already in the plan; this crate only spells it the Kubernetes way
 //! (the Compose renderer spells the same plan the Docker way, and `devstack parity` checks
-//! that both say the same thing). Output order is deterministic: Secrets, NetworkPolicies,
-//! Services, then workloads, each group by name.
+//! that both say the same thing). Output order is deterministic: Secrets, ConfigMaps (files),
+//! NetworkPolicies, Services (each service's ClusterIP Service, then its NodePort one), then
+//! workloads, each group by service name.
 //!
 //! Only services active under the plan's profiles are rendered.
 //!
@@ -13,26 +14,29 @@
 //! Modules, named like their counterparts in the Compose renderer (`devstack_render_compose`):
 //! `labels` (labels, selectors, metadata), `health` (probes), `reachability` and `egress`
 //! (NetworkPolicies), `resources` (requests and limits), `secrets` (the stack's two Secrets),
-//! `text` (`$(VAR)` references and escaping), `devloop` (built images, host mounts, sync
-//! volumes); then the objects: `service`, `pod`, `workload`.
+//! `files` (a service's files as a ConfigMap), `devloop` (built images, host mounts, sync
+//! volumes), `text` (`$(VAR)` references and escaping); then the objects: `service`, `pod`,
+//! `workload`.
 
 use std::collections::BTreeMap;
 
 use devstack_core::conventions;
 use devstack_core::plan::StackPlan;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::Serialize;
 
 mod devloop;
 mod egress;
+mod files;
 pub mod gpu;
 mod health;
 mod labels;
 mod pod;
 mod reachability;
 mod resources;
+mod rollout;
 mod secrets;
 mod service;
 mod text;
@@ -49,6 +53,8 @@ pub use devstack_core::conventions::{
 pub enum K8sObject {
     /// The credentials or connections Secret of the stack.
     Secret(Secret),
+    /// The files of one service (mounted with `subPath`).
+    ConfigMap(ConfigMap),
     /// A NetworkPolicy (strict isolation only).
     NetworkPolicy(NetworkPolicy),
     /// The Service in front of one service.
@@ -64,6 +70,7 @@ impl K8sObject {
     pub fn kind(&self) -> &'static str {
         match self {
             K8sObject::Secret(_) => "Secret",
+            K8sObject::ConfigMap(_) => "ConfigMap",
             K8sObject::NetworkPolicy(_) => "NetworkPolicy",
             K8sObject::Service(_) => "Service",
             K8sObject::Deployment(_) => "Deployment",
@@ -75,6 +82,7 @@ impl K8sObject {
     pub fn metadata(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
         match self {
             K8sObject::Secret(o) => &o.metadata,
+            K8sObject::ConfigMap(o) => &o.metadata,
             K8sObject::NetworkPolicy(o) => &o.metadata,
             K8sObject::Service(o) => &o.metadata,
             K8sObject::Deployment(o) => &o.metadata,
@@ -88,6 +96,7 @@ impl K8sObject {
     ) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
         match self {
             K8sObject::Secret(o) => &mut o.metadata,
+            K8sObject::ConfigMap(o) => &mut o.metadata,
             K8sObject::NetworkPolicy(o) => &mut o.metadata,
             K8sObject::Service(o) => &mut o.metadata,
             K8sObject::Deployment(o) => &mut o.metadata,
@@ -105,6 +114,7 @@ impl Serialize for K8sObject {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             K8sObject::Secret(o) => o.serialize(serializer),
+            K8sObject::ConfigMap(o) => o.serialize(serializer),
             K8sObject::NetworkPolicy(o) => o.serialize(serializer),
             K8sObject::Service(o) => o.serialize(serializer),
             K8sObject::Deployment(o) => o.serialize(serializer),
@@ -164,11 +174,17 @@ impl RenderOptions {
 pub(crate) struct Ctx<'a> {
     pub plan: &'a StackPlan,
     pub options: RenderOptions,
+    /// The generated secret values, when the caller has them (see [`rollout`]).
+    pub values: Option<&'a BTreeMap<String, String>>,
 }
 
 impl<'a> Ctx<'a> {
     pub(crate) fn new(plan: &'a StackPlan, options: RenderOptions) -> Self {
-        Ctx { plan, options }
+        Ctx {
+            plan,
+            options,
+            values: None,
+        }
     }
 
     /// In-cluster host name of a service: `<service>.<namespace>.svc`.
@@ -195,7 +211,8 @@ pub fn render_with(
     secrets: Option<&BTreeMap<String, String>>,
     options: RenderOptions,
 ) -> Result<Vec<K8sObject>, RenderError> {
-    let ctx = Ctx::new(plan, options);
+    let mut ctx = Ctx::new(plan, options);
+    ctx.values = secrets;
     let mut objects = Vec::new();
     if let Some(values) = secrets {
         objects.extend(
@@ -205,13 +222,18 @@ pub fn render_with(
         );
     }
     objects.extend(
+        plan.active_services()
+            .filter_map(|s| files::config_map(&ctx, s))
+            .map(K8sObject::ConfigMap),
+    );
+    objects.extend(
         reachability::render(&ctx)
             .into_iter()
             .map(K8sObject::NetworkPolicy),
     );
     objects.extend(
         plan.active_services()
-            .map(|s| service::render(&ctx, s))
+            .flat_map(|s| service::render(&ctx, s))
             .map(K8sObject::Service),
     );
     objects.extend(plan.active_services().map(|s| workload::render(&ctx, s)));

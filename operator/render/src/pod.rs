@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::files;
 use super::health::probes;
 use super::labels::service_labels;
 use super::resources;
@@ -34,12 +35,19 @@ pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> PodTemplateSpec {
         })
         .collect();
     mounts.extend(writable_mounts);
+    let (files_volume, file_mounts) = files::volume_and_mounts(service);
+    mounts.extend(file_mounts);
     container.volume_mounts = (!mounts.is_empty()).then_some(mounts);
-    let mut writable_volumes = writable_volumes;
-    super::devloop::add_volumes(service, &mut writable_volumes, &mut container);
+    let mut volumes = writable_volumes;
+    volumes.extend(files_volume);
+    super::devloop::add_volumes(service, &mut volumes, &mut container);
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(service_labels(ctx, service)),
+            annotations: crate::rollout::merge(
+                files::annotations(service),
+                crate::rollout::annotations(ctx, service),
+            ),
             ..ObjectMeta::default()
         }),
         spec: Some(PodSpec {
@@ -47,7 +55,7 @@ pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> PodTemplateSpec {
             enable_service_links: Some(false),
             automount_service_account_token: Some(false),
             security_context: Some(pod_security(service)),
-            volumes: (!writable_volumes.is_empty()).then_some(writable_volumes),
+            volumes: (!volumes.is_empty()).then_some(volumes),
             ..PodSpec::default()
         }),
     }
@@ -109,10 +117,9 @@ fn env(ctx: &Ctx, service: &ServicePlan) -> Vec<EnvVar> {
                     None,
                     secret_ref(ctx.plan.credentials_secret_name(), id.as_str()),
                 ),
-                EnvSource::Connection { .. } => (
-                    None,
-                    secret_ref(ctx.plan.connections_secret_name(), &var.key),
-                ),
+                EnvSource::Connection { key, .. } => {
+                    (None, secret_ref(ctx.plan.connections_secret_name(), key))
+                }
                 EnvSource::Template(t) => (Some(container_text(ctx, t)), None),
             };
             EnvVar {
@@ -348,9 +355,11 @@ mod tests {
             (Some("http"), 8080, Some("TCP"))
         );
         assert_eq!(c.readiness_probe.as_ref().unwrap().period_seconds, Some(5));
+        let startup = c.startup_probe.as_ref().unwrap();
+        // The start window (5 retries + ceil(12 / 5) = 3) x 5 s, tried every second.
         assert_eq!(
-            c.startup_probe.as_ref().unwrap().failure_threshold,
-            Some(5 + 3)
+            (startup.period_seconds, startup.failure_threshold),
+            (Some(1), Some((5 + 3) * 5))
         );
     }
 }
