@@ -30,6 +30,9 @@ pub fn is_invalid_input(cause: &(dyn Error + 'static)) -> bool {
         render_input(e)
     } else if let Some(e) = cause.downcast_ref::<StateError>() {
         state_input(e)
+    } else if let Some(e) = cause.downcast_ref::<devstack_docker::build::BuildError>() {
+        // A build context the spec names wrongly; a failing Dockerfile step is not input.
+        matches!(e, devstack_docker::build::BuildError::Context { .. })
     } else if let Some(e) = cause.downcast_ref::<DriverError>() {
         match e {
             DriverError::State(e) => state_input(e),

@@ -3,6 +3,8 @@
 //! ([`exit`]). It links the renderers, parity and the Docker driver; never the controller.
 
 pub mod commands;
+pub mod devloop;
+pub mod devwatch;
 pub mod exit;
 pub mod load;
 pub mod output;

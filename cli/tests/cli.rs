@@ -88,6 +88,7 @@ fn parity_json_lists_every_aspect() {
         "order",
         "resources",
         "volumes",
+        "mounts",
         "security",
         "replicas",
         "reachability",

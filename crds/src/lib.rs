@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod crdgen;
+pub mod devloop;
 pub mod files;
 pub mod limits;
 pub mod parse;

@@ -68,7 +68,7 @@ pub enum Isolation {
 /// One service: either a catalog entry (`type`) or your own container (`image`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[x_kube(validation = kube::core::Rule::new("has(self.type) != has(self.image)").message("set exactly one of type (a catalog service) or image (your own container)"))]
+#[x_kube(validation = kube::core::Rule::new("has(self.type) != (has(self.image) || has(self.build))").message("set exactly one of type (a catalog service) or image / build (your own container)"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.type) || !has(self.ports)").message("ports are defined by the catalog for typed services; use hostPorts to publish them"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.image) || !has(self.version)").message("version applies to catalog services; put the tag in image instead"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.replicas) || self.replicas <= 1 || has(self.image)").message("replicas > 1 is only allowed on stateless services (custom images)"))]
@@ -85,7 +85,8 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 
-    /// Container image of your own service, with a tag. Exactly one of `type` and `image`.
+    /// Container image of your own service, with a tag. Exactly one of `type` and `image`
+    /// (with `build`: the repository the built image is tagged into).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
 
@@ -176,6 +177,18 @@ pub struct ServiceSpec {
     /// the GPUs, so the pod waits for a node that has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_required: Option<bool>,
+
+    /// Build the image from a Dockerfile (image services); `image` is then the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<crate::devloop::BuildSpec>,
+
+    /// Host paths mounted into the container (image services).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<crate::devloop::MountSpec>,
+
+    /// Source directories `devstack dev` keeps in sync with the running container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync: Vec<crate::devloop::SyncSpec>,
 }
 
 /// A named container port of a custom service.

@@ -87,6 +87,17 @@ struct Args {
         default_value = "30000-32767"
     )]
     node_ports: NodePortRange,
+    /// Allow a stack's `mounts` as hostPath volumes under this host path prefix (repeatable,
+    /// or comma-separated in the env var). None by default: a hostPath reaches the node's
+    /// file system, so a namespace at Pod Security `baseline` or `restricted` refuses such
+    /// pods anyway, and on a shared cluster it is a privilege.
+    #[arg(
+        long = "allow-host-path",
+        value_name = "PREFIX",
+        env = "DEVSTACK_OPERATOR_ALLOW_HOST_PATHS",
+        value_delimiter = ','
+    )]
+    allowed_host_paths: Vec<String>,
 }
 
 fn parse_overrides(values: &[String]) -> Result<BTreeMap<String, String>> {
@@ -149,6 +160,7 @@ async fn main() -> Result<()> {
         debounce: std::time::Duration::from_millis(args.debounce_ms),
         image_overrides: parse_overrides(&args.image_overrides)?,
         node_ports: args.node_ports,
+        allowed_host_paths: args.allowed_host_paths.clone(),
     };
     let client = Client::try_default()
         .await

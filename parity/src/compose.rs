@@ -186,7 +186,14 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
             .into_iter()
             .flatten()
         {
-            if crate::files::is_file_mount(volume) {
+            if crate::files::is_file_mount(volume, &name) {
+                continue;
+            }
+            if volume.get("type").map(scalar).as_deref() == Some("bind") {
+                let target = volume.get("target").map(scalar).unwrap_or_default();
+                let read_only = volume.get("read_only").and_then(Value::as_bool) == Some(true);
+                norm.host_mounts
+                    .insert(target, if read_only { "ro" } else { "rw" }.to_string());
                 continue;
             }
             let (source, target) = match volume {
@@ -205,7 +212,7 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
             norm.volumes
                 .insert(target, volume_sizes.get(&source).copied().unwrap_or(0));
         }
-        (norm.files, norm.files_hash) = crate::files::compose(service);
+        (norm.files, norm.files_hash) = crate::files::compose(service, &name);
         norm.writable_paths = strings(service.get("tmpfs"))
             .unwrap_or_default()
             .into_iter()

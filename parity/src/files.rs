@@ -58,13 +58,13 @@ pub(crate) fn k8s(
 }
 
 /// The files of a Compose service: (paths, digest) from its bind mounts and its label.
-pub(crate) fn compose(service: &Value) -> (BTreeSet<String>, Option<String>) {
+pub(crate) fn compose(service: &Value, name: &str) -> (BTreeSet<String>, Option<String>) {
     let paths = service
         .get("volumes")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter(|v| v.get("type").and_then(Value::as_str) == Some("bind"))
+        .filter(|v| is_file_mount(v, name))
         .filter_map(|v| {
             let target = v.get("target")?.as_str()?;
             let read_only = v.get("read_only").and_then(Value::as_bool) == Some(true);
@@ -83,7 +83,20 @@ pub(crate) fn compose(service: &Value) -> (BTreeSet<String>, Option<String>) {
     (paths, hash)
 }
 
-/// Whether a Compose volume entry is one of the service's files (not persisted data).
-pub(crate) fn is_file_mount(volume: &Value) -> bool {
+/// Whether a Compose volume entry is one of `service`'s files (a bind of
+/// `files/<service>/<key>`), not persisted data nor a host `mounts` / `sync` bind.
+pub(crate) fn is_file_mount(volume: &Value, service: &str) -> bool {
     volume.get("type").and_then(Value::as_str) == Some("bind")
+        && volume
+            .get("source")
+            .and_then(Value::as_str)
+            .is_some_and(|s| is_file_source(s, service))
+}
+
+/// Whether a bind mount's host path is one of `service`'s files.
+pub(crate) fn is_file_source(source: &str, service: &str) -> bool {
+    source.contains(&format!(
+        "{}/{service}/",
+        devstack_core::conventions::FILES_DIR
+    ))
 }

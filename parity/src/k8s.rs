@@ -373,8 +373,23 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
             .filter(|v| v.empty_dir.is_some())
             .map(|v| v.name.clone())
             .collect();
+        let host_paths: BTreeSet<String> = workload
+            .pod
+            .volumes
+            .iter()
+            .flatten()
+            .filter(|v| v.host_path.is_some())
+            .map(|v| v.name.clone())
+            .collect();
         for mount in container.volume_mounts.iter().flatten() {
-            if let Some(size) = workload.claims.get(&mount.name) {
+            let read_only = mount.read_only == Some(true);
+            let is_sync = mount.name.starts_with("sync-") && empty_dirs.contains(&mount.name);
+            if is_sync || host_paths.contains(&mount.name) {
+                norm.host_mounts.insert(
+                    mount.mount_path.clone(),
+                    if read_only { "ro" } else { "rw" }.to_string(),
+                );
+            } else if let Some(size) = workload.claims.get(&mount.name) {
                 norm.volumes.insert(mount.mount_path.clone(), *size);
             } else if empty_dirs.contains(&mount.name) {
                 norm.writable_paths.insert(mount.mount_path.clone());

@@ -91,6 +91,8 @@ pub struct NormService {
     pub volumes: BTreeMap<String, u64>,
     /// Writable paths on a read-only root.
     pub writable_paths: BTreeSet<String>,
+    /// Host mounts and sync directories: container path → `ro` / `rw`.
+    pub host_mounts: BTreeMap<String, String>,
     /// Container paths of the service's files (read-only mounts).
     pub files: BTreeSet<String>,
     /// Digest of the files' paths, modes and bytes.
@@ -361,6 +363,11 @@ pub fn compare(
                 volume_note,
             ),
         );
+        let mount_note = devloop_note(&k.host_mounts);
+        push(
+            "mounts",
+            same_or(&k.host_mounts, &d.host_mounts, mount_note),
+        );
         push(
             "files",
             same_or(&(&k.files, &k.files_hash), &(&d.files, &d.files_hash), None),
@@ -403,6 +410,13 @@ pub fn compare(
         stack: stack.to_string(),
         rows,
     }
+}
+
+/// The documented difference of host mounts and sync directories, when a service has any.
+fn devloop_note(mounts: &BTreeMap<String, String>) -> Option<String> {
+    (!mounts.is_empty()).then(|| {
+        "bind mounts in compose; in kubernetes a hostPath (mounts, where the operator's allow-list permits) or an emptyDir that devstack dev fills through the exec API (sync)".to_string()
+    })
 }
 
 /// A live check compares one runtime with its own rendering through [`compare`], whose two

@@ -80,7 +80,7 @@ async fn read_live(
             .cloned()
             .unwrap_or(Value::Null);
         let mut service = service_doc(project, &inspect, &image, &want, secrets);
-        let (binds, hash) = super::live_files::read(docker, &inspect).await?;
+        let (binds, hash) = super::live_files::read(docker, &inspect, &c.service).await?;
         if let Some(s) = service.as_object_mut() {
             if let Some(volumes) = s.get_mut("volumes").and_then(Value::as_array_mut) {
                 volumes.extend(binds);
@@ -227,12 +227,28 @@ fn service_doc(
             "reservations": {"memory": host.memory_reservation.unwrap_or(0).to_string(), "devices": devices},
         }}),
     );
+    let service_name = inspect
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.as_ref())
+        .and_then(|l| l.get("com.docker.compose.service"))
+        .cloned()
+        .unwrap_or_default();
     let volumes: Vec<Value> = inspect
         .mounts
         .iter()
         .flatten()
         // Anonymous volumes of the image's VOLUME lines are the image's own, not the stack's.
         .filter_map(|m| {
+            if m.typ.as_ref().map(ToString::to_string).as_deref() == Some("bind") {
+                // The service's files are read (with their bytes) by `live_files`.
+                if crate::files::is_file_source(m.source.as_deref()?, &service_name) {
+                    return None;
+                }
+                let read_only = m.rw == Some(false);
+                return Some(json!({"type": "bind", "source": m.source.as_deref()?,
+                    "target": m.destination.as_deref()?, "read_only": read_only}));
+            }
             let key = m.name.as_deref()?.strip_prefix(&format!("{project}_"))?;
             Some(json!({"type": "volume", "source": key, "target": m.destination.as_deref()?}))
         })

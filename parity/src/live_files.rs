@@ -24,12 +24,15 @@ fn err(message: impl Into<String>) -> ParityError {
 pub(crate) async fn read(
     docker: &Docker,
     inspect: &ContainerInspectResponse,
+    service: &str,
 ) -> Result<(Vec<Value>, Option<String>), ParityError> {
     let id = inspect.id.clone().unwrap_or_default();
     let mut entries = Vec::new();
     let mut files = Vec::new();
     for mount in inspect.mounts.iter().flatten() {
-        if mount.typ.as_deref() != Some("bind") {
+        // Only the service's files: host `mounts` and `sync` binds are read by `live`.
+        let source = mount.source.clone().unwrap_or_default();
+        if mount.typ.as_deref() != Some("bind") || !crate::files::is_file_source(&source, service) {
             continue;
         }
         let Some(target) = mount.destination.clone() else {
@@ -47,7 +50,7 @@ pub(crate) async fn read(
         let (mode, bytes) = first_file(&archive)
             .ok_or_else(|| err(format!("{target}: the container's archive holds no file")))?;
         entries
-            .push(json!({"type": "bind", "target": target, "read_only": mount.rw == Some(false)}));
+            .push(json!({"type": "bind", "source": source, "target": target, "read_only": mount.rw == Some(false)}));
         files.push(PlannedFile::generated(
             target,
             bytes,

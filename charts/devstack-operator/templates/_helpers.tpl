@@ -82,6 +82,10 @@ The ClusterRole (all namespaces) and each per-namespace Role share this list.
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
   verbs: ["list", "delete"]
+# Read-only: why a built image's pods do not start (ErrImageNeverPull: not built).
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]

@@ -2,8 +2,10 @@
 //! the command line's shape and runs a parsed [`Cli`] on one tokio runtime; each verb's module
 //! does its work and prints through [`crate::output`].
 
+pub mod build;
 pub mod catalog;
 pub mod crd;
+pub mod dev;
 pub mod down;
 pub mod env;
 pub mod env_template;
@@ -23,7 +25,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use devstack_core::plan::{NodePortRange, PlanOptions, StackPlan};
 
-use crate::load::{load_plan, parse_overrides};
+use crate::load::parse_overrides;
 use crate::output::{self, Format};
 
 /// Describe a development stack once; run it in Kubernetes or Docker with the same services,
@@ -161,6 +163,43 @@ enum Command {
         #[arg(short = 'f', long)]
         follow: bool,
     },
+    /// Build the images of the stack's `build` services (content-tagged, unchanged contexts
+    /// are not rebuilt) and make them available to a cluster.
+    #[command(
+        after_help = "Examples:\n  devstack build stack.yaml\n  devstack build stack.yaml --load node   # the local harness node\n  devstack build stack.yaml --load kind --kind-cluster devstack\n  devstack build stack.yaml --load push   # to spec.imageRegistry"
+    )]
+    Build {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        build: build::BuildArgs,
+    },
+    /// Start (or adopt) the stack on Docker and keep it in step with your edits: synced
+    /// files are live (bind mounts), `restart: true` restarts, a changed lock file rebuilds.
+    #[command(
+        after_help = "Example:\n  devstack dev examples/ktrdr.yaml\nCtrl-C stops watching; the stack keeps running (devstack down stops it)."
+    )]
+    Dev {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Where the stack runs (kubernetes: not implemented yet).
+        #[arg(long, value_enum, default_value_t = dev::DevRuntime::Docker)]
+        runtime: dev::DevRuntime,
+    },
+    /// Build and load the images, then server-side apply the DevStack with the built tags
+    /// (the operator runs it).
+    #[command(
+        after_help = "Example:\n  devstack apply stack.yaml --load node && kubectl wait --for=condition=Ready devstack/NAME"
+    )]
+    Apply {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        build: build::BuildArgs,
+        /// Namespace of the DevStack (default: the file's metadata.namespace, else `default`).
+        #[arg(long)]
+        namespace: Option<String>,
+    },
     /// Print the DevStack CustomResourceDefinition (identical to crds/devstack.dev_devstacks.yaml).
     #[command(after_help = "Example:\n  devstack crd | kubectl apply -f -")]
     Crd,
@@ -266,10 +305,12 @@ impl StackArgs {
             profiles: (!self.profiles.is_empty()).then(|| self.profiles.clone()),
             image_overrides: parse_overrides(&self.image_overrides)?,
             node_ports: self.node_ports,
-            // `load_plan` reads the `source` files next to the stack file.
-            file_sources: None,
+            ..PlanOptions::default()
         };
-        Ok(load_plan(&self.file, &options)?)
+        // `build`, `mounts` and `sync` paths are relative to the stack file (a file that
+        // cannot be read is reported as such by the loader, not by the directory lookup).
+        let base = self.state_root().or_else(|_| std::env::current_dir())?;
+        Ok(crate::devloop::plan_file(&self.file, &base, options)?)
     }
 
     /// Where the stack's state (`.devstack/<stack>/`) lives: the directory of the stack file
@@ -375,6 +416,22 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             follow,
         } => logs::run(&stack.plan()?, &stack.state_root()?, &service, follow).await?,
         Command::Crd => crd::run()?,
+        Command::Dev { stack, runtime } => dev::run(&stack, runtime).await?,
+        Command::Build { stack, build } => build::build(&stack.plan()?, &build).await?,
+        Command::Apply {
+            stack,
+            build,
+            namespace,
+        } => {
+            let mut plan = stack.plan()?;
+            if let Some(namespace) = namespace {
+                plan.namespace = Some(crate::load::check_namespace(namespace)?);
+            }
+            build::build(&plan, &build).await?;
+            let text = crate::load::read_text(&stack.file)?;
+            let parsed = devstack_core::parse::parse_devstack(&text)?;
+            build::apply(&build::applied_stack(parsed, &plan)).await?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -40,7 +40,11 @@ pub async fn run(plan: &StackPlan, root: &std::path::Path, args: &UpArgs) -> Res
     let engine = Engine::connect().await?;
     let progress = Progress::new(stack.active());
     let result = tokio::select! {
-        result = stack.up(&engine, &options, &progress) => result,
+        result = async {
+            // Images of `build` services first: an unchanged context is not rebuilt.
+            devstack_docker::build::build_all(&engine.docker, plan, &progress).await?;
+            Ok::<_, anyhow::Error>(stack.up(&engine, &options, &progress).await?)
+        } => result,
         _ = tokio::signal::ctrl_c() => {
             progress.finish();
             eprintln!("interrupted: what was started keeps running; run `devstack up` again to continue, or `devstack down`");

@@ -101,7 +101,7 @@ pub fn container_spec(
                         typ: Some(MountType::BIND),
                         source: Some(v.source.clone()),
                         target: Some(v.target.clone()),
-                        read_only: Some(v.read_only),
+                        read_only: v.read_only.then_some(true),
                         ..Mount::default()
                     },
                     _ => Mount {

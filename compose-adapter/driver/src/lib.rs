@@ -13,7 +13,8 @@
 //! [`engine`] (connection, API version), [`labels`] (Compose's names and labels),
 //! [`resolve`] (interpolation as Compose does it), [`hash`] (Compose's config hashes),
 //! [`create`] (a service as a container), [`up`](mod@up) (ordering, idempotence),
-//! [`provision`] (images, networks, volumes; rollback), [`wait`] (readiness), [`ops`] (down,
+//! [`provision`] (images, networks, volumes; rollback), [`context`] and [`build`] (build
+//! contexts, content tags, image builds), [`wait`] (readiness), [`ops`] (down,
 //! volumes, status, logs), [`progress`].
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +26,8 @@ use devstack_render_compose::model::Project;
 use devstack_render_compose::RenderError;
 
 pub mod api;
+pub mod build;
+pub mod context;
 pub mod create;
 pub mod engine;
 pub mod env_file;

@@ -46,6 +46,9 @@ pub fn resolve_service(
         .transpose()?;
     for mount in &mut out.volumes {
         mount.target = text(&mount.target)?;
+        if mount.kind == "bind" {
+            mount.source = text(&mount.source)?;
+        }
     }
     out.tmpfs = list(&service.tmpfs)?;
     out.cap_add = list(&service.cap_add)?;

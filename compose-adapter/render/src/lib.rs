@@ -16,7 +16,8 @@
 //! named like their counterparts in the Kubernetes renderer (`devstack_render_k8s`):
 //! [`labels`], [`health`] (healthcheck), [`reachability`] (networks), [`resources`] (the
 //! `deploy` section), [`secrets`] (the `.env` file), [`text`] (escaping and interpolation);
-//! [`spelling`] writes and reads Compose's units (durations, CPUs, memory).
+//! [`spelling`] writes and reads Compose's units (durations, CPUs, memory); [`devloop`] the
+//! `build:` section and the bind mounts of `mounts` and `sync`.
 //!
 //! The Docker driver (`devstack-docker`) runs the same compose model on a Docker engine
 //! through its API (`devstack up`, identical to `docker compose up` of the rendered file);
@@ -24,6 +25,7 @@
 
 pub use devstack_core::StackPlan;
 
+pub mod devloop;
 pub mod gpu;
 pub mod health;
 pub mod labels;

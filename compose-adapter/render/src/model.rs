@@ -31,6 +31,9 @@ pub struct Project {
 pub struct Service {
     /// Image reference.
     pub image: String,
+    /// How `docker compose build` builds the image (services with `build`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<crate::devloop::Build>,
     /// Profiles that enable the service (empty: always enabled).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
@@ -127,14 +130,15 @@ pub struct DependsOn {
 /// A volume mount in long syntax (no `:` parsing ambiguity).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VolumeMount {
-    /// `volume` (a named volume) or `bind` (a file of the service's `files`).
+    /// `volume` (a named volume) or `bind` (a file of the service's `files`, a host `mounts`
+    /// path or a `sync` directory).
     #[serde(rename = "type")]
     pub kind: String,
-    /// Named volume, or the host path of a bind mount (relative to the compose file).
+    /// Named volume, or the host path of a bind mount.
     pub source: String,
     /// Mount path in the container.
     pub target: String,
-    /// Mounted read-only (the files).
+    /// Mounted read-only (the files, `readOnly` mounts).
     #[serde(skip_serializing_if = "is_false")]
     pub read_only: bool,
 }

@@ -74,6 +74,7 @@ fn render_service(plan: &StackPlan, service: &ServicePlan, assignment: &Assignme
     });
     Service {
         image: escape(&service.image),
+        build: crate::devloop::build(service),
         profiles: service.profiles.clone(),
         user,
         entrypoint: list(&service.command),
@@ -117,6 +118,7 @@ fn render_service(plan: &StackPlan, service: &ServicePlan, assignment: &Assignme
                 target: escape(&f.path),
                 read_only: true,
             }))
+            .chain(crate::devloop::binds(service))
             .collect(),
         read_only: security.read_only_root,
         tmpfs: service.writable_paths.iter().map(|p| escape(p)).collect(),

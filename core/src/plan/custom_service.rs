@@ -15,7 +15,7 @@ use crate::template::Template;
 pub(super) fn shape(input: &ServiceInput, errors: &mut ValidationErrors) -> Option<Shape> {
     let spec = input.spec;
     let path = input.path.as_str();
-    let image = spec.image.clone().unwrap_or_default();
+    let image = super::devloop::image(input, errors);
     names::image(&image, path, errors);
     if spec.version.is_some() {
         errors.push(

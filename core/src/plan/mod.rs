@@ -14,6 +14,7 @@
 //! - `graph`: `dependsOn` edges and cycles;
 //! - `files`: the files mounted into a service, and their digest;
 //! - `storage`: an image service's own data paths;
+//! - `devloop`: `build`, `mounts` and `sync` of image services;
 //! - `env`: env order, secrets tied to the env var that carries them, connection settings;
 //! - `model`: the plan's types.
 
@@ -27,6 +28,7 @@ use crate::types::DevStack;
 mod app;
 mod catalog_service;
 mod custom_service;
+mod devloop;
 mod env;
 mod fanout;
 mod files;
@@ -44,6 +46,9 @@ mod shape;
 mod storage;
 mod text;
 
+pub use devloop::{
+    build_repository, normalize, BuildPlan, MountPlan, SyncPlan, ALWAYS_IGNORED, UNBUILT_TAG,
+};
 pub use files::{
     files_hash, sources as file_sources, FileOrigin, FileSources, PlannedFile, DEFAULT_FILE_MODE,
 };
@@ -68,6 +73,12 @@ pub struct PlanOptions {
     /// The bytes of the spec's `source` files, read by the CLI ([`file_sources`] lists them);
     /// `None` (the operator): a `source` is an error that asks for `content`.
     pub file_sources: Option<FileSources>,
+    /// The directory of the stack file: `build`, `mounts` and `sync` paths are resolved
+    /// against it (kept relative when `None`, as in the operator).
+    pub base_dir: Option<std::path::PathBuf>,
+    /// The content tag of each `build` service's image, by service (the CLI hashes the build
+    /// context; see `devstack_docker::context`).
+    pub build_tags: BTreeMap<String, String>,
 }
 
 /// Validates `stack` and resolves it into a plan. Reports every problem found, each with the

@@ -279,6 +279,12 @@ pub struct ServicePlan {
     pub gpu_required: bool,
     /// Connection outputs other services receive (`POSTGRES_URL`, …), by key.
     pub connection: BTreeMap<String, Template>,
+    /// How the image is built (image services with `build`).
+    pub build: Option<super::BuildPlan>,
+    /// Host paths mounted into the container.
+    pub mounts: Vec<super::MountPlan>,
+    /// Source directories `devstack dev` keeps in sync.
+    pub sync: Vec<super::SyncPlan>,
     #[serde(skip)]
     pub(super) validated: Validated,
 }

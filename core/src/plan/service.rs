@@ -3,7 +3,9 @@
 
 use super::model::{SecretDef, ServicePlan, Validated, Workload};
 pub(super) use super::shape::ServiceInput;
-use super::{app, catalog_service, custom_service, env::Carriers, files, names, resources, text};
+use super::{
+    app, catalog_service, custom_service, devloop, env::Carriers, files, names, resources, text,
+};
 use crate::catalog;
 use crate::conventions::is_env_key;
 use crate::error::{did_you_mean, ValidationErrors};
@@ -60,6 +62,7 @@ pub(super) fn plan(
             path,
             errors,
         );
+        let dev = devloop::plan(input, &shape.image, &shape.workload, errors);
         let planned = ServicePlan {
             name: input.name.to_string(),
             active: input.active,
@@ -81,6 +84,9 @@ pub(super) fn plan(
             gpu,
             gpu_required: spec.gpu_required.unwrap_or(false),
             connection: shape.connection,
+            build: dev.build,
+            mounts: dev.mounts,
+            sync: dev.sync,
             validated: Validated::new(),
         };
         Some((planned, shape.secrets))
@@ -94,7 +100,13 @@ fn kind(
     path: &str,
     errors: &mut ValidationErrors,
 ) -> Option<Option<&'static catalog::CatalogEntry>> {
-    match (&spec.type_, &spec.image) {
+    // With `build`, `image` is optional: the repository defaults to `<stack>/<service>`.
+    let image = spec
+        .image
+        .as_ref()
+        .or(spec.build.as_ref().map(|b| &b.context));
+    match (&spec.type_, image) {
+        (Some(_), Some(_)) if spec.image.is_none() => Some(catalog_entry(spec, path, errors)?),
         (Some(_), Some(_)) => {
             errors.push(path, "set exactly one of type (a catalog service) or image (your own container), not both");
             None
@@ -103,20 +115,30 @@ fn kind(
             errors.push(path, "set exactly one of type (a catalog service, see `devstack catalog`) or image (your own container)");
             None
         }
-        (Some(type_name), None) => match catalog::lookup(type_name) {
-            Some(entry) => Some(Some(entry)),
-            None => {
-                errors.push(
-                    format!("{path}.type"),
-                    format!(
-                        "unknown catalog type {type_name:?}{}; `devstack catalog` lists the types",
-                        did_you_mean(type_name, catalog::type_names())
-                    ),
-                );
-                None
-            }
-        },
+        (Some(_), None) => Some(catalog_entry(spec, path, errors)?),
         (None, Some(_)) => Some(None),
+    }
+}
+
+/// The catalog entry `spec.type` names; `None` (with the error) for an unknown type.
+fn catalog_entry(
+    spec: &ServiceSpec,
+    path: &str,
+    errors: &mut ValidationErrors,
+) -> Option<Option<&'static catalog::CatalogEntry>> {
+    let type_name = spec.type_.as_deref().unwrap_or_default();
+    match catalog::lookup(type_name) {
+        Some(entry) => Some(Some(entry)),
+        None => {
+            errors.push(
+                format!("{path}.type"),
+                format!(
+                    "unknown catalog type {type_name:?}{}; `devstack catalog` lists the types",
+                    did_you_mean(type_name, catalog::type_names())
+                ),
+            );
+            None
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 
 mod harness;
 
+mod devloop;
 mod examples;
 mod invalid;
 mod leader;

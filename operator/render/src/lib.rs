@@ -14,8 +14,9 @@
 //! Modules, named like their counterparts in the Compose renderer (`devstack_render_compose`):
 //! `labels` (labels, selectors, metadata), `health` (probes), `reachability` and `egress`
 //! (NetworkPolicies), `resources` (requests and limits), `secrets` (the stack's two Secrets),
-//! `files` (a service's files as a ConfigMap),
-//! `text` (`$(VAR)` references and escaping); then the objects: `service`, `pod`, `workload`.
+//! `files` (a service's files as a ConfigMap), `devloop` (built images, host mounts, sync
+//! volumes), `text` (`$(VAR)` references and escaping); then the objects: `service`, `pod`,
+//! `workload`.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::Serialize;
 
+mod devloop;
 mod egress;
 mod files;
 pub mod gpu;

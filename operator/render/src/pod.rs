@@ -40,6 +40,7 @@ pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> PodTemplateSpec {
     container.volume_mounts = (!mounts.is_empty()).then_some(mounts);
     let mut volumes = writable_volumes;
     volumes.extend(files_volume);
+    super::devloop::add_volumes(service, &mut volumes, &mut container);
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(service_labels(ctx, service)),
@@ -80,6 +81,7 @@ fn container(ctx: &Ctx, service: &ServicePlan) -> Container {
     Container {
         name: service.name.clone(),
         image: Some(service.image.clone()),
+        image_pull_policy: super::devloop::pull_policy(service),
         command: container_list(ctx, service.command.as_ref()),
         args: container_list(ctx, service.args.as_ref()),
         env: (!env.is_empty()).then_some(env),

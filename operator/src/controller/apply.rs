@@ -213,10 +213,13 @@ async fn workload_outcome(
                 (live, _) => Some(writer.apply(d, live, Tie::Owned, false).await?),
             };
             let ready = live.as_ref().is_some_and(status::deployment_ready);
-            let refused = live
+            let mut refused = live
                 .as_ref()
                 .filter(|_| !ready)
                 .and_then(status::replica_failure);
+            if let Some(live) = live.as_ref().filter(|_| !ready && refused.is_none()) {
+                refused = super::devloop::image_not_built(writer, live).await;
+            }
             (live.is_some(), ready, refused)
         }
         K8sObject::StatefulSet(s) => {

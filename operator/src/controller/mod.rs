@@ -44,6 +44,7 @@ use tracing::{info, warn};
 mod apply;
 mod cleanup;
 mod credentials;
+mod devloop;
 mod error;
 #[cfg(test)]
 mod fixtures;
@@ -96,6 +97,8 @@ pub struct Options {
     pub image_overrides: BTreeMap<String, String>,
     /// The cluster's node port range: host ports become node ports inside it.
     pub node_ports: NodePortRange,
+    /// Host path prefixes a stack's `mounts` may use as `hostPath` volumes (none by default).
+    pub allowed_host_paths: Vec<String>,
 }
 
 /// Shared by every reconcile.
@@ -108,6 +111,8 @@ pub struct Context {
     pub metrics: Metrics,
     /// Publishes Events.
     pub recorder: Recorder,
+    /// Host path prefixes `mounts` may use ([`Options::allowed_host_paths`]).
+    pub allowed_host_paths: Vec<String>,
     /// Consecutive failures per stack, for the backoff.
     failures: Mutex<HashMap<ObjectRef<DeserializeGuard<DevStack>>, u32>>,
 }
@@ -128,8 +133,10 @@ impl Context {
                 node_ports: options.node_ports,
                 // The operator cannot read the user's machine: `source` files are refused.
                 file_sources: None,
+                ..PlanOptions::default()
             },
             metrics,
+            allowed_host_paths: options.allowed_host_paths.clone(),
             failures: Mutex::new(HashMap::new()),
         }
     }

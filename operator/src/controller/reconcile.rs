@@ -82,6 +82,9 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
         Ok(plan) => plan,
         Err(errors) => return Ok(Outcome::Invalid(errors.to_string())),
     };
+    if let Some(refused) = super::devloop::refused_host_paths(&plan, &ctx.allowed_host_paths) {
+        return Ok(Outcome::Invalid(refused));
+    }
     if let Some(problem) = super::rotate::check(stack, &plan) {
         return Ok(Outcome::Invalid(problem));
     }
