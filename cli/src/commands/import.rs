@@ -24,8 +24,13 @@ pub enum ImportCliError {
     #[error("no Docker Compose found: set DEVSTACK_COMPOSE_BIN to a Compose v2 binary, or install `docker compose` or `docker-compose`")]
     NoCompose,
     /// Compose rejected the project; its own message names the file and line (exit 2).
-    #[error("Compose cannot read the project:\n{0}")]
-    Compose(String),
+    #[error("Compose cannot read the project {files}:\n{message}")]
+    Compose {
+        /// The files given (`compose.yaml` when none).
+        files: String,
+        /// Compose's message.
+        message: String,
+    },
     /// The output file exists (exit 2).
     #[error("{0} exists; pass --force to replace it")]
     Exists(String),
@@ -258,9 +263,23 @@ impl ComposeBin {
         let out = command
             .output()
             .with_context(|| format!("running {}", self.program.display()))?;
-        if !out.status.success() {
+        // Some Compose builds exit 0 after an error: no document on stdout is an error too.
+        if !out.status.success() || out.stdout.iter().all(u8::is_ascii_whitespace) {
             let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            return Err(ImportCliError::Compose(stderr).into());
+            let files = if files.is_empty() {
+                "(Compose's default file)".to_string()
+            } else {
+                files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            };
+            return Err(ImportCliError::Compose {
+                files,
+                message: stderr,
+            }
+            .into());
         }
         String::from_utf8(out.stdout).context("Compose printed something that is not UTF-8")
     }

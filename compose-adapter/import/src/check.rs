@@ -146,13 +146,7 @@ impl Ctx<'_> {
             ("health", Some(t)) if orig.healthcheck.is_none() => {
                 Some(format!("the catalog's {t} health check"))
             }
-            ("resources", _)
-                if orig
-                    .deploy
-                    .as_ref()
-                    .and_then(|d| d.resources.as_ref())
-                    .is_none() =>
-            {
+            ("resources", _) if !has_budget(orig) => {
                 Some("the file set no budget: devstack's default budget".into())
             }
             ("volumes", Some(t)) => {
@@ -294,6 +288,19 @@ fn amount(a: &Option<Amounts>) -> String {
         .as_ref()
         .map_or("-".into(), |v| v.to_string().trim_matches('"').to_string());
     format!("cpu {cpu} memory {mem}")
+}
+
+/// Whether the file sets any CPU or memory amount for `svc`.
+fn has_budget(svc: &Service) -> bool {
+    let r = svc
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.clone())
+        .unwrap_or_default();
+    [r.limits, r.reservations]
+        .iter()
+        .flatten()
+        .any(|a| a.cpus.is_some() || a.memory.is_some())
 }
 
 fn resources(svc: &Service) -> String {

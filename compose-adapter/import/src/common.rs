@@ -102,6 +102,18 @@ pub fn deploy(
             .as_ref()
             .and_then(|a| amounts(name, "deploy.resources.limits", a, report));
         if requests.is_some() || limits.is_some() {
+            let unset = unset_amounts(&requests, &limits);
+            if !unset.is_empty() {
+                report.changed(
+                    name,
+                    "deploy.resources",
+                    &format!(
+                        "the file sets no {}: devstack's default budget fills them",
+                        unset.join(", ")
+                    ),
+                    "set every request and limit to pin the whole budget",
+                );
+            }
             spec.resources = Some(ResourcesSpec { requests, limits });
         }
         for (key, a) in [
@@ -128,6 +140,31 @@ pub fn deploy(
             );
         }
     }
+}
+
+fn unset_amounts(
+    requests: &Option<ResourceAmounts>,
+    limits: &Option<ResourceAmounts>,
+) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for (what, a) in [("reservation", requests), ("limit", limits)] {
+        let a = a.clone().unwrap_or_default();
+        if a.cpu.is_none() {
+            out.push(if what == "limit" {
+                "cpu limit"
+            } else {
+                "cpu reservation"
+            });
+        }
+        if a.memory.is_none() {
+            out.push(if what == "limit" {
+                "memory limit"
+            } else {
+                "memory reservation"
+            });
+        }
+    }
+    out
 }
 
 fn amounts(name: &str, key: &str, a: &Amounts, report: &mut LossReport) -> Option<ResourceAmounts> {
@@ -273,7 +310,12 @@ fn advice(key: &str) -> (&'static str, &'static str) {
 }
 
 /// Reports every key of `other` (the keys the model does not read).
-pub fn leftovers(name: &str, other: &BTreeMap<String, Value>, report: &mut LossReport) {
+pub fn leftovers(
+    name: &str,
+    other: &BTreeMap<String, Value>,
+    typed: bool,
+    report: &mut LossReport,
+) {
     for (key, value) in other {
         if is_empty(value) || key == "command" || key == "entrypoint" {
             continue;
@@ -287,7 +329,13 @@ pub fn leftovers(name: &str, other: &BTreeMap<String, Value>, report: &mut LossR
             );
             continue;
         }
-        let (detail, instead) = advice(key);
+        let (detail, instead) = match key.as_str() {
+            "user" | "read_only" | "tmpfs" if typed => (
+                "the catalog decides the user, read-only root and writable paths of this type",
+                "nothing to do",
+            ),
+            _ => advice(key),
+        };
         let shown = match value {
             Value::String(s) => format!("{key}: {s}: {detail}"),
             Value::Bool(b) => format!("{key}: {b}: {detail}"),

@@ -44,6 +44,9 @@ pub fn custom(
 ) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     for (key, value) in environment {
+        if !valid_name(name, key, report) {
+            continue;
+        }
         let Some(value) = value else {
             unset(name, key, report);
             continue;
@@ -59,6 +62,22 @@ pub fn custom(
         env.insert(key.clone(), value.clone());
     }
     env
+}
+
+/// Whether `key` is a variable name a stack accepts (letters, digits, `_`, not starting with
+/// a digit); drops and reports any other.
+fn valid_name(name: &str, key: &str, report: &mut LossReport) -> bool {
+    let ok = key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && key.chars().next().is_some_and(|c| !c.is_ascii_digit());
+    if !ok {
+        report.dropped(
+            name,
+            &format!("environment.{key}"),
+            "not a portable variable name (letters, digits, '_'): a stack's env cannot hold it",
+            "configure it another way (a config file, or the program's own variable spelled with '_')",
+        );
+    }
+    ok
 }
 
 fn unset(name: &str, key: &str, report: &mut LossReport) {
@@ -96,6 +115,9 @@ pub fn catalog(
     let upper = name.to_uppercase().replace('-', "_");
     let mut env = BTreeMap::new();
     for (key, value) in environment {
+        if !valid_name(name, key, report) {
+            continue;
+        }
         let Some(value) = value else {
             unset(name, key, report);
             continue;

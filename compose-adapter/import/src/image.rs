@@ -72,21 +72,13 @@ const ALTERNATIVES: &[(&str, &str, &str)] = &[
         "otel-collector",
         "the core collector; the catalog runs the contrib distribution",
     ),
-    (
-        "minio/minio",
-        "minio",
-        "MinIO from Docker Hub; the catalog pulls it from quay.io",
-    ),
-    (
-        "elasticsearch",
-        "elasticsearch",
-        "Elasticsearch from Docker Hub; the catalog pulls it from docker.elastic.co",
-    ),
-    (
-        "semitechnologies/weaviate",
-        "weaviate",
-        "Weaviate from Docker Hub; the catalog pulls it from cr.weaviate.io",
-    ),
+];
+
+/// The same image published under another name, with the same tags: the tag is kept.
+const MIRRORS: &[(&str, &str)] = &[
+    ("minio/minio", "minio"),
+    ("elasticsearch", "elasticsearch"),
+    ("semitechnologies/weaviate", "weaviate"),
 ];
 
 /// How an image matched the catalog.
@@ -108,6 +100,16 @@ pub fn recognise(image: &str) -> Option<CatalogMatch> {
         .find(|e| normalise(e.repository) == r.repository)
     {
         return Some(same_repository(entry, &r));
+    }
+    if let Some((_, type_name)) = MIRRORS.iter().find(|(repo, _)| *repo == r.repository) {
+        let entry = catalog::lookup(type_name)?;
+        let mut found = same_repository(entry, &r);
+        let note = format!("{image} is the same image as {}", entry.repository);
+        found.note = Some(match found.note {
+            Some(pinned) => format!("{note}; {pinned}"),
+            None => format!("{note}, same tag"),
+        });
+        return Some(found);
     }
     let (_, type_name, why) = ALTERNATIVES
         .iter()

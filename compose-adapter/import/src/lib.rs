@@ -182,7 +182,7 @@ fn service(
         common::deploy(compose_name, deploy, &mut spec, found.is_none(), report);
     }
     common::pending_fields(compose_name, svc, report);
-    common::leftovers(compose_name, &svc.other, report);
+    common::leftovers(compose_name, &svc.other, found.is_some(), report);
     spec
 }
 
@@ -216,3 +216,6 @@ fn project_keys(project: &model::Project, options: &ImportOptions, report: &mut 
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -230,7 +230,20 @@ impl Service {
     }
 }
 
-/// Reads the JSON text `docker compose config --format json` printed.
+/// Reads the JSON text `docker compose config --format json` printed. Compose prints values
+/// still escaped for a Compose file (`$$` for a literal `$`); they are unescaped here, so the
+/// stack holds what the container sees.
 pub fn parse(json: &str) -> Result<Project, serde_json::Error> {
-    serde_json::from_str(json)
+    let mut value: Value = serde_json::from_str(json)?;
+    unescape(&mut value);
+    serde_json::from_value(value)
+}
+
+fn unescape(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains("$$") => *s = s.replace("$$", "$"),
+        Value::Array(items) => items.iter_mut().for_each(unescape),
+        Value::Object(map) => map.values_mut().for_each(unescape),
+        _ => {}
+    }
 }
