@@ -79,7 +79,7 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode> {
         }
     }
     let bin = compose_bin()?;
-    let json = bin.config(&args.files, &args.profiles, None)?;
+    let json = bin.config(&args.files, None)?;
     let raw_files = args
         .files
         .iter()
@@ -99,13 +99,7 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode> {
         write_stack(path, &yaml, args.force)?;
     }
     let check = if args.check {
-        Some(round_trip(
-            &bin,
-            &json,
-            &imported,
-            &stack_plan,
-            &args.profiles,
-        )?)
+        Some(round_trip(&bin, &json, &imported, &stack_plan)?)
     } else {
         None
     };
@@ -187,7 +181,6 @@ fn round_trip(
     json: &str,
     imported: &Imported,
     stack_plan: &devstack_core::StackPlan,
-    profiles: &[String],
 ) -> Result<devstack_parity::Report> {
     let markers = devstack_parity::secret_markers(stack_plan);
     let yaml = devstack_render_compose::render(stack_plan)?;
@@ -196,7 +189,7 @@ fn round_trip(
     let file = dir.path().join("compose.yaml");
     std::fs::write(&file, yaml).context("writing the rendering")?;
     std::fs::write(dir.path().join(".env"), env).context("writing the rendering's .env")?;
-    let rendered = bin.config(&[file], profiles, Some(dir.path()))?;
+    let rendered = bin.config(&[file], Some(dir.path()))?;
     let original = devstack_import::model::parse(json)?;
     let rendered = devstack_import::model::parse(&rendered)?;
     Ok(devstack_import::check::compare(
@@ -241,21 +234,16 @@ pub fn compose_bin() -> Result<ComposeBin, ImportCliError> {
 }
 
 impl ComposeBin {
-    /// `config --format json` of `files` with `profiles` (global flags, before `config`).
-    pub fn config(
-        &self,
-        files: &[PathBuf],
-        profiles: &[String],
-        dir: Option<&Path>,
-    ) -> Result<String> {
+    /// `config --format json` of `files` with every profile enabled (`--profile '*'`, a global
+    /// flag, before `config`): a stack keeps every service with its profiles, and the profiles
+    /// given to the import become `spec.profiles`, the selection.
+    pub fn config(&self, files: &[PathBuf], dir: Option<&Path>) -> Result<String> {
         let mut command = Command::new(&self.program);
         command.args(&self.prefix);
         for file in files {
             command.arg("-f").arg(file);
         }
-        for profile in profiles {
-            command.arg("--profile").arg(profile);
-        }
+        command.args(["--profile", "*"]);
         if let Some(dir) = dir {
             command.arg("--project-directory").arg(dir);
         }

@@ -19,6 +19,7 @@ use devstack_core::types::{DevStack, DevStackSpec, ServiceSpec};
 pub mod catalog;
 pub mod check;
 pub mod common;
+pub mod connections;
 pub mod custom;
 pub mod env;
 pub mod extensions;
@@ -130,7 +131,7 @@ pub fn import_project(
     host_ports::settle(&mut services, &back, &mut report);
     project_keys(project, options, &mut report);
     let (isolation, isolation_reason) = network::isolation(project, &mut report);
-    let stack = DevStack::new(
+    let mut stack = DevStack::new(
         &stack_name,
         DevStackSpec {
             profiles: options.profiles.clone(),
@@ -139,6 +140,7 @@ pub fn import_project(
             services,
         },
     );
+    connections::yield_to_dependencies(&mut stack, &back, &mut report);
     Ok(Imported {
         stack,
         report,
