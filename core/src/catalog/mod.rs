@@ -18,6 +18,7 @@ mod graph;
 mod messaging;
 mod observability;
 mod postgres;
+mod s3gateway;
 mod search;
 mod storage;
 pub mod url;
@@ -217,6 +218,10 @@ pub struct EntryParts {
     /// Connection outputs by suffix (`URL`, `HOST`, `PORT`, `USER`, `PASSWORD`, `DB`, …); the
     /// plan prefixes them with the service name (`POSTGRES_URL`).
     pub connection: BTreeMap<String, Template>,
+    /// Files the image reads, by container path (text, mode 0644): for example init SQL under
+    /// `/docker-entrypoint-initdb.d/`. Mounted like the spec's `files`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
 }
 
 // Small builders the entries share (private to the catalog).
@@ -406,6 +411,7 @@ pub static ENTRIES: &[CatalogEntry] = &[
     cache::REDIS,
     postgres::TIMESCALEDB,
     cache::VALKEY,
+    s3gateway::VERSITYGW,
     vector::WEAVIATE,
 ];
 
