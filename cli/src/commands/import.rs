@@ -85,14 +85,21 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode> {
         .iter()
         .filter_map(|f| std::fs::read_to_string(f).ok())
         .collect();
+    let base = base_dir(args.output.as_deref())?;
     let options = ImportOptions {
         name: args.name.clone(),
         profiles: args.profiles.clone(),
         raw_files,
+        base_dir: Some(base.display().to_string()),
+        regular_files: regular_files(&json)?,
     };
     let imported = devstack_import::import(&json, &options)?;
     let yaml = stack_yaml(&imported)?;
-    let stack_plan = plan(&imported.stack, &PlanOptions::default()).map_err(|errors| {
+    let plan_options = PlanOptions {
+        file_sources: Some(crate::load::read_sources(&imported.stack, &base)),
+        ..PlanOptions::default()
+    };
+    let stack_plan = plan(&imported.stack, &plan_options).map_err(|errors| {
         anyhow::anyhow!("the imported stack does not validate (an import bug, please report it with the compose file):\n{errors}")
     })?;
     if let Some(path) = &args.output {
@@ -154,6 +161,31 @@ fn print(
             Ok(())
         }
     }
+}
+
+/// The directory the stack file goes to (its sources are relative to it), absolute.
+fn base_dir(output: Option<&Path>) -> Result<PathBuf> {
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    let dir = match output.and_then(Path::parent) {
+        Some(d) if !d.as_os_str().is_empty() => cwd.join(d),
+        _ => cwd,
+    };
+    dir.canonicalize()
+        .with_context(|| format!("the output directory {}", dir.display()))
+}
+
+/// The bind sources and config files of the project that are regular files of at most the
+/// size a stack's files may have.
+fn regular_files(json: &str) -> Result<std::collections::BTreeSet<String>> {
+    let project = devstack_import::model::parse(json)?;
+    Ok(devstack_import::files::candidates(&project)
+        .into_iter()
+        .filter(|p| {
+            std::fs::metadata(p).is_ok_and(|m| {
+                m.is_file() && m.len() <= devstack_core::limits::MAX_FILES_BYTES as u64
+            })
+        })
+        .collect())
 }
 
 /// The stack as YAML, with a comment saying where it came from.

@@ -131,7 +131,7 @@ fn volumes(
             ("bind", _) => report.pending(
                 name,
                 &key,
-                "files",
+                "mounts",
                 &format!(
                     "bind mount of {} at {} (init scripts or configuration)",
                     mount.source.as_deref().unwrap_or(""),

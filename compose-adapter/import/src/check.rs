@@ -110,7 +110,7 @@ impl Ctx<'_> {
             "replicas" => (replicas(orig), replicas(out), "deploy.replicas"),
             "resources" => (resources(orig), resources(out), "deploy.resources"),
             "gpu" => (gpus(orig), gpus(out), "deploy.resources"),
-            "volumes" => (mounts(orig), mounts(out), "volumes"),
+            "volumes" => (mounts(orig), mounts(out), "volumes|configs"),
             _ => return Verdict::Same,
         };
         if a == b {
@@ -127,11 +127,11 @@ impl Ctx<'_> {
     }
 
     /// The loss report's reason for a difference in `key`, if it has one.
+    /// `key` may name several keys, `|` between them.
     fn reason(&self, key: &str) -> Option<String> {
-        let found: Vec<String> = self
-            .imported
-            .report
-            .about(self.compose_name, key)
+        let found: Vec<String> = key
+            .split('|')
+            .flat_map(|k| self.imported.report.about(self.compose_name, k))
             .map(|l| l.detail.clone())
             .collect();
         (!found.is_empty()).then(|| found.join("; "))

@@ -259,20 +259,11 @@ pub fn is_empty(value: &Value) -> bool {
     }
 }
 
-/// `build`, `configs`, `secrets`: pending their DevStack fields (issues 18 and 19).
+/// `build`, `secrets`: pending their DevStack fields (issues 18 and 19).
 pub fn pending_fields(name: &str, svc: &Service, report: &mut LossReport) {
     if let Some(build) = &svc.build {
         let context = build.get("context").and_then(Value::as_str).unwrap_or("?");
         report.pending(name, "build", "build", &format!("built from {context}"));
-    }
-    for config in &svc.configs {
-        let source = config.get("source").and_then(Value::as_str).unwrap_or("?");
-        report.pending(
-            name,
-            &format!("configs.{source}"),
-            "files",
-            &format!("config {source} mounted into the container"),
-        );
     }
     for secret in &svc.secrets {
         let source = secret.get("source").and_then(Value::as_str).unwrap_or("?");

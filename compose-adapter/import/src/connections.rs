@@ -22,6 +22,7 @@ pub fn yield_to_dependencies(
     let mut bare = stack.clone();
     for spec in bare.spec.services.values_mut() {
         spec.env.clear();
+        spec.files.clear();
     }
     let Ok(planned) = plan(&bare, &PlanOptions::default()) else {
         return;

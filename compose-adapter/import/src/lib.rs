@@ -23,6 +23,7 @@ pub mod connections;
 pub mod custom;
 pub mod env;
 pub mod extensions;
+pub mod files;
 pub mod health;
 pub mod host_ports;
 pub mod image;
@@ -62,6 +63,12 @@ pub struct ImportOptions {
     pub profiles: Vec<String>,
     /// The raw Compose files' text, read only for `x-*` keys inside services.
     pub raw_files: Vec<String>,
+    /// The directory the stack file goes to (absolute): file sources are written relative to
+    /// it; absolute when unset.
+    pub base_dir: Option<String>,
+    /// The paths among [`files::candidates`] that are regular files (bind mounts of these and
+    /// configs from them become `files`).
+    pub regular_files: std::collections::BTreeSet<String>,
 }
 
 /// The result of an import.
@@ -115,10 +122,11 @@ pub fn import_project(
         let name = names.get(compose_name);
         let spec = service(
             &stack_name,
-            &project.name,
+            project,
             compose_name,
             svc,
             &names,
+            options,
             &mut report,
         );
         services.insert(name, spec);
@@ -156,12 +164,30 @@ pub fn import_project(
 /// One service, catalog or custom, with the rules they share.
 fn service(
     stack: &str,
-    project: &str,
+    project: &model::Project,
     compose_name: &str,
     svc: &model::Service,
     names: &names::Names,
+    options: &ImportOptions,
     report: &mut LossReport,
 ) -> ServiceSpec {
+    // Bind mounts of regular files become files; the rest of the mounts go to the mapping.
+    let mut svc = svc.clone();
+    let mut files = files::from_configs(compose_name, &svc, project, options, report);
+    svc.volumes.retain(|mount| {
+        if mount.kind != "bind" {
+            return true;
+        }
+        match files::from_bind(compose_name, mount, options, report) {
+            Some((path, spec)) => {
+                files.insert(path, spec);
+                false
+            }
+            None => true,
+        }
+    });
+    let svc = &svc;
+    let project = project.name.as_str();
     let found = svc.image.as_deref().and_then(image::recognise);
     let mut spec = match (&found, &svc.image) {
         (Some(found), _) => catalog::map(stack, compose_name, svc, found, report),
@@ -179,6 +205,7 @@ fn service(
         }
     };
     spec.profiles = svc.profiles.clone();
+    spec.files = files;
     spec.depends_on = common::depends_on(compose_name, svc, names, report);
     if let Some(deploy) = &svc.deploy {
         common::deploy(compose_name, deploy, &mut spec, found.is_none(), report);

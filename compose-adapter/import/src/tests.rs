@@ -10,9 +10,21 @@ use serde_json::{json, Value};
 use super::*;
 
 fn import_json(project: Value) -> Imported {
-    let imported = import(&project.to_string(), &ImportOptions::default()).unwrap();
-    // Every import must validate: the stack is usable as written.
-    if let Err(errors) = plan(&imported.stack, &PlanOptions::default()) {
+    import_with(project, &ImportOptions::default())
+}
+
+fn import_with(project: Value, options: &ImportOptions) -> Imported {
+    let imported = import(&project.to_string(), options).unwrap();
+    // Every import must validate: the stack is usable as written (file sources read as "x").
+    let sources = devstack_core::plan::file_sources(&imported.stack)
+        .into_iter()
+        .map(|s| (s, Ok(b"x".to_vec())))
+        .collect();
+    let plan_options = PlanOptions {
+        file_sources: Some(sources),
+        ..PlanOptions::default()
+    };
+    if let Err(errors) = plan(&imported.stack, &plan_options) {
         panic!("imported stack does not validate:\n{errors}");
     }
     imported
@@ -300,26 +312,51 @@ fn other_segmentation_is_open_and_reported() {
 
 #[test]
 fn volumes_configs_secrets_and_build() {
-    let i = import_json(json!({"name": "shop", "services": {
+    let options = ImportOptions {
+        base_dir: Some("/src/deploy".into()),
+        regular_files: ["/src/init.sql".to_string(), "/src/app.conf".to_string()].into(),
+        ..ImportOptions::default()
+    };
+    let i = import_with(
+        json!({"name": "shop", "services": {
         "db": {"image": "postgres:17", "volumes": [
             {"type": "volume", "source": "pg", "target": "/var/lib/postgresql/data"},
-            {"type": "bind", "source": "/src/init.sql", "target": "/docker-entrypoint-initdb.d/init.sql", "read_only": true}
+            {"type": "bind", "source": "/src/init.sql", "target": "/docker-entrypoint-initdb.d/init.sql", "read_only": true},
+            {"type": "bind", "source": "/src/initdb", "target": "/docker-entrypoint-initdb.d/more"}
         ]},
         "app": {"build": {"context": "/src/app"}, "volumes": [
             {"type": "volume", "source": "uploads", "target": "/data"},
             {"type": "bind", "source": "/src/app", "target": "/app"}
-        ], "configs": [{"source": "cfg"}], "secrets": [{"source": "key", "target": "/run/secrets/key"}]}
-    }}));
+        ], "configs": [{"source": "cfg", "target": "/etc/app.conf", "mode": 288}, {"source": "inline"}],
+           "secrets": [{"source": "key", "target": "/run/secrets/key"}]}
+    }, "configs": {"cfg": {"file": "/src/app.conf"}, "inline": {"content": "a=1\n"}}}),
+        &options,
+    );
     assert!(svc(&i, "db").storage.is_some());
     assert!(has(&i, "db:volumes./var/lib/postgresql/data:changed"));
+    // A bind-mounted file becomes a file, its source relative to the stack file.
+    let init = &svc(&i, "db").files["/docker-entrypoint-initdb.d/init.sql"];
+    assert_eq!(init.source.as_deref(), Some("../init.sql"));
     assert!(has(
         &i,
-        "db:volumes./docker-entrypoint-initdb.d/init.sql:pending: files (issue 18)"
+        "db:volumes./docker-entrypoint-initdb.d/init.sql:changed"
     ));
-    assert_eq!(svc(&i, "app").image.as_deref(), Some("shop-app"));
+    // A directory waits for mounts.
+    assert!(has(
+        &i,
+        "db:volumes./docker-entrypoint-initdb.d/more:pending: mounts (issue 19)"
+    ));
+    // Configs: from a file (mode kept) and inline content (at /<name>).
+    let app = svc(&i, "app");
+    assert_eq!(
+        app.files["/etc/app.conf"].source.as_deref(),
+        Some("../app.conf")
+    );
+    assert_eq!(app.files["/etc/app.conf"].mode.as_deref(), Some("0440"));
+    assert_eq!(app.files["/inline"].content.as_deref(), Some("a=1\n"));
+    assert_eq!(app.image.as_deref(), Some("shop-app"));
     assert!(has(&i, "app:volumes./data:pending: storage (issue 18)"));
     assert!(has(&i, "app:volumes./app:pending: mounts (issue 19)"));
-    assert!(has(&i, "app:configs.cfg:pending: files (issue 18)"));
     assert!(has(&i, "app:secrets.key:pending: secrets (issue 18)"));
     assert!(has(&i, "app:build:pending: build (issue 19)"));
 }
