@@ -1,8 +1,9 @@
 //! `devstack import`: a Compose project → a DevStack file and a loss report.
 //!
-//! Compose itself loads the project (`docker compose [-f …] [--profile …] config --format
-//! json`: overlays merged, `.env` / `env_file` interpolated, profiles applied), so the import
-//! reads exactly what `docker compose up` would run. The mapping is `devstack-import`'s (pure);
+//! Compose itself loads the project (`docker compose [-f …] --profile '*' config --format
+//! json`: overlays merged, `.env` / `env_file` interpolated, every profile's services), so the
+//! import reads exactly what `docker compose up` would run; the `--profile`s given become the
+//! stack's `spec.profiles` (the selection), and every service keeps its own `profiles`. The mapping is `devstack-import`'s (pure);
 //! this module finds the Compose binary, runs it, writes the stack file atomically (never over
 //! an existing file without `--force`), prints the loss report, and with `--check` renders the
 //! imported stack, lets Compose normalise the rendering too, and prints the differences.

@@ -155,7 +155,7 @@ enum Command {
     },
     /// Turn a Compose project into a DevStack file, with a report of every key it could not carry.
     #[command(
-        after_help = "Compose itself reads the project (`docker compose config --format json`: overlays, .env,\nenv_file, profiles), found as $DEVSTACK_COMPOSE_BIN, `docker compose` or `docker-compose`.\nExit 2 when Compose rejects the project (its message names the file and line) or the output exists.\nExamples:\n  devstack import -f compose.yaml -o stack.yaml\n  devstack import -f compose.yaml -f compose.prod.yaml --profile dev -o stack.yaml --check\n  devstack import -f compose.yaml --output-format json | jq '.losses[] | .key'"
+        after_help = "Compose itself reads the project (`docker compose --profile '*' config --format json`: overlays,\n.env, env_file, every profile), found as $DEVSTACK_COMPOSE_BIN, `docker compose` or `docker-compose`.\nExit 2 when Compose rejects the project (its message names the file and line) or the output exists.\nExamples:\n  devstack import -f compose.yaml -o stack.yaml\n  devstack import -f compose.yaml -f compose.prod.yaml --profile dev -o stack.yaml --check\n  devstack import -f compose.yaml --output-format json | jq '.losses[] | .key'"
     )]
     Import(ImportCommand),
     /// Print the DevStack CustomResourceDefinition (identical to crds/devstack.dev_devstacks.yaml).
@@ -170,7 +170,8 @@ struct ImportCommand {
     /// own (compose.yaml in the working directory).
     #[arg(short = 'f', long = "file", value_name = "COMPOSE_FILE")]
     files: Vec<PathBuf>,
-    /// A Compose profile to enable (repeatable); also the stack's spec.profiles.
+    /// A profile to activate (repeatable): written as spec.profiles. Every service is imported
+    /// with its own profiles, active or not.
     #[arg(long = "profile", value_name = "PROFILE")]
     profiles: Vec<String>,
     /// Write the stack here (atomically; refused when it exists, unless --force); default:

@@ -300,6 +300,24 @@ fn advice(key: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// Whether `key: value` is what devstack does to every container anyway: `cap_drop: [ALL]`
+/// and `security_opt: [no-new-privileges:true]`.
+fn is_default(key: &str, value: &Value) -> bool {
+    let Some(items) = value.as_array() else {
+        return false;
+    };
+    let all = |allowed: &[&str]| {
+        items
+            .iter()
+            .all(|v| v.as_str().is_some_and(|s| allowed.contains(&s)))
+    };
+    match key {
+        "cap_drop" => all(&["ALL"]),
+        "security_opt" => all(&["no-new-privileges:true", "no-new-privileges"]),
+        _ => false,
+    }
+}
+
 /// Reports every key of `other` (the keys the model does not read).
 pub fn leftovers(
     name: &str,
@@ -308,7 +326,7 @@ pub fn leftovers(
     report: &mut LossReport,
 ) {
     for (key, value) in other {
-        if is_empty(value) || key == "command" || key == "entrypoint" {
+        if is_empty(value) || key == "command" || key == "entrypoint" || is_default(key, value) {
             continue;
         }
         if key.starts_with("x-") {

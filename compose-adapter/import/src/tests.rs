@@ -387,6 +387,19 @@ fn keys_without_devstack_meaning_are_reported_with_advice() {
 }
 
 #[test]
+fn hardening_devstack_applies_anyway_is_not_a_loss() {
+    let i = one(
+        json!({"image": "acme/a:1", "cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"]}),
+    );
+    assert!(i.report.is_empty(), "{:?}", keys(&i));
+    let other = one(
+        json!({"image": "acme/a:1", "cap_drop": ["NET_RAW"], "security_opt": ["seccomp:unconfined"]}),
+    );
+    assert!(has(&other, "svc:cap_drop:dropped"));
+    assert!(has(&other, "svc:security_opt:dropped"));
+}
+
+#[test]
 fn extension_keys_in_raw_files_are_reported() {
     let options = ImportOptions {
         raw_files: vec![
