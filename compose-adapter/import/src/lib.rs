@@ -7,7 +7,7 @@
 //! runs Compose and writes files.
 //!
 //! Modules: [`model`] (the Compose subset read, unknown keys kept for the report), [`image`]
-//! (catalog recognition), [`catalog`] and [`custom`] (the two kinds of service), [`env`],
+//! (catalog recognition), [`catalog`] and [`custom`] (the two kinds of service), [`env`](mod@env),
 //! [`ports`], [`health`], [`common`] (dependencies, deploy, pending fields, leftovers),
 //! [`network`] (isolation), [`names`], [`extensions`] (`x-*` keys from the raw files),
 //! [`loss`] (the report) and [`check`] (the round-trip comparison of `devstack import --check`).
