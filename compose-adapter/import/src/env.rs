@@ -1,6 +1,6 @@
 //! Environment: Compose has already merged `env_file` and interpolated every value. A custom
-//! service keeps its values; a literal that looks like a credential stays (the program needs
-//! it) and is reported as waiting for app `secrets` (issue 18). A catalog service's values
+//! service keeps its values here; its literal credentials are mapped with the whole stack in
+//! view by [`crate::credentials`]. A catalog service's values
 //! meet the catalog's contract: a key the catalog generates (a password) is replaced by the
 //! generated secret, reported; the other keys stay as the user's settings.
 
@@ -51,14 +51,7 @@ pub fn custom(
             unset(name, key, report);
             continue;
         };
-        if looks_secret(key) && !value.is_empty() {
-            report.pending(
-                name,
-                &format!("environment.{key}"),
-                "secrets",
-                "a literal credential: kept in env as it is until app secrets land",
-            );
-        }
+        // Literal credentials are mapped afterwards (crate::credentials), with the whole stack.
         env.insert(key.clone(), value.clone());
     }
     env
@@ -138,7 +131,7 @@ pub fn catalog(
                 name,
                 &format!("environment.{key}"),
                 "secrets",
-                "a literal credential the catalog does not generate: kept in env as it is",
+                "a literal credential the catalog does not generate: kept in env as it is (app secrets are for image services)",
             );
         }
         env.insert(key.clone(), value.clone());

@@ -20,6 +20,7 @@ pub mod catalog;
 pub mod check;
 pub mod common;
 pub mod connections;
+pub mod credentials;
 pub mod custom;
 pub mod env;
 pub mod extensions;
@@ -149,6 +150,9 @@ pub fn import_project(
         },
     );
     connections::yield_to_dependencies(&mut stack, &back, &mut report);
+    let forward: BTreeMap<String, String> =
+        back.iter().map(|(k, v)| (v.clone(), k.clone())).collect();
+    credentials::map(project, &mut stack, &forward, &mut report);
     Ok(Imported {
         stack,
         report,

@@ -357,7 +357,11 @@ fn volumes_configs_secrets_and_build() {
     assert_eq!(app.image.as_deref(), Some("shop-app"));
     assert!(has(&i, "app:volumes./data:pending: storage (issue 18)"));
     assert!(has(&i, "app:volumes./app:pending: mounts (issue 19)"));
-    assert!(has(&i, "app:secrets.key:pending: secrets (issue 18)"));
+    assert!(has(&i, "app:secrets.key:changed"));
+    assert_eq!(
+        app.secrets,
+        Some(devstack_core::app::AppSecrets::Names(vec!["KEY".into()]))
+    );
     assert!(has(&i, "app:build:pending: build (issue 19)"));
 }
 
@@ -414,23 +418,47 @@ fn extension_keys_in_raw_files_are_reported() {
 }
 
 #[test]
-fn literal_credentials_of_custom_services_wait_for_app_secrets() {
-    let i = one(
-        json!({"image": "acme/a:1", "environment": {"JWT_SECRET": "s3cret", "LOG_LEVEL": "debug", "discovery.type": "single-node", "UNSET": null}}),
+fn literal_credentials_become_app_secrets_or_connection_values() {
+    let i = import_json(json!({"services": {
+        "db": {"image": "postgres:17", "environment": {"POSTGRES_PASSWORD": "example"},
+            "secrets": [{"source": "db-password"}]},
+        "api": {"image": "acme/api:1", "depends_on": {"db": {"condition": "service_healthy"}},
+            "secrets": [{"source": "db-password"}, {"source": "signing-key"}],
+            "environment": {
+                "JWT_SECRET": "s3cret", "OPENAI_API_KEY": "sk-123", "LOG_LEVEL": "debug",
+                "APP_DB_PASS": "example", "DATABASE_URL": "postgres://postgres:example@db:5432/app",
+                "discovery.type": "single-node", "UNSET": null}}
+    }}));
+    let api = svc(&i, "api");
+    // A generated app secret replaces a literal one.
+    assert!(!api.env.contains_key("JWT_SECRET"));
+    assert!(has(&i, "api:environment.JWT_SECRET:changed"));
+    // An outside service's key cannot be generated: kept, reported.
+    assert_eq!(api.env["OPENAI_API_KEY"], "sk-123");
+    assert!(has(&i, "api:environment.OPENAI_API_KEY:changed"));
+    assert!(!has(&i, "api:environment.LOG_LEVEL:changed"));
+    // The dependency's literal password, alone or in a URL: its connection values.
+    assert_eq!(api.connection_env["APP_DB_PASS"], "db.PASSWORD");
+    assert_eq!(api.connection_env["DATABASE_URL"], "db.URL");
+    // Compose secrets: the one db uses for its password, and a generated one.
+    // (its name, DB_PASSWORD, is what dependsOn gives anyway)
+    assert!(!api.connection_env.contains_key("DB_PASSWORD"));
+    assert!(has(&i, "api:secrets.db-password:changed"));
+    let Some(devstack_core::app::AppSecrets::Names(secrets)) = &api.secrets else {
+        panic!("no app secrets: {:?}", api.secrets);
+    };
+    assert_eq!(
+        secrets,
+        &vec!["JWT_SECRET".to_string(), "SIGNING_KEY".to_string()]
     );
-    let s = svc(&i, "svc");
-    assert_eq!(s.env["JWT_SECRET"], "s3cret");
-    assert!(has(
-        &i,
-        "svc:environment.JWT_SECRET:pending: secrets (issue 18)"
-    ));
-    assert!(!has(
-        &i,
-        "svc:environment.LOG_LEVEL:pending: secrets (issue 18)"
-    ));
-    assert!(!s.env.contains_key("discovery.type"));
-    assert!(has(&i, "svc:environment.discovery.type:dropped"));
-    assert!(has(&i, "svc:environment.UNSET:dropped"));
+    assert!(has(&i, "db:secrets.db-password:changed"));
+    // Names a stack cannot hold, and unset values, are dropped.
+    assert!(!api.env.contains_key("discovery.type"));
+    assert!(has(&i, "api:environment.discovery.type:dropped"));
+    assert!(has(&i, "api:environment.UNSET:dropped"));
+    // The file's values never reach the report.
+    let text = serde_json::to_string(&i.report).unwrap();
+    assert!(!text.contains("s3cret") && !text.contains("sk-123") && !text.contains("example"));
 }
 
 #[test]
