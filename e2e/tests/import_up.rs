@@ -38,6 +38,13 @@ fn import_seed(file: &str, profiles: &[&str], name: &str) -> String {
         .values_mut()
     {
         service.as_object_mut().unwrap().remove("version");
+        // File sources are relative to where the import ran; the stack runs elsewhere.
+        if let Some(files) = service.get_mut("files").and_then(Value::as_object_mut) {
+            for file in files.values_mut().filter(|f| f.get("source").is_some()) {
+                let source = corpus.join(file["source"].as_str().unwrap());
+                file["source"] = Value::from(source.display().to_string());
+            }
+        }
         if let Some(ports) = service.get_mut("hostPorts").and_then(Value::as_object_mut) {
             for port in ports.values_mut() {
                 *port = Value::from(free_port());

@@ -127,11 +127,11 @@ pub fn catalog(
             continue;
         }
         if looks_secret(key) && !value.is_empty() {
-            report.pending(
+            report.changed(
                 name,
                 &format!("environment.{key}"),
-                "secrets",
-                "a literal credential the catalog does not generate: kept in env as it is (app secrets are for image services)",
+                "a literal credential the catalog does not generate: kept in env as it is, so the stack file holds it (mode 0600)",
+                "keep the stack file out of version control",
             );
         }
         env.insert(key.clone(), value.clone());
