@@ -12,6 +12,7 @@ use devstack_docker::state::StateError;
 use devstack_docker::DriverError;
 use devstack_render_compose::RenderError;
 
+use crate::commands::import::ImportCliError;
 use crate::load::LoadError;
 
 /// Exit code of a failure the environment caused (I/O, a renderer, the engine).
@@ -39,8 +40,12 @@ pub fn is_invalid_input(cause: &(dyn Error + 'static)) -> bool {
             DriverError::UnknownService { .. } => true,
             _ => false,
         }
+    } else if let Some(e) = cause.downcast_ref::<ImportCliError>() {
+        !matches!(e, ImportCliError::NoCompose)
     } else {
-        cause.is::<ParseError>() || cause.is::<ValidationErrors>()
+        cause.is::<ParseError>()
+            || cause.is::<ValidationErrors>()
+            || cause.is::<devstack_import::ImportError>()
     }
 }
 

@@ -112,7 +112,7 @@ pub fn load_plan(path: &Path, options: &PlanOptions) -> Result<StackPlan, LoadEr
 /// The bytes of every `source` of the stack's files, relative to `base` (the stack file's
 /// directory), each at most one ConfigMap's worth; a file that cannot be read keeps why, and
 /// planning reports it on the field.
-fn read_sources(stack: &devstack_core::DevStack, base: &Path) -> FileSources {
+pub fn read_sources(stack: &devstack_core::DevStack, base: &Path) -> FileSources {
     file_sources(stack)
         .into_iter()
         .map(|source| {

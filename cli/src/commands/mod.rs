@@ -9,6 +9,7 @@ pub mod dev;
 pub mod down;
 pub mod env;
 pub mod env_template;
+pub mod import;
 pub mod logs;
 pub mod parity;
 pub mod render;
@@ -200,9 +201,44 @@ enum Command {
         #[arg(long)]
         namespace: Option<String>,
     },
+    /// Turn a Compose project into a DevStack file, with a report of every key it could not carry.
+    #[command(
+        after_help = "Compose itself reads the project (`docker compose --profile '*' config --format json`: overlays,\n.env, env_file, every profile), found as $DEVSTACK_COMPOSE_BIN, `docker compose` or `docker-compose`.\nExit 2 when Compose rejects the project (its message names the file and line) or the output exists.\nExamples:\n  devstack import -f compose.yaml -o stack.yaml\n  devstack import -f compose.yaml -f compose.prod.yaml --profile dev -o stack.yaml --check\n  devstack import -f compose.yaml --output-format json | jq '.losses[] | .key'"
+    )]
+    Import(ImportCommand),
     /// Print the DevStack CustomResourceDefinition (identical to crds/devstack.dev_devstacks.yaml).
     #[command(after_help = "Example:\n  devstack crd | kubectl apply -f -")]
     Crd,
+}
+
+/// `devstack import`'s options.
+#[derive(Args, Debug)]
+struct ImportCommand {
+    /// A Compose file (repeatable, merged in order like `docker compose -f`); default: Compose's
+    /// own (compose.yaml in the working directory).
+    #[arg(short = 'f', long = "file", value_name = "COMPOSE_FILE")]
+    files: Vec<PathBuf>,
+    /// A profile to activate (repeatable): written as spec.profiles. Every service is imported
+    /// with its own profiles, active or not.
+    #[arg(long = "profile", value_name = "PROFILE")]
+    profiles: Vec<String>,
+    /// Write the stack here (atomically; refused when it exists, unless --force); default:
+    /// standard output, with the report on standard error.
+    #[arg(short = 'o', long = "output", value_name = "STACK_FILE")]
+    output: Option<PathBuf>,
+    /// How to print the loss report.
+    #[arg(long = "output-format", value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Render the imported stack as Compose and compare it with the original on every kept
+    /// aspect; exit 1 on a difference the loss report does not explain.
+    #[arg(long)]
+    check: bool,
+    /// Replace an existing stack file.
+    #[arg(long)]
+    force: bool,
+    /// Stack name (metadata.name); default: the Compose project name.
+    #[arg(long)]
+    name: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -415,6 +451,17 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             service,
             follow,
         } => logs::run(&stack.plan()?, &stack.state_root()?, &service, follow).await?,
+        Command::Import(args) => {
+            return import::run(&import::ImportArgs {
+                files: args.files,
+                profiles: args.profiles,
+                output: args.output,
+                format: args.format,
+                check: args.check,
+                force: args.force,
+                name: args.name,
+            });
+        }
         Command::Crd => crd::run()?,
         Command::Dev { stack, runtime } => dev::run(&stack, runtime).await?,
         Command::Build { stack, build } => build::build(&stack.plan()?, &build).await?,
