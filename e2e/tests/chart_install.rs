@@ -32,10 +32,15 @@ const WATCHED: &[(&str, &[&str])] = &[
         &["get", "list", "watch", "create", "patch", "delete"],
     ),
     (
+        "configmaps",
+        &["get", "list", "watch", "create", "patch", "delete"],
+    ),
+    (
         "services",
         &["get", "list", "watch", "create", "patch", "delete"],
     ),
     ("persistentvolumeclaims", &["list", "delete"]),
+    ("pods", &["list"]),
     (
         "statefulsets.apps",
         &[
