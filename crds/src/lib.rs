@@ -8,6 +8,7 @@
 
 pub mod crdgen;
 pub mod limits;
+pub mod observability;
 pub mod parse;
 pub mod types;
 pub mod yaml;

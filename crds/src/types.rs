@@ -48,6 +48,10 @@ pub struct DevStackSpec {
     #[x_kube(validation = kube::core::Rule::new("self.all(k, k.matches('^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$'))").message("service names must be DNS labels: lowercase letters, digits and '-', starting with a letter"))]
     #[schemars(extend("maxProperties" = crate::limits::MAX_SERVICES))]
     pub services: BTreeMap<String, ServiceSpec>,
+
+    /// Observability settings (the scrape interval of the stack's prometheus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observability: Option<crate::observability::ObservabilitySpec>,
 }
 
 /// How services may reach each other.
@@ -145,6 +149,11 @@ pub struct ServiceSpec {
     /// the GPUs, so the pod waits for a node that has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_required: Option<bool>,
+
+    /// Where a custom service serves Prometheus metrics (`{port: http, path: /metrics}`);
+    /// catalog services declare theirs. The stack's prometheus scrapes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<crate::observability::MetricsSpec>,
 }
 
 /// A named container port of a custom service.

@@ -13,6 +13,7 @@
 //! - `node_ports`: the node port range and where host ports land in it;
 //! - `graph`: `dependsOn` edges and cycles;
 //! - `env`: env order, secrets tied to the env var that carries them, connection settings;
+//! - `observability`: metrics endpoints, scrape edges, OTLP env, generated config files;
 //! - `model`: the plan's types.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,6 +32,7 @@ mod keys;
 mod model;
 mod names;
 mod node_ports;
+pub mod observability;
 mod order;
 mod ports;
 mod resources;
@@ -132,6 +134,8 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
     }
     graph::record(spec, &mut services);
     env::wire_connections(&mut services, &mut errors);
+    observability::wire(spec, &mut services, &mut errors);
+    let observability = observability::plan(spec, &services, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -142,6 +146,7 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
         active_profiles,
         services,
         secrets,
+        observability,
         validated: model::Validated::new(),
     })
 }

@@ -266,6 +266,8 @@ pub struct ServicePlan {
     pub gpu_required: bool,
     /// Connection outputs other services receive (`POSTGRES_URL`, …), by key.
     pub connection: BTreeMap<String, Template>,
+    /// Metrics endpoints the stack's prometheus scrapes.
+    pub metrics: Vec<super::observability::MetricsPlan>,
     #[serde(skip)]
     pub(super) validated: Validated,
 }
@@ -336,6 +338,8 @@ pub struct StackPlan {
     pub services: BTreeMap<String, ServicePlan>,
     /// Every generated secret, by id.
     pub secrets: Vec<SecretDef>,
+    /// Scrape interval and scrape edges.
+    pub observability: super::observability::ObservabilityPlan,
     #[serde(skip)]
     pub(super) validated: Validated,
 }

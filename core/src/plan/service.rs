@@ -64,6 +64,7 @@ pub(super) fn plan(
             gpu,
             gpu_required: spec.gpu_required.unwrap_or(false),
             connection: shape.connection,
+            metrics: Vec::new(),
             validated: Validated::new(),
         };
         Some((planned, shape.secrets))

@@ -31,6 +31,7 @@ mod labels;
 mod pod;
 mod reachability;
 mod resources;
+mod scrape;
 mod secrets;
 mod service;
 mod text;
