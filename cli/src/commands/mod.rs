@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod crd;
 pub mod down;
 pub mod env;
+pub mod graph;
 pub mod logs;
 pub mod parity;
 pub mod render;
@@ -191,6 +192,9 @@ enum RenderCommand {
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
     },
+    /// The reachability graph (dependsOn and scrape edges) as Graphviz DOT.
+    #[command(after_help = "Example:\n  devstack render graph stack.yaml | dot -Tsvg > graph.svg")]
+    Graph(StackArgs),
 }
 
 /// The stack file and how to plan it (every command that reads a stack).
@@ -283,6 +287,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Render(RenderCommand::Compose { stack, output }) => {
             render::compose(&stack, output.as_deref())?
         }
+        Command::Render(RenderCommand::Graph(stack)) => graph::run(&stack)?,
         Command::Parity {
             stack,
             format,
