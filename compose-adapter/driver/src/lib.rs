@@ -38,6 +38,7 @@ mod recreate;
 pub mod resolve;
 mod stack;
 pub mod state;
+pub mod targets;
 pub mod up;
 pub mod wait;
 

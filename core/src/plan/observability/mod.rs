@@ -22,11 +22,13 @@ mod dot;
 mod grafana;
 mod model;
 mod prometheus;
+mod targets;
 
 pub use dot::graph_dot;
 pub use model::{
     GeneratedFile, MetricsPlan, ObservabilityPlan, ScrapeEdge, DEFAULT_SCRAPE_INTERVAL_SECONDS,
 };
+pub use targets::{parse_targets, TargetHealth};
 
 /// Catalog types that receive traces over OTLP.
 pub const TRACING_SINKS: &[&str] = &["otel-collector", "jaeger"];
