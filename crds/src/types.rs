@@ -317,4 +317,8 @@ pub struct ServiceStatus {
     /// nvidia.com/gpu)` when it falls back to CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<String>,
+    /// Whether the stack's prometheus scrapes this service's metrics: `up`, `down (error)` or
+    /// `unknown` (not scraped yet); absent without metrics or without a prometheus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
 }

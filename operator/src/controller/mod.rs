@@ -52,6 +52,7 @@ mod prune;
 mod reconcile;
 mod report;
 mod reset;
+mod scrape_status;
 mod status;
 #[cfg(test)]
 mod tests;

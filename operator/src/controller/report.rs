@@ -125,12 +125,16 @@ async fn report_applied(
     pruned: &[String],
 ) -> Result<Action, Error> {
     let namespace = stack.namespace().unwrap_or_default();
-    let services = status::services(
+    let mut services = status::services(
         &applied.plan,
         &namespace,
         &applied.outcomes,
         applied.options,
     );
+    let health =
+        super::scrape_status::metrics_health(&ctx.client, &namespace, &applied.plan, &services)
+            .await;
+    super::scrape_status::annotate(&mut services, &applied.plan, health.as_ref());
     let phase = status::phase_of(&services);
     let ready_count = services.len();
     let connections = Some(applied.plan.connections_secret_name());
