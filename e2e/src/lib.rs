@@ -96,13 +96,17 @@ pub fn local_image(type_name: &str) -> Result<String> {
         })
 }
 
-/// `--image-override TYPE=IMAGE` for every locally built image, as the CLI and the operator
-/// take them.
+/// `--image-override TYPE=IMAGE` for every locally built image of a catalog type, as the CLI
+/// and the operator take them (test-only images such as `otel-app` are not catalog types).
 pub fn local_image_overrides() -> Result<Vec<String>> {
     Ok(local_images()?
         .split([',', '\n'])
         .map(str::trim)
         .filter(|l| !l.is_empty())
+        .filter(|l| {
+            l.split_once('=')
+                .is_some_and(|(t, _)| devstack_core::catalog::lookup(t).is_some())
+        })
         .flat_map(|l| ["--image-override".to_string(), l.to_string()])
         .collect())
 }
