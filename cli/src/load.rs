@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use devstack_core::limits::MAX_INPUT_BYTES;
+use devstack_core::limits::{MAX_FILES_BYTES, MAX_INPUT_BYTES};
 use devstack_core::parse::{parse_devstack, ParseError};
-use devstack_core::plan::{plan, PlanOptions, StackPlan};
+use devstack_core::plan::{file_sources, plan, FileSources, PlanOptions, StackPlan};
 use devstack_core::ValidationErrors;
 
 /// Why a stack could not be planned. Messages leave the cause to the error chain (printed
@@ -86,11 +86,45 @@ pub fn check_namespace(namespace: String) -> Result<String, LoadError> {
     }
 }
 
-/// Reads, parses and plans the stack in `path` (`-` reads standard input).
+/// Reads, parses and plans the stack in `path` (`-` reads standard input), with the `source`
+/// files of its `files` read relative to the stack file's directory.
 pub fn load_plan(path: &Path, options: &PlanOptions) -> Result<StackPlan, LoadError> {
     let shown = path.display().to_string();
     let text = read_text(path)?;
-    plan_text(&text, &shown, options)
+    let stack = parse_devstack(&text).map_err(|source| LoadError::Parse {
+        path: shown.clone(),
+        source,
+    })?;
+    let base = match path.parent() {
+        Some(dir) if shown != "-" && !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let options = PlanOptions {
+        file_sources: Some(read_sources(&stack, &base)),
+        ..options.clone()
+    };
+    plan(&stack, &options).map_err(|errors| LoadError::Invalid {
+        path: shown,
+        errors,
+    })
+}
+
+/// The bytes of every `source` of the stack's files, relative to `base` (the stack file's
+/// directory), each at most one ConfigMap's worth; a file that cannot be read keeps why, and
+/// planning reports it on the field.
+fn read_sources(stack: &devstack_core::DevStack, base: &Path) -> FileSources {
+    file_sources(stack)
+        .into_iter()
+        .map(|source| {
+            let read = std::fs::File::open(base.join(&source)).and_then(|file| {
+                let mut bytes = Vec::new();
+                file.take(MAX_FILES_BYTES as u64 + 1)
+                    .read_to_end(&mut bytes)?;
+                Ok(bytes)
+            });
+            (source, read.map_err(|e| e.to_string()))
+        })
+        .collect()
 }
 
 /// The text of the stack file `path` (`-`: standard input): at most

@@ -7,6 +7,7 @@
 //! share are `devstack-core`.
 
 pub mod crdgen;
+pub mod files;
 pub mod limits;
 pub mod observability;
 pub mod parse;

@@ -10,6 +10,13 @@ pub const MAX_HOST_PORTS: usize = 16;
 pub const MAX_PORTS: usize = 32;
 /// Replicas of one stateless service (`replicas`: `maximum`).
 pub const MAX_REPLICAS: i32 = 100;
+/// Files of one service (`files`: `maxProperties`).
+pub const MAX_FILES: usize = 64;
+/// Data paths of one image service (`storage.volumes`: `maxItems`).
+pub const MAX_VOLUMES: usize = 16;
+/// Bytes of one service's files together: they share one ConfigMap, which the API server
+/// caps at 1 MiB (the rest is left for keys and metadata).
+pub const MAX_FILES_BYTES: usize = (1 << 20) - (16 << 10);
 /// GPUs of one service (`gpu`: `maximum`).
 pub const MAX_GPU: i32 = 16;
 /// Health check interval, timeout and start period in seconds (`maximum`).

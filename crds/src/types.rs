@@ -11,6 +11,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
+pub use crate::files::{FileSpec, StorageVolumeSpec};
+
 /// A development stack: databases, caches, brokers, observability and your own services,
 /// provisioned identically in Kubernetes and Docker.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
@@ -126,9 +128,18 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<HealthcheckSpec>,
 
-    /// Persistent storage of a catalog service's data paths.
+    /// Persistent storage: a catalog service's data paths, or an image service's own
+    /// (`path` or `volumes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageSpec>,
+
+    /// Files placed in the container, read-only, by absolute container path: `content` or
+    /// `source`, optional `mode`. Also on catalog services (init SQL under
+    /// `/docker-entrypoint-initdb.d/`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = kube::core::Rule::new("self.all(k, k.startsWith('/'))").message("file paths must be absolute container paths (start with /)"))]
+    #[schemars(extend("maxProperties" = crate::limits::MAX_FILES))]
+    pub files: BTreeMap<String, crate::files::FileSpec>,
 
     /// CPU and memory requests and limits; the catalog's defaults otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -229,9 +240,11 @@ pub struct ExecCheck {
     pub command: Vec<String>,
 }
 
-/// Persistent storage for a catalog service.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+/// Persistent storage: sizes a catalog service's data paths, or gives an image service its
+/// own (`path`, or several `volumes`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = kube::core::Rule::new("!has(self.path) || !has(self.volumes)").message("set path (one data path) or volumes (several), not both"))]
 pub struct StorageSpec {
     /// Size of each data volume, a Kubernetes quantity (default 1Gi).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -240,6 +253,14 @@ pub struct StorageSpec {
     /// (default true). Only `devstack reset` or an explicit flag destroys retained data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retain_on_delete: Option<bool>,
+    /// The data path of an image service (a volume named `data`); catalog services keep
+    /// their data where the catalog says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Several named data paths of an image service.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("maxItems" = crate::limits::MAX_VOLUMES))]
+    pub volumes: Vec<crate::files::StorageVolumeSpec>,
 }
 
 /// CPU and memory budget.

@@ -18,7 +18,7 @@ use devstack_e2e::TestNamespace;
 use devstack_render_k8s::K8sObject;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, Namespace, Pod, PodSpec, Secret, Service, Volume,
+    ConfigMap, Container, EmptyDirVolumeSource, Namespace, Pod, PodSpec, Secret, Service, Volume,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::NamespaceResourceScope;
@@ -45,6 +45,7 @@ where
 async fn apply(ns: &TestNamespace, object: &K8sObject) -> Result<i64> {
     Ok(match object {
         K8sObject::Secret(o) => apply_one::<Secret>(ns, o).await.map(|_| 0)?,
+        K8sObject::ConfigMap(o) => apply_one::<ConfigMap>(ns, o).await.map(|_| 0)?,
         K8sObject::NetworkPolicy(o) => apply_one::<NetworkPolicy>(ns, o).await.map(|_| 0)?,
         K8sObject::Service(o) => {
             let applied = apply_one::<Service>(ns, o).await?;

@@ -186,6 +186,9 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
             .into_iter()
             .flatten()
         {
+            if crate::files::is_file_mount(volume) {
+                continue;
+            }
             let (source, target) = match volume {
                 Value::String(s) => {
                     let mut parts = s.splitn(3, ':');
@@ -202,6 +205,7 @@ pub fn read_back(yaml: &str, env_file: &str) -> Result<Normalized, ParityError> 
             norm.volumes
                 .insert(target, volume_sizes.get(&source).copied().unwrap_or(0));
         }
+        (norm.files, norm.files_hash) = crate::files::compose(service);
         norm.writable_paths = strings(service.get("tmpfs"))
             .unwrap_or_default()
             .into_iter()

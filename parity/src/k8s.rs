@@ -9,7 +9,7 @@ use devstack_core::conventions::{
 use devstack_core::plan::StackPlan;
 use devstack_core::quantity;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, Probe, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVar, PodSpec, Probe, Secret, Service};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -25,6 +25,7 @@ fn err(message: impl Into<String>) -> ParityError {
 #[derive(Default)]
 struct Objects {
     secrets: BTreeMap<String, Secret>,
+    config_maps: BTreeMap<String, ConfigMap>,
     services: BTreeMap<String, Service>,
     policies: Vec<NetworkPolicy>,
     workloads: Vec<Workload>,
@@ -62,6 +63,12 @@ fn parse(stream: &str) -> Result<Objects, ParityError> {
                 objects
                     .secrets
                     .insert(s.metadata.name.clone().unwrap_or_default(), s);
+            }
+            "ConfigMap" => {
+                let c: ConfigMap = serde_json::from_value(value).map_err(typed)?;
+                objects
+                    .config_maps
+                    .insert(c.metadata.name.clone().unwrap_or_default(), c);
             }
             "Service" => {
                 let s: Service = serde_json::from_value(value).map_err(typed)?;
@@ -376,6 +383,8 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
                 norm.writable_paths.insert(mount.mount_path.clone());
             }
         }
+        (norm.files, norm.files_hash) =
+            crate::files::k8s(&workload.pod, container, &objects.config_maps);
         let pod_sc = workload.pod.security_context.as_ref();
         if let Some(uid) = pod_sc.and_then(|s| s.run_as_user) {
             let gid = pod_sc.and_then(|s| s.run_as_group).unwrap_or(uid);

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 pub mod cluster;
 mod compose;
+mod files;
 mod k8s;
 pub mod live;
 mod markers;
@@ -88,6 +89,10 @@ pub struct NormService {
     pub volumes: BTreeMap<String, u64>,
     /// Writable paths on a read-only root.
     pub writable_paths: BTreeSet<String>,
+    /// Container paths of the service's files (read-only mounts).
+    pub files: BTreeSet<String>,
+    /// Digest of the files' paths, modes and bytes.
+    pub files_hash: Option<String>,
     /// uid:gid, when set.
     pub user: Option<String>,
     /// Dropped capabilities.
@@ -353,6 +358,10 @@ pub fn compare(
                 &(&d.volumes, &d.writable_paths),
                 volume_note,
             ),
+        );
+        push(
+            "files",
+            same_or(&(&k.files, &k.files_hash), &(&d.files, &d.files_hash), None),
         );
         push(
             "security",

@@ -285,3 +285,37 @@ fn node_ports_read_back_as_the_host_ports_they_were_planned_for() {
         Verdict::Mismatch(_)
     ));
 }
+
+#[test]
+fn files_are_compared_by_path_mode_and_bytes() {
+    let stack = STACK.replace(
+        "      dependsOn: [db, cache]\n",
+        "      dependsOn: [db, cache]\n      files:\n        /etc/api/config.yaml: {content: \"level: info\\n\", mode: \"0640\"}\n",
+    );
+    let r = readings_of(&stack);
+    let report = compare_plain(&r, &r.docker);
+    assert_eq!(verdict(&report, "api", "files"), &Verdict::Same);
+    assert_eq!(
+        r.kube.services["api"].files,
+        BTreeSet::from(["/etc/api/config.yaml".to_string()])
+    );
+    assert!(r.kube.services["api"].files_hash.is_some());
+    // Other bytes on the Kubernetes side: the ConfigMap no longer matches the compose digest.
+    let plan = &r.plan;
+    let markers = secret_markers(plan);
+    let objects = devstack_render_k8s::render(plan, Some(&markers)).expect("k8s");
+    let stream = devstack_render_k8s::to_yaml_stream(&objects).expect("yaml");
+    for tampered in [
+        stream.replace("level: info", "level: debug"),
+        stream.replace("mode: 416", "mode: 420"),
+    ] {
+        assert_ne!(tampered, stream, "the tamper must change the stream");
+        let kube = k8s::read_back(&tampered, plan).expect("read k8s");
+        let report = compare(&plan.name, &kube, &r.docker, &BTreeSet::new());
+        assert!(
+            matches!(verdict(&report, "api", "files"), Verdict::Mismatch(_)),
+            "{}",
+            report.table()
+        );
+    }
+}

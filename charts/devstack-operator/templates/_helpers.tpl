@@ -48,6 +48,7 @@ The ClusterRole (all namespaces) and each per-namespace Role share this list.
   - secrets: the controller watches its own (list, watch); the credentials Secret is read,
     created once and completed or adopted (get, create, patch); the connections Secret is
     applied and pruned like the workloads; a reset deletes the credentials.
+  - configmaps: a service's `files`; applied, watched and pruned like the workloads.
   - services, deployments, networkpolicies: read before applying (get), server-side apply
     (patch; the API server authorizes an apply that creates the object as create), watch
     what it owns, delete orphans (list, delete).
@@ -71,6 +72,9 @@ The ClusterRole (all namespaces) and each per-namespace Role share this list.
   verbs: ["update"]
 - apiGroups: [""]
   resources: ["secrets"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["configmaps"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["services"]

@@ -245,6 +245,8 @@ impl StackArgs {
             profiles: (!self.profiles.is_empty()).then(|| self.profiles.clone()),
             image_overrides: parse_overrides(&self.image_overrides)?,
             node_ports: self.node_ports,
+            // `load_plan` reads the `source` files next to the stack file.
+            file_sources: None,
         };
         Ok(load_plan(&self.file, &options)?)
     }

@@ -95,11 +95,21 @@ pub fn container_spec(
             service
                 .volumes
                 .iter()
-                .map(|v| Mount {
-                    typ: Some(MountType::VOLUME),
-                    source: Some(labels::volume_name(meta.project, &v.source)),
-                    target: Some(v.target.clone()),
-                    ..Mount::default()
+                .map(|v| match v.kind.as_str() {
+                    // A service's file (its source is absolute: `files::absolute_sources`).
+                    "bind" => Mount {
+                        typ: Some(MountType::BIND),
+                        source: Some(v.source.clone()),
+                        target: Some(v.target.clone()),
+                        read_only: Some(v.read_only),
+                        ..Mount::default()
+                    },
+                    _ => Mount {
+                        typ: Some(MountType::VOLUME),
+                        source: Some(labels::volume_name(meta.project, &v.source)),
+                        target: Some(v.target.clone()),
+                        ..Mount::default()
+                    },
                 })
                 .collect()
         }),

@@ -138,6 +138,13 @@ fn service_json(s: &Service) -> Result<String, DriverError> {
                 obj.field("type", string(&v.kind));
                 obj.field("source", string(&v.source));
                 obj.field("target", string(&v.target));
+                if v.read_only {
+                    obj.field("read_only", "true".to_string());
+                }
+                if v.kind == "bind" {
+                    // compose-go's default for a bind mount written in long syntax.
+                    obj.field("bind", "{\"create_host_path\":true}".to_string());
+                }
                 obj.close()
             })
             .collect();

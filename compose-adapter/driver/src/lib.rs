@@ -28,6 +28,7 @@ pub mod api;
 pub mod create;
 pub mod engine;
 pub mod env_file;
+pub mod files;
 pub mod hash;
 pub mod labels;
 pub mod lock;
@@ -98,7 +99,7 @@ impl StackContext {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/"));
         StackContext {
-            project,
+            project: files::absolute_sources(project, &working_dir),
             active: plan.active_services().map(|s| s.name.clone()).collect(),
             start_order: plan.start_order(),
             secrets,

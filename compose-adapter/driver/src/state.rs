@@ -93,7 +93,8 @@ impl StateFiles {
     /// Writes the compose file `yaml` of `plan` (rendered as `project`) and the secrets file
     /// beside it (existing values kept, missing ones generated, lines the user added
     /// preserved), and the CPU override when the stack has GPU services (a stale one is
-    /// removed), under the lock `held`.
+    /// removed), and the services' files (`files/`, see [`crate::files`]), under the lock
+    /// `held`.
     pub fn write(
         &self,
         held: &StackLock,
@@ -103,6 +104,8 @@ impl StateFiles {
     ) -> Result<Written, StateError> {
         let secrets = env_file::sync_held(plan, &self.env, EnvSync::Rewrite, held)?;
         write(&self.compose, yaml)?;
+        let dir = self.env.parent().unwrap_or(Path::new("."));
+        crate::files::write(dir, plan)?;
         let override_path = self.cpu_override();
         let cpu_override = match gpu::cpu_override(project) {
             Some(text) => {

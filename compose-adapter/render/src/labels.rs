@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use devstack_core::conventions::{LABEL_SERVICE, LABEL_SIZE, LABEL_STACK, RETAIN_ON_DELETE};
+use devstack_core::conventions::{
+    ANNOTATION_FILES_HASH, LABEL_SERVICE, LABEL_SIZE, LABEL_STACK, RETAIN_ON_DELETE,
+};
 use devstack_core::plan::{ServicePlan, VolumePlan};
 use devstack_core::quantity::format_bytes;
 use devstack_core::StackPlan;
@@ -18,6 +20,10 @@ pub fn stack(plan: &StackPlan) -> BTreeMap<String, String> {
 pub fn service(plan: &StackPlan, service: &ServicePlan) -> BTreeMap<String, String> {
     let mut labels = stack(plan);
     labels.insert(LABEL_SERVICE.to_string(), service.name.clone());
+    if let Some(hash) = service.files_hash() {
+        // In the service's config hash: a changed file recreates the container.
+        labels.insert(ANNOTATION_FILES_HASH.to_string(), hash);
+    }
     labels
 }
 
@@ -27,7 +33,9 @@ pub fn volume(
     owner: &ServicePlan,
     volume: &VolumePlan,
 ) -> BTreeMap<String, String> {
-    let mut labels = service(plan, owner);
+    // Not the service's labels: the files' digest must not touch the volume.
+    let mut labels = stack(plan);
+    labels.insert(LABEL_SERVICE.to_string(), owner.name.clone());
     labels.insert(LABEL_SIZE.to_string(), format_bytes(volume.size_bytes));
     labels.insert(
         RETAIN_ON_DELETE.to_string(),

@@ -127,13 +127,16 @@ pub struct DependsOn {
 /// A volume mount in long syntax (no `:` parsing ambiguity).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VolumeMount {
-    /// Always `volume` (a named volume).
+    /// `volume` (a named volume) or `bind` (a file of the service's `files`).
     #[serde(rename = "type")]
     pub kind: String,
-    /// Named volume.
+    /// Named volume, or the host path of a bind mount (relative to the compose file).
     pub source: String,
     /// Mount path in the container.
     pub target: String,
+    /// Mounted read-only (the files).
+    #[serde(skip_serializing_if = "is_false")]
+    pub read_only: bool,
 }
 
 /// `deploy`.

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use devstack_core::conventions::FILES_DIR;
 use devstack_core::plan::{EnvSource, ServicePlan, WaitFor};
 use devstack_core::StackPlan;
 
@@ -18,6 +19,13 @@ use crate::{labels, resources};
 /// Name of the named volume for `volume` of `service`.
 pub fn volume_name(service: &str, volume: &str) -> String {
     format!("{service}-{volume}")
+}
+
+/// Where the bind-mounted copy of one of `service`'s files lives, relative to the compose
+/// file: `./files/<service>/<key>` (the driver and `render compose -o` write it, with the
+/// file's mode).
+pub fn file_source(service: &str, key: &str) -> String {
+    format!("./{FILES_DIR}/{service}/{key}")
 }
 
 /// Builds the Compose project of `plan`.
@@ -101,7 +109,14 @@ fn render_service(plan: &StackPlan, service: &ServicePlan, assignment: &Assignme
                 kind: "volume".to_string(),
                 source: volume_name(name, &v.name),
                 target: escape(&v.mount_path),
+                read_only: false,
             })
+            .chain(service.files.iter().map(|f| VolumeMount {
+                kind: "bind".to_string(),
+                source: escape(&file_source(name, &f.key())),
+                target: escape(&f.path),
+                read_only: true,
+            }))
             .collect(),
         read_only: security.read_only_root,
         tmpfs: service.writable_paths.iter().map(|p| escape(p)).collect(),

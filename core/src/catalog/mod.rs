@@ -218,6 +218,10 @@ pub struct EntryParts {
     /// Connection outputs by suffix (`URL`, `HOST`, `PORT`, `USER`, `PASSWORD`, `DB`, …); the
     /// plan prefixes them with the service name (`POSTGRES_URL`).
     pub connection: BTreeMap<String, Template>,
+    /// Files the image reads, by container path (text, mode 0644): for example init SQL under
+    /// `/docker-entrypoint-initdb.d/`. Mounted like the spec's `files`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
 }
 
 // Small builders the entries share (private to the catalog).

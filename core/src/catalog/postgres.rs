@@ -90,8 +90,17 @@ fn pg_major_from_tag(version: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// Where pgvector's init script creates the extension: the official entrypoint runs it with
+/// psql in `POSTGRES_DB` on first start (an empty data directory) only.
+pub const PGVECTOR_INIT_PATH: &str = "/docker-entrypoint-initdb.d/00-devstack-vector.sql";
+
 fn build_pgvector(ctx: &EntryContext) -> EntryParts {
-    build_postgres(ctx, pg_major_from_tag(ctx.version))
+    let mut parts = build_postgres(ctx, pg_major_from_tag(ctx.version));
+    parts.files.insert(
+        PGVECTOR_INIT_PATH.to_string(),
+        "-- Written by devstack: the pgvector type enables its extension in the stack's database.\nCREATE EXTENSION IF NOT EXISTS vector;\n".to_string(),
+    );
+    parts
 }
 
 fn build_timescaledb(ctx: &EntryContext) -> EntryParts {

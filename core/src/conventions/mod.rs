@@ -20,6 +20,12 @@ pub const LABEL_SIZE: &str = "devstack.dev/size";
 pub const RETAIN_ON_DELETE: &str = "devstack.dev/retain-on-delete";
 /// Workload annotation: the services (comma-separated, sorted) that must be Ready first.
 pub const ANNOTATION_DEPENDS_ON: &str = "devstack.dev/depends-on";
+/// Pod-template annotation / Compose service label: a digest of the service's files, so a
+/// changed file restarts the services that mount it (in Kubernetes and in Docker).
+pub const ANNOTATION_FILES_HASH: &str = "devstack.dev/files-hash";
+/// Directory, beside the compose file, of the files the Docker side bind-mounts
+/// (`files/<service>/<key>`).
+pub const FILES_DIR: &str = "files";
 /// Value of `app.kubernetes.io/managed-by`.
 pub const MANAGED_BY: &str = "devstack";
 /// Kubernetes extended resource of NVIDIA GPUs (the device plugin's name).
@@ -52,6 +58,11 @@ pub fn credentials_secret(stack: &str) -> String {
 /// Name of the Kubernetes Secret with every service's connection settings of `stack`.
 pub fn connections_secret(stack: &str) -> String {
     format!("{stack}-connections")
+}
+
+/// Name of the Kubernetes ConfigMap with the files of `service`.
+pub fn files_config_map(service: &str) -> String {
+    format!("{service}-files")
 }
 
 /// `backtest-worker-1` → `BACKTEST_WORKER_1`.

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use super::files::PlannedFile;
 use super::model::{SecretDef, SecurityPlan, VolumePlan, Workload};
 use super::shape::{self, ServiceInput, Shape};
 use super::{env, health, names, ports, resources};
@@ -155,6 +156,11 @@ pub(super) fn shape(
         },
         connection: env::connection_outputs(input.name, &parts.connection),
         secrets,
+        files: parts
+            .files
+            .iter()
+            .map(|(path, text)| PlannedFile::catalog(path, text))
+            .collect(),
     })
 }
 

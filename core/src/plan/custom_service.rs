@@ -79,6 +79,7 @@ pub(super) fn shape(input: &ServiceInput, errors: &mut ValidationErrors) -> Opti
         security: SecurityPlan::image_default(),
         connection: env::connection_outputs(input.name, &outputs),
         secrets: Vec::new(),
+        files: Vec::new(),
     })
 }
 

@@ -12,6 +12,7 @@
 //! - `ports`: container and host ports, host ports unique in the stack;
 //! - `node_ports`: the node port range and where host ports land in it;
 //! - `graph`: `dependsOn` edges and cycles;
+//! - `files`: the files mounted into a service, and their digest;
 //! - `env`: env order, secrets tied to the env var that carries them, connection settings;
 //! - `observability`: metrics endpoints, scrape edges, OTLP env, generated config files;
 //! - `model`: the plan's types.
@@ -26,6 +27,7 @@ use crate::types::DevStack;
 mod catalog_service;
 mod custom_service;
 mod env;
+mod files;
 mod graph;
 mod health;
 mod keys;
@@ -40,6 +42,9 @@ mod service;
 mod shape;
 mod text;
 
+pub use files::{
+    files_hash, sources as file_sources, FileOrigin, FileSources, PlannedFile, DEFAULT_FILE_MODE,
+};
 pub use model::{
     Argv, Dependency, EnvSource, EnvVar, HealthPlan, NamedPort, PortPlan, Probe, SecretDef,
     SecurityPlan, ServicePlan, StackPlan, VolumePlan, WaitFor, Workload,
@@ -58,6 +63,9 @@ pub struct PlanOptions {
     /// The node ports host ports may become in Kubernetes (the operator's and the CLI's
     /// `--node-port-range`; 30000-32767 by default).
     pub node_ports: NodePortRange,
+    /// The bytes of the spec's `source` files, read by the CLI ([`file_sources`] lists them);
+    /// `None` (the operator): a `source` is an error that asks for `content`.
+    pub file_sources: Option<FileSources>,
 }
 
 /// Validates `stack` and resolves it into a plan. Reports every problem found, each with the

@@ -12,6 +12,8 @@ use crate::conventions;
 use crate::template::{ContainerTemplate, SecretId, Template};
 use crate::types::Isolation;
 
+use super::files::PlannedFile;
+
 /// Proof that a value came out of validation: only the plan module can make one, so no other
 /// code can build a [`StackPlan`] or [`ServicePlan`] literal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -256,6 +258,9 @@ pub struct ServicePlan {
     pub dependents: Vec<String>,
     /// Writable paths on a read-only root (tmpfs / emptyDir); empty when the root is writable.
     pub writable_paths: Vec<String>,
+    /// Files mounted read-only (ConfigMap `subPath` / bind mount), by path: the catalog's,
+    /// the spec's and generated ones.
+    pub files: Vec<PlannedFile>,
     /// User and capabilities.
     pub security: SecurityPlan,
     /// Requests and limits.
@@ -314,6 +319,11 @@ impl ServicePlan {
             Workload::Stateful { .. } => 1,
             Workload::Stateless { replicas } => replicas,
         }
+    }
+
+    /// The digest of the service's files (see [`super::files_hash`]); `None` without files.
+    pub fn files_hash(&self) -> Option<String> {
+        super::files::files_hash(&self.files)
     }
 
     /// Names of the services this one depends on, in spec order.

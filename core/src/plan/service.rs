@@ -1,9 +1,9 @@
 //! One service: what catalog and custom services share (profiles, the choice of kind, env
 //! keys, resources, GPUs, command and args), with the kind deciding the rest as a [`Shape`](super::shape::Shape).
 
-use super::model::{SecretDef, ServicePlan, Validated};
+use super::model::{SecretDef, ServicePlan, Validated, Workload};
 pub(super) use super::shape::ServiceInput;
-use super::{catalog_service, custom_service, env::Carriers, names, resources, text};
+use super::{catalog_service, custom_service, env::Carriers, files, names, resources, text};
 use crate::catalog;
 use crate::conventions::is_env_key;
 use crate::error::{did_you_mean, ValidationErrors};
@@ -44,6 +44,20 @@ pub(super) fn plan(
         let command = carriers.tie_all(command.as_ref(), &format!("{path}.command"), errors)?;
         let args = carriers.tie_all(args.as_ref(), &format!("{path}.args"), errors)?;
         let env = carriers.env(shape.env, path, errors);
+        let data_paths: Vec<&str> = match &shape.workload {
+            Workload::Stateful { volumes, .. } => {
+                volumes.iter().map(|v| v.mount_path.as_str()).collect()
+            }
+            Workload::Stateless { .. } => Vec::new(),
+        };
+        let files = files::plan(
+            &spec.files,
+            shape.files,
+            input.options.file_sources.as_ref(),
+            &data_paths,
+            path,
+            errors,
+        );
         let planned = ServicePlan {
             name: input.name.to_string(),
             active: input.active,
@@ -59,6 +73,7 @@ pub(super) fn plan(
             depends_on: Vec::new(),
             dependents: Vec::new(),
             writable_paths: shape.writable_paths,
+            files,
             security: shape.security,
             resources: budget,
             gpu,

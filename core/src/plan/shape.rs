@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use super::files::PlannedFile;
 use super::model::{HealthPlan, PortPlan, SecretDef, SecurityPlan, Workload};
 use super::PlanOptions;
 use crate::catalog::EnvValue;
@@ -46,6 +47,8 @@ pub(super) struct Shape {
     pub security: SecurityPlan,
     pub connection: BTreeMap<String, Template>,
     pub secrets: Vec<SecretDef>,
+    /// Files the kind places (a catalog entry's init SQL); the spec's files come after.
+    pub files: Vec<PlannedFile>,
 }
 
 /// The replica count the spec asks for (1 by default); negative counts are errors.

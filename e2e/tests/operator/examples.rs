@@ -13,7 +13,7 @@ use devstack_e2e::TestNamespace;
 use devstack_render_k8s::K8sObject;
 use devstack_render_k8s::RenderOptions;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::Value;
 
@@ -74,6 +74,15 @@ async fn compare(ns: &TestNamespace, object: &K8sObject) -> Result<Vec<String>> 
                 )]);
             }
             return Ok(Vec::new());
+        }
+        K8sObject::ConfigMap(o) => {
+            let live = ns.api::<ConfigMap>().get(name).await?;
+            let same = live.data == o.data && live.binary_data == o.binary_data;
+            return Ok(if same {
+                Vec::new()
+            } else {
+                vec![format!("ConfigMap {name}: data differs")]
+            });
         }
         K8sObject::NetworkPolicy(o) => (
             serde_json::to_value(&o.spec)?,

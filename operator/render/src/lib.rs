@@ -2,8 +2,8 @@
 //!
 //! Every decision is already in the plan; this crate only spells it the Kubernetes way
 //! (the Compose renderer spells the same plan the Docker way, and `devstack parity` checks
-//! that both say the same thing). Output order is deterministic: Secrets, NetworkPolicies,
-//! Services, then workloads, each group by name.
+//! that both say the same thing). Output order is deterministic: Secrets, ConfigMaps (files),
+//! NetworkPolicies, Services, then workloads, each group by name.
 //!
 //! Only services active under the plan's profiles are rendered.
 //!
@@ -13,6 +13,7 @@
 //! Modules, named like their counterparts in the Compose renderer (`devstack_render_compose`):
 //! `labels` (labels, selectors, metadata), `health` (probes), `reachability` and `egress`
 //! (NetworkPolicies), `resources` (requests and limits), `secrets` (the stack's two Secrets),
+//! `files` (a service's files as a ConfigMap),
 //! `text` (`$(VAR)` references and escaping); then the objects: `service`, `pod`, `workload`.
 
 use std::collections::BTreeMap;
@@ -20,11 +21,12 @@ use std::collections::BTreeMap;
 use devstack_core::conventions;
 use devstack_core::plan::StackPlan;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::Serialize;
 
 mod egress;
+mod files;
 pub mod gpu;
 mod health;
 mod labels;
@@ -48,6 +50,8 @@ pub use devstack_core::conventions::{
 pub enum K8sObject {
     /// The credentials or connections Secret of the stack.
     Secret(Secret),
+    /// The files of one service (mounted with `subPath`).
+    ConfigMap(ConfigMap),
     /// A NetworkPolicy (strict isolation only).
     NetworkPolicy(NetworkPolicy),
     /// The Service in front of one service.
@@ -63,6 +67,7 @@ impl K8sObject {
     pub fn kind(&self) -> &'static str {
         match self {
             K8sObject::Secret(_) => "Secret",
+            K8sObject::ConfigMap(_) => "ConfigMap",
             K8sObject::NetworkPolicy(_) => "NetworkPolicy",
             K8sObject::Service(_) => "Service",
             K8sObject::Deployment(_) => "Deployment",
@@ -74,6 +79,7 @@ impl K8sObject {
     pub fn metadata(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
         match self {
             K8sObject::Secret(o) => &o.metadata,
+            K8sObject::ConfigMap(o) => &o.metadata,
             K8sObject::NetworkPolicy(o) => &o.metadata,
             K8sObject::Service(o) => &o.metadata,
             K8sObject::Deployment(o) => &o.metadata,
@@ -87,6 +93,7 @@ impl K8sObject {
     ) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
         match self {
             K8sObject::Secret(o) => &mut o.metadata,
+            K8sObject::ConfigMap(o) => &mut o.metadata,
             K8sObject::NetworkPolicy(o) => &mut o.metadata,
             K8sObject::Service(o) => &mut o.metadata,
             K8sObject::Deployment(o) => &mut o.metadata,
@@ -104,6 +111,7 @@ impl Serialize for K8sObject {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             K8sObject::Secret(o) => o.serialize(serializer),
+            K8sObject::ConfigMap(o) => o.serialize(serializer),
             K8sObject::NetworkPolicy(o) => o.serialize(serializer),
             K8sObject::Service(o) => o.serialize(serializer),
             K8sObject::Deployment(o) => o.serialize(serializer),
@@ -203,6 +211,11 @@ pub fn render_with(
                 .map(K8sObject::Secret),
         );
     }
+    objects.extend(
+        plan.active_services()
+            .filter_map(|s| files::config_map(&ctx, s))
+            .map(K8sObject::ConfigMap),
+    );
     objects.extend(
         reachability::render(&ctx)
             .into_iter()

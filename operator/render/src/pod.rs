@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::files;
 use super::health::probes;
 use super::labels::service_labels;
 use super::resources;
@@ -34,10 +35,15 @@ pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> PodTemplateSpec {
         })
         .collect();
     mounts.extend(writable_mounts);
+    let (files_volume, file_mounts) = files::volume_and_mounts(service);
+    mounts.extend(file_mounts);
     container.volume_mounts = (!mounts.is_empty()).then_some(mounts);
+    let mut volumes = writable_volumes;
+    volumes.extend(files_volume);
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(service_labels(ctx, service)),
+            annotations: files::annotations(service),
             ..ObjectMeta::default()
         }),
         spec: Some(PodSpec {
@@ -45,7 +51,7 @@ pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> PodTemplateSpec {
             enable_service_links: Some(false),
             automount_service_account_token: Some(false),
             security_context: Some(pod_security(service)),
-            volumes: (!writable_volumes.is_empty()).then_some(writable_volumes),
+            volumes: (!volumes.is_empty()).then_some(volumes),
             ..PodSpec::default()
         }),
     }

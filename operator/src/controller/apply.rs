@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use devstack_core::plan::StackPlan;
 use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Event, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::ByteString;
 use kube::api::ListParams;
@@ -92,6 +92,7 @@ impl Prepared {
                 let name = object.name();
                 match object {
                     K8sObject::Secret(_) => check::<Secret>(observed, writer, name),
+                    K8sObject::ConfigMap(_) => check::<ConfigMap>(observed, writer, name),
                     K8sObject::NetworkPolicy(_) => check::<NetworkPolicy>(observed, writer, name),
                     K8sObject::Service(_) => check::<Service>(observed, writer, name),
                     K8sObject::Deployment(_) => check::<Deployment>(observed, writer, name),
@@ -132,6 +133,7 @@ impl Prepared {
                 K8sObject::Secret(secret) => {
                     independent.push(ensure(writer, observed, with_data(secret)))
                 }
+                K8sObject::ConfigMap(files) => independent.push(ensure(writer, observed, files)),
                 K8sObject::NetworkPolicy(policy) => {
                     independent.push(ensure(writer, observed, policy))
                 }

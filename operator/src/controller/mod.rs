@@ -23,7 +23,7 @@ use devstack_core::plan::{NodePortRange, PlanOptions, StackPlan};
 use devstack_core::types::DevStack;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::NamespaceResourceScope;
@@ -119,6 +119,8 @@ impl Context {
                 profiles: None,
                 image_overrides: options.image_overrides.clone(),
                 node_ports: options.node_ports,
+                // The operator cannot read the user's machine: `source` files are refused.
+                file_sources: None,
             },
             metrics,
             failures: Mutex::new(HashMap::new()),
@@ -204,6 +206,7 @@ pub async fn run(ctx: Arc<Context>, options: &Options) {
         .applied_objects();
         Controller::for_stream(stacks, reader)
             .owns(api::<Secret>(&client, ns), owned_config())
+            .owns(api::<ConfigMap>(&client, ns), owned_config())
             .owns(api::<NetworkPolicy>(&client, ns), owned_config())
             .owns(api::<Service>(&client, ns), owned_config())
             .owns(api::<Deployment>(&client, ns), owned_config())

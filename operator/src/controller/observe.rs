@@ -12,7 +12,7 @@ use std::fmt::Debug;
 
 use futures::TryFutureExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::ListParams;
@@ -55,6 +55,7 @@ macro_rules! owned_kind {
 }
 
 owned_kind!(Secret, secrets);
+owned_kind!(ConfigMap, config_maps);
 owned_kind!(NetworkPolicy, policies);
 owned_kind!(Service, services);
 owned_kind!(Deployment, deployments);
@@ -66,6 +67,7 @@ owned_kind!(PersistentVolumeClaim, claims);
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Observed {
     secrets: BTreeMap<String, Secret>,
+    config_maps: BTreeMap<String, ConfigMap>,
     policies: BTreeMap<String, NetworkPolicy>,
     services: BTreeMap<String, Service>,
     deployments: BTreeMap<String, Deployment>,
@@ -78,8 +80,9 @@ impl Observed {
     /// Lists the objects labelled for `stack` in `namespace` (one request per kind).
     pub(crate) async fn list(client: &Client, namespace: &str, stack: &str) -> Result<Self, Error> {
         let selector = format!("{LABEL_STACK}={stack}");
-        let (secrets, policies, services, deployments, statefulsets) = futures::try_join!(
+        let (secrets, config_maps, policies, services, deployments, statefulsets) = futures::try_join!(
             list::<Secret>(client, namespace, &selector),
+            list::<ConfigMap>(client, namespace, &selector),
             list::<NetworkPolicy>(client, namespace, &selector),
             list::<Service>(client, namespace, &selector),
             list::<Deployment>(client, namespace, &selector),
@@ -87,6 +90,7 @@ impl Observed {
         )?;
         Ok(Observed {
             secrets,
+            config_maps,
             policies,
             services,
             deployments,
@@ -153,6 +157,11 @@ impl Observed {
                         .map_ok(|o| o.map(Found::Secret))
                         .boxed()
                 }
+                K8sObject::ConfigMap(_) if self.get::<ConfigMap>(&name).is_none() => {
+                    read::<ConfigMap>(client, namespace, name)
+                        .map_ok(|o| o.map(Found::ConfigMap))
+                        .boxed()
+                }
                 K8sObject::NetworkPolicy(_) if self.get::<NetworkPolicy>(&name).is_none() => {
                     read::<NetworkPolicy>(client, namespace, name)
                         .map_ok(|o| o.map(Found::Policy))
@@ -186,6 +195,7 @@ impl Observed {
         for object in found.into_iter().flatten() {
             match object {
                 Found::Secret(o) => self.insert(o),
+                Found::ConfigMap(o) => self.insert(o),
                 Found::Policy(o) => self.insert(o),
                 Found::Service(o) => self.insert(o),
                 Found::Deployment(o) => self.insert(o),
@@ -204,6 +214,7 @@ impl Observed {
 /// An object read by name.
 enum Found {
     Secret(Secret),
+    ConfigMap(ConfigMap),
     Policy(NetworkPolicy),
     Service(Service),
     Deployment(Deployment),

@@ -4,7 +4,7 @@
 //! reference) are never pruned: they hold data.
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use tracing::info;
 
@@ -24,6 +24,7 @@ pub(crate) async fn prune(
     metrics: &Metrics,
 ) -> Result<(), Error> {
     prune_kind::<Secret>(writer, observed, &applied.keep, uid, metrics).await?;
+    prune_kind::<ConfigMap>(writer, observed, &applied.keep, uid, metrics).await?;
     prune_kind::<NetworkPolicy>(writer, observed, &applied.keep, uid, metrics).await?;
     prune_kind::<Service>(writer, observed, &applied.keep, uid, metrics).await?;
     prune_kind::<Deployment>(writer, observed, &applied.keep, uid, metrics).await?;
