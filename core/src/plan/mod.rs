@@ -147,7 +147,7 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(StackPlan {
+    let mut planned = StackPlan {
         name,
         namespace: stack.metadata.namespace.clone(),
         isolation: spec.isolation,
@@ -156,7 +156,12 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
         secrets,
         observability,
         validated: model::Validated::new(),
-    })
+    };
+    observability::place_files(&mut planned, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(planned)
 }
 
 /// The active profiles (`--profile` replaces `spec.profiles`), each checked to be one some

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use super::env::order;
 use super::model::{EnvSource, NamedPort, ServicePlan, StackPlan};
+use super::PlannedFile;
 use crate::catalog::metrics;
 use crate::error::ValidationErrors;
 use crate::template::Template;
@@ -232,6 +233,47 @@ fn scraped(services: &BTreeMap<String, ServicePlan>) -> impl Iterator<Item = &Se
     services
         .values()
         .filter(|s| s.active && s.replicas() > 0 && !s.metrics.is_empty())
+}
+
+/// Places every service's generated config files ([`generated_files`]) in its `files`, where
+/// both renderers mount them; a file the spec already places at the same path wins. The
+/// files are checked again with the service's (see `files::check`).
+pub(super) fn place_files(plan: &mut StackPlan, errors: &mut ValidationErrors) {
+    let generated: Vec<(String, Vec<GeneratedFile>)> = plan
+        .services
+        .values()
+        .map(|s| (s.name.clone(), generated_files(plan, s)))
+        .collect();
+    for (name, files) in generated {
+        let Some(service) = plan.services.get_mut(&name) else {
+            continue;
+        };
+        if files.is_empty() {
+            continue;
+        }
+        for file in files {
+            if service.files.iter().any(|f| f.path == file.path) {
+                continue;
+            }
+            service.files.push(PlannedFile::generated(
+                file.path,
+                file.content,
+                file.mode,
+                "devstack observability",
+            ));
+        }
+        let data: Vec<&str> = service
+            .volumes()
+            .iter()
+            .map(|v| v.mount_path.as_str())
+            .collect();
+        super::files::check(
+            &service.files,
+            &data,
+            &format!("spec.services.{name}"),
+            errors,
+        );
+    }
 }
 
 /// The config files devstack generates for `service`: `prometheus.yml` for a prometheus, the

@@ -255,3 +255,37 @@ fn other_services_get_no_files_and_the_graph_renders() {
     }
     insta::assert_snapshot!("graph_dot", graph_dot(&plan));
 }
+
+#[test]
+fn generated_files_are_placed_in_the_services_files_and_a_spec_file_wins() {
+    use crate::plan::FileOrigin;
+    let plan = plan_of(TRIO);
+    let placed: Vec<(&str, &FileOrigin)> = plan.services["prometheus"]
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), &f.origin))
+        .collect();
+    assert_eq!(
+        placed,
+        [(
+            prometheus::PATH,
+            &FileOrigin::Generated("devstack observability".into())
+        )]
+    );
+    let generated = &files_of(&plan, "prometheus")[0];
+    assert_eq!(
+        plan.services["prometheus"].files[0].bytes,
+        generated.content.as_bytes()
+    );
+    assert_eq!(plan.services["grafana"].files.len(), 3);
+    assert_eq!(plan.services["collector"].files.len(), 1);
+    assert!(plan.services["api"].files.is_empty());
+    // The user's own prometheus.yml is kept as written.
+    let plan = plan_of(
+        "p: {type: prometheus, files: {/etc/prometheus/prometheus.yml: {content: \"mine\"}}}\n",
+    );
+    let files = &plan.services["p"].files;
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].bytes, b"mine");
+    assert_eq!(files[0].origin, FileOrigin::Spec);
+}
