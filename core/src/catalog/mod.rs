@@ -19,6 +19,7 @@ mod messaging;
 pub mod metrics;
 mod observability;
 mod postgres;
+mod s3gateway;
 mod search;
 mod storage;
 pub mod url;
@@ -411,6 +412,7 @@ pub static ENTRIES: &[CatalogEntry] = &[
     cache::REDIS,
     postgres::TIMESCALEDB,
     cache::VALKEY,
+    s3gateway::VERSITYGW,
     vector::WEAVIATE,
 ];
 

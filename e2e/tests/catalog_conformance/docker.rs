@@ -88,8 +88,15 @@ impl DockerStack {
         Ok(id)
     }
 
+    /// Docker's health status; `none` for a container without a health check, then `running`
+    /// once it runs (the collector: Compose cannot run the catalog's HTTP probe).
     fn health(&self, id: &str) -> String {
-        let out = self.docker(&["inspect", "-f", "{{.State.Health.Status}}", id]);
+        let out = self.docker(&[
+            "inspect",
+            "-f",
+            "{{if .State.Health}}{{.State.Health.Status}}{{else if .State.Running}}running{{else}}none{{end}}",
+            id,
+        ]);
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -99,7 +106,7 @@ impl DockerStack {
         loop {
             let status = self.health(id);
             match status.as_str() {
-                "healthy" => return Ok(()),
+                "healthy" | "running" => return Ok(()),
                 "unhealthy" => return Err("docker health status \"unhealthy\"".into()),
                 _ if Instant::now() >= deadline => {
                     return Err(format!("docker health status {status:?} after {timeout:?}"))
@@ -172,6 +179,22 @@ impl Runtime for DockerStack {
             .and_then(|v| v.as_str())
             .map(str::to_string)
             .ok_or_else(|| format!("devstack env printed no {key}"))
+    }
+
+    fn logs(&self, service: &str) -> Result<String, String> {
+        self.container_logs(service)
+    }
+}
+
+impl DockerStack {
+    fn container_logs(&self, service: &str) -> Result<String, String> {
+        let id = self.container(service)?;
+        let out = self.docker(&["logs", &id]);
+        if out.status.success() {
+            Ok(text(&out))
+        } else {
+            Err(format!("docker logs: {}", text(&out)))
+        }
     }
 }
 

@@ -7,12 +7,32 @@ pub struct Kind {
     pub type_name: &'static str,
     /// The catalog's name of its main port.
     pub port_name: &'static str,
+    /// The local image the dependent runs (`None`: the type's own image, which has its
+    /// client). For images without the tools (the collector is FROM scratch upstream).
+    pub client_type: Option<&'static str>,
+    /// The connection value compared between `devstack env` / the Secret and the dependent:
+    /// the password. `None` for a type without credentials: `devstack env` prints the host's
+    /// view of the URL (published port), and the client operation uses the handed URL anyway.
+    pub handed_key: Option<&'static str>,
     /// Writes something; its output contains `write_expect`.
     pub write: &'static str,
     pub write_expect: &'static str,
     /// Reads it back; its output contains `read_expect`.
-    pub read: &'static str,
+    pub read: Read,
     pub read_expect: &'static str,
+    /// How a wrong password is refused; `None` for a type without credentials.
+    pub auth: Option<Auth>,
+}
+
+/// Where the read-back happens.
+pub enum Read {
+    /// A script in the dependent.
+    Client(&'static str),
+    /// The service's own log (the collector's debug exporter prints what it received).
+    ServiceLog,
+}
+
+pub struct Auth {
     /// Logs in with the handed host, port and user but a wrong password.
     pub wrong_password: &'static str,
     /// Whether the wrong-password attempt was refused (and how it failed otherwise).
@@ -43,56 +63,76 @@ fn redis_refused(r: &ExecResult) -> Result<(), String> {
 const POSTGRES: Kind = Kind {
     type_name: "postgres",
     port_name: "postgres",
+    client_type: None,
+    handed_key: Some("SVC_PASSWORD"),
     write: "psql \"$SVC_URL\" -v ON_ERROR_STOP=1 -tAc \"create table if not exists conformance (v text); insert into conformance values ('written-by-client'); select 'inserted'\"",
     write_expect: "inserted",
-    read: "psql \"$SVC_URL\" -v ON_ERROR_STOP=1 -tAc 'select v from conformance'",
+    read: Read::Client("psql \"$SVC_URL\" -v ON_ERROR_STOP=1 -tAc 'select v from conformance'"),
     read_expect: "written-by-client",
-    wrong_password: PSQL_WRONG,
-    refused: psql_refused,
+    auth: Some(Auth {
+        wrong_password: PSQL_WRONG,
+        refused: psql_refused,
+    }),
 };
 
 const PGVECTOR: Kind = Kind {
     type_name: "pgvector",
     port_name: "postgres",
+    client_type: None,
+    handed_key: Some("SVC_PASSWORD"),
     write: "psql \"$SVC_URL\" -v ON_ERROR_STOP=1 -tAc \"create extension if not exists vector; create table if not exists conformance (v text, e vector(3)); insert into conformance values ('written-by-client', '[1,2,3]'); select 'inserted'\"",
     write_expect: "inserted",
-    read: "psql \"$SVC_URL\" -v ON_ERROR_STOP=1 -tAc \"select v || ':' || (e <-> '[1,2,4]') from conformance order by e <-> '[1,2,4]' limit 1\"",
+    read: Read::Client("psql \"$SVC_URL\" -v ON_ERROR_STOP=1 -tAc \"select v || ':' || (e <-> '[1,2,4]') from conformance order by e <-> '[1,2,4]' limit 1\""),
     read_expect: "written-by-client:1",
-    wrong_password: PSQL_WRONG,
-    refused: psql_refused,
+    auth: Some(Auth {
+        wrong_password: PSQL_WRONG,
+        refused: psql_refused,
+    }),
 };
 
 const TIMESCALEDB: Kind = Kind {
     type_name: "timescaledb",
     port_name: "postgres",
+    client_type: None,
+    handed_key: Some("SVC_PASSWORD"),
     write: "psql \"$SVC_URL\" -v ON_ERROR_STOP=1 -tAc \"create table if not exists conformance (t timestamptz not null, v text); select create_hypertable('conformance', by_range('t'), if_not_exists => true); insert into conformance values (now(), 'written-by-client'); select 'inserted'\"",
     write_expect: "inserted",
-    read: "psql \"$SVC_URL\" -v ON_ERROR_STOP=1 -tAc \"select v || ':' || (select count(*) from timescaledb_information.hypertables where hypertable_name = 'conformance') from conformance\"",
+    read: Read::Client("psql \"$SVC_URL\" -v ON_ERROR_STOP=1 -tAc \"select v || ':' || (select count(*) from timescaledb_information.hypertables where hypertable_name = 'conformance') from conformance\""),
     read_expect: "written-by-client:1",
-    wrong_password: PSQL_WRONG,
-    refused: psql_refused,
+    auth: Some(Auth {
+        wrong_password: PSQL_WRONG,
+        refused: psql_refused,
+    }),
 };
 
 const REDIS: Kind = Kind {
     type_name: "redis",
     port_name: "redis",
+    client_type: None,
+    handed_key: Some("SVC_PASSWORD"),
     write: "redis-cli -u \"$SVC_URL\" --no-auth-warning set conformance written-by-client",
     write_expect: "OK",
-    read: "redis-cli -u \"$SVC_URL\" --no-auth-warning get conformance",
+    read: Read::Client("redis-cli -u \"$SVC_URL\" --no-auth-warning get conformance"),
     read_expect: "written-by-client",
-    wrong_password: "redis-cli -u \"redis://default:wrong-password@$SVC_HOST:$SVC_PORT/0\" --no-auth-warning ping 2>&1",
-    refused: redis_refused,
+    auth: Some(Auth {
+        wrong_password: "redis-cli -u \"redis://default:wrong-password@$SVC_HOST:$SVC_PORT/0\" --no-auth-warning ping 2>&1",
+        refused: redis_refused,
+    }),
 };
 
 const VALKEY: Kind = Kind {
     type_name: "valkey",
     port_name: "redis",
+    client_type: None,
+    handed_key: Some("SVC_PASSWORD"),
     write: "valkey-cli -u \"$SVC_URL\" --no-auth-warning set conformance written-by-client",
     write_expect: "OK",
-    read: "valkey-cli -u \"$SVC_URL\" --no-auth-warning get conformance",
+    read: Read::Client("valkey-cli -u \"$SVC_URL\" --no-auth-warning get conformance"),
     read_expect: "written-by-client",
-    wrong_password: "valkey-cli -u \"redis://default:wrong-password@$SVC_HOST:$SVC_PORT/0\" --no-auth-warning ping 2>&1",
-    refused: redis_refused,
+    auth: Some(Auth {
+        wrong_password: "valkey-cli -u \"redis://default:wrong-password@$SVC_HOST:$SVC_PORT/0\" --no-auth-warning ping 2>&1",
+        refused: redis_refused,
+    }),
 };
 
 /// A NATS request with bash's `/dev/tcp` (the image has no NATS client; the protocol is text):
@@ -148,6 +188,8 @@ fn nats_refused(r: &ExecResult) -> Result<(), String> {
 const NATS: Kind = Kind {
     type_name: "nats",
     port_name: "client",
+    client_type: None,
+    handed_key: Some("SVC_PASSWORD"),
     // Two requests (a heredoc each): the stream, then the message; `set -e` stops at a failure.
     write: concat!(
         "set -e\n",
@@ -157,10 +199,14 @@ const NATS: Kind = Kind {
         nats_request!("conf.x written-by-client")
     ),
     write_expect: r#""stream":"CONF""#,
-    read: nats_request!(r#"'$JS.API.STREAM.MSG.GET.CONF' '{"last_by_subj":"conf.x"}'"#),
+    read: Read::Client(nats_request!(
+        r#"'$JS.API.STREAM.MSG.GET.CONF' '{"last_by_subj":"conf.x"}'"#
+    )),
     read_expect: "d3JpdHRlbi1ieS1jbGllbnQ=",
-    wrong_password: nats_request!("conf.y nope wrong-password"),
-    refused: nats_refused,
+    auth: Some(Auth {
+        wrong_password: nats_request!("conf.y nope wrong-password"),
+        refused: nats_refused,
+    }),
 };
 
 /// A request to RabbitMQ's management API with bash's `/dev/tcp` (HTTP/1.0, basic auth as
@@ -204,6 +250,8 @@ fn rabbitmq_refused(r: &ExecResult) -> Result<(), String> {
 const RABBITMQ: Kind = Kind {
     type_name: "rabbitmq",
     port_name: "amqp",
+    client_type: None,
+    handed_key: Some("SVC_PASSWORD"),
     write: concat!(
         "set -e\n",
         rabbitmq_http!(r#"PUT /api/queues/%2F/conformance '{"durable":true}'"#),
@@ -212,12 +260,14 @@ const RABBITMQ: Kind = Kind {
         )
     ),
     write_expect: r#""routed":true"#,
-    read: rabbitmq_http!(
+    read: Read::Client(rabbitmq_http!(
         r#"POST /api/queues/%2F/conformance/get '{"count":1,"ackmode":"ack_requeue_true","encoding":"auto"}'"#
-    ),
+    )),
     read_expect: "written-by-client",
-    wrong_password: rabbitmq_http!("GET /api/whoami '' wrong-password"),
-    refused: rabbitmq_refused,
+    auth: Some(Auth {
+        wrong_password: rabbitmq_http!("GET /api/whoami '' wrong-password"),
+        refused: rabbitmq_refused,
+    }),
 };
 
 const KINDS: &[Kind] = &[
@@ -231,5 +281,9 @@ const KINDS: &[Kind] = &[
 ];
 
 pub fn kind(type_name: &str) -> Option<&'static Kind> {
-    KINDS.iter().find(|k| k.type_name == type_name)
+    KINDS
+        .iter()
+        .chain(crate::telemetry::KINDS)
+        .chain(crate::more::KINDS)
+        .find(|k| k.type_name == type_name)
 }

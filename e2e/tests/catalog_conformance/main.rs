@@ -20,14 +20,16 @@
 
 mod docker;
 mod kinds;
+mod more;
 mod node;
 mod report;
+mod telemetry;
 
 use std::time::{Duration, Instant};
 
 use devstack_e2e::kubectl::ExecResult;
 
-use kinds::Kind;
+use kinds::{Kind, Read};
 use report::Report;
 
 /// The service under test and its dependent.
@@ -48,6 +50,8 @@ pub trait Runtime {
     /// What devstack hands a dependent for `key` (`SVC_PASSWORD`): `devstack env
     /// --show-secrets` / the `<stack>-connections` Secret.
     fn handed_value(&self, key: &str) -> Result<String, String>;
+    /// The log (stdout and stderr) of the (first) container of `service`.
+    fn logs(&self, service: &str) -> Result<String, String>;
 }
 
 /// What `devstack catalog -o json` says about a type (the suite's expectations).
@@ -56,6 +60,10 @@ pub struct CatalogFacts {
     pub uid: u64,
     pub read_only_root: bool,
     pub health: Option<Vec<String>>,
+    /// The catalog's HTTP probe that only the kubelet runs (`port`, `path`): images without
+    /// a shell.
+    pub http_probe: Option<(u16, String)>,
+    pub stateful: bool,
     pub image: String,
 }
 
@@ -89,46 +97,103 @@ pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// The checks, in order, against a stack that is up; every one is recorded.
+/// The checks, in order, against a stack that is up; every one is recorded. Checks that do
+/// not apply to the type are not run: the runtime's health verdict in Docker when the catalog
+/// has no in-container check (Compose cannot run an HTTP probe), the handed password and a
+/// wrong one for types without credentials, data after the restart for stateless ones.
 pub fn run_checks(rt: &dyn Runtime, kind: &Kind, facts: &CatalogFacts, report: &mut Report) {
-    report.check("health (runtime)", rt.healthy(SERVICE));
-    report.check("health (catalog command)", catalog_health(rt, facts));
-    report.check("connection values handed to the dependent", handed(rt));
+    if facts.health.is_some() || rt.name() != "docker" {
+        report.check("health (runtime)", rt.healthy(SERVICE));
+    }
+    if facts.health.is_some() {
+        report.check("health (catalog command)", catalog_health(rt, facts));
+    } else {
+        report.check(
+            "health (catalog HTTP probe, from the dependent)",
+            http_probe(rt, facts),
+        );
+    }
+    if let Some(key) = kind.handed_key {
+        report.check("connection values handed to the dependent", handed(rt, key));
+    }
     let write = exec_until(rt, CLIENT, kind.write, Duration::from_secs(30));
     report.check("client write", expect_ok(&write, kind.write_expect));
-    let read = rt.exec(CLIENT, kind.read);
-    report.check("client read back", expect_ok(&read, kind.read_expect));
-    let wrong = rt.exec(CLIENT, kind.wrong_password);
-    report.check("wrong password refused", (kind.refused)(&wrong));
+    report.check("client read back", read_back(rt, kind, Duration::ZERO));
+    if let Some(auth) = &kind.auth {
+        let wrong = rt.exec(CLIENT, auth.wrong_password);
+        report.check("wrong password refused", (auth.refused)(&wrong));
+    }
     report.check(
         "catalog uid",
         expect_out(&rt.exec(SERVICE, "id -u"), &facts.uid.to_string()),
     );
     if facts.read_only_root {
-        // The mount, not the permission: a non-root user cannot write `/` on a writable root
-        // either. Writing must fail too.
-        let probe = rt.exec(
-            SERVICE,
-            "awk '$2 == \"/\" {print $4}' /proc/mounts | tr , '\\n' | grep -qx ro && \
-             ! touch /.devstack-conformance-probe 2>/dev/null",
-        );
-        report.check(
-            "read-only root",
-            if probe.ok {
-                Ok(())
-            } else {
-                Err(format!(
-                    "the root filesystem is not mounted read-only: {probe}"
-                ))
-            },
-        );
+        report.check("read-only root", read_only_root(rt));
     }
     report.check("restart", rt.restart(SERVICE));
-    let after = exec_until(rt, CLIENT, kind.read, Duration::from_secs(60));
-    report.check(
-        "data survives the restart",
-        expect_ok(&after, kind.read_expect),
+    if facts.stateful {
+        report.check(
+            "data survives the restart",
+            read_back(rt, kind, Duration::from_secs(60)),
+        );
+    }
+}
+
+/// The mount, not the permission: a non-root user cannot write `/` on a writable root either.
+/// Writing must fail too.
+fn read_only_root(rt: &dyn Runtime) -> Result<(), String> {
+    let probe = rt.exec(
+        SERVICE,
+        "awk '$2 == \"/\" {print $4}' /proc/mounts | tr , '\\n' | grep -qx ro && \
+         ! touch /.devstack-conformance-probe 2>/dev/null",
     );
+    if probe.ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "the root filesystem is not mounted read-only: {probe}"
+        ))
+    }
+}
+
+/// The read-back: a script in the dependent (retried for `retry`), or the service's log.
+fn read_back(rt: &dyn Runtime, kind: &Kind, retry: Duration) -> Result<(), String> {
+    match kind.read {
+        Read::Client(script) => expect_ok(&exec_until(rt, CLIENT, script, retry), kind.read_expect),
+        Read::ServiceLog => {
+            let deadline = Instant::now() + retry.max(Duration::from_secs(10));
+            loop {
+                let log = rt.logs(SERVICE)?;
+                if log.contains(kind.read_expect) {
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                    return Err(format!(
+                        "want {:?} in the log of {SERVICE}; its tail:\n{}",
+                        kind.read_expect,
+                        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+/// The kubelet's HTTP probe, run from the dependent (`wget`) against the handed host.
+fn http_probe(rt: &dyn Runtime, facts: &CatalogFacts) -> Result<(), String> {
+    let (port, path) = facts
+        .http_probe
+        .as_ref()
+        .ok_or("the catalog has no health check")?;
+    let script = format!("wget -qO /dev/null \"http://$SVC_HOST:{port}{path}\"");
+    let r = exec_until(rt, CLIENT, &script, Duration::from_secs(30));
+    if r.ok {
+        Ok(())
+    } else {
+        Err(format!("{script}: {r}"))
+    }
 }
 
 fn catalog_health(rt: &dyn Runtime, facts: &CatalogFacts) -> Result<(), String> {
@@ -149,8 +214,7 @@ fn catalog_health(rt: &dyn Runtime, facts: &CatalogFacts) -> Result<(), String> 
     }
 }
 
-fn handed(rt: &dyn Runtime) -> Result<(), String> {
-    let key = "SVC_PASSWORD";
+fn handed(rt: &dyn Runtime, key: &str) -> Result<(), String> {
     let expected = rt.handed_value(key)?;
     let seen = rt.exec(CLIENT, &format!("printenv {key}"));
     if expected.trim().is_empty() {
@@ -159,7 +223,7 @@ fn handed(rt: &dyn Runtime) -> Result<(), String> {
     if seen.ok && seen.out() == expected.trim() {
         Ok(())
     } else {
-        // The values are secrets: say only that they differ.
+        // The values may be secrets: say only that they differ.
         Err(format!(
             "{key} in the dependent differs from what devstack hands out (exec ok: {})",
             seen.ok
@@ -187,17 +251,21 @@ fn expect_out(r: &ExecResult, want: &str) -> Result<(), String> {
 fn conformance(type_name: &str, runtime: &str) -> Result<(), String> {
     let kind = kinds::kind(type_name).ok_or(format!("no client checks for {type_name}"))?;
     let image = devstack_e2e::local_image(type_name).map_err(|e| format!("{e:#}"))?;
+    let client_image = match kind.client_type {
+        Some(t) => devstack_e2e::local_image(t).map_err(|e| format!("{e:#}"))?,
+        None => image.clone(),
+    };
     let facts = report::catalog_facts(type_name);
     let mut report = Report::new(type_name, runtime, &facts.image, &image);
     match runtime {
-        "docker" => match docker::DockerStack::up(kind, &image) {
+        "docker" => match docker::DockerStack::up(kind, &client_image) {
             Ok(stack) => {
                 report.check("up (devstack up, healthy)", Ok(()));
                 run_checks(&stack, kind, &facts, &mut report);
             }
             Err(e) => report.check("up (devstack up, healthy)", Err(e)),
         },
-        _ => match node::NodeStack::up(kind, &image) {
+        _ => match node::NodeStack::up(kind, &client_image) {
             Ok(stack) => {
                 report.check("up (operator, Ready)", Ok(()));
                 run_checks(&stack, kind, &facts, &mut report);

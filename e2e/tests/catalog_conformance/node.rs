@@ -202,6 +202,13 @@ impl Runtime for NodeStack {
             .map_err(err)?;
         decode_base64(b64.trim())
     }
+
+    fn logs(&self, service: &str) -> Result<String, String> {
+        let (pod, _) = self.pod(service)?;
+        self.kubectl()
+            .run(&["logs", "-n", &self.ns.name, &pod])
+            .map_err(err)
+    }
 }
 
 /// Standard base64 (what the API server returns for Secret data).

@@ -22,6 +22,10 @@ pub fn catalog_facts(type_name: &str) -> CatalogFacts {
         Probe::Exec(argv) if h.in_container => Some(argv.words().to_vec()),
         _ => None,
     });
+    let http_probe = svc.health.as_ref().and_then(|h| match &h.probe {
+        Probe::Http { path, port } if !h.in_container => Some((port.number, path.clone())),
+        _ => None,
+    });
     CatalogFacts {
         uid: svc
             .security
@@ -30,6 +34,8 @@ pub fn catalog_facts(type_name: &str) -> CatalogFacts {
             .unwrap_or(0),
         read_only_root: svc.security.read_only_root,
         health,
+        http_probe,
+        stateful: svc.is_stateful(),
         image: svc.image.clone(),
     }
 }
