@@ -99,6 +99,10 @@ pub static TABLE: &[(&str, Metrics)] = &[
     ("timescaledb", Metrics::None("needs postgres_exporter")),
     ("valkey", Metrics::None("needs redis_exporter")),
     (
+        "versitygw",
+        Metrics::None("sends metrics to StatsD / DogStatsD only"),
+    ),
+    (
         "weaviate",
         Metrics::None("off unless PROMETHEUS_MONITORING_ENABLED; not enabled by the catalog"),
     ),
