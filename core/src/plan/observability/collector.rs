@@ -1,6 +1,6 @@
 //! The generated OpenTelemetry Collector config: OTLP in over gRPC and HTTP, a batch
 //! processor, traces out over OTLP to each tracing backend the collector depends on (a jaeger
-//! or another collector; the debug exporter when there is none), metrics out through a
+//! or another collector; the debug exporter, detailed, when there is none), metrics out through a
 //! prometheus exporter that the stack's prometheus scrapes, and the collector's own telemetry
 //! and health check on all interfaces so they can be reached from outside the container.
 
@@ -17,7 +17,7 @@ pub(super) fn config(plan: &StackPlan, collector: &ServicePlan) -> GeneratedFile
     let backends: Vec<&ServicePlan> = collector
         .dependency_names()
         .filter_map(|d| plan.services.get(d))
-        .filter(|d| d.active && TRACING_SINKS.iter().any(|t| is_type(d, t)))
+        .filter(|d| TRACING_SINKS.iter().any(|t| is_type(d, t)))
         .collect();
     let port =
         |name: &str, default: u16| collector.port(name).map_or(default, |p| p.container_port);
@@ -34,7 +34,7 @@ pub(super) fn config(plan: &StackPlan, collector: &ServicePlan) -> GeneratedFile
         trace_exporters.push(name);
     }
     if backends.is_empty() {
-        exporters.push_str("  debug:\n    verbosity: basic\n");
+        exporters.push_str("  debug:\n    verbosity: detailed\n");
         trace_exporters.push("debug".to_string());
     }
     let _ = write!(

@@ -28,7 +28,6 @@ fn sources(plan: &StackPlan, grafana: &ServicePlan) -> Vec<Source> {
     for dep in grafana
         .dependency_names()
         .filter_map(|d| plan.services.get(d))
-        .filter(|d| d.active)
     {
         let (kind, port) = if is_type(dep, PROMETHEUS) {
             (
