@@ -135,6 +135,7 @@ async fn report_applied(
         super::scrape_status::metrics_health(&ctx.client, &namespace, &applied.plan, &services)
             .await;
     super::scrape_status::annotate(&mut services, &applied.plan, health.as_ref());
+    let scrapes_pending = super::scrape_status::pending(&services);
     let phase = status::phase_of(&services);
     let ready_count = services.len();
     let connections = Some(applied.plan.connections_secret_name());
@@ -181,7 +182,7 @@ async fn report_applied(
         )
         .await;
     }
-    if phase != Phase::Ready {
+    if phase != Phase::Ready || scrapes_pending {
         return Ok(Action::requeue(PROGRESS_CHECK));
     }
     if !was_ready {

@@ -62,6 +62,14 @@ pub(crate) fn annotate(
     }
 }
 
+/// Whether some service's metrics are not `up` yet: the status is then refreshed at the
+/// progress interval rather than the resync one.
+pub(crate) fn pending(statuses: &BTreeMap<String, ServiceStatus>) -> bool {
+    statuses
+        .values()
+        .any(|s| s.metrics.as_deref().is_some_and(|m| m != "up"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +89,8 @@ mod tests {
         assert_eq!(statuses["prom"].metrics.as_deref(), Some("up"));
         assert_eq!(statuses["api"].metrics.as_deref(), Some("unknown"));
         assert_eq!(statuses["db"].metrics, None);
+        assert!(pending(&statuses));
+        statuses.get_mut("api").unwrap().metrics = Some("up".into());
+        assert!(!pending(&statuses));
     }
 }
