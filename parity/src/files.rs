@@ -83,7 +83,55 @@ pub(crate) fn compose(service: &Value) -> (BTreeSet<String>, Option<String>) {
     (paths, hash)
 }
 
+/// The bind mounts of a running container as Compose volume entries (`target`, `read_only`),
+/// which [`compose`] reads back as the service's files.
+pub(crate) fn live_binds<'a>(
+    mounts: impl Iterator<Item = &'a bollard::models::MountPoint> + 'a,
+) -> impl Iterator<Item = Value> + 'a {
+    mounts
+        .filter(|m| m.typ.as_deref() == Some("bind"))
+        .filter_map(|m| {
+            let target = m.destination.as_deref()?;
+            Some(serde_json::json!({"type": "bind", "target": target, "read_only": m.rw == Some(false)}))
+        })
+}
+
 /// Whether a Compose volume entry is one of the service's files (not persisted data).
 pub(crate) fn is_file_mount(volume: &Value) -> bool {
     volume.get("type").and_then(Value::as_str) == Some("bind")
+}
+
+#[cfg(test)]
+mod live_tests {
+    use bollard::models::MountPoint;
+
+    use super::*;
+
+    #[test]
+    fn running_bind_mounts_read_back_as_the_services_files() {
+        let mounts = [
+            MountPoint {
+                typ: Some("bind".into()),
+                destination: Some("/etc/prometheus/prometheus.yml".into()),
+                rw: Some(false),
+                ..MountPoint::default()
+            },
+            MountPoint {
+                typ: Some("volume".into()),
+                destination: Some("/prometheus".into()),
+                rw: Some(true),
+                ..MountPoint::default()
+            },
+        ];
+        let service = serde_json::json!({
+            "volumes": live_binds(mounts.iter()).collect::<Vec<_>>(),
+            "labels": {ANNOTATION_FILES_HASH: "abc"},
+        });
+        let (paths, hash) = compose(&service);
+        assert_eq!(
+            paths.into_iter().collect::<Vec<_>>(),
+            ["/etc/prometheus/prometheus.yml"]
+        );
+        assert_eq!(hash.as_deref(), Some("abc"));
+    }
 }

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bollard::models::{ContainerInspectResponse, ImageConfig};
 use bollard::query_parameters::ListVolumesOptionsBuilder;
+use devstack_core::conventions::ANNOTATION_FILES_HASH;
 use devstack_core::plan::StackPlan;
 use devstack_docker::ops::project_containers;
 use devstack_docker::{labels, Engine};
@@ -224,8 +225,12 @@ fn service_doc(
             let key = m.name.as_deref()?.strip_prefix(&format!("{project}_"))?;
             Some(json!({"type": "volume", "source": key, "target": m.destination.as_deref()?}))
         })
+        .chain(crate::files::live_binds(inspect.mounts.iter().flatten()))
         .collect();
     s.insert("volumes".into(), json!(volumes));
+    if let Some(hash) = labels.get(ANNOTATION_FILES_HASH) {
+        s.insert("labels".into(), json!({ ANNOTATION_FILES_HASH: hash }));
+    }
     let tmpfs: Vec<&String> = host.tmpfs.iter().flatten().map(|(k, _)| k).collect();
     s.insert("tmpfs".into(), json!(tmpfs));
     if let Some(user) = config.user.filter(|u| !u.is_empty()) {
