@@ -54,13 +54,11 @@ RUN="$STATE/run"
 # DEVSTACK_E2E_PORT_OFFSET shifts every port, so a second cluster (another state dir) can run
 # beside the first.
 PORT_OFFSET="${DEVSTACK_E2E_PORT_OFFSET:-0}"
-# The API server's node port range. devstack plans published ports inside 30000-32767 (its
-# default allowed range), but the API server also picks node ports at random for a NodePort
-# Service's unpublished ports, preferring the upper part of its range: with exactly
-# 30000-32767 a random pick takes another stack's planned port often enough to fail the
-# examples test (seen: ktrdr's 32685). The wider range keeps random picks mostly above the
-# planned ones. The product fix (a NodePort Service with only the published ports) is open.
-NODE_PORT_RANGE="${DEVSTACK_NODE_PORT_RANGE:-30000-62767}"
+# The API server's node port range: devstack's default allowed range. A stack's published
+# ports are a NodePort Service of their own (only the planned node ports), so the API server
+# never picks a random node port that could take another stack's planned one; the range no
+# longer needs to be wider than the one devstack plans in (it was 30000-62767 while it did).
+NODE_PORT_RANGE="${DEVSTACK_NODE_PORT_RANGE:-30000-32767}"
 APISERVER_PORT="${DEVSTACK_APISERVER_PORT:-$((6443 + PORT_OFFSET))}"
 # The other components get a block of 10 ports per offset, away from their usual ports so a
 # real cluster on the same host does not collide.

@@ -14,7 +14,7 @@
 //!    (`devstack-render-k8s`, `devstack-render-compose`) write with and `devstack-parity`
 //!    reads back with.
 
-pub use devstack_crds::{crdgen, limits, parse, types, yaml};
+pub use devstack_crds::{app, crdgen, limits, parse, types, yaml};
 
 pub mod catalog;
 pub mod conventions;

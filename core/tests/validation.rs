@@ -142,9 +142,13 @@ fn replicas_on_stateful_service() {
 }
 
 #[test]
-fn replicas_with_host_port() {
-    let errors = errors_of("  services:\n    api: {image: 'a:1', replicas: 2, ports: [{name: http, containerPort: 80, hostPort: 8080}]}\n");
-    assert_error(&errors, "spec.services.api.replicas", "one replica only");
+fn replicas_with_host_port_fan_out_and_their_port_range_must_be_free() {
+    // Replicas with a host port fan out into api-1 (8080) and api-2 (8081); web has 8081.
+    let errors = errors_of("  services:\n    api: {image: 'a:1', replicas: 2, ports: [{name: http, containerPort: 80, hostPort: 8080}]}\n    web: {image: 'w:1', ports: [{name: http, containerPort: 80, hostPort: 8081}]}\n");
+    assert!(
+        errors.iter().any(|e| e.message.contains("8081")),
+        "expected a duplicate host port error, got {errors:?}"
+    );
 }
 
 #[test]
@@ -266,9 +270,9 @@ fn duplicate_custom_port_names() {
 }
 
 #[test]
-fn storage_on_a_custom_image() {
+fn storage_on_a_custom_image_needs_its_path() {
     let errors = errors_of("  services:\n    api: {image: 'a:1', storage: {size: 1Gi}}\n");
-    assert_error(&errors, "spec.services.api.storage", "needs a catalog type");
+    assert_error(&errors, "spec.services.api.storage", "needs the data path");
 }
 
 #[test]

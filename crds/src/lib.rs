@@ -6,6 +6,7 @@
 //! Nothing else lives here: the catalog, the validated plan and the conventions the renderers
 //! share are `devstack-core`.
 
+pub mod app;
 pub mod crdgen;
 pub mod files;
 pub mod limits;

@@ -10,6 +10,8 @@ pub const MAX_HOST_PORTS: usize = 16;
 pub const MAX_PORTS: usize = 32;
 /// Replicas of one stateless service (`replicas`: `maximum`).
 pub const MAX_REPLICAS: i32 = 100;
+/// Entries of one service's `connectionEnv` (`maxProperties`).
+pub const MAX_CONNECTION_ENV: usize = 64;
 /// Files of one service (`files`: `maxProperties`).
 pub const MAX_FILES: usize = 64;
 /// Data paths of one image service (`storage.volumes`: `maxItems`).

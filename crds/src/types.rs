@@ -149,6 +149,23 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
 
+    /// Generated app secrets, each set as the env var of that name: a list (`[JWT_SECRET]`)
+    /// or a map of options (`{JWT_SECRET: {length: 64, alphabet: hex}}`; length 16-256, default
+    /// 32; alphabet `alphanumeric` (default), `hex` or `lowercase`). Generated once per stack
+    /// and kept with its credentials (the `<stack>-credentials` Secret, `.devstack/<stack>/.env`);
+    /// replaced only by `devstack secrets rotate` or the `devstack.dev/rotate` annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::app::app_secrets_schema")]
+    pub secrets: Option<crate::app::AppSecrets>,
+
+    /// Env vars set to a dependency's connection value, under the name your program reads:
+    /// env key -> `<service>.<OUTPUT>`, for example `DB_NAME: db.DB` (the value `DB_DB`
+    /// carries) or `OTLP_ENDPOINT: jaeger.GRPC_URL`. The service must be in `dependsOn`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = kube::core::Rule::new("self.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$'))").message("connectionEnv keys must be environment variable names"))]
+    #[schemars(extend("maxProperties" = crate::limits::MAX_CONNECTION_ENV))]
+    pub connection_env: BTreeMap<String, String>,
+
     /// Number of GPUs (a Docker device request / `nvidia.com/gpu` limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = crate::limits::MAX_GPU))]

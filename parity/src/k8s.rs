@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVar, PodSpec, Probe, S
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{cpu, pair, start_grace, NormService, Normalized, ParityError};
+use super::{cpu, pair, start_grace, startup_window, NormService, Normalized, ParityError};
 
 fn err(message: impl Into<String>) -> ParityError {
     ParityError::ReadBack {
@@ -26,7 +26,8 @@ fn err(message: impl Into<String>) -> ParityError {
 struct Objects {
     secrets: BTreeMap<String, Secret>,
     config_maps: BTreeMap<String, ConfigMap>,
-    services: BTreeMap<String, Service>,
+    /// By the service they front (its label): the ClusterIP one, and the NodePort one.
+    services: BTreeMap<String, Vec<Service>>,
     policies: Vec<NetworkPolicy>,
     workloads: Vec<Workload>,
 }
@@ -72,9 +73,8 @@ fn parse(stream: &str) -> Result<Objects, ParityError> {
             }
             "Service" => {
                 let s: Service = serde_json::from_value(value).map_err(typed)?;
-                objects
-                    .services
-                    .insert(s.metadata.name.clone().unwrap_or_default(), s);
+                let service = service_label(&s.metadata.labels).unwrap_or_default();
+                objects.services.entry(service).or_default().push(s);
             }
             "NetworkPolicy" => objects
                 .policies
@@ -294,7 +294,8 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
             .flatten()
             .map(|p| p.container_port as u16)
             .collect();
-        if let Some(service) = objects.services.get(&workload.service) {
+        let fronts = objects.services.get(&workload.service);
+        for service in fronts.into_iter().flatten() {
             for port in service.spec.iter().flat_map(|s| s.ports.iter().flatten()) {
                 let Some(node_port) = port.node_port else {
                     continue;
@@ -330,12 +331,8 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
             norm.health = Some(probe_description(ready, container));
             let interval = ready.period_seconds.unwrap_or(10) as u32;
             let retries = ready.failure_threshold.unwrap_or(3) as u32;
-            let startup_threshold = container
-                .startup_probe
-                .as_ref()
-                .and_then(|p| p.failure_threshold)
-                .unwrap_or(retries as i32) as u32;
-            let grace = startup_threshold.saturating_sub(retries) * interval;
+            let window = startup_window(container.startup_probe.as_ref(), retries, interval);
+            let grace = window.saturating_sub(retries * interval);
             norm.health_timing = Some([
                 interval,
                 ready.timeout_seconds.unwrap_or(1) as u32,

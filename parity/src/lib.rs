@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use devstack_core::plan::StackPlan;
 use devstack_core::quantity;
+use k8s_openapi::api::core::v1::Probe;
 use serde::Serialize;
 
 pub mod cluster;
@@ -14,6 +15,7 @@ mod compose;
 mod files;
 mod k8s;
 pub mod live;
+mod live_files;
 mod markers;
 
 pub use markers::{replace_secret_values, secret_marker, secret_markers};
@@ -478,6 +480,13 @@ pub(crate) fn start_grace(start_period: u32, interval: u32) -> u32 {
         return start_period;
     }
     start_period.div_ceil(interval) * interval
+}
+
+/// A Kubernetes startup probe's start window in seconds (attempts × period).
+pub(crate) fn startup_window(probe: Option<&Probe>, retries: u32, interval: u32) -> u32 {
+    let get = |v: Option<i32>, default: u32| v.map_or(default, |v| v.max(0) as u32);
+    let probe = probe.cloned().unwrap_or_default();
+    get(probe.failure_threshold, retries).saturating_mul(get(probe.period_seconds, interval))
 }
 
 /// Parses a CPU amount in either spelling (Kubernetes quantity or Compose decimal).

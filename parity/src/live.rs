@@ -80,7 +80,19 @@ async fn read_live(
             .and_then(|s| s.get(&c.service))
             .cloned()
             .unwrap_or(Value::Null);
-        let service = service_doc(project, &inspect, &image, &want, secrets);
+        let mut service = service_doc(project, &inspect, &image, &want, secrets);
+        let (binds, hash) = super::live_files::read(docker, &inspect).await?;
+        if let Some(s) = service.as_object_mut() {
+            if let Some(volumes) = s.get_mut("volumes").and_then(Value::as_array_mut) {
+                volumes.extend(binds);
+            }
+            if let Some(hash) = hash {
+                s.insert(
+                    "labels".into(),
+                    json!({ devstack_core::conventions::ANNOTATION_FILES_HASH: hash }),
+                );
+            }
+        }
         services.insert(c.service.clone(), service);
     }
     for (name, count) in replicas {

@@ -41,6 +41,7 @@ pub fn settings(
         if service.is_some_and(|s| s != svc.name) {
             continue;
         }
+        out.extend(app_secrets(plan, svc, secrets, show_secrets));
         if !svc.ports.iter().any(|p| p.host_port.is_some()) {
             continue;
         }
@@ -57,6 +58,29 @@ pub fn settings(
     out
 }
 
+/// The app secrets `svc` receives (its spec's `secrets`), under their env names.
+fn app_secrets(
+    plan: &StackPlan,
+    svc: &ServicePlan,
+    secrets: &BTreeMap<String, String>,
+    show_secrets: bool,
+) -> Vec<Setting> {
+    plan.secrets
+        .iter()
+        .filter(|d| d.app && d.service == svc.name)
+        .map(|d| Setting {
+            service: svc.name.clone(),
+            key: d.name.clone(),
+            value: if show_secrets {
+                secrets.get(d.id.as_str()).cloned().unwrap_or_default()
+            } else {
+                REDACTED.to_string()
+            },
+            secret: true,
+        })
+        .collect()
+}
+
 /// Host port published for `container_port` of `service`.
 fn host_port(service: &ServicePlan, container_port: &str) -> Option<u16> {
     service
@@ -66,7 +90,8 @@ fn host_port(service: &ServicePlan, container_port: &str) -> Option<u16> {
         .and_then(|p| p.host_port)
 }
 
-fn host_value(
+/// The value of `template` (a connection output `key` of `service`) for a program on the host.
+pub(crate) fn host_value(
     plan: &StackPlan,
     service: &ServicePlan,
     key: &str,

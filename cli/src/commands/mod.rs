@@ -6,11 +6,13 @@ pub mod catalog;
 pub mod crd;
 pub mod down;
 pub mod env;
+pub mod env_template;
 pub mod graph;
 pub mod logs;
 pub mod parity;
 pub mod render;
 pub mod reset;
+pub mod secrets;
 pub mod status;
 pub mod up;
 pub mod validate;
@@ -23,7 +25,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use devstack_core::plan::{NodePortRange, PlanOptions, StackPlan};
 
 use crate::load::{load_plan, parse_overrides};
-use crate::output::Format;
+use crate::output::{self, Format};
 
 /// Describe a development stack once; run it in Kubernetes or Docker with the same services,
 /// ports, credentials contract, health checks and budgets.
@@ -141,7 +143,14 @@ enum Command {
         /// Print secret values instead of `<redacted>`.
         #[arg(long)]
         show_secrets: bool,
+        /// Print a commented `.env.example` instead: every key the service (default: each of
+        /// your own services) receives, with host addresses, secrets as placeholders.
+        #[arg(long, conflicts_with_all = ["show_secrets", "format"])]
+        template: bool,
     },
+    /// App secrets (the spec's `secrets`): rotate them.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Print a service's container logs.
     #[command(after_help = "Example:\n  devstack logs stack.yaml postgres -f")]
     Logs {
@@ -195,6 +204,22 @@ enum RenderCommand {
     /// The reachability graph (dependsOn and scrape edges) as Graphviz DOT.
     #[command(after_help = "Example:\n  devstack render graph stack.yaml | dot -Tsvg > graph.svg")]
     Graph(StackArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum SecretsCommand {
+    /// New values for the stack's app secrets (all, or SERVICE.NAME) in its `.env`; running
+    /// containers that read them are recreated. Catalog credentials are never rotated: they
+    /// protect data created with them (`devstack reset` replaces data and credentials).
+    #[command(
+        after_help = "Values are never printed (devstack env --show-secrets shows them).\nExamples:\n  devstack secrets rotate stack.yaml backend.JWT_SECRET\n  devstack secrets rotate stack.yaml\nIn Kubernetes: kubectl annotate devstack/NAME devstack.dev/rotate=\"$(date +%s):backend.JWT_SECRET\" --overwrite"
+    )]
+    Rotate {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The secret, as SERVICE.NAME (every app secret without it).
+        target: Option<String>,
+    },
 }
 
 /// The stack file and how to plan it (every command that reads a stack).
@@ -327,8 +352,21 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Env {
             stack,
             service,
+            template: true,
+            ..
+        } => {
+            let plan = stack.plan()?;
+            output::print(&env_template::template(&plan, service.as_deref()))?
+        }
+        Command::Secrets(SecretsCommand::Rotate { stack, target }) => {
+            secrets::rotate(&stack.plan()?, &stack.state_root()?, target.as_deref()).await?
+        }
+        Command::Env {
+            stack,
+            service,
             format,
             show_secrets,
+            template: false,
         } => env::run(
             &stack.plan()?,
             &stack.state_root()?,

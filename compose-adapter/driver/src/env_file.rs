@@ -110,6 +110,26 @@ pub fn sync_held(
     Ok(EnvValues { values, reused })
 }
 
+/// `devstack secrets rotate` on the `.env` at `path`, under the lock `held`: the app secrets
+/// `target` selects (`None`: all of them; `Some("svc.NAME")`) get new values, everything else
+/// is kept (missing values generated), user lines preserved. Returns the ids replaced; an
+/// unknown target replaces nothing (the caller checks it first with
+/// [`devstack_core::secrets::rotate`]).
+pub fn rotate_held(
+    plan: &StackPlan,
+    path: &Path,
+    target: Option<&str>,
+    _held: &crate::lock::StackLock,
+) -> Result<Vec<String>, SecretsError> {
+    let existing = read_env_file(path)?;
+    let mut values = ensure_secrets(plan, &existing);
+    let rotated = devstack_core::secrets::rotate(plan, &mut values, target, &mut rand::rng())
+        .unwrap_or_default();
+    let generated = devstack_render_compose::env_file(plan, &values)?;
+    write_private(path, &merge_foreign_keys(&generated, &existing))?;
+    Ok(rotated)
+}
+
 /// Reads `KEY=VALUE` lines (comments and blank lines skipped). A missing file is empty.
 pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, SecretsError> {
     let shown = path.display().to_string();

@@ -141,10 +141,6 @@ fn service_json(s: &Service) -> Result<String, DriverError> {
                 if v.read_only {
                     obj.field("read_only", "true".to_string());
                 }
-                if v.kind == "bind" {
-                    // compose-go's default for a bind mount written in long syntax.
-                    obj.field("bind", "{\"create_host_path\":true}".to_string());
-                }
                 obj.close()
             })
             .collect();
@@ -316,6 +312,33 @@ mod tests {
         assert_eq!(
             volume_hash("drv-probe2_v1", &Volume { labels }),
             "aa3627161ab5c42e10f8e9ec2f14e42c133167279d963279816f6a7569ea18da"
+        );
+    }
+}
+
+#[cfg(test)]
+mod bind_tests {
+    use super::*;
+    use devstack_render_compose::model::VolumeMount;
+
+    #[test]
+    fn a_read_only_bind_mount_hashes_like_compose() {
+        // `docker compose config --hash app` (v2.40.3) of a service with only an image and
+        // `volumes: [{type: bind, source: ./files/a, target: /etc/a, read_only: true}]` in
+        // /tmp/files-hash.
+        let service = Service {
+            image: "devstack-local/postgres:18".into(),
+            volumes: vec![VolumeMount {
+                kind: "bind".into(),
+                source: "/tmp/files-hash/files/a".into(),
+                target: "/etc/a".into(),
+                read_only: true,
+            }],
+            ..Service::default()
+        };
+        assert_eq!(
+            service_hash(&service).unwrap(),
+            "af866eeda81b82fcea6f286cced55d4895f2d68a8b26ce84e96079b4c2ed46dd"
         );
     }
 }

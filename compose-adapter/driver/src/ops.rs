@@ -4,7 +4,9 @@
 
 use std::io::Write;
 
-use bollard::models::{ContainerSummary, ContainerSummaryStateEnum, HealthStatusEnum};
+use bollard::models::{
+    ContainerInspectResponse, ContainerSummary, ContainerSummaryStateEnum, HealthStatusEnum,
+};
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
     LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptions,
@@ -14,8 +16,8 @@ use futures_util::future::join_all;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::labels;
 use super::DriverError;
+use super::{labels, wait};
 use crate::api::DockerApi;
 
 /// Seconds a container gets to stop before it is killed (Compose's default).
@@ -217,12 +219,7 @@ pub async fn status<D: DockerApi>(
     let mut rows = Vec::new();
     for c in &containers {
         let health = match docker.inspect_container(&c.id, None).await {
-            Ok(i) => i
-                .state
-                .and_then(|s| s.health)
-                .and_then(|h| h.status)
-                .filter(|s| *s != HealthStatusEnum::NONE && *s != HealthStatusEnum::EMPTY)
-                .map_or_else(|| "-".to_string(), |s| s.to_string()),
+            Ok(i) => health(docker, &c.id, i).await,
             Err(_) => "-".to_string(),
         };
         rows.push(StatusRow {
@@ -250,6 +247,30 @@ pub async fn status<D: DockerApi>(
     }
     rows.sort_by(|a, b| (&a.service, &a.container).cmp(&(&b.service, &b.container)));
     Ok(rows)
+}
+
+/// The health column: the engine's, except that while the engine still says `starting` (it
+/// runs the check only every `interval`) devstack runs the same check once itself, as `up`
+/// does, and says what it found: `healthy (verified by devstack; engine: starting)`.
+async fn health<D: DockerApi>(docker: &D, id: &str, inspect: ContainerInspectResponse) -> String {
+    let Some(status) = inspect
+        .state
+        .and_then(|s| s.health)
+        .and_then(|h| h.status)
+        .filter(|s| *s != HealthStatusEnum::NONE && *s != HealthStatusEnum::EMPTY)
+    else {
+        return "-".to_string();
+    };
+    let test = inspect
+        .config
+        .and_then(|c| c.healthcheck)
+        .and_then(|h| h.test);
+    match (status, test) {
+        (HealthStatusEnum::STARTING, Some(test)) if wait::verify_once(docker, id, &test).await => {
+            "healthy (verified by devstack; engine: starting)".to_string()
+        }
+        (status, _) => status.to_string(),
+    }
 }
 
 /// Writes the logs of `service`'s containers to `out` (following them when `follow`);

@@ -116,7 +116,9 @@ pub(crate) async fn ensure_volumes<D: DockerApi>(
 ) -> Result<(), DriverError> {
     let mut keys: Vec<&String> = desired
         .values()
-        .flat_map(|d| d.service.volumes.iter().map(|v| &v.source))
+        // Bind mounts (the services' files) are host paths, not volumes.
+        .flat_map(|d| d.service.volumes.iter().filter(|v| v.kind == "volume"))
+        .map(|v| &v.source)
         .collect();
     keys.sort();
     keys.dedup();

@@ -120,6 +120,14 @@ impl<'p> Stack<'p> {
         Ok(ResetSummary { down, volumes })
     }
 
+    /// `secrets rotate`: new values for the app secrets `target` selects (all without it) in
+    /// the `.env`, under the lock; the ids replaced. The containers that read them are
+    /// recreated by the next [`Stack::up`] (their configuration hash holds the values).
+    pub fn rotate(&self, target: Option<&str>) -> Result<Vec<String>, DriverError> {
+        let held = self.files.lock()?;
+        Ok(self.files.rotate_secrets(&held, self.plan, target)?)
+    }
+
     /// `status`: a row per container, and a `missing` row per active service without one.
     pub async fn status<D: DockerApi>(
         &self,

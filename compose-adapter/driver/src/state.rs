@@ -90,6 +90,17 @@ impl StateFiles {
         Ok(())
     }
 
+    /// Replaces the app secrets `target` selects in the `.env` (see
+    /// [`env_file::rotate_held`]), under the lock `held`; the ids replaced.
+    pub fn rotate_secrets(
+        &self,
+        held: &StackLock,
+        plan: &StackPlan,
+        target: Option<&str>,
+    ) -> Result<Vec<String>, StateError> {
+        Ok(env_file::rotate_held(plan, &self.env, target, held)?)
+    }
+
     /// Writes the compose file `yaml` of `plan` (rendered as `project`) and the secrets file
     /// beside it (existing values kept, missing ones generated, lines the user added
     /// preserved), and the CPU override when the stack has GPU services (a stale one is

@@ -231,6 +231,35 @@ async fn the_facade_writes_the_files_then_runs_every_verb() {
     ));
 }
 
+/// Issue 21: right after `up` said "healthy" (its own probe), the engine may still say
+/// `starting` for up to the health interval; `status` runs the same check once and says so.
+#[tokio::test]
+async fn status_never_contradicts_up_while_the_engine_says_starting() {
+    let root = tempfile::tempdir().unwrap();
+    let plan = plan_spec(STACK);
+    let stack = crate::Stack::open(&plan, root.path()).unwrap();
+    let docker = MockDocker {
+        exec: mock::ExecBehaviour::EngineStarting,
+        ..MockDocker::default()
+    };
+    let engine = Engine::with(docker, "mock");
+    let progress = Progress::new(stack.active());
+    stack.up(&engine, &options(), &progress).await.unwrap();
+    let rows = stack.status(&engine).await.unwrap();
+    let checked: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.health != "-")
+        .map(|r| r.health.as_str())
+        .collect();
+    assert!(!checked.is_empty(), "{rows:?}");
+    assert!(
+        checked
+            .iter()
+            .all(|h| *h == "healthy (verified by devstack; engine: starting)"),
+        "{rows:?}"
+    );
+}
+
 /// Point 5 of issue 16: an `up` and a `reset` of one stack run at once (two shells). Every
 /// container left must run on the passwords of the final `.env`, never on ones the reset
 /// replaced while the `up` was still creating containers.

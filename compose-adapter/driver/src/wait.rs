@@ -28,7 +28,27 @@ const LOG_TAIL: &str = "20";
 
 /// The command the health check runs, as an exec argv.
 pub fn probe_argv(health: &Healthcheck) -> Option<Vec<String>> {
-    let (kind, rest) = health.test.split_first()?;
+    test_argv(&health.test)
+}
+
+/// Whether the container's own health check `test` (as the engine holds it) passes when run
+/// once now, within [`VERIFY_TIMEOUT`]: `devstack status` while the engine still says
+/// `starting` (it runs the check only every `interval`), so status never contradicts `up`.
+pub async fn verify_once<D: DockerApi>(docker: &D, container: &str, test: &[String]) -> bool {
+    let Some(argv) = test_argv(test) else {
+        return false;
+    };
+    matches!(
+        tokio::time::timeout(VERIFY_TIMEOUT, exec(docker, container, &argv)).await,
+        Ok(Ok((0, _)))
+    )
+}
+
+/// The longest `devstack status` waits for one verifying check.
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn test_argv(test: &[String]) -> Option<Vec<String>> {
+    let (kind, rest) = test.split_first()?;
     match kind.as_str() {
         "CMD" if !rest.is_empty() => Some(rest.to_vec()),
         "CMD-SHELL" => Some(vec![

@@ -43,6 +43,16 @@ pub fn k8s_host(service: &str, namespace: &str) -> String {
     format!("{service}.{namespace}.svc")
 }
 
+/// Suffix of the NodePort Service that carries a service's published ports.
+pub const NODE_PORT_SERVICE_SUFFIX: &str = "-nodeport";
+
+/// Name of the NodePort Service of `service`: only its published ports, at their planned node
+/// ports (the Service named `service` is a ClusterIP Service with every port, for in-cluster
+/// DNS). A service with host ports has a name of at most 54 characters, so this is a label.
+pub fn node_port_service(service: &str) -> String {
+    format!("{service}{NODE_PORT_SERVICE_SUFFIX}")
+}
+
 /// The service of a Kubernetes host name `<service>.<namespace>.svc`, if `host` is one.
 pub fn service_of_k8s_host<'a>(host: &'a str, namespace: &str) -> Option<&'a str> {
     host.strip_suffix(".svc")?

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use super::files::PlannedFile;
 use super::model::{SecretDef, SecurityPlan, VolumePlan, Workload};
 use super::shape::{self, ServiceInput, Shape};
-use super::{env, health, names, ports, resources};
+use super::{env, health, names, ports, resources, storage};
 use crate::catalog::{Budget, CatalogEntry, DataPath, EntryContext, EntryParts, EnvValue};
 use crate::error::ValidationErrors;
 use crate::template::{SecretId, Template};
@@ -49,6 +49,7 @@ pub(super) fn shape(
             format!("{type_name} is stateful: it runs exactly one replica; remove replicas"),
         );
     }
+    storage::catalog_only_sizes(spec, type_name, path, errors);
     if spec.storage.is_some() && !entry.stateful {
         errors.push(
             format!("{path}.storage"),
@@ -95,6 +96,8 @@ pub(super) fn shape(
             service: input.name.to_string(),
             name: def.name.to_string(),
             length: def.length,
+            alphabet: crate::app::Alphabet::Alphanumeric,
+            app: false,
         })
         .collect();
     check_declared(&parts, &secrets, path, errors);

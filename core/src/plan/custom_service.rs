@@ -1,12 +1,12 @@
-//! A service with your own `image`: the spec gives ports, health check and env; it keeps no
-//! data, runs as the image's user, and hands dependents `<NAME>_HOST`, `_PORT` and `_URL` for
+//! A service with your own `image`: the spec gives ports, health check and env; it keeps data
+//! only with `storage` (see `storage`), runs as the image's user, and hands dependents `<NAME>_HOST`, `_PORT` and `_URL` for
 //! its first port.
 
 use std::collections::BTreeMap;
 
-use super::model::{SecurityPlan, Workload};
+use super::model::SecurityPlan;
 use super::shape::{self, ServiceInput, Shape};
-use super::{env, health, names, ports};
+use super::{env, health, names, ports, storage};
 use crate::catalog::EnvValue;
 use crate::error::ValidationErrors;
 use crate::template::Template;
@@ -23,12 +23,6 @@ pub(super) fn shape(input: &ServiceInput, errors: &mut ValidationErrors) -> Opti
             "version applies to catalog services; put the tag in image instead",
         );
     }
-    if spec.storage.is_some() {
-        errors.push(
-            format!("{path}.storage"),
-            "storage needs a catalog type (custom images have no known data path); remove storage",
-        );
-    }
     if !spec.host_ports.is_empty() {
         errors.push(
             format!("{path}.hostPorts"),
@@ -36,13 +30,9 @@ pub(super) fn shape(input: &ServiceInput, errors: &mut ValidationErrors) -> Opti
         );
     }
     let replicas = shape::replicas(spec, path, errors);
+    // More replicas with a host port fan out into services of one replica each (`fanout`).
     let port_specs = spec.ports.as_deref().unwrap_or_default();
-    if replicas > 1 && port_specs.iter().any(|p| p.host_port.is_some()) {
-        errors.push(
-            format!("{path}.replicas"),
-            "a host port can be bound by one replica only; remove hostPort or use replicas: 1",
-        );
-    }
+    let workload = storage::custom_workload(spec, replicas, path, errors);
     let ports = ports::custom(port_specs, path, errors);
     let health = match &spec.healthcheck {
         Some(h) => health::custom(h, &ports, &format!("{path}.healthcheck"), errors),
@@ -69,7 +59,7 @@ pub(super) fn shape(input: &ServiceInput, errors: &mut ValidationErrors) -> Opti
     Some(Shape {
         type_name: None,
         image: names::apply_registry(&image, input.registry),
-        workload: Workload::Stateless { replicas },
+        workload,
         command: None,
         args: None,
         env,
@@ -109,7 +99,7 @@ mod tests {
     #[test]
     fn catalog_only_fields_are_errors() {
         let errors = errors_of(
-            "api: {image: 'a b', version: '1', storage: {size: 1Gi}, hostPorts: {http: 80}, replicas: 2, ports: [{name: http, containerPort: 80, hostPort: 8080}]}\n",
+            "api: {image: 'a b', version: '1', hostPorts: {http: 80}, replicas: 2, ports: [{name: http, containerPort: 80, hostPort: 8080}]}\n",
         );
         let paths: Vec<&str> = errors.0.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
@@ -117,9 +107,7 @@ mod tests {
             [
                 "spec.services.api.image",
                 "spec.services.api.version",
-                "spec.services.api.storage",
                 "spec.services.api.hostPorts",
-                "spec.services.api.replicas"
             ]
         );
     }

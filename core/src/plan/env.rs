@@ -163,9 +163,10 @@ pub(super) fn wire_connections(
                 continue;
             }
             env.insert(
-                key,
+                key.clone(),
                 EnvSource::Connection {
                     service: dependency.clone(),
+                    key,
                     value,
                 },
             );
@@ -204,7 +205,8 @@ mod tests {
         );
         let db = &plan.services["db"];
         assert!(matches!(db.env[0].source, EnvSource::Secret(_)));
-        let EnvSource::Connection { service, value } = &plan.services["api"].env[4].source else {
+        let EnvSource::Connection { service, value, .. } = &plan.services["api"].env[4].source
+        else {
             panic!("DB_URL is a connection setting");
         };
         assert_eq!(service, "db");

@@ -277,7 +277,7 @@ pub(crate) fn check(
 }
 
 /// Whether `path` is `dir` or below it.
-fn is_under(path: &str, dir: &str) -> bool {
+pub(super) fn is_under(path: &str, dir: &str) -> bool {
     let dir = dir.trim_end_matches('/');
     path == dir
         || path
@@ -286,7 +286,7 @@ fn is_under(path: &str, dir: &str) -> bool {
 }
 
 /// Why `path` is not an absolute, normalized container file path.
-fn container_path(path: &str) -> Result<(), &'static str> {
+pub(super) fn container_path(path: &str) -> Result<(), &'static str> {
     let Some(rest) = path.strip_prefix('/') else {
         return Err(
             "not an absolute container path: start it with / (for example /etc/app/config.yaml)",

@@ -13,6 +13,7 @@
 //! - `node_ports`: the node port range and where host ports land in it;
 //! - `graph`: `dependsOn` edges and cycles;
 //! - `files`: the files mounted into a service, and their digest;
+//! - `storage`: an image service's own data paths;
 //! - `env`: env order, secrets tied to the env var that carries them, connection settings;
 //! - `observability`: metrics endpoints, scrape edges, OTLP env, generated config files;
 //! - `model`: the plan's types.
@@ -24,9 +25,11 @@ use crate::error::{did_you_mean, ValidationErrors};
 use crate::limits::MAX_SERVICES;
 use crate::types::DevStack;
 
+mod app;
 mod catalog_service;
 mod custom_service;
 mod env;
+mod fanout;
 mod files;
 mod graph;
 mod health;
@@ -40,6 +43,7 @@ mod ports;
 mod resources;
 mod service;
 mod shape;
+mod storage;
 mod text;
 
 pub use files::{
@@ -104,14 +108,17 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
         }
     }
 
+    let expanded = fanout::expand(spec, &mut errors);
+    let spec = &expanded.spec;
     let mut services = BTreeMap::new();
-    let mut secrets = Vec::new();
+    let mut secrets: Vec<model::SecretDef> = Vec::new();
     for (service_name, service) in &spec.services {
-        let path = format!("spec.services.{service_name}");
+        let path = format!("spec.services.{}", expanded.origin(service_name));
         names::service_name(service_name, &path, &mut errors);
         let input = service::ServiceInput {
             stack: &name,
             name: service_name,
+            group: expanded.origin(service_name),
             spec: service,
             active: service.profiles.is_empty()
                 || service.profiles.iter().any(|p| active_profiles.contains(p)),
@@ -121,9 +128,15 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
         };
         if let Some((planned, owned)) = service::plan(&input, &mut errors) {
             services.insert(service_name.clone(), planned);
-            secrets.extend(owned);
+            for def in owned {
+                // The replicas of a fan-out share their app secrets.
+                if !secrets.iter().any(|s| s.id == def.id) {
+                    secrets.push(def);
+                }
+            }
         }
     }
+    fanout::place_hosts(&mut services);
 
     let active: BTreeMap<String, bool> = services
         .iter()
@@ -133,19 +146,20 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
     ports::check_unique(&services, &mut errors);
     node_ports::assign(&mut services, options.node_ports, &mut errors);
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(fanout::dedup(errors));
     }
     keys::check_unique(&services, &mut errors);
     keys::check_secret_size(&services, &secrets, &mut errors);
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(fanout::dedup(errors));
     }
     graph::record(spec, &mut services);
     env::wire_connections(&mut services, &mut errors);
+    app::wire_connection_env(spec, &mut services, &mut errors);
     observability::wire(spec, &mut services, &mut errors);
     let observability = observability::plan(spec, &services, &mut errors);
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(fanout::dedup(errors));
     }
     let mut planned = StackPlan {
         name,
@@ -159,7 +173,7 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
     };
     observability::place_files(&mut planned, &mut errors);
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(fanout::dedup(errors));
     }
     Ok(planned)
 }

@@ -37,6 +37,11 @@ pub struct SecretDef {
     pub name: String,
     /// Length in characters.
     pub length: usize,
+    /// Characters it is drawn from.
+    pub alphabet: crate::app::Alphabet,
+    /// An app secret (the spec's `secrets`): `devstack secrets rotate` may replace it. Catalog
+    /// credentials are never rotated: they protect data created with them.
+    pub app: bool,
 }
 
 /// Where an environment variable's value comes from.
@@ -51,6 +56,9 @@ pub enum EnvSource {
     Connection {
         /// The dependency.
         service: String,
+        /// The dependency's connection key (the env var's own key, or what `connectionEnv`
+        /// maps to it): the key in the connections Secret.
+        key: String,
         /// The dependency's value for this key (secrets are the dependency's, by id).
         value: Template,
     },

@@ -14,6 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::model::ServicePlan;
+use crate::conventions;
 use crate::error::ValidationErrors;
 
 /// Ports of the Kubernetes control plane and the node agents (etcd, API server, kubelet,
@@ -166,6 +167,37 @@ pub(super) fn assign(
             }
         }
     }
+    check_service_names(services, errors);
+}
+
+/// The published ports of a service are a NodePort Service of their own,
+/// `<service>-nodeport` ([`conventions::node_port_service`]): its name must be a DNS label
+/// (a service name of at most 54 characters) and no other service may have it.
+fn check_service_names(services: &BTreeMap<String, ServicePlan>, errors: &mut ValidationErrors) {
+    let max = 63 - conventions::NODE_PORT_SERVICE_SUFFIX.len();
+    for service in services.values() {
+        if !service.active || service.ports.iter().all(|p| p.host_port.is_none()) {
+            continue;
+        }
+        let node_port_service = conventions::node_port_service(&service.name);
+        let field = format!("spec.services.{}", service.name);
+        if service.name.len() > max {
+            errors.push(
+                field,
+                format!(
+                    "a service with host ports has a name of at most {max} characters (its published ports are the NodePort Service {node_port_service:?}); shorten the name"
+                ),
+            );
+        } else if services.get(&node_port_service).is_some_and(|s| s.active) {
+            errors.push(
+                format!("spec.services.{node_port_service}"),
+                format!(
+                    "the name is taken by the NodePort Service of {:?} (its published ports); rename this service",
+                    service.name
+                ),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -205,5 +237,25 @@ mod tests {
         assert!(reserved(6443).is_some());
         assert!(reserved(10250).is_some());
         assert!(reserved(5432).is_none());
+    }
+
+    #[test]
+    fn the_node_port_service_name_is_a_free_label() {
+        let errors = crate::plan::tests::errors_of(
+            "web: {image: 'nginx:1', ports: [{name: http, containerPort: 80, hostPort: 8080}]}\nweb-nodeport: {image: 'nginx:1'}\n",
+        )
+        .to_string();
+        assert!(errors.contains("spec.services.web-nodeport"), "{errors}");
+        assert!(errors.contains("NodePort Service of \"web\""), "{errors}");
+        let long = "a".repeat(55);
+        let errors = crate::plan::tests::errors_of(&format!(
+            "{long}: {{image: 'nginx:1', ports: [{{name: http, containerPort: 80, hostPort: 8080}}]}}\n"
+        ))
+        .to_string();
+        assert!(errors.contains("at most 54 characters"), "{errors}");
+        // Without host ports neither name is an error.
+        crate::plan::tests::plan_of(&format!(
+            "{long}: {{image: 'nginx:1', ports: [{{name: http, containerPort: 80}}]}}\nweb: {{image: 'nginx:1'}}\nweb-nodeport: {{image: 'nginx:1'}}\n"
+        ));
     }
 }

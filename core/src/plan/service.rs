@@ -3,7 +3,7 @@
 
 use super::model::{SecretDef, ServicePlan, Validated, Workload};
 pub(super) use super::shape::ServiceInput;
-use super::{catalog_service, custom_service, env::Carriers, files, names, resources, text};
+use super::{app, catalog_service, custom_service, env::Carriers, files, names, resources, text};
 use crate::catalog;
 use crate::conventions::is_env_key;
 use crate::error::{did_you_mean, ValidationErrors};
@@ -30,7 +30,7 @@ pub(super) fn plan(
         text::no_nul(spec, path, errors);
         let budget = resources::budget(spec, entry, path, errors);
         let gpu = resources::gpu(spec, path, errors);
-        let shape = match entry {
+        let mut shape = match entry {
             Some(entry) => catalog_service::shape(input, entry, &budget, errors),
             None => custom_service::shape(input, errors),
         }?;
@@ -40,6 +40,8 @@ pub(super) fn plan(
         };
         let command = literals(&spec.command).or(shape.command);
         let args = literals(&spec.args).or(shape.args);
+        let app_secrets = app::secrets(spec, input.group, path, &mut shape.env, &shape.secrets, errors);
+        shape.secrets.extend(app_secrets);
         let carriers = Carriers::of(&shape.env);
         let command = carriers.tie_all(command.as_ref(), &format!("{path}.command"), errors)?;
         let args = carriers.tie_all(args.as_ref(), &format!("{path}.args"), errors)?;

@@ -20,6 +20,9 @@ pub(super) struct ServiceInput<'a> {
     pub stack: &'a str,
     /// Service name.
     pub name: &'a str,
+    /// The name in the user's spec (differs for the replicas of a fan-out): app secrets
+    /// belong to it.
+    pub group: &'a str,
     /// Its spec.
     pub spec: &'a ServiceSpec,
     /// Whether it runs under the active profiles.

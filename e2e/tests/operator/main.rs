@@ -17,6 +17,7 @@ mod examples;
 mod invalid;
 mod leader;
 mod lifecycle;
+mod node_ports;
 mod order;
 mod realnode;
 mod retention;

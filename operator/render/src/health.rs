@@ -2,12 +2,20 @@
 //!
 //! Readiness and liveness run the check every `interval` seconds and give up after `retries`
 //! failures. Compose's `start_period` (failures do not count while the service starts) has no
-//! direct Kubernetes equivalent; a startup probe with `retries + ceil(start_period / interval)`
-//! attempts gives the same grace before liveness takes over.
+//! direct Kubernetes equivalent; a startup probe gives the same start window of
+//! `(retries + ceil(start_period / interval)) × interval` seconds before liveness takes over.
+//!
+//! The startup probe runs every [`STARTUP_PERIOD`] second, its failure threshold scaled to keep
+//! that window: a service is found ready within about a second of being ready (the kubelet runs
+//! the readiness probe as soon as the startup probe succeeds), instead of up to `interval`
+//! seconds later per dependency level, which a dependent on a real node waited before.
 
 use devstack_core::plan::{self, HealthPlan};
 use k8s_openapi::api::core::v1::{ExecAction, HTTPGetAction, Probe, TCPSocketAction};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+/// The startup probe's period in seconds (the smallest the kubelet takes).
+pub(crate) const STARTUP_PERIOD: u32 = 1;
 
 /// The readiness, liveness and startup probes of a container.
 pub(crate) struct Probes {
@@ -49,10 +57,10 @@ fn check(probe: Probe, check: &plan::Probe) -> Probe {
 /// Probes for `health`.
 pub(crate) fn probes(health: &HealthPlan) -> Probes {
     let interval = health.interval_seconds.max(1);
-    let timed = |failure_threshold: u32| {
+    let timed = |period: u32, failure_threshold: u32| {
         check(
             Probe {
-                period_seconds: Some(int(interval)),
+                period_seconds: Some(int(period)),
                 timeout_seconds: Some(int(health.timeout_seconds)),
                 failure_threshold: Some(int(failure_threshold)),
                 ..Probe::default()
@@ -61,10 +69,14 @@ pub(crate) fn probes(health: &HealthPlan) -> Probes {
         )
     };
     let grace = health.start_period_seconds.div_ceil(interval);
+    let window = health
+        .retries
+        .saturating_add(grace)
+        .saturating_mul(interval);
     Probes {
-        readiness: timed(health.retries),
-        liveness: timed(health.retries),
-        startup: timed(health.retries.saturating_add(grace)),
+        readiness: timed(interval, health.retries),
+        liveness: timed(interval, health.retries),
+        startup: timed(STARTUP_PERIOD, window.div_ceil(STARTUP_PERIOD)),
     }
 }
 
@@ -114,21 +126,25 @@ mod tests {
             assert_eq!(probe.timeout_seconds, Some(3));
             assert_eq!(probe.failure_threshold, Some(5));
         }
-        assert_eq!(p.startup.period_seconds, Some(10));
+        assert_eq!(
+            p.startup.period_seconds,
+            Some(1),
+            "finds a ready service within 1 s"
+        );
         assert_eq!(p.startup.timeout_seconds, Some(3));
         assert_eq!(
             p.startup.failure_threshold,
-            Some(5 + 3),
-            "ceil(25 / 10) = 3"
+            Some((5 + 3) * 10),
+            "the same window: (5 retries + ceil(25 / 10) = 3) x 10 s, tried every second"
         );
         assert_eq!(
             p.startup.tcp_socket.unwrap().port,
             IntOrString::String("db".into())
         );
         health.start_period_seconds = 0;
-        assert_eq!(probes(&health).startup.failure_threshold, Some(5));
+        assert_eq!(probes(&health).startup.failure_threshold, Some(50));
         health.start_period_seconds = 20;
-        assert_eq!(probes(&health).startup.failure_threshold, Some(7));
+        assert_eq!(probes(&health).startup.failure_threshold, Some(70));
     }
 
     #[test]

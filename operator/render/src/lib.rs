@@ -3,7 +3,8 @@
 //! Every decision is already in the plan; this crate only spells it the Kubernetes way
 //! (the Compose renderer spells the same plan the Docker way, and `devstack parity` checks
 //! that both say the same thing). Output order is deterministic: Secrets, ConfigMaps (files),
-//! NetworkPolicies, Services, then workloads, each group by name.
+//! NetworkPolicies, Services (each service's ClusterIP Service, then its NodePort one), then
+//! workloads, each group by service name.
 //!
 //! Only services active under the plan's profiles are rendered.
 //!
@@ -33,6 +34,7 @@ mod labels;
 mod pod;
 mod reachability;
 mod resources;
+mod rollout;
 mod scrape;
 mod secrets;
 mod service;
@@ -171,11 +173,17 @@ impl RenderOptions {
 pub(crate) struct Ctx<'a> {
     pub plan: &'a StackPlan,
     pub options: RenderOptions,
+    /// The generated secret values, when the caller has them (see [`rollout`]).
+    pub values: Option<&'a BTreeMap<String, String>>,
 }
 
 impl<'a> Ctx<'a> {
     pub(crate) fn new(plan: &'a StackPlan, options: RenderOptions) -> Self {
-        Ctx { plan, options }
+        Ctx {
+            plan,
+            options,
+            values: None,
+        }
     }
 
     /// In-cluster host name of a service: `<service>.<namespace>.svc`.
@@ -202,7 +210,8 @@ pub fn render_with(
     secrets: Option<&BTreeMap<String, String>>,
     options: RenderOptions,
 ) -> Result<Vec<K8sObject>, RenderError> {
-    let ctx = Ctx::new(plan, options);
+    let mut ctx = Ctx::new(plan, options);
+    ctx.values = secrets;
     let mut objects = Vec::new();
     if let Some(values) = secrets {
         objects.extend(
@@ -223,7 +232,7 @@ pub fn render_with(
     );
     objects.extend(
         plan.active_services()
-            .map(|s| service::render(&ctx, s))
+            .flat_map(|s| service::render(&ctx, s))
             .map(K8sObject::Service),
     );
     objects.extend(plan.active_services().map(|s| workload::render(&ctx, s)));

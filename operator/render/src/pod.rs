@@ -43,7 +43,10 @@ pub(crate) fn template(ctx: &Ctx, service: &ServicePlan) -> PodTemplateSpec {
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(service_labels(ctx, service)),
-            annotations: files::annotations(service),
+            annotations: crate::rollout::merge(
+                files::annotations(service),
+                crate::rollout::annotations(ctx, service),
+            ),
             ..ObjectMeta::default()
         }),
         spec: Some(PodSpec {
@@ -112,10 +115,9 @@ fn env(ctx: &Ctx, service: &ServicePlan) -> Vec<EnvVar> {
                     None,
                     secret_ref(ctx.plan.credentials_secret_name(), id.as_str()),
                 ),
-                EnvSource::Connection { .. } => (
-                    None,
-                    secret_ref(ctx.plan.connections_secret_name(), &var.key),
-                ),
+                EnvSource::Connection { key, .. } => {
+                    (None, secret_ref(ctx.plan.connections_secret_name(), key))
+                }
                 EnvSource::Template(t) => (Some(container_text(ctx, t)), None),
             };
             EnvVar {
@@ -351,9 +353,11 @@ mod tests {
             (Some("http"), 8080, Some("TCP"))
         );
         assert_eq!(c.readiness_probe.as_ref().unwrap().period_seconds, Some(5));
+        let startup = c.startup_probe.as_ref().unwrap();
+        // The start window (5 retries + ceil(12 / 5) = 3) x 5 s, tried every second.
         assert_eq!(
-            c.startup_probe.as_ref().unwrap().failure_threshold,
-            Some(5 + 3)
+            (startup.period_seconds, startup.failure_threshold),
+            (Some(1), Some((5 + 3) * 5))
         );
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use devstack_core::plan::StackPlan;
-use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryFutureExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -15,6 +15,7 @@ use kube::Api;
 
 use super::credentials::{self, Credentials};
 use super::error::Error;
+use super::node_ports::{self, TakenPort};
 use super::observe::{Observed, OwnedKind};
 use super::ownership::Claim;
 use super::status::{self, ServiceOutcome};
@@ -50,6 +51,8 @@ pub(crate) struct Applied {
     pub keep: BTreeSet<Key>,
     /// The reset carried out by this write of the credentials, if any.
     pub reset: Option<String>,
+    /// Published ports whose node port someone else holds (their Service was refused).
+    pub taken: Vec<TakenPort>,
 }
 
 impl Prepared {
@@ -143,10 +146,18 @@ impl Prepared {
                 }
             }
         }
-        futures::stream::iter(independent)
+        // Every independent object is written even when a planned node port is taken (the
+        // stack works in the cluster; only that published port does not).
+        let mut taken = Vec::new();
+        let results: Vec<Result<(), Error>> = futures::stream::iter(independent)
             .buffer_unordered(PARALLELISM)
-            .try_collect::<Vec<()>>()
-            .await?;
+            .collect()
+            .await;
+        for result in results {
+            if let Err(error) = result {
+                taken.push(node_ports::taken(&error, &self.plan).ok_or(error)?);
+            }
+        }
         let mut outcomes: BTreeMap<String, ServiceOutcome> = BTreeMap::new();
         for service in order {
             let Some(workload) = workloads.remove(&service) else {
@@ -167,6 +178,7 @@ impl Prepared {
             outcomes,
             keep,
             reset,
+            taken,
         })
     }
 }

@@ -30,6 +30,7 @@ use super::error::{is_conflict, Error};
 use super::observe::Observed;
 use super::ownership::Claim;
 use super::reset::{self, recorded_reset, ANNOTATION_LAST_RESET};
+use super::rotate;
 use super::write::{Tie, Writer};
 use super::{Metrics, ANNOTATION_RESET};
 
@@ -45,6 +46,8 @@ pub(crate) struct Credentials {
     last_reset: Option<String>,
     /// Whether the values were generated anew (no own Secret, or a reset).
     fresh: bool,
+    /// The rotate value recorded on the Secret (see [`super::rotate`]).
+    last_rotate: Option<String>,
 }
 
 impl Credentials {
@@ -87,7 +90,13 @@ pub(crate) async fn read(
         .annotations()
         .get(ANNOTATION_RESET)
         .map(String::as_str);
-    let credentials = decide(plan, live.zip(claim), reset.as_deref(), requested);
+    let mut credentials = decide(plan, live.zip(claim), reset.as_deref(), requested);
+    let rotate = rotate::pending(stack, own);
+    if let Some(value) = &rotate {
+        rotate::apply(plan, &mut credentials.values, value);
+        credentials.stored.extend(credentials.values.clone());
+    }
+    credentials.last_rotate = rotate.or_else(|| own.and_then(rotate::recorded).map(str::to_string));
     Ok(Found {
         credentials,
         reset,
@@ -125,6 +134,7 @@ pub(crate) fn decide(
         stored,
         last_reset,
         fresh: own.is_none() || reset.is_some(),
+        last_rotate: None,
     }
 }
 
@@ -163,6 +173,13 @@ pub(crate) async fn write(
             .annotations
             .get_or_insert_with(BTreeMap::new)
             .insert(ANNOTATION_LAST_RESET.to_string(), token.clone());
+    }
+    if let Some(value) = &credentials.last_rotate {
+        secret
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(rotate::ANNOTATION_LAST_ROTATE.to_string(), value.clone());
     }
     let written = match writer.apply(secret, live, Tie::Unowned, true).await {
         Err(Error::Kube { source, .. }) if is_conflict(&source) => {

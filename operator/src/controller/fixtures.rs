@@ -3,7 +3,8 @@
 //!
 //! The fake keeps objects as JSON by path, answers get / list (label selectors of the form
 //! `k=v`) / server-side apply / status apply / delete / Event creation, marks applied
-//! workloads ready, and records every request. Paths listed in `fail` are answered 500.
+//! workloads ready, and records every request. Paths listed in `fail` are answered 500; a
+//! Service asking for a node port another Service holds is answered 422, as the API server does.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -102,6 +103,11 @@ impl FakeApi {
         self.state().objects.get(&path(resource, name)).cloned()
     }
 
+    /// Removes the object at `path`; whether there was one.
+    pub(crate) fn remove(&self, path: &str) -> bool {
+        self.state().objects.remove(path).is_some()
+    }
+
     /// Gives the workload at `resource`/`name` `status` when it is applied (instead of ready).
     pub(crate) fn status_on_apply(&self, resource: &str, name: &str, status: Value) {
         self.state().statuses.insert(path(resource, name), status);
@@ -136,6 +142,10 @@ impl FakeApi {
         let method = request.method().clone();
         let path = request.uri().path().to_string();
         let query = request.uri().query().unwrap_or_default().to_string();
+        let merge = request
+            .headers()
+            .get("content-type")
+            .is_some_and(|t| t.as_bytes().starts_with(b"application/merge-patch"));
         let bytes = request.into_body().collect().await.unwrap().to_bytes();
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let mut state = self.state();
@@ -158,10 +168,20 @@ impl FakeApi {
             Method::GET if collection => {
                 let selector = selector(&query);
                 let prefix = format!("{path}/");
+                // A list of every namespace (`/api/v1/services`): `…/namespaces/*/services/x`.
+                let (group, plural) = path.rsplit_once('/').unwrap_or_default();
+                let everywhere = |p: &str| {
+                    !path.contains("/namespaces/")
+                        && p.starts_with(&format!("{group}/namespaces/"))
+                        && p.rsplit('/').nth(1) == Some(plural)
+                };
                 let items: Vec<Value> = state
                     .objects
                     .iter()
-                    .filter(|(p, _)| p.starts_with(&prefix) && !p[prefix.len()..].contains('/'))
+                    .filter(|(p, _)| {
+                        (p.starts_with(&prefix) && !p[prefix.len()..].contains('/'))
+                            || everywhere(p)
+                    })
                     .filter(|(_, o)| matches(o, &selector))
                     .map(|(_, o)| o.clone())
                     .collect();
@@ -178,6 +198,18 @@ impl FakeApi {
                     return status(StatusCode::NOT_FOUND, "not found");
                 };
                 object["status"] = body["status"].clone();
+                let object = object.clone();
+                reply(StatusCode::OK, &object)
+            }
+            Method::PATCH if merge => {
+                let Some(object) = state.objects.get_mut(&path) else {
+                    return status(StatusCode::NOT_FOUND, "not found");
+                };
+                let wanted = body["metadata"]["resourceVersion"].clone();
+                if !wanted.is_null() && object["metadata"]["resourceVersion"] != wanted {
+                    return status(StatusCode::CONFLICT, "the object has been modified");
+                }
+                merge_patch(object, &body);
                 let object = object.clone();
                 reply(StatusCode::OK, &object)
             }
@@ -205,6 +237,9 @@ impl State {
                 return status(StatusCode::CONFLICT, "the object has been modified");
             }
         }
+        if let Some(refusal) = self.node_port_taken(path, &body) {
+            return refusal;
+        }
         self.next_version += 1;
         let mut object = body;
         let uid = existing.as_ref().map_or_else(
@@ -226,6 +261,47 @@ impl State {
         }
         self.objects.insert(path.to_string(), object.clone());
         reply(StatusCode::OK, &object)
+    }
+}
+
+impl State {
+    /// The API server's 422 for a Service asking for a node port another Service holds.
+    fn node_port_taken(&self, path: &str, body: &Value) -> Option<Response<Body>> {
+        let ports = body["spec"]["ports"].as_array()?;
+        for (i, port) in ports.iter().enumerate() {
+            let Some(wanted) = port["nodePort"].as_i64() else {
+                continue;
+            };
+            let held = self.objects.iter().any(|(p, o)| {
+                p != path
+                    && p.contains("/services/")
+                    && o["spec"]["ports"]
+                        .as_array()
+                        .is_some_and(|ps| ps.iter().any(|q| q["nodePort"].as_i64() == Some(wanted)))
+            });
+            if held {
+                let name = body["metadata"]["name"].as_str().unwrap_or_default();
+                let message = format!("Service {name:?} is invalid: spec.ports[{i}].nodePort: Invalid value: {wanted}: provided port is already allocated");
+                return Some(status(StatusCode::UNPROCESSABLE_ENTITY, &message));
+            }
+        }
+        None
+    }
+}
+
+/// RFC 7386 JSON merge patch.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+        (target, patch) => *target = patch.clone(),
     }
 }
 
@@ -272,6 +348,7 @@ fn status(code: StatusCode, message: &str) -> Response<Body> {
     let reason = match code {
         StatusCode::NOT_FOUND => "NotFound",
         StatusCode::CONFLICT => "Conflict",
+        StatusCode::UNPROCESSABLE_ENTITY => "Invalid",
         _ => "InternalError",
     };
     reply(

@@ -1,10 +1,13 @@
 //! Prometheus metrics of the controller (prometheus-client), served on `/metrics`.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -39,6 +42,10 @@ pub struct Metrics {
     pub pruned: Family<KindLabels, Counter>,
     /// Credentials Secrets created with freshly generated values.
     pub credentials_generated: Counter,
+    /// Distinct stacks reconciled successfully since the start (a resync is complete when it
+    /// reaches the number of stacks, even when the reconciles sent no request).
+    pub stacks_reconciled: Gauge,
+    reconciled: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Metrics {
@@ -52,6 +59,8 @@ impl Metrics {
             unchanged: Family::default(),
             pruned: Family::default(),
             credentials_generated: Counter::default(),
+            stacks_reconciled: Gauge::default(),
+            reconciled: Arc::default(),
         };
         let sub = registry.sub_registry_with_prefix("devstack");
         sub.register(
@@ -89,7 +98,20 @@ impl Metrics {
             "Credentials Secrets created with freshly generated values",
             metrics.credentials_generated.clone(),
         );
+        sub.register(
+            "stacks_reconciled",
+            "Distinct DevStacks reconciled successfully since the operator started",
+            metrics.stacks_reconciled.clone(),
+        );
         metrics
+    }
+
+    /// Records a successful reconcile of the stack `namespace/name`.
+    pub fn stack_reconciled(&self, stack: String) {
+        let mut seen = self.reconciled.lock().unwrap_or_else(|e| e.into_inner());
+        seen.insert(stack);
+        self.stacks_reconciled
+            .set(i64::try_from(seen.len()).unwrap_or(i64::MAX));
     }
 
     /// Counts a reconcile and returns a guard that records its duration when dropped.
@@ -142,6 +164,9 @@ mod tests {
         drop(metrics.start_reconcile());
         metrics.failure("apply");
         Metrics::kind(&metrics.applied, "Deployment");
+        metrics.stack_reconciled("a/one".into());
+        metrics.stack_reconciled("a/one".into());
+        metrics.stack_reconciled("b/one".into());
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         assert!(text.contains("devstack_reconciles_total 1"), "{text}");
@@ -157,5 +182,6 @@ mod tests {
             text.contains("devstack_reconcile_duration_seconds_count 1"),
             "{text}"
         );
+        assert!(text.contains("devstack_stacks_reconciled 2\n"), "{text}");
     }
 }

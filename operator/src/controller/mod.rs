@@ -9,8 +9,11 @@
 //! - `credentials`: the credentials Secret, created once, never garbage-collected.
 //! - `apply`: `Prepared` (rendered) → `Applied` (what the API server returned), in start order.
 //! - `prune`: objects of services no longer rendered.
+//! - `node_ports`: a planned node port someone else holds (`Stalled`, `NodePortTaken`).
 //! - `reset`: the reset annotation, carried out once per value.
 //! - `cleanup`: the finalizer (retained data).
+//! - `triggers`: the owned-object watches that wake a stack (readiness, edits, deletions).
+//! - `wake`: what wakes a reconcile (not a status write); the finalizer added in the same pass.
 //! - `status`, `report`: kstatus conditions from what the API server returned, and every Event.
 //! - [`metrics`], [`http`]: `/metrics`, `/livez`, `/readyz`.
 //! - [`leader`]: the Lease that makes one replica of several the writer.
@@ -28,11 +31,11 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::ListParams;
-use kube::core::DeserializeGuard;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
-use kube::runtime::{wait, watcher, WatchStreamExt};
+use kube::runtime::{wait, watcher, PredicateConfig, WatchStreamExt};
 use kube::{Api, Client, CustomResourceExt, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tracing::{info, warn};
@@ -46,24 +49,27 @@ mod fixtures;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+mod node_ports;
 mod observe;
 mod ownership;
 mod prune;
 mod reconcile;
 mod report;
 mod reset;
+mod rotate;
 mod scrape_status;
 mod status;
 #[cfg(test)]
 mod tests;
+mod triggers;
+mod wake;
 mod write;
 
 pub use reset::ANNOTATION_LAST_RESET;
+pub use rotate::{ANNOTATION_LAST_ROTATE, ANNOTATION_ROTATE};
 
 pub use error::Error;
 pub use metrics::Metrics;
-
-use crate::render::LABEL_STACK;
 
 /// Field manager of every write the operator makes.
 pub const FIELD_MANAGER: &str = "devstack-operator";
@@ -166,12 +172,6 @@ pub async fn wait_for_crd(client: &Client) -> Result<(), wait::Error> {
     Ok(())
 }
 
-fn owned_config() -> watcher::Config {
-    // Only objects the renderer labels belong to a stack; the rest of the namespace is not
-    // watched (less memory, fewer wake-ups).
-    watcher::Config::default().labels(LABEL_STACK)
-}
-
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + DeserializeOwned,
@@ -203,14 +203,23 @@ pub async fn run(ctx: Arc<Context>, options: &Options) {
         .default_backoff()
         .modify(|stack| stack.managed_fields_mut().clear())
         .reflect(writer)
-        .applied_objects();
+        .applied_objects()
+        .predicate_filter(wake::wake_hash, PredicateConfig::default());
         Controller::for_stream(stacks, reader)
-            .owns(api::<Secret>(&client, ns), owned_config())
-            .owns(api::<ConfigMap>(&client, ns), owned_config())
-            .owns(api::<NetworkPolicy>(&client, ns), owned_config())
-            .owns(api::<Service>(&client, ns), owned_config())
-            .owns(api::<Deployment>(&client, ns), owned_config())
-            .owns(api::<StatefulSet>(&client, ns), owned_config())
+            .owns_stream(triggers::metadata(api::<PartialObjectMeta<Secret>>(
+                &client, ns,
+            )))
+            .owns_stream(triggers::metadata(api::<PartialObjectMeta<ConfigMap>>(
+                &client, ns,
+            )))
+            .owns_stream(triggers::metadata(api::<PartialObjectMeta<NetworkPolicy>>(
+                &client, ns,
+            )))
+            .owns_stream(triggers::metadata(api::<PartialObjectMeta<Service>>(
+                &client, ns,
+            )))
+            .owns_stream(triggers::workloads(api::<Deployment>(&client, ns)))
+            .owns_stream(triggers::workloads(api::<StatefulSet>(&client, ns)))
             .with_config(
                 controller::Config::default()
                     .concurrency(options.concurrency)

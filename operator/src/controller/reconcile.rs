@@ -16,7 +16,7 @@ use super::apply::{Prepared, PARALLELISM};
 use super::observe::Observed;
 use super::report::{self, Outcome};
 use super::write::Writer;
-use super::{cleanup, credentials, prune, reset, Context, Error, FINALIZER};
+use super::{cleanup, credentials, node_ports, prune, reset, wake, Context, Error, FINALIZER};
 use crate::render::RenderOptions;
 
 /// The controller's reconcile function.
@@ -43,6 +43,7 @@ pub(crate) async fn reconcile(
             .namespace()
             .ok_or_else(|| Error::NoNamespace(stack.name_any()))?;
         let api = Api::<DevStack>::namespaced(ctx.client.clone(), &namespace);
+        let stack = wake::with_finalizer(&api, stack).await?;
         let result = finalizer(&api, FINALIZER, Arc::new(stack), |event| async {
             match event {
                 FinalizerEvent::Apply(stack) => apply(&stack, &ctx).await,
@@ -53,6 +54,8 @@ pub(crate) async fn reconcile(
         .map_err(|e| Error::Finalizer(Box::new(e)));
         if result.is_ok() {
             ctx.clear_failures(&ObjectRef::from_obj(guard.as_ref()));
+            ctx.metrics
+                .stack_reconciled(format!("{namespace}/{}", guard.name_any()));
         }
         result
     }
@@ -77,6 +80,9 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
         Ok(plan) => plan,
         Err(errors) => return Ok(Outcome::Invalid(errors.to_string())),
     };
+    if let Some(problem) = super::rotate::check(stack, &plan) {
+        return Ok(Outcome::Invalid(problem));
+    }
     let (namespace, name) = (stack.namespace().unwrap_or_default(), stack.name_any());
     plan.namespace = Some(namespace.clone());
     let owner = stack
@@ -103,9 +109,12 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
     if reset.is_none() && !own && reset::data_exists(&writer, &mut observed, &name).await? {
         return Ok(Outcome::CredentialsLost);
     }
-    let applied = prepared
+    let mut applied = prepared
         .apply(&writer, &observed, order, &ctx.metrics)
         .await?;
+    if !applied.taken.is_empty() {
+        node_ports::find_holders(&ctx.client, &mut applied.taken).await;
+    }
     prune::prune(&writer, &observed, &applied, &uid, &ctx.metrics).await?;
     let (written, pruned) = (writer.written(), writer.deleted());
     Ok(Outcome::Applied {

@@ -117,7 +117,7 @@ async fn an_unchanged_stack_costs_no_write() {
     );
 
     let action = reconcile(fake.stack(stack), ctx).await.unwrap();
-    assert_eq!(action, Action::requeue(Duration::from_secs(600)));
+    assert_eq!(action, Action::requeue(super::report::RESYNC));
     let writes: Vec<String> = fake
         .take_requests()
         .iter()
@@ -265,4 +265,153 @@ async fn retained_data_without_its_credentials_is_never_given_new_ones() {
         (stalled.as_str(), reason.as_str()),
         ("True", "CredentialsLost")
     );
+}
+
+#[tokio::test]
+async fn a_rotation_replaces_one_app_secret_once_and_rolls_its_consumer() {
+    let (fake, ctx) = FakeApi::start();
+    let services =
+        "    db: {type: postgres}\n    api: {image: 'a:1', secrets: [JWT_SECRET, OTHER]}\n";
+    reconcile(fake.stack(devstack(services)), ctx.clone())
+        .await
+        .unwrap();
+    let before = fake.get("secrets", "demo-credentials").unwrap();
+    let template = |fake: &FakeApi| {
+        fake.get("apps/v1/deployments", "api").unwrap()["spec"]["template"]["metadata"]
+            ["annotations"]["devstack.dev/app-secrets-hash"]
+            .clone()
+    };
+    let hash = template(&fake);
+    assert!(hash.is_string(), "the consumer carries the hash");
+    let mut stack = fake.stored_stack("demo");
+    stack
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(super::ANNOTATION_ROTATE.into(), "1:api.JWT_SECRET".into());
+    reconcile(fake.stack(stack), ctx.clone()).await.unwrap();
+    let after = fake.get("secrets", "demo-credentials").unwrap();
+    let data = |s: &serde_json::Value, k: &str| s["data"][k].clone();
+    assert_ne!(
+        data(&after, "DEVSTACK_API_JWT_SECRET"),
+        data(&before, "DEVSTACK_API_JWT_SECRET")
+    );
+    for kept in ["DEVSTACK_API_OTHER", "DEVSTACK_DB_PASSWORD"] {
+        assert_eq!(data(&after, kept), data(&before, kept), "{kept}");
+    }
+    assert_eq!(
+        after["metadata"]["annotations"]["devstack.dev/last-rotate"],
+        "1:api.JWT_SECRET"
+    );
+    assert_ne!(template(&fake), hash, "the consumer rolls out");
+    // Done once: the same value again (a restore, a requeue) changes nothing.
+    let stack = fake.stored_stack("demo");
+    reconcile(fake.stack(stack), ctx.clone()).await.unwrap();
+    assert_eq!(
+        fake.get("secrets", "demo-credentials").unwrap()["data"],
+        after["data"]
+    );
+    // An unknown target is Stalled, naming the field.
+    let mut stack = fake.stored_stack("demo");
+    stack
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(super::ANNOTATION_ROTATE.into(), "2:db.password".into());
+    reconcile(fake.stack(stack), ctx).await.unwrap();
+    let (status, _, message) = condition(&fake.stored_stack("demo"), "Stalled");
+    assert_eq!(status, "True");
+    assert!(message.contains("devstack.dev/rotate"), "{message}");
+    assert_eq!(
+        fake.get("secrets", "demo-credentials").unwrap()["data"],
+        after["data"]
+    );
+}
+
+#[tokio::test]
+async fn a_planned_node_port_held_by_someone_else_stalls_the_stack_naming_it() {
+    let (fake, ctx) = FakeApi::start();
+    // Another team's Service holds 30344, where host port 5432 lands.
+    fake.put(
+        "services",
+        json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "theirs", "namespace": NS, "uid": "uid-theirs"},
+            "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30344}]}}),
+    );
+    let stack = "    db: {type: postgres, hostPorts: {postgres: 5432}}\n    api:\n      image: ghcr.io/acme/api:1.0\n      ports: [{name: http, containerPort: 8080}]\n      dependsOn: [db]\n";
+    let action = reconcile(fake.stack(devstack(stack)), ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    let requests = fake.take_requests();
+    // Everything else is applied: the stack works in the cluster.
+    assert!(fake.get("services", "db").is_some());
+    assert!(fake.get("apps/v1/statefulsets", "db").is_some());
+    assert!(fake.get("apps/v1/deployments", "api").is_some());
+    assert!(fake.get("services", "db-nodeport").is_none());
+    let (stalled, reason, message) = condition(&fake.stored_stack("demo"), "Stalled");
+    assert_eq!(
+        (stalled.as_str(), reason.as_str()),
+        ("True", "NodePortTaken")
+    );
+    let want = "node port 30344 (host port 5432 of service db) is already allocated to Service test/theirs; free it there, or choose another host port at spec.services.db.hostPorts.postgres";
+    assert_eq!(message, want);
+    assert_eq!(condition(&fake.stored_stack("demo"), "Ready").0, "False");
+    let events: Vec<&Recorded> = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/events") && r.body["type"] == "Warning")
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].body["reason"], "NodePortTaken");
+    assert_eq!(events[0].body["note"], want);
+
+    // Still taken: the same status, no second Event.
+    let stack_now = fake.stored_stack("demo");
+    reconcile(fake.stack(stack_now), ctx.clone()).await.unwrap();
+    let again = fake.take_requests();
+    assert!(!again
+        .iter()
+        .any(|r| r.path.ends_with("/events") && r.body["type"] == "Warning"));
+
+    // Freed: the NodePort Service is created and the stack is Ready.
+    fake.take_requests();
+    let freed = path("services", "theirs");
+    assert!(fake.remove(&freed));
+    let stack_now = fake.stored_stack("demo");
+    let action = reconcile(fake.stack(stack_now), ctx).await.unwrap();
+    assert_eq!(action, Action::requeue(super::report::RESYNC));
+    let node_port = fake.get("services", "db-nodeport").unwrap();
+    assert_eq!(node_port["spec"]["ports"][0]["nodePort"], 30344);
+    assert_eq!(condition(&fake.stored_stack("demo"), "Ready").0, "True");
+}
+
+#[tokio::test]
+async fn a_new_stack_gets_the_finalizer_and_is_applied_in_the_same_pass() {
+    let (fake, ctx) = FakeApi::start();
+    let mut stack = devstack(SMALL);
+    stack.metadata.finalizers = None;
+    let action = reconcile(fake.stack(stack), ctx).await.unwrap();
+    assert_eq!(action, Action::requeue(super::report::RESYNC));
+    let requests = fake.take_requests();
+    let patches: Vec<&Recorded> = requests
+        .iter()
+        .filter(|r| r.method == http::Method::PATCH && r.path.ends_with("/devstacks/demo"))
+        .collect();
+    assert_eq!(patches.len(), 1, "one finalizer write");
+    assert_eq!(
+        patches[0].body["metadata"]["finalizers"],
+        json!(["devstack.dev/cleanup"])
+    );
+    assert_eq!(patches[0].body["metadata"]["resourceVersion"], "1");
+    let stored = fake.stored_stack("demo");
+    assert_eq!(
+        stored.metadata.finalizers,
+        Some(vec!["devstack.dev/cleanup".to_string()])
+    );
+    assert_eq!(
+        condition(&stored, "Ready").0,
+        "True",
+        "applied in the same pass"
+    );
+    assert!(fake.get("apps/v1/deployments", "api").is_some());
 }

@@ -10,11 +10,11 @@ use bollard::container::LogOutput;
 use bollard::errors::Error;
 use bollard::exec::{CreateExecOptions, CreateExecResults, StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerState,
-    ContainerStateStatusEnum, ContainerSummary, ContainerSummaryStateEnum, CreateImageInfo,
-    ExecInspectResponse, Health, HealthStatusEnum, ImageInspect, Network, NetworkConnectRequest,
-    NetworkCreateRequest, NetworkCreateResponse, NetworkInspect, SystemInfo, Volume,
-    VolumeCreateRequest, VolumeListResponse,
+    ContainerConfig, ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse,
+    ContainerState, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryStateEnum,
+    CreateImageInfo, ExecInspectResponse, Health, HealthConfig, HealthStatusEnum, ImageInspect,
+    Network, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkInspect,
+    SystemInfo, Volume, VolumeCreateRequest, VolumeListResponse,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, InspectContainerOptions, InspectNetworkOptions,
@@ -37,6 +37,8 @@ struct Container {
     env: Vec<String>,
     image: String,
     running: bool,
+    /// The health check's test, as created.
+    health_test: Option<Vec<String>>,
 }
 
 #[derive(Default)]
@@ -74,6 +76,8 @@ pub enum ExecBehaviour {
     Hang,
     /// Prints without end (and containers report no health status).
     Flood,
+    /// Exit code 0, but the engine's own health stays `starting` (it checks every interval).
+    EngineStarting,
 }
 
 use util::{done, not_found, passes, Labels};
@@ -140,11 +144,25 @@ impl DockerApi for MockDocker {
                     ContainerStateStatusEnum::CREATED
                 }),
                 running: Some(c.running),
-                health: (c.running && self.exec == ExecBehaviour::Healthy).then(|| Health {
-                    status: Some(HealthStatusEnum::HEALTHY),
+                health: match self.exec {
+                    ExecBehaviour::Healthy if c.running => Some(HealthStatusEnum::HEALTHY),
+                    ExecBehaviour::EngineStarting if c.running && c.health_test.is_some() => {
+                        Some(HealthStatusEnum::STARTING)
+                    }
+                    _ => None,
+                }
+                .map(|status| Health {
+                    status: Some(status),
                     ..Health::default()
                 }),
                 ..ContainerState::default()
+            }),
+            config: Some(ContainerConfig {
+                healthcheck: Some(HealthConfig {
+                    test: c.health_test.clone(),
+                    ..HealthConfig::default()
+                }),
+                ..ContainerConfig::default()
             }),
             ..ContainerInspectResponse::default()
         });
@@ -168,6 +186,7 @@ impl DockerApi for MockDocker {
                 env: config.env.unwrap_or_default(),
                 image: config.image.unwrap_or_default(),
                 running: false,
+                health_test: config.healthcheck.and_then(|h| h.test),
             });
             s.calls.push(format!("create {name}"));
             id
@@ -297,7 +316,7 @@ impl DockerApi for MockDocker {
         let input =
             || -> std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>> { Box::pin(Vec::new()) };
         done(Ok(match self.exec {
-            ExecBehaviour::Healthy => StartExecResults::Detached,
+            ExecBehaviour::Healthy | ExecBehaviour::EngineStarting => StartExecResults::Detached,
             ExecBehaviour::Hang => StartExecResults::Attached {
                 output: stream::pending().boxed(),
                 input: input(),
@@ -320,7 +339,8 @@ impl DockerApi for MockDocker {
     ) -> impl Future<Output = ApiResult<ExecInspectResponse>> + Send {
         done(Ok(ExecInspectResponse {
             // A flooding check is still running when the reader stops.
-            exit_code: (self.exec == ExecBehaviour::Healthy).then_some(0),
+            exit_code: (!matches!(self.exec, ExecBehaviour::Hang | ExecBehaviour::Flood))
+                .then_some(0),
             ..ExecInspectResponse::default()
         }))
     }
