@@ -289,3 +289,21 @@ fn generated_files_are_placed_in_the_services_files_and_a_spec_file_wins() {
     assert_eq!(files[0].bytes, b"mine");
     assert_eq!(files[0].origin, FileOrigin::Spec);
 }
+
+#[test]
+fn fanned_out_replicas_are_scraped_one_by_one() {
+    let plan = plan_of(
+        "p: {type: prometheus}\n\
+         api: {image: a:1, replicas: 2, ports: [{name: http, containerPort: 8080, hostPort: 8080}], metrics: {port: http}}\n",
+    );
+    let edges: Vec<(&str, u16)> = plan
+        .observability
+        .scrapes
+        .iter()
+        .map(|e| (e.target.as_str(), e.port))
+        .collect();
+    assert_eq!(edges, [("api-1", 8080), ("api-2", 8081)]);
+    let config = &files_of(&plan, "p")[0].content;
+    assert!(config.contains("targets: [\"api-1:8080\"]"), "{config}");
+    assert!(config.contains("targets: [\"api-2:8081\"]"), "{config}");
+}
