@@ -21,11 +21,12 @@ pub struct FileSpec {
     /// `kubectl` must use `content` (`devstack render k8s` inlines sources).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-    /// Permission bits as a quoted octal string, for example `"0644"` (the default) or
-    /// `"0600"`; the same in both runtimes.
+    /// Permission bits as a quoted octal string with its leading 0, for example `"0644"`
+    /// (the default) or `"0600"`; the same in both runtimes. (A bare number is refused: YAML
+    /// readers disagree on whether `0644` is octal, and `420` would mean 0420.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4))]
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^0?[0-7]{3}$')").message("mode is an octal string such as \"0644\" (quote it)"))]
+    #[x_kube(validation = kube::core::Rule::new("self.matches('^0[0-7]{3}$')").message("mode is an octal string with a leading 0 such as \"0644\" (quote it)"))]
     pub mode: Option<String>,
 }
 

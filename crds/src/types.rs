@@ -76,6 +76,9 @@ pub enum Isolation {
 #[x_kube(validation = kube::core::Rule::new("!has(self.type) || !has(self.ports)").message("ports are defined by the catalog for typed services; use hostPorts to publish them"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.image) || !has(self.version)").message("version applies to catalog services; put the tag in image instead"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.replicas) || self.replicas <= 1 || has(self.image)").message("replicas > 1 is only allowed on stateless services (custom images)"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.image) || !has(self.storage) || has(self.storage.path) || has(self.storage.volumes)").message("an image service's storage needs its data path: set storage.path or storage.volumes"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.type) || !has(self.storage) || (!has(self.storage.path) && !has(self.storage.volumes))").message("the catalog decides where a typed service keeps its data: remove storage.path and storage.volumes"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.storage) || !has(self.replicas) || self.replicas == 1").message("a service with storage keeps data: it runs exactly one replica"))]
 pub struct ServiceSpec {
     /// Catalog service type, for example `postgres`, `redis`, `qdrant`
     /// (`devstack catalog` lists them). Exactly one of `type` and `image`.

@@ -105,6 +105,30 @@ async fn crd_installs_and_its_rules_reject_bad_specs() -> Result<()> {
             "    api: {image: 'a:1', healthcheck: {tcp: {port: x}, exec: {command: [true]}}}\n",
             "set exactly one of http, tcp or exec",
         ),
+        (
+            "    api: {image: 'a:1', files: {etc/x: {content: a}}}\n",
+            "file paths must be absolute",
+        ),
+        (
+            "    api: {image: 'a:1', files: {/etc/x: {content: a, source: b}}}\n",
+            "set exactly one of content",
+        ),
+        (
+            "    api: {image: 'a:1', files: {/etc/x: {content: a, mode: '0999'}}}\n",
+            "mode is an octal string",
+        ),
+        (
+            "    api: {image: 'a:1', storage: {size: 1Gi}}\n",
+            "needs its data path",
+        ),
+        (
+            "    db: {type: postgres, storage: {path: /x}}\n",
+            "the catalog decides where",
+        ),
+        (
+            "    api: {image: 'a:1', replicas: 2, storage: {path: /data}}\n",
+            "runs exactly one replica",
+        ),
     ];
     for (services, expected) in cases {
         let message = rejection(&api, &stack(services)).await;

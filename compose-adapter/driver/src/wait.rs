@@ -32,7 +32,7 @@ pub fn probe_argv(health: &Healthcheck) -> Option<Vec<String>> {
 }
 
 /// Whether the container's own health check `test` (as the engine holds it) passes when run
-/// once now, within [`VERIFY_TIMEOUT`]: `devstack status` while the engine still says
+/// once now, within a short timeout (`VERIFY_TIMEOUT`): `devstack status` while the engine still says
 /// `starting` (it runs the check only every `interval`), so status never contradicts `up`.
 pub async fn verify_once<D: DockerApi>(docker: &D, container: &str, test: &[String]) -> bool {
     let Some(argv) = test_argv(test) else {

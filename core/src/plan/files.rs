@@ -183,13 +183,13 @@ fn mode(text: Option<&str>, field: &str, errors: &mut ValidationErrors) -> u32 {
     let Some(text) = text else {
         return DEFAULT_FILE_MODE;
     };
-    let digits = text.strip_prefix('0').unwrap_or(text);
+    let digits = text.strip_prefix('0').unwrap_or_default();
     match u32::from_str_radix(digits, 8) {
         Ok(mode) if digits.len() == 3 => mode,
         _ => {
             errors.push(
                 format!("{field}.mode"),
-                format!("{text:?} is not a file mode; write three octal digits such as \"0644\""),
+                format!("{text:?} is not a file mode; write 0 and three octal digits, quoted, such as \"0644\" (420 would not mean 0644)"),
             );
             DEFAULT_FILE_MODE
         }

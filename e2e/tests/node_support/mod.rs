@@ -88,6 +88,27 @@ impl Stack {
     /// for a fresh namespace, `spec(namespace)` (a DevStack document named `name`) `kubectl
     /// apply`d and waited for with `kubectl wait --for=condition=Ready`.
     pub fn through_operator(prefix: &str, name: &str, spec: impl Fn(&str) -> String) -> Stack {
+        let stack = Stack::through_operator_until(prefix, name, spec, "Ready");
+        stack.roll_out();
+        stack
+    }
+
+    /// Like [`Stack::through_operator`] for a DevStack the operator must refuse: waits for
+    /// `Stalled` (nothing to roll out).
+    pub fn through_operator_stalled(
+        prefix: &str,
+        name: &str,
+        spec: impl Fn(&str) -> String,
+    ) -> Stack {
+        Stack::through_operator_until(prefix, name, spec, "Stalled")
+    }
+
+    fn through_operator_until(
+        prefix: &str,
+        name: &str,
+        spec: impl Fn(&str) -> String,
+        condition: &str,
+    ) -> Stack {
         let ns = KubectlNamespace::new(prefix).expect("create the test namespace");
         operator::install_crd(&ns.kubectl);
         let kubeconfig = devstack_e2e::kubeconfig_source().expect("kubeconfig");
@@ -107,18 +128,17 @@ impl Stack {
             "wait",
             "-n",
             stack.ns(),
-            "--for=condition=Ready",
+            &format!("--for=condition={condition}"),
             &format!("devstack/{name}"),
             &format!("--timeout={ROLLOUT_TIMEOUT}"),
         ]);
         if let Err(e) = ready {
             panic!(
-                "DevStack {name} did not become Ready on the real node: {e:#}\n{}\n{}",
+                "DevStack {name} did not become {condition} on the real node: {e:#}\n{}\n{}",
                 stack.describe(),
                 stack.operator_log()
             );
         }
-        stack.roll_out();
         stack
     }
 

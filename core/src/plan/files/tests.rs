@@ -54,6 +54,7 @@ fn bad_paths_modes_and_shapes_name_the_field() {
         "    /etc/dir/: {content: a}\n",
         "    /etc/../x: {content: a}\n",
         "    /etc/m: {content: a, mode: \"0999\"}\n",
+        "    /etc/n: {content: a, mode: 420}\n",
         "    /etc/both: {content: a, source: b}\n",
         "    /etc/f: {content: a}\n",
         "    /etc/f/g: {content: a}\n",
@@ -63,6 +64,7 @@ fn bad_paths_modes_and_shapes_name_the_field() {
         [
             "spec.services.api.files./etc/both",
             "spec.services.api.files./etc/m.mode",
+            "spec.services.api.files./etc/n.mode",
             "spec.services.api.files./etc/../x",
             "spec.services.api.files./etc/dir/",
             "spec.services.api.files./etc/f/g",
@@ -70,7 +72,8 @@ fn bad_paths_modes_and_shapes_name_the_field() {
         ],
         "{errors}"
     );
-    assert!(errors.0[5].message.contains("start it with /"));
+    assert!(errors.0[6].message.contains("start it with /"));
+    assert!(errors.0[2].message.contains("420 would not mean 0644"));
 }
 
 #[test]
