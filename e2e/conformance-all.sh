@@ -17,7 +17,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 log() { echo "[conformance] $*" >&2; }
 
-if (($#)); then types="$*"; else types=$(e2e/docker.sh image-names | paste -sd' ' -); fi
+if (($#)); then types="$*"; else types=$(e2e/docker.sh image-names | grep -vx otel-app | paste -sd' ' -); fi  # otel-app: a test's service, not a catalog type
 export DEVSTACK_IMAGES=$types DEVSTACK_CONFORMANCE_TYPES=$types
 
 started_docker="" started_cluster=""

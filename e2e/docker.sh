@@ -53,7 +53,7 @@ pyyaml_version=6.0.3
 ruamel_version=0.19.1
 venv=$cache/venv
 img_cache=$cache/images
-default_images="postgres pgvector timescaledb redis valkey prometheus jaeger otel-collector kafka chroma"
+default_images="postgres pgvector timescaledb redis valkey prometheus jaeger otel-collector kafka chroma otel-app"
 image_names=${DEVSTACK_IMAGES:-$default_images}
 address_pool=${DEVSTACK_DOCKER_POOL:-10.210.0.0/16}
 # The catalog's pinned majors (PostgreSQL 18, Redis 8, Valkey 9) are only in Debian sid.

@@ -54,7 +54,8 @@ DOCKER_HOST=$(e2e/docker.sh endpoint)
 kubectl=$(e2e/cluster.sh kubectl 2>/dev/null || command -v kubectl)
 compose=$(e2e/docker.sh compose-bin)
 overrides=()
-while IFS= read -r line; do overrides+=(--image-override "$line"); done < <(e2e/docker.sh images)
+# otel-app is the observability test's own service, not a catalog type.
+while IFS= read -r line; do overrides+=(--image-override "$line"); done < <(e2e/docker.sh images | grep -v '^otel-app=')
 
 phase "validate" "$devstack" validate "$stack_file" "${overrides[@]}"
 

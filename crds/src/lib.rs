@@ -11,6 +11,7 @@ pub mod crdgen;
 pub mod devloop;
 pub mod files;
 pub mod limits;
+pub mod observability;
 pub mod parse;
 pub mod types;
 pub mod yaml;

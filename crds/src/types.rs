@@ -50,6 +50,10 @@ pub struct DevStackSpec {
     #[x_kube(validation = kube::core::Rule::new("self.all(k, k.matches('^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$'))").message("service names must be DNS labels: lowercase letters, digits and '-', starting with a letter"))]
     #[schemars(extend("maxProperties" = crate::limits::MAX_SERVICES))]
     pub services: BTreeMap<String, ServiceSpec>,
+
+    /// Observability settings (the scrape interval of the stack's prometheus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observability: Option<crate::observability::ObservabilitySpec>,
 }
 
 /// How services may reach each other.
@@ -189,6 +193,10 @@ pub struct ServiceSpec {
     /// Source directories `devstack dev` keeps in sync with the running container.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync: Vec<crate::devloop::SyncSpec>,
+    /// Where a custom service serves Prometheus metrics (`{port: http, path: /metrics}`);
+    /// catalog services declare theirs. The stack's prometheus scrapes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<crate::observability::MetricsSpec>,
 }
 
 /// A named container port of a custom service.
@@ -362,4 +370,8 @@ pub struct ServiceStatus {
     /// nvidia.com/gpu)` when it falls back to CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<String>,
+    /// Whether the stack's prometheus scrapes this service's metrics: `up`, `down (error)` or
+    /// `unknown` (not scraped yet); absent without metrics or without a prometheus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
 }

@@ -96,13 +96,20 @@ pub fn local_image(type_name: &str) -> Result<String> {
         })
 }
 
-/// `--image-override TYPE=IMAGE` for every locally built image, as the CLI and the operator
-/// take them.
+/// Local images of the tests' own services, not catalog types (e2e/images/otel-app).
+pub const TEST_ONLY_IMAGES: &[&str] = &["otel-app"];
+
+/// `--image-override TYPE=IMAGE` for every locally built image of a catalog type, as the CLI
+/// and the operator take them (test-only images such as `otel-app` are not catalog types).
 pub fn local_image_overrides() -> Result<Vec<String>> {
     Ok(local_images()?
         .split([',', '\n'])
         .map(str::trim)
         .filter(|l| !l.is_empty())
+        .filter(|l| {
+            l.split_once('=')
+                .is_some_and(|(t, _)| !TEST_ONLY_IMAGES.contains(&t))
+        })
         .flat_map(|l| ["--image-override".to_string(), l.to_string()])
         .collect())
 }

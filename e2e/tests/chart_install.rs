@@ -39,6 +39,7 @@ const WATCHED: &[(&str, &[&str])] = &[
         "services",
         &["get", "list", "watch", "create", "patch", "delete"],
     ),
+    ("services/proxy", &["get"]),
     ("persistentvolumeclaims", &["list", "delete"]),
     ("pods", &["list"]),
     (

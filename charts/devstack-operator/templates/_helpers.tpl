@@ -80,6 +80,9 @@ The ClusterRole (all namespaces) and each per-namespace Role share this list.
   resources: ["services"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
+  resources: ["services/proxy"]
+  verbs: ["get"]
+- apiGroups: [""]
   resources: ["persistentvolumeclaims"]
   verbs: ["list", "delete"]
 # Read-only: why a built image's pods do not start (ErrImageNeverPull: not built).

@@ -9,6 +9,7 @@ pub mod dev;
 pub mod down;
 pub mod env;
 pub mod env_template;
+pub mod graph;
 pub mod import;
 pub mod logs;
 pub mod parity;
@@ -275,6 +276,9 @@ enum RenderCommand {
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
     },
+    /// The reachability graph (dependsOn and scrape edges) as Graphviz DOT.
+    #[command(after_help = "Example:\n  devstack render graph stack.yaml | dot -Tsvg > graph.svg")]
+    Graph(StackArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -387,6 +391,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Render(RenderCommand::Compose { stack, output }) => {
             render::compose(&stack, output.as_deref())?
         }
+        Command::Render(RenderCommand::Graph(stack)) => graph::run(&stack)?,
         Command::Parity {
             stack,
             format,

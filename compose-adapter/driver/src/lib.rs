@@ -42,6 +42,7 @@ mod recreate;
 pub mod resolve;
 mod stack;
 pub mod state;
+pub mod targets;
 pub mod up;
 pub mod wait;
 

@@ -145,7 +145,7 @@ pub async fn wait_ready<D: DockerApi>(
 
 /// Runs `argv` in `container` as its configured user; the exit code and combined output, at
 /// most [`PROBE_OUTPUT_MAX`] bytes of it (a check still running then counts as failed).
-async fn exec<D: DockerApi>(
+pub(crate) async fn exec<D: DockerApi>(
     docker: &D,
     container: &str,
     argv: &[String],

@@ -146,6 +146,7 @@ pub fn import_project(
             profiles: options.profiles.clone(),
             isolation,
             image_registry: None,
+            observability: None,
             services,
         },
     );

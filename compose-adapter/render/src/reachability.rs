@@ -6,8 +6,12 @@
 //!   still publish ports but reaches nobody). Service names never contain `_`, so the names are
 //!   unique.
 //!
-//! Documented difference: Compose networks are symmetric (the dependency can also open
-//! connections to its dependent), NetworkPolicies are directional.
+//! - each scrape edge of a prometheus gets `scrape_<target>_<prometheus>`, joined by the two.
+//!
+//! Documented differences: Compose networks are symmetric (the dependency can also open
+//! connections to its dependent), NetworkPolicies are directional; and a network does not
+//! restrict ports, so a prometheus reaches its targets on every port, where the
+//! NetworkPolicies admit the metrics ports only.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,6 +30,12 @@ pub struct Assignment {
 /// Name of the network of the edge `dependent → dependency`.
 pub fn edge_network(dependency: &str, dependent: &str) -> String {
     format!("edge_{dependency}_{dependent}")
+}
+
+/// Name of the network of the scrape edge `scraper → target` (a prometheus and a service with
+/// metrics; see `devstack_core::plan::observability`).
+pub fn scrape_network(target: &str, scraper: &str) -> String {
+    format!("scrape_{target}_{scraper}")
 }
 
 /// Name of the network of a service without edges.
@@ -53,6 +63,17 @@ pub fn assign(plan: &StackPlan) -> Assignment {
             assignment.networks.insert(network);
         }
     }
+    for edge in &plan.observability.scrapes {
+        let network = scrape_network(&edge.target, &edge.scraper);
+        for member in [&edge.target, &edge.scraper] {
+            assignment
+                .by_service
+                .entry(member.clone())
+                .or_default()
+                .insert(network.clone());
+        }
+        assignment.networks.insert(network);
+    }
     for name in plan.services.keys() {
         if !assignment.by_service.contains_key(name) {
             let network = solo_network(name);
@@ -63,4 +84,22 @@ pub fn assign(plan: &StackPlan) -> Assignment {
         }
     }
     assignment
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use devstack_core::test_support::plan_spec;
+
+    #[test]
+    fn each_scrape_edge_gets_a_network_of_its_own() {
+        let plan = plan_spec(
+            "services:\n  prom: {type: prometheus}\n  api: {image: a:1, ports: [{name: http, containerPort: 80}], metrics: {port: http}}\n  lonely: {image: l:1}\n",
+        );
+        let assignment = assign(&plan);
+        let of = |s: &str| assignment.by_service[s].iter().cloned().collect::<Vec<_>>();
+        assert_eq!(of("api"), ["scrape_api_prom"]);
+        assert_eq!(of("prom"), ["scrape_api_prom"]);
+        assert_eq!(of("lonely"), ["solo_lonely"]);
+    }
 }

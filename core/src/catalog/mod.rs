@@ -16,6 +16,7 @@ mod cache;
 mod document;
 mod graph;
 mod messaging;
+pub mod metrics;
 mod observability;
 mod postgres;
 mod s3gateway;

@@ -52,6 +52,11 @@ pub const JAEGER: CatalogEntry = CatalogEntry {
             port: 16686,
         },
         HEALTH,
+        // Internal telemetry, Prometheus format (see `catalog::metrics`).
+        CatalogPort {
+            name: "metrics",
+            port: 8888,
+        },
     ],
     uid: 10001,
     gid: 10001,
@@ -182,6 +187,11 @@ pub const OTEL_COLLECTOR: CatalogEntry = CatalogEntry {
         CatalogPort {
             name: "metrics",
             port: 8888,
+        },
+        // The prometheus exporter of the generated config's metrics pipeline.
+        CatalogPort {
+            name: "exporter",
+            port: 8889,
         },
     ],
     uid: 10001,

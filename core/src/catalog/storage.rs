@@ -17,6 +17,8 @@ fn build_minio(ctx: &EntryContext) -> EntryParts {
     ]);
     parts.env_lit("MINIO_ROOT_USER", user.clone());
     parts.env_secret("MINIO_ROOT_PASSWORD", ctx, "password");
+    // Prometheus scrapes /minio/v2/metrics/cluster without a bearer token (`catalog::metrics`).
+    parts.env_lit("MINIO_PROMETHEUS_AUTH_TYPE", "public");
     // `mc` ships in the image and knows the `local` alias (http://localhost:9000).
     parts.health = Some(Health::exec(&["mc", "ready", "local"]));
     parts.data("data", "/data");

@@ -16,6 +16,7 @@
 //! - `storage`: an image service's own data paths;
 //! - `devloop`: `build`, `mounts` and `sync` of image services;
 //! - `env`: env order, secrets tied to the env var that carries them, connection settings;
+//! - `observability`: metrics endpoints, scrape edges, OTLP env, generated config files;
 //! - `model`: the plan's types.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,6 +39,7 @@ mod keys;
 mod model;
 mod names;
 mod node_ports;
+pub mod observability;
 mod order;
 mod ports;
 mod resources;
@@ -165,18 +167,26 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
     graph::record(spec, &mut services);
     env::wire_connections(&mut services, &mut errors);
     app::wire_connection_env(spec, &mut services, &mut errors);
+    observability::wire(spec, &mut services, &mut errors);
+    let observability = observability::plan(spec, &services, &mut errors);
     if !errors.is_empty() {
         return Err(fanout::dedup(errors));
     }
-    Ok(StackPlan {
+    let mut planned = StackPlan {
         name,
         namespace: stack.metadata.namespace.clone(),
         isolation: spec.isolation,
         active_profiles,
         services,
         secrets,
+        observability,
         validated: model::Validated::new(),
-    })
+    };
+    observability::place_files(&mut planned, &mut errors);
+    if !errors.is_empty() {
+        return Err(fanout::dedup(errors));
+    }
+    Ok(planned)
 }
 
 /// The active profiles (`--profile` replaces `spec.profiles`), each checked to be one some

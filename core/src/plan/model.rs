@@ -285,6 +285,8 @@ pub struct ServicePlan {
     pub mounts: Vec<super::MountPlan>,
     /// Source directories `devstack dev` keeps in sync.
     pub sync: Vec<super::SyncPlan>,
+    /// Metrics endpoints the stack's prometheus scrapes.
+    pub metrics: Vec<super::observability::MetricsPlan>,
     #[serde(skip)]
     pub(super) validated: Validated,
 }
@@ -360,6 +362,8 @@ pub struct StackPlan {
     pub services: BTreeMap<String, ServicePlan>,
     /// Every generated secret, by id.
     pub secrets: Vec<SecretDef>,
+    /// Scrape interval and scrape edges.
+    pub observability: super::observability::ObservabilityPlan,
     #[serde(skip)]
     pub(super) validated: Validated,
 }

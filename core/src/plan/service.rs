@@ -87,6 +87,7 @@ pub(super) fn plan(
             build: dev.build,
             mounts: dev.mounts,
             sync: dev.sync,
+            metrics: Vec::new(),
             validated: Validated::new(),
         };
         Some((planned, shape.secrets))

@@ -45,6 +45,7 @@ pub(super) fn render(ctx: &Ctx, service: &ServicePlan) -> NetworkPolicy {
             ports: (!ports.is_empty()).then_some(ports),
         });
     }
+    rules.extend(super::scrape::egress(ctx, service));
     let name = format!("{}-{}-egress", plan.name, service.name);
     NetworkPolicy {
         metadata: object_meta(ctx, name, service_labels(ctx, service)),

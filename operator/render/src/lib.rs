@@ -37,6 +37,7 @@ mod pod;
 mod reachability;
 mod resources;
 mod rollout;
+mod scrape;
 mod secrets;
 mod service;
 mod text;

@@ -13,6 +13,8 @@
 //! (so nothing but the nodes reaches a published port, where Compose binds 127.0.0.1). Before,
 //! any source (`0.0.0.0/0`) was let in on them, past strict isolation.
 //!
+//! A prometheus's scrape edges add a rule on each side, on the metrics ports only (`scrape`).
+//!
 //! With `isolation: open` no policy is rendered.
 
 use devstack_core::conventions::{LABEL_SERVICE, LABEL_STACK};
@@ -92,14 +94,18 @@ fn ingress(ctx: &Ctx, service: &ServicePlan) -> Option<NetworkPolicy> {
         .filter(|d| plan.services.get(*d).is_some_and(|s| s.active))
         .cloned()
         .collect();
-    if dependents.is_empty() {
+    let mut rules = Vec::new();
+    if !dependents.is_empty() {
+        let ports = tcp_ports(service.ports.iter());
+        rules.push(NetworkPolicyIngressRule {
+            from: Some(vec![services_peer(ctx, dependents)]),
+            ports: (!ports.is_empty()).then_some(ports),
+        });
+    }
+    rules.extend(super::scrape::ingress(ctx, service));
+    if rules.is_empty() {
         return None;
     }
-    let ports = tcp_ports(service.ports.iter());
-    let rules = vec![NetworkPolicyIngressRule {
-        from: Some(vec![services_peer(ctx, dependents)]),
-        ports: (!ports.is_empty()).then_some(ports),
-    }];
     let name = format!("{}-{}-ingress", plan.name, service.name);
     Some(NetworkPolicy {
         metadata: object_meta(ctx, name, service_labels(ctx, service)),

@@ -60,6 +60,7 @@ mod reconcile;
 mod report;
 mod reset;
 mod rotate;
+mod scrape_status;
 mod status;
 #[cfg(test)]
 mod tests;

@@ -131,12 +131,17 @@ async fn report_applied(
     pruned: &[String],
 ) -> Result<Action, Error> {
     let namespace = stack.namespace().unwrap_or_default();
-    let services = status::services(
+    let mut services = status::services(
         &applied.plan,
         &namespace,
         &applied.outcomes,
         applied.options,
     );
+    let health =
+        super::scrape_status::metrics_health(&ctx.client, &namespace, &applied.plan, &services)
+            .await;
+    super::scrape_status::annotate(&mut services, &applied.plan, health.as_ref());
+    let scrapes_pending = super::scrape_status::pending(&services);
     let phase = match node_ports_taken(&applied) {
         Some(stalled) => stalled,
         None => status::phase_of(&services),
@@ -202,7 +207,7 @@ async fn report_applied(
     if let Phase::Stalled { .. } = phase {
         return Ok(Action::requeue(CONFLICT_CHECK));
     }
-    if phase != Phase::Ready {
+    if phase != Phase::Ready || scrapes_pending {
         return Ok(Action::requeue(PROGRESS_CHECK));
     }
     if !was_ready {

@@ -132,6 +132,7 @@ pub(crate) fn services(
                         format!("nvidia.com/gpu: {}", service.gpu)
                     }
                 }),
+                metrics: None,
             };
             (service.name.clone(), status)
         })
