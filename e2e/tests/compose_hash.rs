@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use devstack_cli::load::load_plan;
+use devstack_cli::devloop::plan_file;
 use devstack_core::plan::PlanOptions;
 use devstack_docker::hash::service_hash;
 use devstack_docker::resolve::resolve_service;
@@ -56,7 +56,10 @@ fn driver_hashes_equal_compose_hashes_for_every_example() {
             .output()
             .unwrap();
         assert!(render.status.success(), "{render:?}");
-        let plan = load_plan(&path, &PlanOptions::default()).unwrap();
+        // As the CLI plans it: build images tagged by their contexts' content, paths
+        // resolved against the stack file's directory.
+        let base = path.parent().unwrap().canonicalize().unwrap();
+        let plan = plan_file(&path, &base, PlanOptions::default()).unwrap();
         let secrets = devstack_docker::env_file::read_env_file(&dir.path().join(".env")).unwrap();
         let ctx = StackContext::new(&plan, secrets, file.clone()).unwrap();
         let cpu_file = dir
