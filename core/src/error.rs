@@ -75,10 +75,21 @@ pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// Longest text compared for a did-you-mean suggestion (a DNS label is at most 63).
+const MAX_SUGGESTED_LEN: usize = 128;
+
 /// The candidate closest to `wrong` by edit distance, if it is close enough to be a typo.
 pub fn nearest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // Names, keys and outputs are short; a longer "wrong" value is not a typo of one, and the
+    // edit distance is quadratic (a 100 KB value made the fuzz target hang).
+    if wrong.len() > MAX_SUGGESTED_LEN {
+        return None;
+    }
     let limit = (wrong.len() / 3).max(2);
-    let candidates: Vec<&'a str> = candidates.into_iter().collect();
+    let candidates: Vec<&'a str> = candidates
+        .into_iter()
+        .filter(|c| c.len() <= MAX_SUGGESTED_LEN)
+        .collect();
     let by_distance = candidates
         .iter()
         .map(|c| (levenshtein(wrong, c), *c))
