@@ -104,6 +104,9 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
                 spec.services.len()
             ),
         );
+        // Checking each of thousands of services (and suggesting names across them) would only
+        // bury this error, and costs quadratic time.
+        return Err(errors);
     }
     let active_profiles = active_profiles(stack, options, &mut errors);
     for (type_name, image) in &options.image_overrides {

@@ -45,10 +45,22 @@ pub(super) fn expand(spec: &DevStackSpec, errors: &mut ValidationErrors) -> Expa
     out.services.clear();
     let mut origin = BTreeMap::new();
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let total: usize = spec.services.values().map(planned_count).sum();
+    // Over the limit nothing is fanned out: the count error stands alone, and thousands of
+    // replicas would make every later check (and its did-you-mean) quadratic.
+    let within_limit = total <= MAX_SERVICES;
+    if !within_limit && spec.services.len() <= MAX_SERVICES {
+        errors.push(
+            "spec.services",
+            format!(
+                "with its fan-out replicas the stack has {total} services, at most {MAX_SERVICES}: lower replicas"
+            ),
+        );
+    }
     for (name, service) in &spec.services {
         let path = format!("spec.services.{name}");
         let count = replicas_of(service);
-        if !fans_out(service) {
+        if !within_limit || !fans_out(service) {
             origin.insert(name.clone(), name.clone());
             out.services
                 .insert(name.clone(), fill(service, name, 1, &path, errors));
@@ -73,15 +85,6 @@ pub(super) fn expand(spec: &DevStackSpec, errors: &mut ValidationErrors) -> Expa
             out.services.insert(replica, planned);
         }
     }
-    if out.services.len() > MAX_SERVICES && spec.services.len() <= MAX_SERVICES {
-        errors.push(
-            "spec.services",
-            format!(
-                "with its fan-out replicas the stack has {} services, at most {MAX_SERVICES}: lower replicas",
-                out.services.len()
-            ),
-        );
-    }
     for service in out.services.values_mut() {
         service.depends_on = service
             .depends_on
@@ -103,6 +106,15 @@ fn fans_out(service: &ServiceSpec) -> bool {
     service.image.is_some()
         && replicas_of(service) > 1
         && (has_host_port || uses_placeholders(service))
+}
+
+/// How many planned services `service` becomes (its replicas when it fans out).
+fn planned_count(service: &ServiceSpec) -> usize {
+    if fans_out(service) {
+        usize::try_from(replicas_of(service)).unwrap_or(1)
+    } else {
+        1
+    }
 }
 
 fn replicas_of(service: &ServiceSpec) -> i32 {

@@ -94,3 +94,24 @@ fn fan_out_errors_name_the_field() {
     assert!(text.contains("needs a port"), "{text}");
     assert!(text.contains("has the name of another service"), "{text}");
 }
+
+#[test]
+fn replicas_over_the_limit_are_not_expanded() {
+    // Found by the fuzz target: 32767 replicas with a host port and two unknown dependencies
+    // expanded into 32767 services and ran a did-you-mean across all of them, for hours (this
+    // test hung before the fix).
+    let errors = errors_of(
+        "w: {image: w:1, replicas: 32767, dependsOn: [db, api], ports: [{name: http, containerPort: 80, hostPort: 5432}]}\n",
+    );
+    let text = errors.to_string();
+    assert!(text.contains("above the maximum of 100 replicas"), "{text}");
+    assert!(text.contains("32767 services, at most 64"), "{text}");
+    assert!(text.contains("unknown service \"db\""), "{text}");
+    let errors = errors_of(
+        "a: {image: a:1, replicas: 40, ports: [{name: http, containerPort: 80, hostPort: 6000}]}\nb: {image: b:1, replicas: 40, ports: [{name: http, containerPort: 80, hostPort: 7000}]}\n",
+    );
+    assert!(
+        errors.to_string().contains("80 services, at most 64"),
+        "{errors}"
+    );
+}
