@@ -3,17 +3,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use devstack_core::conventions::health::CheckForm;
-use devstack_core::conventions::{
-    k8s_host, kubelet, ANNOTATION_DEPENDS_ON, GPU_RESOURCE, LABEL_SERVICE, LABEL_STACK,
-};
+use devstack_core::conventions::{k8s_host, kubelet, ANNOTATION_DEPENDS_ON, LABEL_SERVICE};
 use devstack_core::plan::StackPlan;
 use devstack_core::quantity;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVar, PodSpec, Probe, Secret, Service};
-use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicySpec};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{cpu, pair, start_grace, startup_window, NormService, Normalized, ParityError};
+use super::{NormService, Normalized, ParityError};
+
+mod container;
+mod policy;
 
 fn err(message: impl Into<String>) -> ParityError {
     ParityError::ReadBack {
@@ -294,227 +295,20 @@ pub fn read_back(stream: &str, plan: &StackPlan) -> Result<Normalized, ParityErr
             .flatten()
             .map(|p| p.container_port as u16)
             .collect();
-        let fronts = objects.services.get(&workload.service);
-        for service in fronts.into_iter().flatten() {
-            for port in service.spec.iter().flat_map(|s| s.ports.iter().flatten()) {
-                let Some(node_port) = port.node_port else {
-                    continue;
-                };
-                let target = match &port.target_port {
-                    Some(IntOrString::Int(n)) => Some(*n),
-                    Some(IntOrString::String(name)) => container
-                        .ports
-                        .iter()
-                        .flatten()
-                        .find(|p| p.name.as_deref() == Some(name.as_str()))
-                        .map(|p| p.container_port),
-                    None => Some(port.port),
-                };
-                if let Some(target) = target {
-                    // The node port reads back as the host port it was planned for.
-                    let host = plan
-                        .services
-                        .get(&workload.service)
-                        .and_then(|s| {
-                            s.ports
-                                .iter()
-                                .find(|p| i32::from(p.container_port) == target)
-                        })
-                        .filter(|p| p.node_port.map(i32::from) == Some(node_port))
-                        .and_then(|p| p.host_port)
-                        .map_or(node_port, i32::from);
-                    norm.host_ports.insert(target as u16, host as u16);
-                }
-            }
-        }
-        if let Some(ready) = &container.readiness_probe {
-            norm.health = Some(probe_description(ready, container));
-            let interval = ready.period_seconds.unwrap_or(10) as u32;
-            let retries = ready.failure_threshold.unwrap_or(3) as u32;
-            let window = startup_window(container.startup_probe.as_ref(), retries, interval);
-            let grace = window.saturating_sub(retries * interval);
-            norm.health_timing = Some([
-                interval,
-                ready.timeout_seconds.unwrap_or(1) as u32,
-                retries,
-                start_grace(grace, interval),
-            ]);
-        }
-        if let Some(resources) = &container.resources {
-            let amount = |map: &Option<
-                BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
-            >| {
-                let cpu_millis = map
-                    .as_ref()
-                    .and_then(|m| m.get("cpu"))
-                    .and_then(|q| cpu(&q.0))
-                    .unwrap_or(0);
-                let memory = map
-                    .as_ref()
-                    .and_then(|m| m.get("memory"))
-                    .and_then(|q| quantity::bytes(&q.0).ok())
-                    .unwrap_or(0);
-                [cpu_millis, memory]
-            };
-            norm.requests = amount(&resources.requests);
-            norm.limits = amount(&resources.limits);
-            norm.gpu = resources
-                .limits
-                .as_ref()
-                .and_then(|m| m.get(GPU_RESOURCE))
-                .and_then(|q| q.0.parse().ok())
-                .unwrap_or(0);
-        }
-        let empty_dirs: BTreeSet<String> = workload
-            .pod
-            .volumes
-            .iter()
-            .flatten()
-            .filter(|v| v.empty_dir.is_some())
-            .map(|v| v.name.clone())
-            .collect();
-        let host_paths: BTreeSet<String> = workload
-            .pod
-            .volumes
-            .iter()
-            .flatten()
-            .filter(|v| v.host_path.is_some())
-            .map(|v| v.name.clone())
-            .collect();
-        for mount in container.volume_mounts.iter().flatten() {
-            let read_only = mount.read_only == Some(true);
-            let is_sync = mount.name.starts_with("sync-") && empty_dirs.contains(&mount.name);
-            if is_sync || host_paths.contains(&mount.name) {
-                norm.host_mounts.insert(
-                    mount.mount_path.clone(),
-                    if read_only { "ro" } else { "rw" }.to_string(),
-                );
-            } else if let Some(size) = workload.claims.get(&mount.name) {
-                norm.volumes.insert(mount.mount_path.clone(), *size);
-            } else if empty_dirs.contains(&mount.name) {
-                norm.writable_paths.insert(mount.mount_path.clone());
-            }
-        }
+        let fronts = objects
+            .services
+            .get(&workload.service)
+            .into_iter()
+            .flatten();
+        norm.host_ports = container::host_ports(fronts, container, plan, &workload.service);
+        container::health(container, &mut norm);
+        container::resources(container, &mut norm);
+        container::mounts(workload, container, &mut norm);
         (norm.files, norm.files_hash) =
             crate::files::k8s(&workload.pod, container, &objects.config_maps);
-        let pod_sc = workload.pod.security_context.as_ref();
-        if let Some(uid) = pod_sc.and_then(|s| s.run_as_user) {
-            let gid = pod_sc.and_then(|s| s.run_as_group).unwrap_or(uid);
-            norm.user = Some(format!("{uid}:{gid}"));
-        }
-        if let Some(sc) = &container.security_context {
-            if let Some(caps) = &sc.capabilities {
-                norm.cap_drop = caps.drop.iter().flatten().cloned().collect();
-                norm.cap_add = caps.add.iter().flatten().cloned().collect();
-            }
-            norm.no_new_privileges = sc.allow_privilege_escalation == Some(false);
-            norm.read_only_root = sc.read_only_root_filesystem == Some(true);
-        }
+        container::security(&workload.pod, container, &mut norm);
         normalized.services.insert(workload.service.clone(), norm);
     }
-    normalized.reachability = reachability(&objects, &normalized, &plan.name);
+    normalized.reachability = policy::reachability(&objects, &normalized, &plan.name);
     Ok(normalized)
-}
-
-fn reachability(
-    objects: &Objects,
-    normalized: &Normalized,
-    stack: &str,
-) -> BTreeSet<(String, String)> {
-    // A policy without policyTypes is an Ingress policy (plus Egress when it has egress rules).
-    let types = |spec: &NetworkPolicySpec| {
-        spec.policy_types.clone().unwrap_or_else(|| {
-            let mut t = vec!["Ingress".to_string()];
-            if spec.egress.is_some() {
-                t.push("Egress".to_string());
-            }
-            t
-        })
-    };
-    let denies = |kind: &str| {
-        objects
-            .policies
-            .iter()
-            .filter_map(|p| p.spec.as_ref())
-            .any(|spec| {
-                let selects_stack = spec
-                    .pod_selector
-                    .as_ref()
-                    .and_then(|s| s.match_labels.as_ref())
-                    .is_some_and(|l| {
-                        l.get(LABEL_STACK).map(String::as_str) == Some(stack)
-                            && !l.contains_key(LABEL_SERVICE)
-                    });
-                let no_rules = if kind == "Ingress" {
-                    spec.ingress.as_ref().is_none_or(|i| i.is_empty())
-                } else {
-                    spec.egress.as_ref().is_none_or(|e| e.is_empty())
-                };
-                selects_stack && no_rules && types(spec).iter().any(|t| t == kind)
-            })
-    };
-    // Directed (from, to) edges the ingress and the egress rules allow.
-    let mut ingress = BTreeSet::new();
-    let mut egress = BTreeSet::new();
-    for spec in objects.policies.iter().filter_map(|p| p.spec.as_ref()) {
-        let target = spec
-            .pod_selector
-            .as_ref()
-            .and_then(|s| s.match_labels.as_ref())
-            .and_then(|l| l.get(LABEL_SERVICE));
-        let Some(target) = target else { continue };
-        let froms = spec
-            .ingress
-            .iter()
-            .flatten()
-            .flat_map(|r| r.from.iter().flatten());
-        for source in froms.flat_map(peer_services) {
-            ingress.insert((source, target.clone()));
-        }
-        let tos = spec
-            .egress
-            .iter()
-            .flatten()
-            .flat_map(|r| r.to.iter().flatten());
-        for destination in tos.flat_map(peer_services) {
-            egress.insert((target.clone(), destination));
-        }
-    }
-    let (deny_in, deny_out) = (denies("Ingress"), denies("Egress"));
-    let allowed = |from: &String, to: &String| {
-        let edge = (from.clone(), to.clone());
-        (!deny_in || ingress.contains(&edge)) && (!deny_out || egress.contains(&edge))
-    };
-    let active: Vec<&String> = normalized.services.keys().collect();
-    let mut pairs = BTreeSet::new();
-    for (i, a) in active.iter().enumerate() {
-        for b in &active[i + 1..] {
-            if allowed(a, b) || allowed(b, a) {
-                pairs.insert(pair(a, b));
-            }
-        }
-    }
-    pairs
-}
-
-/// The services of the stack a policy peer selects by pod labels.
-fn peer_services(peer: &NetworkPolicyPeer) -> Vec<String> {
-    let Some(selector) = &peer.pod_selector else {
-        return Vec::new();
-    };
-    let mut services: Vec<String> = selector
-        .match_expressions
-        .iter()
-        .flatten()
-        .filter(|e| e.key == LABEL_SERVICE && e.operator == "In")
-        .flat_map(|e| e.values.iter().flatten().cloned())
-        .collect();
-    services.extend(
-        selector
-            .match_labels
-            .as_ref()
-            .and_then(|l| l.get(LABEL_SERVICE))
-            .cloned(),
-    );
-    services
 }
