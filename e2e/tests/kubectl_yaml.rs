@@ -11,8 +11,10 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use devstack_cli::devloop::plan_file;
 use devstack_core::catalog::ENTRIES;
-use devstack_core::test_support::{examples, manifest, plan_yaml, workspace};
+use devstack_core::plan::PlanOptions;
+use devstack_core::test_support::{examples, manifest, workspace};
 use devstack_docker::env_file::read_env_file;
 use devstack_e2e::TestNamespace;
 use serde_json::Value;
@@ -63,6 +65,8 @@ async fn check(name: &str, stack_text: &str, kubectl: &str) {
     let ns = TestNamespace::new("yaml").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let stack_file = dir.path().join(format!("{name}.yaml"));
+    // The examples' own services build from examples/apps/, relative to the stack file.
+    std::os::unix::fs::symlink(workspace().join("examples/apps"), dir.path().join("apps")).unwrap();
     let stack_text = in_namespace(stack_text, ns.name());
     std::fs::write(&stack_file, &stack_text).unwrap();
     let env_file = dir.path().join(".env");
@@ -110,7 +114,8 @@ async fn check(name: &str, stack_text: &str, kubectl: &str) {
         .collect::<Result<_, _>>()
         .unwrap();
 
-    let plan = plan_yaml(&stack_text);
+    // Planned as the CLI plans it: build services tagged with their contexts' content.
+    let plan = plan_file(&stack_file, dir.path(), PlanOptions::default()).unwrap();
     let secrets = read_env_file(&env_file).unwrap();
     let objects = devstack_render_k8s::render(&plan, Some(&secrets)).unwrap();
     assert_eq!(read.len(), objects.len(), "{name}: object count");

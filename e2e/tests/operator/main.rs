@@ -13,6 +13,7 @@
 
 mod harness;
 
+mod app_values;
 mod devloop;
 mod examples;
 mod invalid;
