@@ -88,11 +88,7 @@ fn import(case: &Case, out: &Path) -> Output {
 fn reason(loss: &Value) -> String {
     let key = loss["key"].as_str().unwrap_or("");
     let root = key.split('.').next().unwrap_or(key);
-    let kind = match loss["kind"].as_str() {
-        Some("pending") => format!("pending: {}", loss["field"].as_str().unwrap_or("")),
-        Some(k) => k.to_string(),
-        None => "?".into(),
-    };
+    let kind = loss["kind"].as_str().unwrap_or("?");
     format!("{root} ({kind})")
 }
 

@@ -3,8 +3,9 @@
 //!
 //! Rules (said in `docs/import.md` too):
 //! - `build` keeps `context`, `dockerfile`, `target` and `args`; every other build key
-//!   (`ssh`, `secrets`, `cache_from`, …) is reported. A remote context (a URL), an inline
-//!   Dockerfile or a Dockerfile outside the context cannot be carried: the build is dropped.
+//!   (`ssh`, `secrets`, `cache_from`, …) is reported. A remote context (a URL), a context or
+//!   Dockerfile that does not exist on this machine, an inline Dockerfile or a Dockerfile
+//!   outside the context cannot be carried: the build is dropped.
 //! - A read-write bind of a directory that lies inside the service's build context is the
 //!   source the team edits: it becomes `sync` (a bind mount on Docker, kept in sync by
 //!   `devstack dev` on Kubernetes). Every other existing bind source becomes a `mounts` entry,
@@ -79,6 +80,21 @@ pub fn build(
                 "move the Dockerfile into the context, or widen the context",
             );
         }
+    }
+    if !options.directories.contains(context) {
+        return drop(
+            report,
+            format!("the build context {context} is not a directory on this machine"),
+            "check out the sources there, then import again",
+        );
+    }
+    let path = crate::files::dockerfile_path(context, build);
+    if !options.existing.contains(&path) {
+        return drop(
+            report,
+            format!("the Dockerfile {path} does not exist"),
+            "check out the sources (or fix build.dockerfile), then import again",
+        );
     }
     let mut args = std::collections::BTreeMap::new();
     if let Some(map) = build.get("args").and_then(Value::as_object) {

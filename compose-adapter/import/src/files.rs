@@ -19,8 +19,8 @@ use crate::loss::LossReport;
 use crate::model::{Mount, Project, Service};
 use crate::ImportOptions;
 
-/// Every path a service may read as a file (bind sources, configs' files): the CLI checks
-/// which are regular files.
+/// Every host path the import asks about: bind sources and configs' files (which are regular
+/// files, which exist, which are directories), build contexts and their Dockerfiles.
 pub fn candidates(project: &Project) -> Vec<String> {
     let mut out: Vec<String> = project
         .services
@@ -35,7 +35,28 @@ pub fn candidates(project: &Project) -> Vec<String> {
             .values()
             .filter_map(|c| c.get("file").and_then(Value::as_str).map(String::from)),
     );
+    for build in project.services.values().filter_map(|s| s.build.as_ref()) {
+        if let Some(context) = build.get("context").and_then(Value::as_str) {
+            out.push(context.to_string());
+            out.push(dockerfile_path(context, build));
+        }
+    }
     out
+}
+
+/// The Dockerfile of `build` as a host path: `dockerfile` (default `Dockerfile`) inside
+/// `context`, or as written when absolute.
+pub fn dockerfile_path(context: &str, build: &Value) -> String {
+    let dockerfile = build
+        .get("dockerfile")
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty())
+        .unwrap_or("Dockerfile");
+    if dockerfile.starts_with('/') {
+        dockerfile.to_string()
+    } else {
+        format!("{}/{dockerfile}", context.trim_end_matches('/'))
+    }
 }
 
 /// `source` as the stack file names it: relative to `base_dir` when given and the two share a

@@ -3,12 +3,32 @@
 
 use super::*;
 
-/// A project in `/p` whose stack file goes to `/p`: `dirs` exist and are directories.
+/// The build contexts and Dockerfiles of the tests.
+const SOURCES: [&str; 7] = [
+    "/p",
+    "/p/Dockerfile",
+    "/p/api",
+    "/p/api/Dockerfile",
+    "/p/api/docker/Dockerfile.dev",
+    "/p/db",
+    "/p/db/Dockerfile",
+];
+
+/// A project in `/p` whose stack file goes to `/p`: `dirs` exist and are directories, and so
+/// do the build contexts of [`SOURCES`].
 fn in_project(services: Value, dirs: &[&str]) -> Imported {
     let options = ImportOptions {
         base_dir: Some("/p".into()),
-        existing: dirs.iter().map(|d| d.to_string()).collect(),
-        directories: dirs.iter().map(|d| d.to_string()).collect(),
+        existing: dirs
+            .iter()
+            .chain(SOURCES.iter())
+            .map(|d| d.to_string())
+            .collect(),
+        directories: dirs
+            .iter()
+            .chain(SOURCES.iter().filter(|s| !s.contains("Dockerfile")))
+            .map(|d| d.to_string())
+            .collect(),
         ..ImportOptions::default()
     };
     import_with(json!({"name": "demo", "services": services}), &options)
@@ -78,11 +98,13 @@ fn builds_that_cannot_be_carried_are_dropped() {
         json!({
             "remote": {"image": "acme/r:1", "build": {"context": "https://github.com/acme/r.git"}},
             "inline": {"image": "acme/i:1", "build": {"context": "/p", "dockerfile_inline": "FROM alpine"}},
-            "outside": {"build": {"context": "/p/app", "dockerfile": "../Dockerfile"}}
+            "outside": {"build": {"context": "/p/api", "dockerfile": "../Dockerfile"}},
+            "missing": {"image": "acme/m:1", "build": {"context": "/p/gone"}},
+            "nofile": {"image": "acme/n:1", "build": {"context": "/p/api", "dockerfile": "Dockerfile.prod"}}
         }),
         &[],
     );
-    for name in ["remote", "inline", "outside"] {
+    for name in ["remote", "inline", "outside", "missing", "nofile"] {
         assert!(svc(&i, name).build.is_none());
         assert!(has(&i, &format!("{name}:build:dropped")), "{name}");
     }

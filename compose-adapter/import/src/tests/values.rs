@@ -7,7 +7,9 @@ fn volumes_configs_secrets_and_build() {
     let options = ImportOptions {
         base_dir: Some("/src/deploy".into()),
         regular_files: ["/src/init.sql".to_string(), "/src/app.conf".to_string()].into(),
-        existing: ["/src/initdb".to_string(), "/src/app".to_string()].into(),
+        existing: ["/src/initdb", "/src/app", "/src/app/Dockerfile"]
+            .map(String::from)
+            .into(),
         directories: ["/src/initdb".to_string(), "/src/app".to_string()].into(),
         ..ImportOptions::default()
     };
