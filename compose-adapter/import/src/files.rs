@@ -87,7 +87,11 @@ fn relative(base: &Path, target: &Path) -> String {
     if out.as_os_str().is_empty() {
         return ".".to_string();
     }
-    out.display().to_string()
+    if out.starts_with("..") {
+        out.display().to_string()
+    } else {
+        format!("./{}", out.display())
+    }
 }
 
 /// The file for a bind mount, when its source is a regular file.

@@ -274,14 +274,12 @@ fn built_image(
         dev_name,
         Some(image.split('@').next().unwrap_or(image)),
     );
-    if repository != image {
-        report.changed(
-            name,
-            "image",
-            &format!("built and tagged {repository}:<content tag>: devstack tags a build by its content, not {image}"),
-            "nothing to do",
-        );
-    }
+    report.changed(
+        name,
+        "image",
+        &format!("built by devstack and tagged {repository}:<content tag> (Compose tags {image})"),
+        "nothing to do",
+    );
     Some(repository)
 }
 

@@ -45,7 +45,7 @@ fn build_keeps_context_dockerfile_target_and_args_and_reports_the_rest() {
     );
     let api = svc(&i, "api");
     let build = api.build.as_ref().unwrap();
-    assert_eq!(build.context, "api");
+    assert_eq!(build.context, "./api");
     assert_eq!(build.dockerfile.as_deref(), Some("docker/Dockerfile.dev"));
     assert_eq!(build.target.as_deref(), Some("dev"));
     assert_eq!(build.args["PY"], "3.12");
@@ -132,7 +132,7 @@ fn binds_inside_the_build_context_sync_and_the_rest_mount() {
         .iter()
         .map(|s| (s.source.as_str(), s.target.as_str()))
         .collect();
-    assert_eq!(sync, vec![("api/src", "/app/src")]);
+    assert_eq!(sync, vec![("./api/src", "/app/src")]);
     let mounts: Vec<(&str, &str, Option<bool>)> = api
         .mounts
         .iter()
@@ -142,8 +142,8 @@ fn binds_inside_the_build_context_sync_and_the_rest_mount() {
         mounts,
         vec![
             // Read-only source inside the context: a mount, read-only kept.
-            ("api/config", "/app/config", Some(true)),
-            ("data", "/app/data", None),
+            ("./api/config", "/app/config", Some(true)),
+            ("./data", "/app/data", None),
             // A path outside the project tree stays absolute.
             ("/srv/models", "/models", Some(true)),
         ]
@@ -164,7 +164,7 @@ fn without_a_build_every_bind_is_a_mount() {
         &["/p/site"],
     );
     assert!(svc(&i, "web").sync.is_empty());
-    assert_eq!(svc(&i, "web").mounts[0].source, "site");
+    assert_eq!(svc(&i, "web").mounts[0].source, "./site");
 }
 
 #[test]
