@@ -96,6 +96,29 @@ pub fn build(
             "check out the sources (or fix build.dockerfile), then import again",
         );
     }
+    let args = args(name, build, report);
+    other_keys(name, build, report);
+    Some(Build {
+        spec: BuildSpec {
+            context: source_path(context, options),
+            dockerfile,
+            target: build
+                .get("target")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(String::from),
+            args,
+        },
+        context: context.to_string(),
+    })
+}
+
+/// The build arguments with a value; an unset one is reported.
+fn args(
+    name: &str,
+    build: &Value,
+    report: &mut LossReport,
+) -> std::collections::BTreeMap<String, String> {
     let mut args = std::collections::BTreeMap::new();
     if let Some(map) = build.get("args").and_then(Value::as_object) {
         for (key, value) in map {
@@ -115,6 +138,11 @@ pub fn build(
             }
         }
     }
+    args
+}
+
+/// Reports every build key besides context, dockerfile, target and args.
+fn other_keys(name: &str, build: &Value, report: &mut LossReport) {
     if let Some(map) = build.as_object() {
         for (key, value) in map {
             if BUILD_KEYS.contains(&key.as_str()) || crate::common::is_empty(value) {
@@ -130,19 +158,6 @@ pub fn build(
             );
         }
     }
-    Some(Build {
-        spec: BuildSpec {
-            context: source_path(context, options),
-            dockerfile,
-            target: build
-                .get("target")
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-                .map(String::from),
-            args,
-        },
-        context: context.to_string(),
-    })
 }
 
 /// The host mounts, sync directories and storage of an image service.
