@@ -187,12 +187,7 @@ pub fn volumes(
         options_lost(name, &key, mount, report);
         match (mount.kind.as_str(), mount.source.as_deref()) {
             ("volume", Some(source)) => named(name, &key, source, mount, &mut data, report),
-            ("volume", None) => report.dropped(
-                name,
-                &key,
-                "an anonymous volume: data that lives as long as the container",
-                "nothing to do, or name the volume to keep the data (it becomes storage)",
-            ),
+            ("volume", None) => anonymous(name, &key, mount, svc, report),
             ("bind", Some(source)) => bind(
                 name, &key, source, mount, context, options, &mut out, report,
             ),
@@ -229,6 +224,32 @@ pub fn volumes(
         }),
     };
     out
+}
+
+/// An anonymous volume: dropped; under a bind mount it was a mask (the image's files at that
+/// path, `node_modules` under the source directory), which the report says.
+fn anonymous(name: &str, key: &str, mount: &Mount, svc: &Service, report: &mut LossReport) {
+    let bind = svc
+        .volumes
+        .iter()
+        .find(|m| m.kind == "bind" && m.target != mount.target && under(&mount.target, &m.target));
+    match bind {
+        Some(b) => report.dropped(
+            name,
+            key,
+            &format!(
+                "an anonymous volume under the bind mount at {}: in Compose it keeps the image's {} visible; without it the host directory's content shows there",
+                b.target, mount.target
+            ),
+            "build the dependencies on the host too, or keep them outside the mounted directory",
+        ),
+        None => report.dropped(
+            name,
+            key,
+            "an anonymous volume: data that lives as long as the container",
+            "nothing to do, or name the volume to keep the data (it becomes storage)",
+        ),
+    }
 }
 
 /// A named volume: a data path of the service, unless it overlaps one already taken.

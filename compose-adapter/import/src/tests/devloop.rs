@@ -122,7 +122,8 @@ fn binds_inside_the_build_context_sync_and_the_rest_mount() {
             {"type": "bind", "source": "/p/data", "target": "/app/data"},
             {"type": "bind", "source": "/srv/models", "target": "/models", "read_only": true,
              "bind": {"propagation": "rslave", "selinux": "z"}},
-            {"type": "bind", "source": "/p/missing", "target": "/app/missing"}
+            {"type": "bind", "source": "/p/missing", "target": "/app/missing"},
+            {"type": "volume", "target": "/app/src/node_modules"}
         ]}}),
         &["/p/api/src", "/p/api/config", "/p/data", "/srv/models"],
     );
@@ -151,9 +152,20 @@ fn binds_inside_the_build_context_sync_and_the_rest_mount() {
     assert!(has(&i, "api:volumes./models.bind.propagation:dropped"));
     assert!(has(&i, "api:volumes./models.bind.selinux:dropped"));
     assert!(has(&i, "api:volumes./app/missing:dropped"));
+    // An anonymous volume under a bind masked the image's files: said so.
+    let mask = i
+        .report
+        .about("api", "volumes./app/src/node_modules")
+        .next()
+        .unwrap();
+    assert!(
+        mask.detail.contains("under the bind mount at /app/src"),
+        "{}",
+        mask.detail
+    );
     // create_host_path is Compose's default for short syntax: not a loss.
     assert!(i.report.about("api", "volumes./app/src").next().is_none());
-    assert_eq!(i.report.losses.len(), 4, "{:?}", keys(&i));
+    assert_eq!(i.report.losses.len(), 5, "{:?}", keys(&i));
 }
 
 #[test]
