@@ -65,10 +65,10 @@ fn cases() -> Vec<Case> {
         .collect()
 }
 
-fn import(case: &Case, out: &Path) -> Output {
+fn import(root: &Path, case: &Case, out: &Path) -> Output {
     let mut command = Command::new(bin::devstack());
     command
-        .current_dir(corpus())
+        .current_dir(root)
         .env("DEVSTACK_COMPOSE_BIN", compose_bin());
     command.arg("import");
     for file in &case.files {
@@ -88,24 +88,48 @@ fn import(case: &Case, out: &Path) -> Output {
 fn reason(loss: &Value) -> String {
     let key = loss["key"].as_str().unwrap_or("");
     let root = key.split('.').next().unwrap_or(key);
-    let kind = match loss["kind"].as_str() {
-        Some("pending") => format!("pending: {}", loss["field"].as_str().unwrap_or("")),
-        Some(k) => k.to_string(),
-        None => "?".into(),
-    };
+    let kind = loss["kind"].as_str().unwrap_or("?");
     format!("{root} ({kind})")
 }
 
 #[test]
 fn every_corpus_case_imports_or_fails_with_its_reason() {
+    // As committed: only the compose files, so builds and binds of sources that are not here
+    // are dropped and reported.
+    let mut problems = run_corpus(&corpus(), None, "as committed (compose files only)");
+    // With the sources: a copy of the corpus where every build context (with a stub
+    // Dockerfile) and every bind source inside the project exists, as in a checkout of the
+    // project; the stack file is written next to the first compose file (relative paths).
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(&corpus(), copy.path());
+    for case in cases().iter().filter(|c| c.expect.is_none()) {
+        create_sources(copy.path(), case);
+    }
+    problems.extend(run_corpus(
+        copy.path(),
+        Some("devstack-import.yaml"),
+        "with the projects' sources present",
+    ));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Imports every case under `root` (the stack to a temporary directory, or `next_to` the
+/// first compose file), checks it and prints the summary; returns the problems.
+fn run_corpus(root: &Path, next_to: Option<&str>, label: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let (mut clean, mut lossy, mut failed) = (Vec::new(), 0, Vec::new());
+    let mut carried: BTreeMap<&str, usize> = BTreeMap::new();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut problems = Vec::new();
     let cases = cases();
     for (i, case) in cases.iter().enumerate() {
-        let out = dir.path().join(format!("stack-{i}.yaml"));
-        let result = import(case, &out);
+        let out = match next_to {
+            Some(name) => root
+                .join(&case.files[0])
+                .with_file_name(format!("{i}-{name}")),
+            None => dir.path().join(format!("stack-{i}.yaml")),
+        };
+        let result = import(root, case, &out);
         let stderr = String::from_utf8_lossy(&result.stderr);
         match &case.expect {
             Some(why) => {
@@ -153,6 +177,9 @@ fn every_corpus_case_imports_or_fails_with_its_reason() {
                 String::from_utf8_lossy(&validate.stderr)
             ));
         }
+        if let Ok(text) = std::fs::read_to_string(&out) {
+            count_carried(&devstack_core_yaml(&text), &mut carried);
+        }
         let losses = report["losses"].as_array().unwrap();
         if losses.is_empty() {
             clean.push(case.name.clone());
@@ -165,8 +192,9 @@ fn every_corpus_case_imports_or_fails_with_its_reason() {
     }
     let mut top: Vec<(&String, &usize)> = reasons.iter().collect();
     top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    println!("corpus: {} projects", cases.len());
+    println!("corpus, {label}: {} projects", cases.len());
     println!("  clean (nothing lost): {} {:?}", clean.len(), clean);
+    println!("  carried: {carried:?}");
     println!("  with losses: {lossy}; top reasons:");
     for (reason, count) in top.iter().take(15) {
         println!("    {count:>4}  {reason}");
@@ -176,7 +204,91 @@ fn every_corpus_case_imports_or_fails_with_its_reason() {
         failed.len(),
         failed
     );
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    problems
+}
+
+/// Counts the services with `build`, and the `mounts`, `sync` entries and image-service
+/// storage paths of an imported stack.
+fn count_carried(stack: &Value, carried: &mut BTreeMap<&'static str, usize>) {
+    for svc in stack["spec"]["services"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, s)| s)
+    {
+        let len = |k: &str| svc[k].as_array().map_or(0, Vec::len);
+        *carried.entry("build").or_default() += usize::from(svc.get("build").is_some());
+        *carried.entry("mounts").or_default() += len("mounts");
+        *carried.entry("sync").or_default() += len("sync");
+        let storage = &svc["storage"];
+        let paths = usize::from(storage.get("path").is_some())
+            + storage["volumes"].as_array().map_or(0, Vec::len);
+        *carried.entry("storage paths").or_default() += paths;
+    }
+}
+
+/// Copies the directory `from` into `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Creates, under `root`, the build contexts (a stub Dockerfile in each) and the bind sources
+/// of `case` that are missing: a source whose name has an extension as a file, else a
+/// directory. Paths outside `root` (the home directory, `/var/run`) are left alone.
+fn create_sources(root: &Path, case: &Case) {
+    let mut command = Command::new(compose_bin());
+    command.current_dir(root);
+    for file in &case.files {
+        command.args(["-f", file]);
+    }
+    let out = command
+        .args(["--profile", "*", "config", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let project: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let services = project["services"].as_object().cloned().unwrap_or_default();
+    for svc in services.values() {
+        if let Some(context) = svc["build"]["context"].as_str().map(PathBuf::from) {
+            if context.starts_with(root) {
+                std::fs::create_dir_all(&context).unwrap();
+                let dockerfile = svc["build"]["dockerfile"].as_str().unwrap_or("Dockerfile");
+                let dockerfile = context.join(dockerfile);
+                if dockerfile.starts_with(root) && !dockerfile.exists() {
+                    std::fs::create_dir_all(dockerfile.parent().unwrap()).unwrap();
+                    std::fs::write(&dockerfile, "FROM scratch\n").unwrap();
+                }
+            }
+        }
+        for mount in svc["volumes"].as_array().into_iter().flatten() {
+            let Some(source) = mount["source"].as_str().map(PathBuf::from) else {
+                continue;
+            };
+            if mount["type"] != "bind" || !source.starts_with(root) || source.exists() {
+                continue;
+            }
+            let name = source.file_name().unwrap().to_string_lossy().to_string();
+            if name.trim_start_matches('.').contains('.') {
+                std::fs::create_dir_all(source.parent().unwrap()).unwrap();
+                std::fs::write(&source, "stub\n").unwrap();
+            } else {
+                std::fs::create_dir_all(&source).unwrap();
+            }
+        }
+    }
 }
 
 fn imported(files: &[&str]) -> Value {
@@ -188,7 +300,7 @@ fn imported(files: &[&str]) -> Value {
         profiles: Vec::new(),
         expect: None,
     };
-    let result = import(&case, &out);
+    let result = import(&corpus(), &case, &out);
     assert!(
         result.status.success(),
         "{}",
@@ -257,7 +369,7 @@ fn an_existing_stack_file_is_kept_without_force() {
         profiles: Vec::new(),
         expect: None,
     };
-    let refused = import(&case, &out);
+    let refused = import(&corpus(), &case, &out);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "mine\n");

@@ -93,11 +93,14 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode> {
         raw_files,
         base_dir: Some(base.display().to_string()),
         regular_files: regular_files(&json)?,
+        existing: bind_sources(&json, |m| m.is_ok())?,
+        directories: bind_sources(&json, |m| m.is_ok_and(|m| m.is_dir()))?,
     };
     let imported = devstack_import::import(&json, &options)?;
     let yaml = stack_yaml(&imported)?;
     let plan_options = PlanOptions {
         file_sources: Some(crate::load::read_sources(&imported.stack, &base)),
+        base_dir: Some(base.clone()),
         ..PlanOptions::default()
     };
     let stack_plan = plan(&imported.stack, &plan_options).map_err(|errors| {
@@ -186,6 +189,18 @@ fn regular_files(json: &str) -> Result<std::collections::BTreeSet<String>> {
                 m.is_file() && m.len() <= devstack_core::limits::MAX_FILES_BYTES as u64
             })
         })
+        .collect())
+}
+
+/// The bind sources of the project whose metadata (following symlinks) passes `keep`.
+fn bind_sources(
+    json: &str,
+    keep: impl Fn(std::io::Result<std::fs::Metadata>) -> bool,
+) -> Result<std::collections::BTreeSet<String>> {
+    let project = devstack_import::model::parse(json)?;
+    Ok(devstack_import::files::candidates(&project)
+        .into_iter()
+        .filter(|p| keep(std::fs::metadata(p)))
         .collect())
 }
 

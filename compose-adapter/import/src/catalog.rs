@@ -128,15 +128,15 @@ fn volumes(
                 &format!("{} keeps no data in the catalog", entry.type_name),
                 "none",
             ),
-            ("bind", _) => report.pending(
+            ("bind", _) => report.dropped(
                 name,
                 &key,
-                "mounts",
                 &format!(
-                    "bind mount of {} at {} (init scripts or configuration)",
+                    "bind mount of the directory {} at {}: a catalog service takes files, not host mounts",
                     mount.source.as_deref().unwrap_or(""),
                     mount.target
                 ),
+                "list each file of the directory under files (for example init scripts under /docker-entrypoint-initdb.d/), or run the image as an image service",
             ),
             (other, _) => report.dropped(name, &key, &format!("a {other} mount"), "none"),
         }

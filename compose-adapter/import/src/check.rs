@@ -12,10 +12,12 @@ use devstack_parity::{Report, Row, Verdict};
 use crate::health::{seconds, COMPOSE_DEFAULTS};
 use crate::model::{Amounts, Project, Service};
 use crate::Imported;
+use serde_json::Value;
 
 /// The aspects compared, in table order.
 pub const ASPECTS: &[&str] = &[
     "image",
+    "build",
     "command",
     "env",
     "ports",
@@ -110,7 +112,8 @@ impl Ctx<'_> {
             "replicas" => (replicas(orig), replicas(out), "deploy.replicas"),
             "resources" => (resources(orig), resources(out), "deploy.resources"),
             "gpu" => (gpus(orig), gpus(out), "deploy.resources"),
-            "volumes" => (mounts(orig), mounts(out), "volumes|configs"),
+            "build" => (build(orig), build(out), "build"),
+            "volumes" => return self.volumes(orig, out),
             _ => return Verdict::Same,
         };
         if a == b {
@@ -332,18 +335,113 @@ fn gpus(svc: &Service) -> String {
     count.to_string()
 }
 
-fn mounts(svc: &Service) -> String {
-    let set: BTreeSet<String> = svc
-        .volumes
-        .iter()
+/// The build as both sides print it: context, Dockerfile inside it, target, arguments.
+fn build(svc: &Service) -> String {
+    let Some(b) = &svc.build else {
+        return "none".into();
+    };
+    let text = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let context = text("context");
+    let dockerfile = text("dockerfile");
+    let dockerfile = dockerfile
+        .strip_prefix(&format!("{context}/"))
+        .unwrap_or(&dockerfile);
+    let dockerfile = if dockerfile.is_empty() {
+        "Dockerfile"
+    } else {
+        dockerfile
+    };
+    let args: BTreeMap<String, String> = b
+        .get("args")
+        .and_then(Value::as_object)
         .map(|m| {
-            format!(
-                "{} {}{}",
-                m.kind,
-                m.target,
-                if m.read_only == Some(true) { " ro" } else { "" }
-            )
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), String::from),
+                    )
+                })
+                .collect()
         })
+        .unwrap_or_default();
+    format!(
+        "{context} -f {dockerfile} target {:?} args {args:?}",
+        text("target")
+    )
+}
+
+impl Ctx<'_> {
+    /// Mounts target by target: each difference explained by a loss about `volumes.<target>`
+    /// (or the config mounted there), or by the catalog's data paths; otherwise a mismatch.
+    fn volumes(&self, orig: &Service, out: &Service) -> Verdict {
+        let (a, configs) = (mounts(orig), config_targets(orig));
+        let b = mounts(out);
+        let targets: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        let mut explained = Vec::new();
+        let mut unexplained = Vec::new();
+        for target in targets {
+            let (x, y) = (a.get(target), b.get(target));
+            if x == y {
+                continue;
+            }
+            let none = String::from("none");
+            let diff = format!("{target}: {} → {}", x.unwrap_or(&none), y.unwrap_or(&none));
+            let reason = self
+                .reason(&format!("volumes.{target}"))
+                .or_else(|| {
+                    configs
+                        .get(target)
+                        .and_then(|c| self.reason(&format!("configs.{c}")))
+                })
+                .or_else(|| self.unset_default("volumes", orig));
+            match reason {
+                Some(r) => explained.push(format!("{diff} ({r})")),
+                None => unexplained.push(diff),
+            }
+        }
+        if !unexplained.is_empty() {
+            Verdict::Mismatch(unexplained.join("; "))
+        } else if !explained.is_empty() {
+            Verdict::ByDesign(explained.join("; "))
+        } else {
+            Verdict::Same
+        }
+    }
+}
+
+/// Container path → the config mounted there.
+fn config_targets(svc: &Service) -> BTreeMap<String, String> {
+    svc.configs
+        .iter()
+        .filter_map(|c| {
+            let source = c.get("source").and_then(Value::as_str)?;
+            let target = c
+                .get("target")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("/{source}"), String::from);
+            Some((target, source.to_string()))
+        })
+        .collect()
+}
+
+/// Container path → what is mounted there: a named volume (its name is the runtime's), a
+/// file (a config, or devstack's copy of a file), a bind of a host path, read-only or not.
+fn mounts(svc: &Service) -> BTreeMap<String, String> {
+    let files_dir = format!("/{}/", devstack_core::conventions::FILES_DIR);
+    let mut out: BTreeMap<String, String> = config_targets(svc)
+        .into_keys()
+        .map(|t| (t, "file".to_string()))
         .collect();
-    format!("{set:?}")
+    for m in &svc.volumes {
+        let ro = if m.read_only == Some(true) { " ro" } else { "" };
+        let source = m.source.as_deref().unwrap_or("");
+        let what = match m.kind.as_str() {
+            "bind" if source.contains(&files_dir) => "file".to_string(),
+            "bind" => format!("bind {source}{ro}"),
+            kind => format!("{kind}{ro}"),
+        };
+        out.insert(m.target.clone(), what);
+    }
+    out
 }

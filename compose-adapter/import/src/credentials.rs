@@ -51,12 +51,19 @@ pub fn map(
         let Some(spec) = stack.spec.services.get(name) else {
             continue;
         };
-        if spec.image.is_none() {
+        if spec.type_.is_some() {
             continue;
         }
+        let typed = |d: &String| {
+            names
+                .get(d)
+                .and_then(|n| stack.spec.services.get(n))
+                .is_some_and(|s| s.type_.is_some())
+        };
         let deps: Vec<Dependency> = svc
             .depends_on
             .keys()
+            .filter(|d| typed(d))
             .filter_map(|d| dependency(project, d, names.get(d)?))
             .collect();
         changes.push((compose_name.clone(), name.clone(), deps));

@@ -1,6 +1,6 @@
 //! A service whose image is not in the catalog becomes an image service: image, ports,
-//! `entrypoint` → `command` and `command` → `args`, environment, health check; mounts wait for
-//! `storage`, `mounts` and `sync` (issues 18 and 19).
+//! `entrypoint` → `command` and `command` → `args`, environment, health check; build, mounts,
+//! sync and storage are [`crate::devloop`]'s.
 
 use std::collections::BTreeMap;
 
@@ -11,11 +11,16 @@ use crate::loss::LossReport;
 use crate::model::{Port, Service};
 use crate::{health, ports};
 
-/// Maps a custom service; `image` is the image to run (the build's image for a build-only
-/// service).
-pub fn map(name: &str, svc: &Service, image: String, report: &mut LossReport) -> ServiceSpec {
+/// Maps a custom service; `image` is the image to run (with `build`: the repository, `None`
+/// for devstack's default). Mounts are [`crate::devloop`]'s.
+pub fn map(
+    name: &str,
+    svc: &Service,
+    image: Option<String>,
+    report: &mut LossReport,
+) -> ServiceSpec {
     let mut spec = ServiceSpec {
-        image: Some(image),
+        image,
         command: svc.entrypoint.clone().filter(|c| !c.is_empty()),
         args: svc.command.clone().filter(|c| !c.is_empty()),
         ..ServiceSpec::default()
@@ -40,49 +45,6 @@ pub fn map(name: &str, svc: &Service, image: String, report: &mut LossReport) ->
         }
     }
     spec.env = crate::env::custom(name, &svc.environment, report);
-    for mount in &svc.volumes {
-        let key = format!("volumes.{}", mount.target);
-        match mount.kind.as_str() {
-            "volume" if mount.source.is_some() => report.pending(
-                name,
-                &key,
-                "storage",
-                &format!(
-                    "named volume {} at {}",
-                    mount.source.as_deref().unwrap_or(""),
-                    mount.target
-                ),
-            ),
-            "volume" => report.dropped(
-                name,
-                &key,
-                "an anonymous volume: data that lives as long as the container",
-                "nothing to do, or keep it with storage (issue 18)",
-            ),
-            "bind" => report.pending(
-                name,
-                &key,
-                "mounts",
-                &format!(
-                    "bind mount of {} at {}{}",
-                    mount.source.as_deref().unwrap_or(""),
-                    mount.target,
-                    if mount.read_only == Some(true) {
-                        " (read-only)"
-                    } else {
-                        ""
-                    }
-                ),
-            ),
-            "tmpfs" => report.dropped(
-                name,
-                &key,
-                "a tmpfs mount",
-                "write to a path the image makes writable",
-            ),
-            other => report.dropped(name, &key, &format!("a {other} mount"), "none"),
-        }
-    }
     spec
 }
 

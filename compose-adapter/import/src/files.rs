@@ -2,8 +2,8 @@
 //! `file`) and a bind mount whose source is a regular file become a file of the service:
 //! the same bytes at the same path, read-only, in both runtimes. A bind mount is live and a
 //! file is a copy (an edit reaches the container at the next `devstack up`, which restarts the
-//! service), so a bind mount that becomes a file is reported as changed. Directories wait for
-//! `mounts` / `sync` (issue 19).
+//! service), so a bind mount that becomes a file is reported as changed. Directories (and
+//! files too large for `files`) are [`crate::devloop`]'s: `mounts` or `sync`.
 //!
 //! The crate does no I/O: the CLI says which paths are regular files
 //! ([`crate::ImportOptions::regular_files`]) and where the stack file goes
@@ -19,8 +19,8 @@ use crate::loss::LossReport;
 use crate::model::{Mount, Project, Service};
 use crate::ImportOptions;
 
-/// Every path a service may read as a file (bind sources, configs' files): the CLI checks
-/// which are regular files.
+/// Every host path the import asks about: bind sources and configs' files (which are regular
+/// files, which exist, which are directories), build contexts and their Dockerfiles.
 pub fn candidates(project: &Project) -> Vec<String> {
     let mut out: Vec<String> = project
         .services
@@ -35,10 +35,33 @@ pub fn candidates(project: &Project) -> Vec<String> {
             .values()
             .filter_map(|c| c.get("file").and_then(Value::as_str).map(String::from)),
     );
+    for build in project.services.values().filter_map(|s| s.build.as_ref()) {
+        if let Some(context) = build.get("context").and_then(Value::as_str) {
+            out.push(context.to_string());
+            out.push(dockerfile_path(context, build));
+        }
+    }
     out
 }
 
-/// `source` as the stack file names it: relative to `base_dir` when given.
+/// The Dockerfile of `build` as a host path: `dockerfile` (default `Dockerfile`) inside
+/// `context`, or as written when absolute.
+pub fn dockerfile_path(context: &str, build: &Value) -> String {
+    let dockerfile = build
+        .get("dockerfile")
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty())
+        .unwrap_or("Dockerfile");
+    if dockerfile.starts_with('/') {
+        dockerfile.to_string()
+    } else {
+        format!("{}/{dockerfile}", context.trim_end_matches('/'))
+    }
+}
+
+/// `source` as the stack file names it: relative to `base_dir` when given and the two share a
+/// directory below `/` (a project's own tree); absolute otherwise (`/var/run/docker.sock`,
+/// `/srv/data`), so moving the project keeps system paths right.
 pub fn source_path(source: &str, options: &ImportOptions) -> String {
     match &options.base_dir {
         Some(base) => relative(Path::new(base), Path::new(source)),
@@ -50,7 +73,8 @@ fn relative(base: &Path, target: &Path) -> String {
     let b: Vec<Component> = base.components().collect();
     let t: Vec<Component> = target.components().collect();
     let common = b.iter().zip(&t).take_while(|(x, y)| x == y).count();
-    if common == 0 {
+    let rooted = target.has_root() && base.has_root();
+    if common == 0 || (rooted && common <= 1) {
         return target.display().to_string();
     }
     let mut out = PathBuf::new();
@@ -60,7 +84,14 @@ fn relative(base: &Path, target: &Path) -> String {
     for part in &t[common..] {
         out.push(part.as_os_str());
     }
-    out.display().to_string()
+    if out.as_os_str().is_empty() {
+        return ".".to_string();
+    }
+    if out.starts_with("..") {
+        out.display().to_string()
+    } else {
+        format!("./{}", out.display())
+    }
 }
 
 /// The file for a bind mount, when its source is a regular file.
@@ -83,7 +114,7 @@ pub fn from_bind(
         name,
         &format!("volumes.{}", mount.target),
         &format!("bind mount of the file {source} becomes a file:{ro} a copy, so an edit reaches the container at the next devstack up (which restarts the service)"),
-        "nothing to do; use sync (issue 19) for files you edit while the service runs",
+        "nothing to do; bind the directory instead (it becomes a mount, or sync inside the build context) for files you edit while the service runs",
     );
     Some((
         mount.target.clone(),

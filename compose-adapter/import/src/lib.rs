@@ -22,6 +22,7 @@ pub mod common;
 pub mod connections;
 pub mod credentials;
 pub mod custom;
+pub mod devloop;
 pub mod env;
 pub mod extensions;
 pub mod files;
@@ -70,6 +71,11 @@ pub struct ImportOptions {
     /// The paths among [`files::candidates`] that are regular files (bind mounts of these and
     /// configs from them become `files`).
     pub regular_files: std::collections::BTreeSet<String>,
+    /// The bind sources that exist on this machine (a bind of a missing source is dropped).
+    pub existing: std::collections::BTreeSet<String>,
+    /// The bind sources that are directories (a read-write bind of one inside the service's
+    /// build context becomes `sync`).
+    pub directories: std::collections::BTreeSet<String>,
 }
 
 /// The result of an import.
@@ -192,37 +198,95 @@ fn service(
         }
     });
     let svc = &svc;
-    let project = project.name.as_str();
-    let found = svc.image.as_deref().and_then(image::recognise);
-    let mut spec = match (&found, &svc.image) {
+    let build = svc
+        .build
+        .as_ref()
+        .and_then(|b| devloop::build(compose_name, b, options, report));
+    // A service built from a Dockerfile is the team's own, whatever image it names.
+    let found = match &build {
+        Some(_) => None,
+        None => svc.image.as_deref().and_then(image::recognise),
+    };
+    let mut spec = match (&found, &build) {
         (Some(found), _) => catalog::map(stack, compose_name, svc, found, report),
-        (None, Some(img)) => custom::map(compose_name, svc, img.clone(), report),
+        (None, Some(b)) => {
+            let dev_name = names.get(compose_name);
+            let image = built_image(stack, &dev_name, compose_name, svc.image.as_deref(), report);
+            let mut spec = custom::map(compose_name, svc, image, report);
+            spec.build = Some(b.spec.clone());
+            spec
+        }
         (None, None) => {
-            // A build-only service: Compose names its image <project>-<service>.
-            let built = format!("{}-{compose_name}", names::label(project));
-            report.changed(
-                compose_name,
-                "image",
-                &format!("no image: runs {built}, the image `docker compose build` tags"),
-                "build it first (docker compose build), or set build once issue 19 lands",
-            );
-            custom::map(compose_name, svc, built, report)
+            let image = svc.image.clone().unwrap_or_else(|| {
+                // A build-only service whose build cannot be carried: Compose names its
+                // image <project>-<service>.
+                let built = format!("{}-{compose_name}", names::label(&project.name));
+                report.changed(
+                    compose_name,
+                    "image",
+                    &format!("no image: runs {built}, the image `docker compose build` tags"),
+                    "build it first (docker compose build)",
+                );
+                built
+            });
+            custom::map(compose_name, svc, Some(image), report)
         }
     };
+    if found.is_none() {
+        let context = build.as_ref().map(|b| b.context.as_str());
+        let v = devloop::volumes(compose_name, svc, context, options, report);
+        spec.mounts = v.mounts;
+        spec.sync = v.sync;
+        spec.storage = v.storage;
+    }
     spec.profiles = svc.profiles.clone();
     spec.files = files;
     spec.depends_on = common::depends_on(compose_name, svc, names, report);
     if let Some(deploy) = &svc.deploy {
         common::deploy(compose_name, deploy, &mut spec, found.is_none(), report);
     }
-    common::pending_fields(compose_name, svc, report);
+    common::catalog_secrets(compose_name, svc, found.is_some(), report);
+    devloop::settle(compose_name, &mut spec, report);
     common::leftovers(compose_name, &svc.other, found.is_some(), report);
     spec
+}
+
+/// The repository a built image is tagged into: `image` without its tag (devstack tags by
+/// content), or devstack's `<stack>/<service>` when Compose named none.
+fn built_image(
+    stack: &str,
+    dev_name: &str,
+    name: &str,
+    image: Option<&str>,
+    report: &mut LossReport,
+) -> Option<String> {
+    let Some(image) = image else {
+        report.changed(
+            name,
+            "image",
+            &format!("built by devstack and tagged {stack}/{dev_name}:<content tag> (Compose tags <project>-{name})"),
+            "nothing to do; set image to choose the repository",
+        );
+        return None;
+    };
+    let repository = devstack_core::plan::build_repository(
+        stack,
+        dev_name,
+        Some(image.split('@').next().unwrap_or(image)),
+    );
+    report.changed(
+        name,
+        "image",
+        &format!("built by devstack and tagged {repository}:<content tag> (Compose tags {image})"),
+        "nothing to do",
+    );
+    Some(repository)
 }
 
 /// Project-level keys: extensions (top level and, from the raw files, in services), and
 /// top-level sections whose entries the services' mapping reports.
 fn project_keys(project: &model::Project, options: &ImportOptions, report: &mut LossReport) {
+    devloop::project_volumes(project, report);
     for (key, value) in &project.other {
         if key == "name" || common::is_empty(value) {
             continue;

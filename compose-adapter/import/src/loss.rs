@@ -14,13 +14,6 @@ pub enum LossKind {
     Dropped,
     /// Carried over with a different meaning or value (said how in the detail).
     Changed,
-    /// Needs a DevStack field that is being built: left out until it lands.
-    Pending {
-        /// The DevStack field (`build`, `files`, `storage`, `secrets`, `mounts`, `sync`).
-        field: &'static str,
-        /// The issue that adds it.
-        issue: u32,
-    },
 }
 
 impl LossKind {
@@ -29,7 +22,6 @@ impl LossKind {
         match self {
             LossKind::Dropped => "dropped".to_string(),
             LossKind::Changed => "changed".to_string(),
-            LossKind::Pending { field, issue } => format!("pending: {field} (issue {issue})"),
         }
     }
 }
@@ -85,24 +77,6 @@ impl LossReport {
     /// A key carried over differently.
     pub fn changed(&mut self, service: &str, key: &str, detail: &str, instead: &str) {
         self.add(Some(service), key, LossKind::Changed, detail, instead);
-    }
-
-    /// A key waiting for a DevStack field of issue 18 or 19.
-    pub fn pending(&mut self, service: &str, key: &str, field: &'static str, detail: &str) {
-        let issue = match field {
-            "build" | "mounts" | "sync" => 19,
-            _ => 18,
-        };
-        let instead = format!(
-            "re-run devstack import once `{field}` lands (issue {issue}), or add it to the stack by hand then"
-        );
-        self.add(
-            Some(service),
-            key,
-            LossKind::Pending { field, issue },
-            detail,
-            instead,
-        );
     }
 
     /// Whether nothing was lost.

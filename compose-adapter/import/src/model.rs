@@ -218,6 +218,9 @@ pub struct Mount {
     /// Read-only mount.
     #[serde(default)]
     pub read_only: Option<bool>,
+    /// Every other key (`bind`, `volume` options, `consistency`).
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
 }
 
 impl Service {

@@ -58,5 +58,6 @@ fn has(imported: &Imported, wanted: &str) -> bool {
     keys(imported).iter().any(|k| k == wanted)
 }
 
+mod devloop;
 mod services;
 mod values;

@@ -7,6 +7,10 @@ fn volumes_configs_secrets_and_build() {
     let options = ImportOptions {
         base_dir: Some("/src/deploy".into()),
         regular_files: ["/src/init.sql".to_string(), "/src/app.conf".to_string()].into(),
+        existing: ["/src/initdb", "/src/app", "/src/app/Dockerfile"]
+            .map(String::from)
+            .into(),
+        directories: ["/src/initdb".to_string(), "/src/app".to_string()].into(),
         ..ImportOptions::default()
     };
     let i = import_with(
@@ -33,10 +37,10 @@ fn volumes_configs_secrets_and_build() {
         &i,
         "db:volumes./docker-entrypoint-initdb.d/init.sql:changed"
     ));
-    // A directory waits for mounts.
+    // A catalog service takes no host mounts: a directory is dropped, with advice.
     assert!(has(
         &i,
-        "db:volumes./docker-entrypoint-initdb.d/more:pending: mounts (issue 19)"
+        "db:volumes./docker-entrypoint-initdb.d/more:dropped"
     ));
     // Configs: from a file (mode kept) and inline content (at /<name>).
     let app = svc(&i, "app");
@@ -46,15 +50,24 @@ fn volumes_configs_secrets_and_build() {
     );
     assert_eq!(app.files["/etc/app.conf"].mode.as_deref(), Some("0440"));
     assert_eq!(app.files["/inline"].content.as_deref(), Some("a=1\n"));
-    assert_eq!(app.image.as_deref(), Some("shop-app"));
-    assert!(has(&i, "app:volumes./data:pending: storage (issue 18)"));
-    assert!(has(&i, "app:volumes./app:pending: mounts (issue 19)"));
+    // Built by devstack: the default repository, the context relative to the stack file.
+    assert_eq!(app.image, None);
+    assert!(has(&i, "app:image:changed"));
+    assert_eq!(app.build.as_ref().unwrap().context, "../app");
+    // The named volume is the service's storage; its own source directory is synced.
+    assert_eq!(app.storage.as_ref().unwrap().path.as_deref(), Some("/data"));
+    assert_eq!(app.sync.len(), 1);
+    assert_eq!(
+        (app.sync[0].source.as_str(), app.sync[0].target.as_str()),
+        ("../app", "/app")
+    );
+    assert!(i.report.about("app", "volumes").next().is_none());
+    assert!(i.report.about("app", "build").next().is_none());
     assert!(has(&i, "app:secrets.key:changed"));
     assert_eq!(
         app.secrets,
         Some(devstack_core::app::AppSecrets::Names(vec!["KEY".into()]))
     );
-    assert!(has(&i, "app:build:pending: build (issue 19)"));
 }
 
 #[test]
