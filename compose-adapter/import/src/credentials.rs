@@ -7,7 +7,8 @@
 //!   two equal; a value that embeds it (a URL) becomes `<dep>.URL`;
 //! - any other password or secret (`JWT_SECRET`, `SESSION_SECRET`) becomes a generated app
 //!   secret of that name; a key or token of an outside service (`OPENAI_API_KEY`) cannot be
-//!   generated and stays a literal, reported;
+//!   generated and stays a literal, reported; so does a password another service's env holds too
+//!   (a non-catalog database and its client: a generated value would break the pair);
 //! - a Compose secret (a file under `/run/secrets`) becomes an env var of its name in capitals:
 //!   the dependency's password when a catalog dependency used the same secret for its own
 //!   password, a generated app secret otherwise. Files become env vars, so each is reported.
@@ -110,6 +111,11 @@ pub fn map(
                 spec.connection_env
                     .insert(key.clone(), format!("{}.URL", dep.name));
                 report.changed(&compose_name, &field, &format!("a value with the literal password of {} in it: connectionEnv {key}: {}.URL (its generated password, host and port; the database name and options are the connection URL's)", dep.name, dep.name), &format!("check the URL suits the program (`devstack env --service {}`)", dep.name));
+            } else if let Some(other) = generates(&key)
+                .then(|| shared_with(project, &compose_name, &value))
+                .flatten()
+            {
+                report.changed(&compose_name, &field, &format!("a literal credential that {other} holds too: kept as a literal in env (a generated value would no longer match there), so the stack file holds it (mode 0600)"), "make one service a catalog type so connectionEnv can carry its generated password, or keep the stack file out of version control");
             } else if generates(&key) {
                 spec.env.remove(&key);
                 generated.push(key.clone());
@@ -149,6 +155,26 @@ pub fn map(
             spec.secrets = Some(AppSecrets::Names(all));
         }
     }
+}
+
+/// `<service>.environment.<KEY>` of another service whose env holds `value` (alone or inside
+/// a longer value, such as a URL), if any.
+fn shared_with(project: &Project, compose_name: &str, value: &str) -> Option<String> {
+    if value.len() < 4 {
+        return None;
+    }
+    project
+        .services
+        .iter()
+        .filter(|(name, _)| name.as_str() != compose_name)
+        .find_map(|(name, svc)| {
+            svc.environment.iter().find_map(|(key, other)| {
+                other
+                    .as_deref()
+                    .is_some_and(|o| o.contains(value))
+                    .then(|| format!("{name}.environment.{key}"))
+            })
+        })
 }
 
 fn generates(key: &str) -> bool {

@@ -167,6 +167,31 @@ fn literal_credentials_become_app_secrets_or_connection_values() {
 }
 
 #[test]
+fn a_password_another_service_holds_too_stays_literal() {
+    // wasmedge-mysql-nginx: mariadb is no catalog type, and the backend's URL embeds its
+    // password; generating the database's password would break the backend's login.
+    let i = import_json(json!({"services": {
+        "db": {"image": "mariadb:10.9", "environment": {"MYSQL_ROOT_PASSWORD": "whalehello"}},
+        "server": {"image": "acme/server:1", "depends_on": {"db": {"condition": "service_started"}},
+            "environment": {"DATABASE_URL": "mysql://root:whalehello@db:3306/mysql"}},
+        "other": {"image": "acme/other:1", "environment": {"JWT_SECRET": "only-mine"}}
+    }}));
+    let db = svc(&i, "db");
+    assert_eq!(db.env["MYSQL_ROOT_PASSWORD"], "whalehello");
+    assert!(db.secrets.is_none(), "{:?}", db.secrets);
+    assert!(has(&i, "db:environment.MYSQL_ROOT_PASSWORD:changed"));
+    assert_eq!(
+        svc(&i, "server").env["DATABASE_URL"],
+        "mysql://root:whalehello@db:3306/mysql"
+    );
+    // A credential no other service holds is still generated.
+    assert!(!svc(&i, "other").env.contains_key("JWT_SECRET"));
+    let text = serde_json::to_string(&i.report).unwrap();
+    assert!(text.contains("server.environment.DATABASE_URL"), "{text}");
+    assert!(!text.contains("whalehello"), "{text}");
+}
+
+#[test]
 fn service_names_become_dns_labels_and_references_follow() {
     let i = import_json(json!({"services": {
         "My_DB": {"image": "postgres:17"},
