@@ -119,3 +119,76 @@ fn kind_up_computes_node_ports_as_devstack_does() {
         );
     }
 }
+
+/// `devstack render kind FILE --with …`, checked by Kind's own types; its port mappings.
+fn rendered_config(dir: &std::path::Path, files: &[&std::path::Path]) -> Vec<serde_json::Value> {
+    let mut command = Command::new(devstack_e2e::bin::devstack());
+    command.args(["render", "kind"]).arg(files[0]);
+    for other in &files[1..] {
+        command.arg("--with").arg(other);
+    }
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = dir.join("kind.yaml");
+    std::fs::write(&path, &out.stdout).unwrap();
+    let checked = check_config(Some(path.to_str().unwrap()));
+    assert!(
+        checked.status.success(),
+        "Kind's types refuse the rendered config: {}\n{}",
+        String::from_utf8_lossy(&checked.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // No mapping at all prints `null` (Go's nil slice).
+    serde_json::from_slice::<Option<Vec<serde_json::Value>>>(&checked.stdout)
+        .unwrap()
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_rendered_config_maps_every_host_port_and_mounts_every_host_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = workspace_root().join("examples");
+    let names = ["minimal.yaml", "soma-shared-infra.yaml"];
+    let files: Vec<_> = names.iter().map(|n| examples.join(n)).collect();
+    let refs: Vec<&std::path::Path> = files.iter().map(|f| f.as_path()).collect();
+    let mappings = rendered_config(dir.path(), &refs);
+    let mapped: BTreeSet<i64> = mappings
+        .iter()
+        .map(|m| {
+            let host = u16::try_from(m["hostPort"].as_i64().unwrap()).unwrap();
+            let node = NodePortRange::default().node_port(host);
+            assert_eq!(m["containerPort"].as_i64(), Some(i64::from(node)), "{m}");
+            assert_eq!(m["listenAddress"], "127.0.0.1", "{m}");
+            i64::from(host)
+        })
+        .collect();
+    let wanted: BTreeSet<i64> = names.iter().flat_map(|n| example_host_ports(n)).collect();
+    assert_eq!(mapped, wanted);
+
+    // A stack with host mounts: each source is mounted at its own path on the node.
+    let docs = dir.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    let stack = dir.path().join("mounts.yaml");
+    std::fs::write(
+        &stack,
+        "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: m}\nspec:\n  services:\n    app:\n      image: a:1\n      mounts: [{source: ./docs, target: /mnt/docs, readOnly: true}]\n",
+    )
+    .unwrap();
+    let out = Command::new(devstack_e2e::bin::devstack())
+        .args(["render", "kind"])
+        .arg(&stack)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let config: serde_json::Value = devstack_core::yaml::from_str(&text).unwrap();
+    let mount = &config["nodes"][0]["extraMounts"][0];
+    let source = docs.canonicalize().unwrap();
+    assert_eq!(mount["hostPath"], source.to_str().unwrap(), "{text}");
+    assert_eq!(mount["containerPath"], source.to_str().unwrap(), "{text}");
+    assert_eq!(mount["readOnly"], true, "{text}");
+    assert!(rendered_config(dir.path(), &[stack.as_path()]).is_empty());
+}

@@ -52,7 +52,7 @@ enum Command {
     Validate(StackArgs),
     /// Render a stack for Kubernetes (a YAML stream) or Compose (a compose file + .env).
     #[command(subcommand)]
-    Render(RenderCommand),
+    Render(render::RenderCommand),
     /// Render both ways, read both back and compare service by service.
     #[command(
         after_help = "Prints a matrix: same / differs by design / MISMATCH. Exits 1 on any MISMATCH.\nExamples:\n  devstack parity examples/ktrdr.yaml\n  devstack parity stack.yaml --live                      # containers on the Docker engine\n  devstack parity stack.yaml --live --runtime kubernetes # objects in the cluster (KUBECONFIG)"
@@ -243,45 +243,6 @@ struct ImportCommand {
 }
 
 #[derive(Subcommand, Debug)]
-enum RenderCommand {
-    /// Kubernetes objects as a YAML stream. Secrets are left out unless --include-secrets.
-    #[command(
-        after_help = "Examples:\n  devstack render k8s stack.yaml > stack.k8s.yaml\n  devstack render k8s stack.yaml --include-secrets --env-file .devstack/.env | kubectl apply -f -"
-    )]
-    K8s {
-        #[command(flatten)]
-        stack: StackArgs,
-        /// Also render the credentials and connections Secrets (their values are printed).
-        #[arg(long)]
-        include_secrets: bool,
-        /// Secrets file to take values from (and to create/extend); default: generate fresh
-        /// values and print them only inside the Secrets.
-        #[arg(long, requires = "include_secrets")]
-        env_file: Option<PathBuf>,
-        /// Render for a cluster where no node offers nvidia.com/gpu, as the operator does:
-        /// services whose GPUs are not required (`gpuRequired`) run on CPU, with
-        /// DEVSTACK_GPU=cpu and no GPU limit.
-        #[arg(long)]
-        gpu_fallback: bool,
-    },
-    /// A compose file. With -o, also writes the secrets file `.env` beside it (mode 0600),
-    /// generating secrets on the first render and reusing them afterwards.
-    #[command(
-        after_help = "Examples:\n  devstack render compose stack.yaml\n  devstack render compose stack.yaml -o .devstack/compose.yaml\n  docker compose -f .devstack/compose.yaml up -d --wait"
-    )]
-    Compose {
-        #[command(flatten)]
-        stack: StackArgs,
-        /// Write the compose file here (and `.env` beside it) instead of printing it.
-        #[arg(short = 'o', long = "output")]
-        output: Option<PathBuf>,
-    },
-    /// The reachability graph (dependsOn and scrape edges) as Graphviz DOT.
-    #[command(after_help = "Example:\n  devstack render graph stack.yaml | dot -Tsvg > graph.svg")]
-    Graph(StackArgs),
-}
-
-#[derive(Subcommand, Debug)]
 enum SecretsCommand {
     /// New values for the stack's app secrets (all, or SERVICE.NAME) in its `.env`; running
     /// containers that read them are recreated. Catalog credentials are never rotated: they
@@ -382,16 +343,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 async fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
         Command::Validate(args) => validate::run(&args)?,
-        Command::Render(RenderCommand::K8s {
-            stack,
-            include_secrets,
-            env_file,
-            gpu_fallback,
-        }) => render::k8s(&stack, include_secrets, env_file.as_deref(), gpu_fallback)?,
-        Command::Render(RenderCommand::Compose { stack, output }) => {
-            render::compose(&stack, output.as_deref())?
-        }
-        Command::Render(RenderCommand::Graph(stack)) => graph::run(&stack)?,
+        Command::Render(command) => render::run(command)?,
         Command::Parity {
             stack,
             format,

@@ -1,15 +1,103 @@
-//! `devstack render k8s | compose`: the two renderings of a stack.
+//! `devstack render k8s | compose | graph | kind`: the two renderings of a stack, its graph,
+//! and the Kind cluster config it needs.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use clap::Subcommand;
 use devstack_core::plan::StackPlan;
 use devstack_docker::env_file::{self, EnvSync};
 use devstack_docker::state::StateFiles;
 
-use super::StackArgs;
+use super::{graph, StackArgs};
 use crate::output;
+
+#[derive(Subcommand, Debug)]
+pub enum RenderCommand {
+    /// Kubernetes objects as a YAML stream. Secrets are left out unless --include-secrets.
+    #[command(
+        after_help = "Examples:\n  devstack render k8s stack.yaml > stack.k8s.yaml\n  devstack render k8s stack.yaml --include-secrets --env-file .devstack/.env | kubectl apply -f -"
+    )]
+    K8s {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Also render the credentials and connections Secrets (their values are printed).
+        #[arg(long)]
+        include_secrets: bool,
+        /// Secrets file to take values from (and to create/extend); default: generate fresh
+        /// values and print them only inside the Secrets.
+        #[arg(long, requires = "include_secrets")]
+        env_file: Option<PathBuf>,
+        /// Render for a cluster where no node offers nvidia.com/gpu, as the operator does:
+        /// services whose GPUs are not required (`gpuRequired`) run on CPU, with
+        /// DEVSTACK_GPU=cpu and no GPU limit.
+        #[arg(long)]
+        gpu_fallback: bool,
+    },
+    /// A compose file. With -o, also writes the secrets file `.env` beside it (mode 0600),
+    /// generating secrets on the first render and reusing them afterwards.
+    #[command(
+        after_help = "Examples:\n  devstack render compose stack.yaml\n  devstack render compose stack.yaml -o .devstack/compose.yaml\n  docker compose -f .devstack/compose.yaml up -d --wait"
+    )]
+    Compose {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Write the compose file here (and `.env` beside it) instead of printing it.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+    /// The reachability graph (dependsOn and scrape edges) as Graphviz DOT.
+    #[command(after_help = "Example:\n  devstack render graph stack.yaml | dot -Tsvg > graph.svg")]
+    Graph(StackArgs),
+    /// A Kind cluster config with host-port and host-mount parity: the node port range, one
+    /// extraPortMappings entry per host port, one extraMounts entry per `mounts` source.
+    #[command(
+        after_help = "Examples:\n  devstack render kind stack.yaml > kind.yaml && kind create cluster --config kind.yaml\n  devstack render kind examples/minimal.yaml --with examples/soma-shared-infra.yaml"
+    )]
+    Kind {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Another stack file the cluster runs too (repeatable; same profiles, image
+        /// overrides and node port range).
+        #[arg(long = "with", value_name = "FILE")]
+        with: Vec<PathBuf>,
+    },
+}
+
+/// Runs one `render` subcommand.
+pub fn run(command: RenderCommand) -> Result<()> {
+    match command {
+        RenderCommand::K8s {
+            stack,
+            include_secrets,
+            env_file,
+            gpu_fallback,
+        } => k8s(&stack, include_secrets, env_file.as_deref(), gpu_fallback),
+        RenderCommand::Compose { stack, output } => compose(&stack, output.as_deref()),
+        RenderCommand::Graph(stack) => graph::run(&stack),
+        RenderCommand::Kind { stack, with } => kind(&stack, &with),
+    }
+}
+
+/// `render kind`: the Kind config for `stack` and the stacks `with` it.
+fn kind(stack: &StackArgs, with: &[PathBuf]) -> Result<()> {
+    let mut plans = vec![stack.plan()?];
+    for file in with {
+        let other = StackArgs {
+            file: file.clone(),
+            profiles: stack.profiles.clone(),
+            image_overrides: stack.image_overrides.clone(),
+            node_ports: stack.node_ports,
+        };
+        plans.push(other.plan()?);
+    }
+    let plans: Vec<&StackPlan> = plans.iter().collect();
+    output::print(&devstack_render_k8s::kind::kind_config(
+        &plans,
+        stack.node_ports,
+    )?)
+}
 
 /// `render k8s`: the Kubernetes objects as a YAML stream; the Secrets only with
 /// `include_secrets` (values from `env_file`, created or extended as needed, else fresh).

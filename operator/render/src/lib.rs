@@ -32,6 +32,7 @@ mod egress;
 mod files;
 pub mod gpu;
 mod health;
+pub mod kind;
 mod labels;
 mod pod;
 mod reachability;
