@@ -17,6 +17,7 @@
 //! test that needs them fails loudly.
 
 pub mod bin;
+pub mod compose;
 pub mod helm;
 
 use std::future::Future;

@@ -8,95 +8,19 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use devstack_e2e::compose::{render_compose, ComposeProject};
+use devstack_e2e::local_image;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn script(name: &str, arg: &str) -> String {
-    let out = Command::new(workspace().join("e2e").join(name))
-        .arg(arg)
-        .output()
-        .unwrap_or_else(|e| panic!("e2e/{name} {arg}: {e}"));
-    assert!(
-        out.status.success(),
-        "e2e/{name} {arg}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn env_or_script(var: &str, name: &str, arg: &str) -> String {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => v,
-        _ => script(name, arg),
-    }
-}
-
-/// `type=image` lines of the locally built images.
-fn local_images() -> Vec<String> {
-    let lines = env_or_script("DEVSTACK_LOCAL_IMAGES", "docker.sh", "images");
-    lines
-        .split([',', '\n'])
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn image_of(images: &[String], type_name: &str) -> String {
-    images
-        .iter()
-        .find_map(|l| l.strip_prefix(&format!("{type_name}=")))
-        .unwrap_or_else(|| panic!("no local image for {type_name} in {images:?}"))
-        .to_string()
-}
-
-struct Project {
-    compose: String,
-    docker_host: String,
-    file: PathBuf,
-    name: String,
-}
-
-impl Project {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(&self.compose)
-            .env("DOCKER_HOST", &self.docker_host)
-            .args(["-p", &self.name, "-f"])
-            .arg(&self.file)
-            .args(args)
-            .output()
-            .expect("run compose")
-    }
-
-    /// Runs `script` with sh in `service`; returns (success, stdout+stderr).
-    fn exec(&self, service: &str, script: &str) -> (bool, String) {
-        let out = self.run(&["exec", "-T", service, "sh", "-c", script]);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = self.run(&["down", "-v", "--remove-orphans", "--timeout", "5"]);
-    }
+/// Runs `script` with sh in `service`; returns (success, stdout+stderr).
+fn exec(project: &ComposeProject, service: &str, script: &str) -> (bool, String) {
+    let (ok, stdout, stderr) = project.sh(service, script);
+    (ok, format!("{stdout}{stderr}"))
 }
 
 #[test]
 fn a_rendered_stack_comes_up_healthy_and_keeps_its_isolation() {
-    let docker_host = env_or_script("DOCKER_HOST", "docker.sh", "endpoint");
-    let compose = env_or_script("DEVSTACK_COMPOSE_BIN", "docker.sh", "compose-bin");
-    let images = local_images();
-    let postgres_image = image_of(&images, "postgres");
-    let redis_image = image_of(&images, "redis");
+    let postgres_image = local_image("postgres").expect("a local postgres image");
+    let redis_image = local_image("redis").expect("a local redis image");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let name = format!("upcheck{}", std::process::id());
@@ -107,27 +31,17 @@ fn a_rendered_stack_comes_up_healthy_and_keeps_its_isolation() {
     let stack_file = dir.path().join("stack.yaml");
     std::fs::write(&stack_file, stack).expect("write stack");
     let file = dir.path().join("out/compose.yaml");
-    let render = Command::new(devstack_e2e::bin::devstack())
-        .args(["render", "compose"])
-        .arg(&stack_file)
-        .args(["--image-override", &format!("postgres={postgres_image}")])
-        .args(["--image-override", &format!("redis={redis_image}")])
-        .arg("-o")
-        .arg(&file)
-        .output()
-        .expect("run devstack");
-    assert!(
-        render.status.success(),
-        "render: {}",
-        String::from_utf8_lossy(&render.stderr)
+    render_compose(
+        &stack_file,
+        &[
+            "--image-override".into(),
+            format!("postgres={postgres_image}"),
+            "--image-override".into(),
+            format!("redis={redis_image}"),
+        ],
+        &file,
     );
-
-    let project = Project {
-        compose,
-        docker_host,
-        file,
-        name,
-    };
+    let project = ComposeProject::new(file, &name);
     let up = project.run(&["up", "-d", "--wait", "--wait-timeout", "120"]);
     assert!(
         up.status.success(),
@@ -137,26 +51,36 @@ fn a_rendered_stack_comes_up_healthy_and_keeps_its_isolation() {
     );
 
     // The dependent logs in with exactly the settings it was given.
-    let (ok, text) = project.exec("app", "psql \"$DB_URL\" -tAc 'select current_database()'");
+    let (ok, text) = exec(
+        &project,
+        "app",
+        "psql \"$DB_URL\" -tAc 'select current_database()'",
+    );
     assert!(ok && text.trim() == "orders", "psql with DB_URL: {text}");
-    let (ok, text) = project.exec("app", "PGPASSWORD=\"$DB_PASSWORD\" psql -h \"$DB_HOST\" -p \"$DB_PORT\" -U \"$DB_USER\" -d \"$DB_DB\" -tAc 'select 1'");
+    let (ok, text) = exec(&project, "app", "PGPASSWORD=\"$DB_PASSWORD\" psql -h \"$DB_HOST\" -p \"$DB_PORT\" -U \"$DB_USER\" -d \"$DB_DB\" -tAc 'select 1'");
     assert!(
         ok && text.trim() == "1",
         "psql with DB_HOST/PORT/USER/PASSWORD: {text}"
     );
-    let (ok, text) = project.exec(
+    let (ok, text) = exec(
+        &project,
         "app",
         "PGPASSWORD=wrong psql -h \"$DB_HOST\" -U \"$DB_USER\" -d \"$DB_DB\" -tAc 'select 1'",
     );
     assert!(!ok, "a wrong password must be refused: {text}");
-    let (ok, text) = project.exec("app", "getent hosts cache >/dev/null && echo resolved");
+    let (ok, text) = exec(
+        &project,
+        "app",
+        "getent hosts cache >/dev/null && echo resolved",
+    );
     assert!(
         ok && text.contains("resolved"),
         "app must resolve cache: {text}"
     );
 
     // Redis: the URL from the connection settings authenticates; no password is refused.
-    let (ok, text) = project.exec(
+    let (ok, text) = exec(
+        &project,
         "worker",
         "redis-cli -u \"$CACHE_URL\" --no-auth-warning ping",
     );
@@ -164,7 +88,8 @@ fn a_rendered_stack_comes_up_healthy_and_keeps_its_isolation() {
         ok && text.trim() == "PONG",
         "redis-cli with CACHE_URL: {text}"
     );
-    let (_, text) = project.exec(
+    let (_, text) = exec(
+        &project,
         "worker",
         "redis-cli -h \"$CACHE_HOST\" -p \"$CACHE_PORT\" ping",
     );
@@ -175,14 +100,15 @@ fn a_rendered_stack_comes_up_healthy_and_keeps_its_isolation() {
 
     // The password is on no command line: not in the server's argv (what `ps` on the host and
     // `docker inspect` show), only in its environment and its private config file.
-    let env = std::fs::read_to_string(project.file.with_file_name(".env")).expect(".env");
+    let env = std::fs::read_to_string(project.file().with_file_name(".env")).expect(".env");
     let password = env
         .lines()
         .find_map(|l| l.strip_prefix("DEVSTACK_CACHE_PASSWORD="))
         .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\''))
         .expect("the cache password in .env");
     assert!(password.len() >= 16, "{password}");
-    let (ok, argv) = project.exec(
+    let (ok, argv) = exec(
+        &project,
         "cache",
         "for f in /proc/[0-9]*/cmdline; do tr '\\000' ' ' < $f; echo; done",
     );
@@ -195,12 +121,14 @@ fn a_rendered_stack_comes_up_healthy_and_keeps_its_isolation() {
     // Strict isolation: loner has no edge, so it can neither resolve nor reach db or cache.
     // Names of a shared network resolve at once through Docker's embedded DNS; an unknown name
     // is forwarded to the host's resolvers, which this sandbox cannot reach, hence the bounds.
-    let (ok, text) = project.exec(
+    let (ok, text) = exec(
+        &project,
         "loner",
         "timeout 3 getent hosts db || timeout 3 getent hosts cache",
     );
     assert!(!ok, "loner resolved a service it has no edge to: {text}");
-    let (ok, text) = project.exec(
+    let (ok, text) = exec(
+        &project,
         "loner",
         "timeout 3 redis-cli -h cache -a x --no-auth-warning ping",
     );

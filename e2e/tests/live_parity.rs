@@ -11,11 +11,11 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
 mod node_support;
-use node_support::{devstack_yaml, local_image, tcp, workspace, Stack};
+use devstack_e2e::compose::{render_compose, ComposeProject};
+use node_support::{devstack_yaml, local_image, tcp, Stack};
 
 /// Differences between the runtimes that are by design (docs/parity.md), by question.
 const BY_DESIGN: &[(&str, &str)] = &[];
@@ -26,49 +26,6 @@ fn runtime_noise(key: &str) -> bool {
         key,
         "HOSTNAME" | "HOME" | "PATH" | "PWD" | "SHLVL" | "_" | "TERM"
     ) || key.starts_with("KUBERNETES_")
-}
-
-fn script_out(name: &str, arg: &str, var: &str) -> String {
-    if let Ok(v) = std::env::var(var) {
-        if !v.trim().is_empty() {
-            return v;
-        }
-    }
-    let out = Command::new(workspace().join("e2e").join(name))
-        .arg(arg)
-        .output()
-        .unwrap_or_else(|e| panic!("e2e/{name} {arg}: {e}"));
-    assert!(
-        out.status.success(),
-        "e2e/{name} {arg}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-struct Project {
-    compose: String,
-    docker_host: String,
-    file: PathBuf,
-    name: String,
-}
-
-impl Project {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(&self.compose)
-            .env("DOCKER_HOST", &self.docker_host)
-            .args(["-p", &self.name, "-f"])
-            .arg(&self.file)
-            .args(args)
-            .output()
-            .expect("run compose")
-    }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = self.run(&["down", "-v", "--remove-orphans", "--timeout", "5"]);
-    }
 }
 
 /// One runtime, asked by shell scripts run in a service's container.
@@ -84,14 +41,9 @@ impl Runtime for Stack {
     }
 }
 
-impl Runtime for Project {
+impl Runtime for ComposeProject {
     fn sh(&self, service: &str, script: &str) -> (bool, String, String) {
-        let out = self.run(&["exec", "-T", service, "sh", "-c", script]);
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        ComposeProject::sh(self, service, script)
     }
 }
 
@@ -180,26 +132,17 @@ fn kubernetes_and_compose_answer_alike() {
     });
 
     let file = dir.path().join("out/compose.yaml");
-    let render = Command::new(devstack_e2e::bin::devstack())
-        .args(["render", "compose"])
-        .arg(&stack_file)
-        .args(["--image-override", &format!("postgres={pg}")])
-        .args(["--image-override", &format!("redis={redis}")])
-        .arg("-o")
-        .arg(&file)
-        .output()
-        .expect("run devstack render compose");
-    assert!(
-        render.status.success(),
-        "render compose: {}",
-        String::from_utf8_lossy(&render.stderr)
+    render_compose(
+        &stack_file,
+        &[
+            "--image-override".into(),
+            format!("postgres={pg}"),
+            "--image-override".into(),
+            format!("redis={redis}"),
+        ],
+        &file,
     );
-    let project = Project {
-        compose: script_out("docker.sh", "compose-bin", "DEVSTACK_COMPOSE_BIN"),
-        docker_host: script_out("docker.sh", "endpoint", "DOCKER_HOST"),
-        file,
-        name,
-    };
+    let project = ComposeProject::new(file, &name);
     let up = project.run(&["up", "-d", "--wait", "--wait-timeout", "120"]);
     assert!(
         up.status.success(),

@@ -18,11 +18,12 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use devstack_core::plan::observability::parse_targets;
+use devstack_e2e::compose::{harness_value, render_compose, ComposeProject};
 
 mod node_support;
 use node_support::{local_image, tcp, Stack};
@@ -61,52 +62,12 @@ spec:
     )
 }
 
-fn script_out(name: &str, arg: &str, var: &str) -> String {
-    if let Ok(v) = std::env::var(var) {
-        if !v.trim().is_empty() {
-            return v;
-        }
-    }
-    let out = Command::new(node_support::workspace().join("e2e").join(name))
-        .arg(arg)
-        .output()
-        .unwrap_or_else(|e| panic!("e2e/{name} {arg}: {e}"));
-    assert!(out.status.success(), "e2e/{name} {arg}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// The Docker side: the compose rendering in the stack's state directory, run by compose.
-struct Project {
-    compose: String,
-    docker_host: String,
-    file: PathBuf,
-    name: String,
-}
-
-impl Project {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(&self.compose)
-            .env("DOCKER_HOST", &self.docker_host)
-            .args(["-p", &self.name, "-f"])
-            .arg(&self.file)
-            .args(args)
-            .output()
-            .expect("run compose")
-    }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = self.run(&["down", "-v", "--remove-orphans", "--timeout", "5"]);
-    }
 }
 
 /// One runtime, asked by shell scripts run in a service's container.
@@ -122,13 +83,10 @@ impl Runtime for Stack {
     }
 }
 
-impl Runtime for Project {
+impl Runtime for ComposeProject {
     fn sh(&self, service: &str, script: &str) -> (bool, String) {
-        let out = self.run(&["exec", "-T", service, "sh", "-c", script]);
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        let (ok, stdout, _) = ComposeProject::sh(self, service, script);
+        (ok, stdout)
     }
 }
 
@@ -234,22 +192,9 @@ fn targets_up_trace_found_and_isolation_kept_in_both_runtimes() {
     // Docker: the compose rendering where `devstack status` and `parity --live` look for it.
     let compose_file = dir.path().join(format!(".devstack/{name}/compose.yaml"));
     let overrides = devstack_e2e::local_image_overrides().expect("local images");
-    let render = Command::new(devstack_e2e::bin::devstack())
-        .args(["render", "compose"])
-        .arg(&stack_file)
-        .args(&overrides)
-        .arg("-o")
-        .arg(&compose_file)
-        .output()
-        .expect("run devstack render compose");
-    assert!(render.status.success(), "render compose: {}", text(&render));
-    let docker_host = script_out("docker.sh", "endpoint", "DOCKER_HOST");
-    let project = Project {
-        compose: script_out("docker.sh", "compose-bin", "DEVSTACK_COMPOSE_BIN"),
-        docker_host: docker_host.clone(),
-        file: compose_file,
-        name: name.clone(),
-    };
+    render_compose(&stack_file, &overrides, &compose_file);
+    let docker_host = harness_value("docker.sh", "endpoint", "DOCKER_HOST");
+    let project = ComposeProject::new(compose_file, &name);
     let up = project.run(&["up", "-d", "--wait", "--wait-timeout", "180"]);
     assert!(up.status.success(), "compose up --wait: {}", text(&up));
 
