@@ -66,7 +66,28 @@ pub fn map(
         );
     }
     volumes(name, svc, entry, &mut spec, report);
+    alpine_postgres_user(name, svc, entry, report);
     spec
+}
+
+/// Alpine builds of postgres (and timescaledb's images, which are Alpine) run the server as
+/// UID 70; the catalog's images use 999. Data created by the old container keeps UID 70.
+fn alpine_postgres_user(
+    name: &str,
+    svc: &Service,
+    entry: &devstack_core::catalog::CatalogEntry,
+    report: &mut LossReport,
+) {
+    let image = svc.image.as_deref().unwrap_or_default();
+    let postgres_family = ["postgres", "pgvector", "timescaledb"].contains(&entry.type_name);
+    if postgres_family && (image.contains("alpine") || image.contains("timescale/")) {
+        report.changed(
+            name,
+            "image",
+            &format!("{image} runs postgres as UID 70 (Alpine); the catalog's image runs it as UID 999"),
+            "data files written by the old container belong to UID 70: dump and restore (pg_dump), or chown them to 999 before reusing them",
+        );
+    }
 }
 
 fn host_ports(

@@ -13,6 +13,16 @@ fn catalog_image_becomes_type_and_version() {
 }
 
 #[test]
+fn alpine_postgres_reports_its_other_uid() {
+    let i = one(json!({"image": "postgres:16-alpine"}));
+    assert_eq!(svc(&i, "svc").type_.as_deref(), Some("postgres"));
+    let text = serde_json::to_string(&i.report).unwrap();
+    assert!(text.contains("UID 70") && text.contains("999"), "{text}");
+    let i = one(json!({"image": "postgres:16.4"}));
+    assert!(!serde_json::to_string(&i.report).unwrap().contains("UID 70"));
+}
+
+#[test]
 fn untagged_catalog_image_is_pinned_and_reported() {
     let i = one(json!({"image": "docker.io/library/redis"}));
     assert_eq!(svc(&i, "svc").type_.as_deref(), Some("redis"));
