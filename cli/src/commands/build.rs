@@ -72,7 +72,7 @@ pub async fn build(plan: &StackPlan, args: &BuildArgs) -> Result<()> {
         };
         let loaded = match args.load {
             Load::None => "",
-            Load::Node => load_node(&engine, image, &args.containerd).await?,
+            Load::Node => load_node(&engine, image, result.id(), &args.containerd).await?,
             Load::Kind => load_kind(image, &args.kind_cluster)?,
             Load::Push => push(&engine, image).await?,
         };
@@ -99,10 +99,10 @@ fn ctr(address: &str) -> Command {
     cmd
 }
 
-async fn load_node(engine: &Engine, image: &str, address: &str) -> Result<&'static str> {
-    let full = cri_name(image);
+/// The image ID (config digest) that `full` names in the node's containerd, if it names one.
+fn node_image_id(address: &str, full: &str) -> Result<Option<String>> {
     let listed = ctr(address)
-        .args(["images", "ls", "-q", &format!("name=={full}")])
+        .args(["images", "ls", &format!("name=={full}")])
         .output()
         .context("running ctr (containerd's client) to reach the node")?;
     if !listed.status.success() {
@@ -111,7 +111,43 @@ async fn load_node(engine: &Engine, image: &str, address: &str) -> Result<&'stat
             String::from_utf8_lossy(&listed.stderr).trim()
         );
     }
-    if !String::from_utf8_lossy(&listed.stdout).trim().is_empty() {
+    // REF TYPE DIGEST SIZE …: the digest of the image's manifest (or index).
+    let text = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let Some(mut digest) = text
+        .lines()
+        .skip(1)
+        .find_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+    else {
+        return Ok(None);
+    };
+    // An index names manifests, a manifest names its config: follow at most two levels.
+    for _ in 0..2 {
+        let content = ctr(address)
+            .args(["content", "get", &digest])
+            .output()
+            .context("running ctr content get")?;
+        let json: serde_json::Value = serde_json::from_slice(&content.stdout).unwrap_or_default();
+        if let Some(config) = json["config"]["digest"].as_str() {
+            return Ok(Some(config.to_string()));
+        }
+        match json["manifests"][0]["digest"].as_str() {
+            Some(next) => digest = next.to_string(),
+            None => break,
+        }
+    }
+    Ok(None)
+}
+
+async fn load_node(
+    engine: &Engine,
+    image: &str,
+    docker_id: &str,
+    address: &str,
+) -> Result<&'static str> {
+    let full = cri_name(image);
+    // The same tag may name an older build on the node (a build is not byte-reproducible):
+    // only the same image ID counts as present.
+    if node_image_id(address, &full)?.as_deref() == Some(docker_id) {
         return Ok(", already on the node");
     }
     let mut import = ctr(address)
