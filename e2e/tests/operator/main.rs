@@ -14,6 +14,7 @@
 mod harness;
 
 mod devloop;
+mod devsync;
 mod examples;
 mod invalid;
 mod leader;
