@@ -88,7 +88,9 @@ pub async fn run(args: &StackArgs, build: &BuildArgs, namespace: Option<String>)
                     plan = syncer.handle(args, build, namespace.as_deref(), plan, &paths, first).await?;
                 }
                 if last_refresh.elapsed() >= Duration::from_secs(1) {
-                    syncer.refresh(&plan).await?;
+                    if let Err(e) = syncer.refresh(&plan).await {
+                        eprintln!("devstack dev: listing the pods failed, trying again: {e:#}");
+                    }
                     last_refresh = Instant::now();
                 }
             }
@@ -166,15 +168,14 @@ impl Syncer {
             let new: Vec<String> = pods.into_iter().filter(|p| !known.contains(p)).collect();
             for pod in new {
                 let start = Instant::now();
-                let mut files = 0;
-                for sync in syncs(plan, &service) {
-                    let list = source_files(sync)
-                        .with_context(|| format!("reading the sync source {}", sync.source))?;
-                    files += list.len();
-                    let bytes = tar_archive(sync, &list)
-                        .with_context(|| format!("archiving {}", sync.source))?;
-                    upload(&self.pods, &pod, &service, &sync.target, bytes).await?;
-                }
+                let files = match self.fill(plan, &service, &pod).await {
+                    Ok(files) => files,
+                    Err(e) => {
+                        // Tried again at the next refresh (the pod may be going away).
+                        eprintln!("{service}: full upload to pod {pod} failed, retrying: {e:#}");
+                        continue;
+                    }
+                };
                 self.known
                     .entry(service.clone())
                     .or_default()
@@ -247,24 +248,56 @@ impl Syncer {
         Ok(plan)
     }
 
-    /// Sends `batch` to every known pod of its service.
-    async fn send(&self, batch: &Batch) -> Result<()> {
+    /// Sends `batch` to every known pod of its service. A pod it fails for is forgotten: the
+    /// next refresh gives it (or its replacement) the full upload.
+    async fn send(&mut self, batch: &Batch) -> Result<()> {
         let pods = self.known.get(&batch.service).cloned().unwrap_or_default();
-        let sync = batch.sync();
+        let bytes = if batch.upload.is_empty() {
+            None
+        } else {
+            let archive = tar_archive(&batch.sync(), &batch.upload)
+                .with_context(|| format!("archiving {}", batch.source.display()))?;
+            Some(archive)
+        };
         for pod in &pods {
-            if !batch.upload.is_empty() {
-                let bytes = tar_archive(&sync, &batch.upload)
-                    .with_context(|| format!("archiving {}", batch.source.display()))?;
-                upload(&self.pods, pod, &batch.service, &batch.target, bytes).await?;
-            }
-            if !batch.delete.is_empty() {
-                let mut command = vec!["rm".to_string(), "-rf".into(), "--".into()];
-                command.extend(batch.delete.iter().cloned());
-                let what = format!("deleting in {pod}");
-                exec(&self.pods, pod, &batch.service, command, None, &what).await?;
+            if let Err(e) = self.send_to(batch, pod, bytes.clone()).await {
+                eprintln!(
+                    "{}: sync to pod {pod} failed, refilling it: {e:#}",
+                    batch.service
+                );
+                if let Some(known) = self.known.get_mut(&batch.service) {
+                    known.remove(pod);
+                }
             }
         }
         Ok(())
+    }
+
+    async fn send_to(&self, batch: &Batch, pod: &str, bytes: Option<Vec<u8>>) -> Result<()> {
+        if let Some(bytes) = bytes {
+            upload(&self.pods, pod, &batch.service, &batch.target, bytes).await?;
+        }
+        if !batch.delete.is_empty() {
+            let mut command = vec!["rm".to_string(), "-rf".into(), "--".into()];
+            command.extend(batch.delete.iter().cloned());
+            let what = format!("deleting in {pod}");
+            exec(&self.pods, pod, &batch.service, command, None, &what).await?;
+        }
+        Ok(())
+    }
+
+    /// The full upload of every sync of `service` to `pod`; the number of files sent.
+    async fn fill(&self, plan: &StackPlan, service: &str, pod: &str) -> Result<usize> {
+        let mut files = 0;
+        for sync in syncs(plan, service) {
+            let list = source_files(sync)
+                .with_context(|| format!("reading the sync source {}", sync.source))?;
+            files += list.len();
+            let bytes =
+                tar_archive(sync, &list).with_context(|| format!("archiving {}", sync.source))?;
+            upload(&self.pods, pod, service, &sync.target, bytes).await?;
+        }
+        Ok(files)
     }
 
     /// Restarts `service`'s process by deleting its pods; the new ones get a full upload.
@@ -309,8 +342,7 @@ async fn exec(
         .stdin(stdin.is_some())
         .stdout(false)
         .stderr(true);
-    let mut process = pods
-        .exec(pod, command, &params)
+    let mut process = connect(pods, pod, &command, &params)
         .await
         .with_context(|| format!("{what}: exec"))?;
     if let Some(bytes) = stdin {
@@ -325,6 +357,27 @@ async fn exec(
             .with_context(|| format!("{what}: closing stdin"))?;
     }
     finish(process, what).await
+}
+
+/// Opens the exec stream, again up to 4 times 250 ms apart: a fresh pod's first exec can meet
+/// `error dialing backend` (the API server's connection to the kubelet); nothing was sent yet.
+async fn connect(
+    pods: &Api<Pod>,
+    pod: &str,
+    command: &[String],
+    params: &AttachParams,
+) -> kube::Result<AttachedProcess> {
+    let mut attempt = 0;
+    loop {
+        match pods.exec(pod, command.to_vec(), params).await {
+            Ok(process) => return Ok(process),
+            Err(e) if attempt >= 4 => return Err(e),
+            Err(_) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
 }
 
 async fn finish(mut process: AttachedProcess, what: &str) -> Result<()> {
