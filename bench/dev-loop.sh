@@ -12,8 +12,11 @@
 # Each side: EDITS edits of msg.txt, each timed from the write until `docker exec cat /tmp/out`
 # shows it (so the figures include one docker exec round trip, ~50 ms here); p50 / p90 / max.
 # Then: `devstack up` of the unchanged stack, timed (no rebuild: the content tag exists).
-# The real-node side (devstack apply + the exec/tar sync of `devstack dev`) is not measured:
-# `devstack dev` on Kubernetes is not implemented yet (docs/dev-loop.md).
+#   devstack-node     only with DEVSTACK_BENCH_NODE=1 and the real node of `e2e/cluster.sh up`
+#                     (KUBECONFIG; hold /work/realnode.lock on a shared host): the operator
+#                     started here for a throwaway namespace, then
+#                     `devstack dev --runtime kubernetes --load node` (the exec/tar sync into
+#                     the pod's emptyDir), read with `kubectl exec cat` (~100-200 ms round trip)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 edits=${1:-20}
@@ -53,14 +56,18 @@ services:
         - {action: sync, path: ./app/src, target: /app/src}
 YAML
 
-# measure CONTAINER: prints p50 p90 max in ms over $edits edits
+# measure CONTAINER [READER...]: prints p50 p90 max in ms over $edits edits; READER (default
+# `docker exec CONTAINER`) runs `cat /tmp/out` in the container
 measure() {
 	local container=$1 i t0 t1 want ms=()
+	shift
+	local reader=("$@")
+	((${#reader[@]})) || reader=(docker exec "$container")
 	for ((i = 1; i <= edits; i++)); do
 		want="edit-$RANDOM-$i"
 		t0=$(date +%s%N)
 		echo "$want" >"$work/app/src/msg.txt"
-		until [[ "$(docker exec "$container" cat /tmp/out 2>/dev/null)" == "$want" ]]; do
+		until [[ "$("${reader[@]}" cat /tmp/out 2>/dev/null)" == "$want" ]]; do
 			(( ($(date +%s%N) - t0) < 10000000000 )) || { echo "edit $i never arrived in $container" >&2; return 1; }
 		done
 		t1=$(date +%s%N)
@@ -90,3 +97,31 @@ sleep 3
 echo "compose-watch edit->visible:     $(measure dlbenchc-app-1 || echo "failed: $(tail -3 "$work/watch.log")")"
 kill "$watch_pid" 2>/dev/null || true
 wait "$watch_pid" 2>/dev/null || true
+
+[[ "${DEVSTACK_BENCH_NODE:-}" == 1 ]] || { echo "devstack-node: not measured (DEVSTACK_BENCH_NODE=1 with the real node)"; exit 0; }
+: "${KUBECONFIG:=$(bash "$root/e2e/cluster.sh" kubeconfig)}"
+export KUBECONFIG
+kubectl=$(bash "$root/e2e/cluster.sh" kubectl)
+(cd "$root" && cargo build -q -p devstack-operator)
+ns="dlbench-$RANDOM"
+"$devstack" crd | "$kubectl" apply --server-side --force-conflicts -f - >/dev/null
+"$kubectl" create namespace "$ns" >/dev/null
+"${CARGO_TARGET_DIR:-$root/target}/debug/devstack-operator" --namespace "$ns" --metrics-addr 127.0.0.1:0 >"$work/operator.log" 2>&1 &
+operator_pid=$!
+t0=$(date +%s%N)
+"$devstack" dev stack.yaml --runtime kubernetes --load node --namespace "$ns" >/dev/null 2>"$work/dev.log" &
+dev_pid=$!
+node_down() {
+	kill "$dev_pid" "$operator_pid" 2>/dev/null || true
+	wait "$dev_pid" "$operator_pid" 2>/dev/null || true
+	"$kubectl" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+}
+until grep -q "devstack dev: watching" "$work/dev.log"; do
+	kill -0 "$dev_pid" 2>/dev/null && (( ($(date +%s%N) - t0) < 300000000000 )) || { echo "devstack dev did not start: $(tail -5 "$work/dev.log")" >&2; node_down; exit 1; }
+	sleep 0.2
+done
+echo "devstack dev (kubernetes) apply+pod+initial upload: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+pod=$("$kubectl" get pods -n "$ns" -o name | head -1)
+echo "devstack-node edit->visible:     $(measure "$pod" "$kubectl" exec -n "$ns" "$pod" -- || echo "failed: $(tail -3 "$work/dev.log")")"
+grep "app: synced" "$work/dev.log" | tail -1 | sed 's/^/devstack dev says: /'
+node_down

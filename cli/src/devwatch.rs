@@ -29,7 +29,7 @@ pub enum Change {
 }
 
 /// The matcher of a sync's ignore list, rooted at its source (unanchored, `.gitignore` style).
-fn ignore_matcher(source: &Path, patterns: &[String]) -> Gitignore {
+pub(crate) fn ignore_matcher(source: &Path, patterns: &[String]) -> Gitignore {
     let mut builder = GitignoreBuilder::new(source);
     for pattern in patterns {
         // A malformed pattern ignores nothing rather than stopping the loop.

@@ -6,5 +6,6 @@ pub mod commands;
 pub mod devloop;
 pub mod devwatch;
 pub mod exit;
+pub mod ksync;
 pub mod load;
 pub mod output;

@@ -233,6 +233,24 @@ pub fn applied_stack(mut stack: DevStack, plan: &StackPlan) -> DevStack {
     stack
 }
 
+/// `devstack apply`: plans `stack` (in `namespace` when given), builds and loads its images
+/// as `args` says and server-side applies the DevStack with the built tags; the plan applied.
+pub async fn apply_file(
+    stack: &super::StackArgs,
+    args: &BuildArgs,
+    namespace: Option<&str>,
+) -> Result<StackPlan> {
+    let mut plan = stack.plan()?;
+    if let Some(namespace) = namespace {
+        plan.namespace = Some(crate::load::check_namespace(namespace.to_string())?);
+    }
+    build(&plan, args).await?;
+    let text = crate::load::read_text(&stack.file)?;
+    let parsed = devstack_core::parse::parse_devstack(&text)?;
+    apply(&applied_stack(parsed, &plan)).await?;
+    Ok(plan)
+}
+
 /// Server-side applies `stack` (field manager `devstack`).
 pub async fn apply(stack: &DevStack) -> Result<()> {
     let client = kube::Client::try_default()

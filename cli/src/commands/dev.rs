@@ -5,13 +5,13 @@
 //! tag: when it changed, the image is rebuilt and the service recreated. One line per batch
 //! and service says what happened: synced files, last sync latency, restarts, rebuilds.
 //!
-//! Kubernetes (an `emptyDir` filled through the exec API) is not implemented yet.
+//! Kubernetes (an `emptyDir` filled through the exec API) is [`super::dev_k8s`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::ValueEnum;
 use devstack_core::plan::StackPlan;
 use devstack_docker::labels::container_name;
@@ -27,7 +27,7 @@ use crate::devwatch::{classify, Change, Debouncer};
 pub enum DevRuntime {
     /// The local Docker engine.
     Docker,
-    /// The cluster of the current kubeconfig (not implemented yet).
+    /// The cluster of the current kubeconfig: the stack is applied, sync goes through exec.
     Kubernetes,
 }
 
@@ -41,10 +41,7 @@ struct Stats {
 }
 
 /// Runs the loop until Ctrl-C; the stack keeps running afterwards.
-pub async fn run(args: &StackArgs, runtime: DevRuntime) -> Result<()> {
-    if runtime == DevRuntime::Kubernetes {
-        bail!("devstack dev --runtime kubernetes is not implemented yet: use `devstack apply` and re-apply after edits (docs/dev-loop.md)");
-    }
+pub async fn run(args: &StackArgs) -> Result<()> {
     let root = args.state_root()?;
     let engine = Engine::connect().await?;
     let mut plan = args.plan()?;
@@ -85,7 +82,7 @@ pub async fn run(args: &StackArgs, runtime: DevRuntime) -> Result<()> {
 }
 
 /// The directories to watch: every sync source and build context of an active service.
-fn watched(plan: &StackPlan) -> Vec<PathBuf> {
+pub(crate) fn watched(plan: &StackPlan) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = plan
         .active_services()
         .flat_map(|s| {

@@ -6,6 +6,7 @@ pub mod build;
 pub mod catalog;
 pub mod crd;
 pub mod dev;
+pub mod dev_k8s;
 pub mod down;
 pub mod env;
 pub mod env_template;
@@ -176,17 +177,24 @@ enum Command {
         #[command(flatten)]
         build: build::BuildArgs,
     },
-    /// Start (or adopt) the stack on Docker and keep it in step with your edits: synced
-    /// files are live (bind mounts), `restart: true` restarts, a changed lock file rebuilds.
+    /// Start (or adopt) the stack and keep it in step with your edits: synced files are live
+    /// (Docker: bind mounts; Kubernetes: uploads through exec), `restart: true` restarts, a
+    /// changed lock file rebuilds.
     #[command(
-        after_help = "Example:\n  devstack dev examples/ktrdr.yaml\nCtrl-C stops watching; the stack keeps running (devstack down stops it)."
+        after_help = "Examples:\n  devstack dev examples/ktrdr.yaml\n  devstack dev examples/ktrdr.yaml --runtime kubernetes --load node\nCtrl-C stops watching; the stack keeps running (devstack down stops it)."
     )]
     Dev {
         #[command(flatten)]
         stack: StackArgs,
-        /// Where the stack runs (kubernetes: not implemented yet).
+        /// Where the stack runs: docker, or kubernetes (KUBECONFIG; apply, then sync by exec).
         #[arg(long, value_enum, default_value_t = dev::DevRuntime::Docker)]
         runtime: dev::DevRuntime,
+        /// With --runtime kubernetes: how the built images reach the cluster (as apply).
+        #[command(flatten)]
+        build: build::BuildArgs,
+        /// With --runtime kubernetes: the namespace (default: metadata.namespace, else default).
+        #[arg(long)]
+        namespace: Option<String>,
     },
     /// Build and load the images, then server-side apply the DevStack with the built tags
     /// (the operator runs it).
@@ -420,21 +428,22 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             });
         }
         Command::Crd => crd::run()?,
-        Command::Dev { stack, runtime } => dev::run(&stack, runtime).await?,
+        Command::Dev {
+            stack,
+            runtime,
+            build,
+            namespace,
+        } => match runtime {
+            dev::DevRuntime::Docker => dev::run(&stack).await?,
+            dev::DevRuntime::Kubernetes => dev_k8s::run(&stack, &build, namespace).await?,
+        },
         Command::Build { stack, build } => build::build(&stack.plan()?, &build).await?,
         Command::Apply {
             stack,
             build,
             namespace,
         } => {
-            let mut plan = stack.plan()?;
-            if let Some(namespace) = namespace {
-                plan.namespace = Some(crate::load::check_namespace(namespace)?);
-            }
-            build::build(&plan, &build).await?;
-            let text = crate::load::read_text(&stack.file)?;
-            let parsed = devstack_core::parse::parse_devstack(&text)?;
-            build::apply(&build::applied_stack(parsed, &plan)).await?;
+            build::apply_file(&stack, &build, namespace.as_deref()).await?;
         }
     }
     Ok(ExitCode::SUCCESS)

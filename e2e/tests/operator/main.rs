@@ -15,6 +15,7 @@ mod harness;
 
 mod app_values;
 mod devloop;
+mod devsync;
 mod examples;
 mod invalid;
 mod leader;
