@@ -2,7 +2,8 @@
 //! from a Dockerfile (FROM the local redis image) with a sync; `devstack dev --load node`
 //! applies it, fills the sync `emptyDir` through exec, then an edit on the host is visible in
 //! the pod (`kubectl exec cat`) within 1 s (p50/p90 of 20 edits printed), a delete
-//! propagates, an ignored file is not sent.
+//! propagates, an ignored file is not sent; `restart: true` replaces the pod and refills it; a
+//! changed lock file in the build context rebuilds, re-applies and refills.
 //!
 //! Needs the real node and the Docker engine with the redis image (`e2e/docker.sh up`).
 
@@ -88,6 +89,31 @@ fn wait_exec(k: &Kubectl, ns: &str, pod: &str, script: &str, want: &str, dev: &D
     }
 }
 
+/// The running, not terminating pod of `service`, once there is one other than `not`.
+async fn pod_of(pods: &kube::Api<Pod>, service: &str, not: Option<&str>, dev: &Dev) -> String {
+    let start = Instant::now();
+    loop {
+        let params =
+            kube::api::ListParams::default().labels(&format!("devstack.dev/service={service}"));
+        let list = pods.list(&params).await.unwrap();
+        let found = list.items.iter().find_map(|p| {
+            let running = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+            let name = p.metadata.name.clone()?;
+            (running && p.metadata.deletion_timestamp.is_none() && Some(name.as_str()) != not)
+                .then_some(name)
+        });
+        if let Some(name) = found {
+            return name;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "no new running {service} pod\n{}",
+            dev.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 fn percentile(sorted: &[Duration], p: usize) -> Duration {
     sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
 }
@@ -110,22 +136,22 @@ async fn devstack_dev_syncs_edits_deletes_and_not_ignored_files_into_the_pod() {
     .unwrap();
     std::fs::write(d.join("app/src/msg.txt"), "v0\n").unwrap();
     std::fs::write(d.join("app/src/old.txt"), "old\n").unwrap();
+    // The worker builds from its own context: a shared context would make every edit of
+    // app/src (synced for app, plain context for a worker without that sync) a rebuild.
+    std::fs::create_dir_all(d.join("worker/conf")).unwrap();
+    std::fs::copy(d.join("app/Dockerfile"), d.join("worker/Dockerfile")).unwrap();
+    std::fs::write(d.join("worker/conf/level.txt"), "info\n").unwrap();
     let file = d.join("stack.yaml");
     std::fs::write(
         &file,
-        "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: sync}\nspec:\n  services:\n    app:\n      build: {context: ./app}\n      command: [sh, -c, 'sleep 100000']\n      sync: [{source: ./app/src, target: /app/src, ignore: ['*.log']}]\n",
+        "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: sync}\nspec:\n  services:\n    app:\n      build: {context: ./app}\n      command: [sh, -c, 'sleep 100000']\n      sync: [{source: ./app/src, target: /app/src, ignore: ['*.log']}]\n    worker:\n      build: {context: ./worker}\n      command: [sh, -c, 'sleep 100000']\n      sync: [{source: ./worker/conf, target: /app/conf, restart: true}]\n",
     )
     .unwrap();
 
     let mut dev = Dev::start(&file, ns.name());
     dev.wait_log("devstack dev: watching", Duration::from_secs(300));
-    let pods = ns.api::<Pod>().list(&Default::default()).await.unwrap();
-    let pod = pods
-        .items
-        .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .find_map(|p| p.metadata.name.clone())
-        .unwrap_or_else(|| panic!("no pod\n{}\n{}", dev.log(), operator.log()));
+    let pods = ns.api::<Pod>();
+    let pod = pod_of(&pods, "app", None, &dev).await;
     let k = Kubectl::new().unwrap();
     let ns_name = ns.name().to_string();
     // The initial upload filled the emptyDir.
@@ -163,8 +189,52 @@ async fn devstack_dev_syncs_edits_deletes_and_not_ignored_files_into_the_pod() {
     wait_exec(&k, &ns_name, &pod, listing, "after.txt msg.txt", &dev);
     dev.wait_log("deleted 1", Duration::from_secs(5));
     let log = dev.log();
-    println!("{log}");
     assert!(log.contains("app: full upload of 2 files to pod"), "{log}");
+
+    // restart: true replaces the worker's pod; the new one gets the full upload.
+    let worker = pod_of(&pods, "worker", None, &dev).await;
+    wait_exec(
+        &k,
+        &ns_name,
+        &worker,
+        "cat /app/conf/level.txt",
+        "info",
+        &dev,
+    );
+    std::fs::write(d.join("worker/conf/level.txt"), "debug\n").unwrap();
+    let restarted = pod_of(&pods, "worker", Some(&worker), &dev).await;
+    wait_exec(
+        &k,
+        &ns_name,
+        &restarted,
+        "cat /app/conf/level.txt",
+        "debug",
+        &dev,
+    );
+    dev.wait_log("restarts 1", Duration::from_secs(10));
+
+    // A changed file in the build context outside the syncs (a lock file): rebuilt, loaded,
+    // re-applied; the app's new pod runs the new tag with its sync filled again.
+    // The new tag (Docker's layer cache may give the same image ID: nothing is copied in).
+    let image_of = |pod: &Pod| {
+        pod.spec
+            .iter()
+            .flat_map(|s| s.containers.iter())
+            .find_map(|c| c.image.clone())
+            .unwrap_or_default()
+    };
+    let before = image_of(&pods.get(&pod).await.unwrap());
+    std::fs::write(d.join("app/requirements.lock"), "redis==5.0.0\n").unwrap();
+    dev.wait_log("rebuilds 1", Duration::from_secs(120));
+    let rebuilt = pod_of(&pods, "app", Some(&pod), &dev).await;
+    wait_exec(&k, &ns_name, &rebuilt, "cat /app/src/msg.txt", "v20", &dev);
+    let after = image_of(&pods.get(&rebuilt).await.unwrap());
+    assert!(
+        !after.is_empty() && after != before,
+        "{before} -> {after}\n{}",
+        dev.log()
+    );
+    println!("{}", dev.log());
     drop(dev);
     crate::finish(ns, &mut operator).await.unwrap();
 }
