@@ -8,4 +8,5 @@ pub mod devwatch;
 pub mod exit;
 pub mod ksync;
 pub mod load;
+pub mod logtail;
 pub mod output;

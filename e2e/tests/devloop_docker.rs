@@ -186,12 +186,19 @@ fn build_sync_and_mounts_on_docker() {
 }
 
 /// `devstack dev`: a changed lock file rebuilds and recreates the service; an edit of a sync
-/// with `restart: true` restarts its container; the terminal says so per service.
+/// with `restart: true` restarts its container; the terminal says so per service and shows the
+/// service's own output (`app | …`) across both.
 #[test]
 fn devstack_dev_rebuilds_on_a_lock_file_change_and_restarts() {
     let app = App::new();
     let stack = std::fs::read_to_string(app.path().join("stack.yaml")).unwrap();
-    let stack = stack.replace("target: /app/src}]", "target: /app/src, restart: true}]");
+    let stack = stack
+        .replace("target: /app/src}]", "target: /app/src, restart: true}]")
+        .replace(
+            "command: [sh, -c, 'while true;",
+            "command: [sh, -c, 'echo started $(cat /app/src/msg.txt); while true;",
+        );
+    assert!(stack.contains("echo started"), "{stack}");
     std::fs::write(app.path().join("stack.yaml"), stack).unwrap();
     let log = app.path().join("dev.log");
     let mut dev = Command::new(bin::devstack())
@@ -225,6 +232,8 @@ fn devstack_dev_rebuilds_on_a_lock_file_change_and_restarts() {
     std::fs::write(app.path().join("app/src/msg.txt"), "restart me\n").unwrap();
     wait_log("restarts 1");
     assert_ne!(started(&app), before, "the container restarted");
+    // The service's own output, followed across the restart (the same container).
+    wait_log("app | started restart me");
 
     std::fs::write(app.path().join("app/requirements.lock"), "dep==3\n").unwrap();
     let text = wait_log("rebuilds 1");
@@ -232,6 +241,20 @@ fn devstack_dev_rebuilds_on_a_lock_file_change_and_restarts() {
     assert_ne!(new_image, image, "{text}");
     let out = app.exec("cat /lock.txt");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "dep==3");
+    // ... and followed in the rebuilt service's new container.
+    let start = Instant::now();
+    while wait_log("rebuilds 1")
+        .matches("app | started restart me")
+        .count()
+        < 2
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{}",
+            wait_log("rebuilds 1")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     dev.kill().unwrap();
     dev.wait().unwrap();
 }

@@ -3,7 +3,8 @@
 //! container already (a bind mount); `restart: true` restarts the service's containers. A
 //! change in a build context outside the sync sources (a lock file) re-derives the content
 //! tag: when it changed, the image is rebuilt and the service recreated. One line per batch
-//! and service says what happened: synced files, last sync latency, restarts, rebuilds.
+//! and service says what happened: synced files, last sync latency, restarts, rebuilds; the
+//! services' own output follows as `service | line`.
 //!
 //! Kubernetes (an `emptyDir` filled through the exec API) is [`super::dev_k8s`].
 
@@ -46,6 +47,17 @@ pub async fn run(args: &StackArgs) -> Result<()> {
     let engine = Engine::connect().await?;
     let mut plan = args.plan()?;
     up(&engine, &plan, &root).await?;
+    // The services' own output beside the counters (re-attached after restarts and rebuilds).
+    for service in plan
+        .active_services()
+        .filter(|s| s.build.is_some() || !s.sync.is_empty())
+    {
+        crate::logtail::follow_docker(
+            engine.docker.clone(),
+            plan.name.clone(),
+            service.name.clone(),
+        );
+    }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let _ = tx.send(event);

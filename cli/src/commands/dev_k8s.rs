@@ -185,6 +185,8 @@ impl Syncer {
                     "{service}: full upload of {files} files to pod {pod} in {} ms",
                     start.elapsed().as_millis()
                 );
+                // Its output from now on, as `service | line`, until the pod goes away.
+                crate::logtail::follow_pod(self.pods.clone(), pod.clone(), service.clone());
             }
         }
         Ok(())

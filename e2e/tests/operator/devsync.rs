@@ -144,7 +144,7 @@ async fn devstack_dev_syncs_edits_deletes_and_not_ignored_files_into_the_pod() {
     let file = d.join("stack.yaml");
     std::fs::write(
         &file,
-        "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: sync}\nspec:\n  services:\n    app:\n      build: {context: ./app}\n      command: [sh, -c, 'sleep 100000']\n      sync: [{source: ./app/src, target: /app/src, ignore: ['*.log']}]\n    worker:\n      build: {context: ./worker}\n      command: [sh, -c, 'sleep 100000']\n      sync: [{source: ./worker/conf, target: /app/conf, restart: true}]\n",
+        "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: sync}\nspec:\n  services:\n    app:\n      build: {context: ./app}\n      command: [sh, -c, 'echo hello from $(hostname); sleep 100000']\n      sync: [{source: ./app/src, target: /app/src, ignore: ['*.log']}]\n    worker:\n      build: {context: ./worker}\n      command: [sh, -c, 'sleep 100000']\n      sync: [{source: ./worker/conf, target: /app/conf, restart: true}]\n",
     )
     .unwrap();
 
@@ -190,6 +190,8 @@ async fn devstack_dev_syncs_edits_deletes_and_not_ignored_files_into_the_pod() {
     dev.wait_log("deleted 1", Duration::from_secs(5));
     let log = dev.log();
     assert!(log.contains("app: full upload of 2 files to pod"), "{log}");
+    // The pod's own output, followed in the terminal.
+    dev.wait_log(&format!("app | hello from {pod}"), Duration::from_secs(10));
 
     // restart: true replaces the worker's pod; the new one gets the full upload.
     let worker = pod_of(&pods, "worker", None, &dev).await;
