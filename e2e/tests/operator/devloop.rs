@@ -2,7 +2,8 @@
 //! built gets the status "not built — run devstack apply"; `devstack apply --load node` builds
 //! the image on the Docker engine, imports it into the node's containerd and applies the stack
 //! with the content tag, and the pod runs the image id Docker built; an operator without an
-//! allow-list refuses a hostPath mount with a status naming the mount.
+//! allow-list refuses a hostPath mount with a status naming the mount; an allowed read-only
+//! mount is readable and read-only in the pod.
 //!
 //! Needs the real node and the Docker engine with the redis image (`e2e/docker.sh up`).
 
@@ -169,5 +170,55 @@ async fn operator_without_allow_list_refuses_host_paths() {
         .await
         .unwrap();
     assert!(deployments.items.is_empty(), "nothing is applied");
+    finish(ns, &mut operator).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_allowed_read_only_mount_is_readable_and_read_only_in_the_pod() {
+    let _serial = serial().await;
+    let client = devstack_e2e::client().await.unwrap();
+    install_crd(&client).await.unwrap();
+    let ns = TestNamespace::new("op-mount").await.unwrap();
+    // The real node is this host: the pod sees the test's directory at the same path.
+    let docs = tempfile::tempdir().unwrap();
+    std::fs::write(docs.path().join("readme.txt"), "the docs\n").unwrap();
+    // Readable by the container's user (a temp dir is 0700).
+    let mut mode = std::fs::metadata(docs.path()).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut mode, 0o755);
+    std::fs::set_permissions(docs.path(), mode).unwrap();
+    let source = docs.path().canonicalize().unwrap();
+    let allowed = source.to_str().unwrap().to_string();
+    let mut operator = Operator::start(&[ns.name()], &["--allow-host-path", &allowed]).unwrap();
+    let redis = devstack_e2e::local_image("redis").unwrap();
+    let body = format!(
+        "  services:\n    app:\n      image: {redis}\n      command: [sh, -c, 'sleep 100000']\n      mounts: [{{source: {allowed}, target: /mnt/docs, readOnly: true}}]\n"
+    );
+    create(&client, &stack("docs", ns.name(), &body))
+        .await
+        .unwrap();
+    wait_for(ns.name(), "docs", "Ready", 180)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", operator.log()));
+    let pods = ns.api::<Pod>().list(&Default::default()).await.unwrap();
+    let pod = pods
+        .items
+        .iter()
+        .find(|p| p.metadata.deletion_timestamp.is_none())
+        .and_then(|p| p.metadata.name.clone())
+        .expect("a pod");
+    let kubectl = devstack_e2e::kubectl::Kubectl::new().unwrap();
+    let read = kubectl
+        .exec(ns.name(), &pod, "cat /mnt/docs/readme.txt")
+        .unwrap();
+    assert_eq!(read.out(), "the docs", "{read}");
+    let write = kubectl
+        .exec(
+            ns.name(),
+            &pod,
+            "touch /mnt/docs/new 2>&1 && echo written || echo refused",
+        )
+        .unwrap();
+    assert_eq!(write.out().lines().last(), Some("refused"), "{write}");
+    assert!(!source.join("new").exists());
     finish(ns, &mut operator).await.unwrap();
 }
