@@ -10,6 +10,9 @@
 //! - Secrets, Services and NetworkPolicies are watched metadata-only (their bodies are never
 //!   read from the watch), every change waking the stack.
 //!
+//!   The workload watches also keep their objects in the reflector stores the reconcile reads
+//!   instead of listing ([`super::cache`]).
+//!
 //! All watches select only objects labelled `devstack.dev/stack`.
 
 use std::collections::HashMap;
@@ -19,7 +22,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use kube::core::PartialObjectMeta;
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
@@ -64,14 +67,28 @@ pub(crate) fn workload_state<K: Resource + WorkloadState>(object: &K) -> u64 {
     hasher.finish()
 }
 
-/// The objects of a workload watch worth a reconcile (see the module documentation).
-pub(crate) fn workloads<K>(api: Api<K>) -> impl Stream<Item = Result<K, watcher::Error>> + Send
+/// The objects of a workload watch worth a reconcile (see the module documentation), every
+/// event kept in `store` (without managedFields) before it may wake a stack: the reconcile
+/// reads the stack's workloads from that store ([`super::cache`]).
+pub(crate) fn workloads<K>(
+    api: Api<K>,
+    store: reflector::store::Writer<K>,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send
 where
-    K: Resource + WorkloadState + Clone + DeserializeOwned + Debug + Send + 'static,
+    K: Resource<DynamicType = ()>
+        + WorkloadState
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
 {
     let mut seen: HashMap<(Option<String>, Option<String>), u64> = HashMap::new();
     watcher(api, owned_config())
         .default_backoff()
+        .modify(|object| object.meta_mut().managed_fields = None)
+        .reflect(store)
         .filter_map(move |event| {
             let wake = match event {
                 Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {

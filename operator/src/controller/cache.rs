@@ -1,0 +1,211 @@
+//! The watch caches a reconcile reads instead of listing: the owned Deployments and
+//! StatefulSets, as their watches ([`super::triggers::workloads`]) keep them (full objects
+//! without managedFields, the reflector's store updated before the event wakes a stack).
+//!
+//! A reconcile of a stack in a namespace whose stores are registered reads that stack's
+//! workloads from them (labelled `devstack.dev/stack=<stack>`, the same selection as the
+//! LIST it replaces) after the store has seen its first complete list: an unsynced store never
+//! makes an object look absent, so nothing is created twice and nothing is pruned from an
+//! empty cache. A store lagging behind the API server is safe the same way a LIST answered
+//! from the API server's watch cache was: an object it does not hold yet is read by name
+//! before it is created ([`super::observe::Observed::read_missing`], `held`), and the watch
+//! event that brings it wakes the stack again. Without registered stores (the unit tests'
+//! fake API server, or a store that is not ready within [`READY_TIMEOUT`]) the reconcile
+//! lists, as before.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use kube::runtime::reflector::Store;
+use tracing::warn;
+
+use super::observe::OwnedKind;
+use crate::render::LABEL_STACK;
+
+/// How long a reconcile waits for a store's first complete list before it lists instead.
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The stores of one watched namespace (or of all).
+#[derive(Clone)]
+pub(crate) struct Workloads {
+    /// Deployments labelled `devstack.dev/stack`.
+    pub deployments: Store<Deployment>,
+    /// StatefulSets labelled `devstack.dev/stack`.
+    pub statefulsets: Store<StatefulSet>,
+}
+
+/// Every registered store, by the namespace its watches cover (`None`: all namespaces).
+#[derive(Default)]
+pub(crate) struct Caches {
+    workloads: RwLock<HashMap<Option<String>, Workloads>>,
+}
+
+impl Caches {
+    /// Registers the stores of the watches of `namespace` (`None`: all).
+    pub(crate) fn register(&self, namespace: Option<String>, workloads: Workloads) {
+        let mut map = self.workloads.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(namespace, workloads);
+    }
+
+    /// The stores whose watches cover `namespace`, if any.
+    pub(crate) fn workloads(&self, namespace: &str) -> Option<Workloads> {
+        let map = self.workloads.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&Some(namespace.to_string()))
+            .or_else(|| map.get(&None))
+            .cloned()
+    }
+}
+
+/// The objects of `store` in `namespace` labelled for `stack`, by name, once the store has
+/// seen its first complete list; `None` when it has not within [`READY_TIMEOUT`] (or its
+/// watch ended): the caller lists instead.
+pub(crate) async fn of_stack<K: OwnedKind>(
+    store: &Store<K>,
+    namespace: &str,
+    stack: &str,
+) -> Option<BTreeMap<String, K>> {
+    match tokio::time::timeout(READY_TIMEOUT, store.wait_until_ready()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) | Err(_) => {
+            let kind = K::kind(&());
+            warn!(%kind, "watch cache not ready; listing instead");
+            return None;
+        }
+    }
+    let objects = store.state_filter(|object| {
+        let meta = object.meta();
+        meta.namespace.as_deref() == Some(namespace)
+            && meta
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_STACK))
+                .is_some_and(|s| s == stack)
+    });
+    Some(
+        objects
+            .into_iter()
+            .map(|object| {
+                let name = object.meta().name.clone().unwrap_or_default();
+                (name, object.as_ref().clone())
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use futures::FutureExt;
+    use kube::runtime::reflector;
+    use kube::runtime::watcher::Event;
+    use serde::de::DeserializeOwned;
+
+    use super::*;
+    use crate::controller::fixtures::{devstack, FakeApi, NS};
+    use crate::controller::reconcile::reconcile;
+
+    const SMALL: &str = "    db: {type: postgres}\n    api:\n      image: ghcr.io/acme/api:1.0\n      ports: [{name: http, containerPort: 8080}]\n      dependsOn: [db]\n";
+
+    fn typed<K: DeserializeOwned>(fake: &FakeApi, resource: &str, name: &str) -> K {
+        serde_json::from_value(fake.get(resource, name).expect("stored")).unwrap()
+    }
+
+    /// A store that has seen one complete list of `objects`.
+    fn synced<K: OwnedKind>(objects: Vec<K>) -> Store<K> {
+        let (store, mut writer) = reflector::store();
+        writer.apply_watcher_event(&Event::Init);
+        for object in objects {
+            writer.apply_watcher_event(&Event::InitApply(object));
+        }
+        writer.apply_watcher_event(&Event::InitDone);
+        store
+    }
+
+    #[tokio::test]
+    async fn an_unsynced_store_is_waited_for_not_read_as_empty() {
+        let (store, mut writer) = reflector::store::<Deployment>();
+        let deployment: Deployment = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "api", "namespace": NS, "labels": {LABEL_STACK: "demo"}}
+        }))
+        .unwrap();
+        assert!(of_stack(&store, NS, "demo").now_or_never().is_none());
+        writer.apply_watcher_event(&Event::Init);
+        writer.apply_watcher_event(&Event::InitApply(deployment));
+        assert!(
+            of_stack(&store, NS, "demo").now_or_never().is_none(),
+            "a list in progress is not complete"
+        );
+        writer.apply_watcher_event(&Event::InitDone);
+        let found = of_stack(&store, NS, "demo")
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.keys().collect::<Vec<_>>(), vec!["api"]);
+        let other = of_stack(&store, NS, "other")
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        assert!(
+            other.is_empty(),
+            "another stack's objects are not this one's"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reconcile_reads_the_workloads_from_the_caches_not_a_list() {
+        let (fake, ctx) = FakeApi::start();
+        reconcile(fake.stack(devstack(SMALL)), ctx.clone())
+            .await
+            .unwrap();
+        let deployments = synced(vec![typed::<Deployment>(
+            &fake,
+            "apps/v1/deployments",
+            "api",
+        )]);
+        let statefulsets = synced(vec![typed::<StatefulSet>(
+            &fake,
+            "apps/v1/statefulsets",
+            "db",
+        )]);
+        ctx.caches.register(
+            Some(NS.to_string()),
+            Workloads {
+                deployments,
+                statefulsets,
+            },
+        );
+        fake.take_requests();
+        reconcile(fake.stack(fake.stored_stack("demo")), ctx)
+            .await
+            .unwrap();
+        let requests = fake.take_requests();
+        let lists: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.method == http::Method::GET)
+            .map(|r| r.path.as_str())
+            .filter(|p| {
+                p.ends_with(&format!("/namespaces/{NS}/deployments"))
+                    || p.ends_with("/statefulsets")
+            })
+            .collect();
+        assert_eq!(lists, Vec::<&str>::new(), "workloads listed");
+        let gets: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.method == http::Method::GET)
+            .map(|r| r.path.as_str())
+            .filter(|p| p.contains("/deployments/") || p.contains("/statefulsets/"))
+            .collect();
+        assert_eq!(gets, Vec::<&str>::new(), "cached workloads read by name");
+        let writes: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.is_object_write())
+            .map(|r| r.path.as_str())
+            .collect();
+        assert_eq!(writes, Vec::<&str>::new(), "an unchanged stack is written");
+        let stack = fake.stored_stack("demo");
+        assert!(stack.status.unwrap().services.values().all(|s| s.ready));
+    }
+}
