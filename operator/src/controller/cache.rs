@@ -1,9 +1,13 @@
-//! The watch caches a reconcile reads instead of listing: the owned Deployments and
-//! StatefulSets, as their watches ([`super::triggers::workloads`]) keep them (full objects
-//! without managedFields, the reflector's store updated before the event wakes a stack).
+//! The watch caches a reconcile reads instead of listing: the stack's objects of every kind
+//! it writes (Secrets, ConfigMaps, NetworkPolicies, Services, Deployments, StatefulSets), as
+//! the owned-object watches ([`super::triggers`]) keep them: full objects without
+//! managedFields, each store updated before the event that wakes a stack is passed on. Full
+//! objects, because the write path compares every field it sets with the live object (a hand
+//! edit is repaired, an unchanged object is not written) and the credentials are read from
+//! their Secret. Claims are not cached (listed only on reset and deletion).
 //!
 //! A reconcile of a stack in a namespace whose stores are registered reads that stack's
-//! workloads from them (labelled `devstack.dev/stack=<stack>`, the same selection as the
+//! objects from them (labelled `devstack.dev/stack=<stack>`, the same selection as the
 //! LIST it replaces) after the store has seen its first complete list: an unsynced store never
 //! makes an object look absent, so nothing is created twice and nothing is pruned from an
 //! empty cache. A store lagging behind the API server is safe the same way a LIST answered
@@ -18,6 +22,8 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::runtime::reflector::Store;
 use tracing::warn;
 
@@ -27,31 +33,40 @@ use crate::render::LABEL_STACK;
 /// How long a reconcile waits for a store's first complete list before it lists instead.
 pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The stores of one watched namespace (or of all).
+/// The stores of one watched namespace (or of all): the objects of each kind labelled
+/// `devstack.dev/stack`.
 #[derive(Clone)]
-pub(crate) struct Workloads {
-    /// Deployments labelled `devstack.dev/stack`.
+pub(crate) struct Stores {
+    /// Secrets.
+    pub secrets: Store<Secret>,
+    /// ConfigMaps.
+    pub config_maps: Store<ConfigMap>,
+    /// NetworkPolicies.
+    pub policies: Store<NetworkPolicy>,
+    /// Services.
+    pub services: Store<Service>,
+    /// Deployments.
     pub deployments: Store<Deployment>,
-    /// StatefulSets labelled `devstack.dev/stack`.
+    /// StatefulSets.
     pub statefulsets: Store<StatefulSet>,
 }
 
 /// Every registered store, by the namespace its watches cover (`None`: all namespaces).
 #[derive(Default)]
 pub(crate) struct Caches {
-    workloads: RwLock<HashMap<Option<String>, Workloads>>,
+    stores: RwLock<HashMap<Option<String>, Stores>>,
 }
 
 impl Caches {
     /// Registers the stores of the watches of `namespace` (`None`: all).
-    pub(crate) fn register(&self, namespace: Option<String>, workloads: Workloads) {
-        let mut map = self.workloads.write().unwrap_or_else(|e| e.into_inner());
-        map.insert(namespace, workloads);
+    pub(crate) fn register(&self, namespace: Option<String>, stores: Stores) {
+        let mut map = self.stores.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(namespace, stores);
     }
 
     /// The stores whose watches cover `namespace`, if any.
-    pub(crate) fn workloads(&self, namespace: &str) -> Option<Workloads> {
-        let map = self.workloads.read().unwrap_or_else(|e| e.into_inner());
+    pub(crate) fn stores(&self, namespace: &str) -> Option<Stores> {
+        let map = self.stores.read().unwrap_or_else(|e| e.into_inner());
         map.get(&Some(namespace.to_string()))
             .or_else(|| map.get(&None))
             .cloned()
@@ -101,16 +116,33 @@ mod tests {
     use futures::FutureExt;
     use kube::runtime::reflector;
     use kube::runtime::watcher::Event;
-    use serde::de::DeserializeOwned;
 
     use super::*;
     use crate::controller::fixtures::{devstack, FakeApi, NS};
     use crate::controller::reconcile::reconcile;
 
+    const KINDS: [&str; 6] = [
+        "secrets",
+        "configmaps",
+        "networkpolicies",
+        "services",
+        "deployments",
+        "statefulsets",
+    ];
     const SMALL: &str = "    db: {type: postgres}\n    api:\n      image: ghcr.io/acme/api:1.0\n      ports: [{name: http, containerPort: 8080}]\n      dependsOn: [db]\n";
 
-    fn typed<K: DeserializeOwned>(fake: &FakeApi, resource: &str, name: &str) -> K {
-        serde_json::from_value(fake.get(resource, name).expect("stored")).unwrap()
+    /// A store that has seen one complete list: the fake's objects of `resource`.
+    fn synced_from<K: OwnedKind>(fake: &FakeApi, resource: &str) -> Store<K> {
+        let objects: Vec<K> = fake
+            .all(resource)
+            .into_iter()
+            .map(|o| serde_json::from_value(o).unwrap())
+            .collect();
+        assert!(
+            !objects.is_empty() || resource == "configmaps",
+            "{resource}"
+        );
+        synced(objects)
     }
 
     /// A store that has seen one complete list of `objects`.
@@ -155,28 +187,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_reconcile_reads_the_workloads_from_the_caches_not_a_list() {
+    async fn a_reconcile_reads_the_stack_from_the_caches_not_a_list() {
         let (fake, ctx) = FakeApi::start();
         reconcile(fake.stack(devstack(SMALL)), ctx.clone())
             .await
             .unwrap();
-        let deployments = synced(vec![typed::<Deployment>(
-            &fake,
-            "apps/v1/deployments",
-            "api",
-        )]);
-        let statefulsets = synced(vec![typed::<StatefulSet>(
-            &fake,
-            "apps/v1/statefulsets",
-            "db",
-        )]);
-        ctx.caches.register(
-            Some(NS.to_string()),
-            Workloads {
-                deployments,
-                statefulsets,
-            },
-        );
+        let stores = Stores {
+            secrets: synced_from(&fake, "secrets"),
+            config_maps: synced_from(&fake, "configmaps"),
+            policies: synced_from(&fake, "networking.k8s.io/v1/networkpolicies"),
+            services: synced_from(&fake, "services"),
+            deployments: synced_from(&fake, "apps/v1/deployments"),
+            statefulsets: synced_from(&fake, "apps/v1/statefulsets"),
+        };
+        ctx.caches.register(Some(NS.to_string()), stores);
         fake.take_requests();
         reconcile(fake.stack(fake.stored_stack("demo")), ctx)
             .await
@@ -196,9 +220,9 @@ mod tests {
             .iter()
             .filter(|r| r.method == http::Method::GET)
             .map(|r| r.path.as_str())
-            .filter(|p| p.contains("/deployments/") || p.contains("/statefulsets/"))
+            .filter(|p| KINDS.iter().any(|k| p.contains(&format!("/{k}/"))))
             .collect();
-        assert_eq!(gets, Vec::<&str>::new(), "cached workloads read by name");
+        assert_eq!(gets, Vec::<&str>::new(), "cached objects read by name");
         let writes: Vec<&str> = requests
             .iter()
             .filter(|r| r.is_object_write())

@@ -33,7 +33,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::ListParams;
-use kube::core::{DeserializeGuard, PartialObjectMeta};
+use kube::core::DeserializeGuard;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
@@ -219,28 +219,40 @@ pub async fn run(ctx: Arc<Context>, options: &Options) {
         .reflect(writer)
         .applied_objects()
         .predicate_filter(wake::wake_hash, PredicateConfig::default());
+        let (secrets, secrets_writer) = reflector::store();
+        let (config_maps, config_maps_writer) = reflector::store();
+        let (policies, policies_writer) = reflector::store();
+        let (services, services_writer) = reflector::store();
         let (deployments, deployments_writer) = reflector::store();
         let (statefulsets, statefulsets_writer) = reflector::store();
         ctx.caches.register(
             namespace.clone(),
-            cache::Workloads {
+            cache::Stores {
+                secrets,
+                config_maps,
+                policies,
+                services,
                 deployments,
                 statefulsets,
             },
         );
         Controller::for_stream(stacks, reader)
-            .owns_stream(triggers::metadata(api::<PartialObjectMeta<Secret>>(
-                &client, ns,
-            )))
-            .owns_stream(triggers::metadata(api::<PartialObjectMeta<ConfigMap>>(
-                &client, ns,
-            )))
-            .owns_stream(triggers::metadata(api::<PartialObjectMeta<NetworkPolicy>>(
-                &client, ns,
-            )))
-            .owns_stream(triggers::metadata(api::<PartialObjectMeta<Service>>(
-                &client, ns,
-            )))
+            .owns_stream(triggers::objects(
+                api::<Secret>(&client, ns),
+                secrets_writer,
+            ))
+            .owns_stream(triggers::objects(
+                api::<ConfigMap>(&client, ns),
+                config_maps_writer,
+            ))
+            .owns_stream(triggers::objects(
+                api::<NetworkPolicy>(&client, ns),
+                policies_writer,
+            ))
+            .owns_stream(triggers::objects(
+                api::<Service>(&client, ns),
+                services_writer,
+            ))
             .owns_stream(triggers::workloads(
                 api::<Deployment>(&client, ns),
                 deployments_writer,

@@ -1,8 +1,8 @@
 //! What the API server holds for one stack, read once at the start of a reconcile.
 //!
-//! The stack's objects of each kind the renderer makes are listed by the stack label (four
-//! requests, concurrent, answered from the API server's watch cache; the Deployments and
-//! StatefulSets come from the operator's own watch caches, [`super::cache`]) and serve the ownership
+//! The stack's objects of each kind the renderer makes are read by the stack label from the
+//! operator's own watch caches ([`super::cache`]; listed, one request per kind, where there
+//! are none) and serve the ownership
 //! check, the comparison before each write and pruning. Only a rendered object missing from
 //! those lists is read by name ([`Observed::read_missing`]): a same-named object without our
 //! label is someone else's, and is reported instead of written. At 1,000 stacks this keeps a
@@ -22,7 +22,7 @@ use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::cache::{self, Workloads};
+use super::cache::{self, Stores};
 use super::error::Error;
 use crate::render::{K8sObject, LABEL_STACK};
 
@@ -82,21 +82,19 @@ pub(crate) struct Observed {
 }
 
 impl Observed {
-    /// The objects labelled for `stack` in `namespace`: the workloads from `cached` (the
-    /// watch caches of the namespace, once synced; see [`super::cache`]), every other kind
-    /// listed (one request per kind).
+    /// The objects labelled for `stack` in `namespace`: from `cached` (the watch caches of
+    /// the namespace, once synced; see [`super::cache`]), else listed (one request per kind).
     pub(crate) async fn list(
         client: &Client,
         namespace: &str,
         stack: &str,
-        cached: Option<&Workloads>,
+        cached: Option<&Stores>,
     ) -> Result<Self, Error> {
-        let selector = format!("{LABEL_STACK}={stack}");
         let (secrets, config_maps, policies, services, deployments, statefulsets) = futures::try_join!(
-            list::<Secret>(client, namespace, &selector),
-            list::<ConfigMap>(client, namespace, &selector),
-            list::<NetworkPolicy>(client, namespace, &selector),
-            list::<Service>(client, namespace, &selector),
+            cached_or_list(client, namespace, stack, cached.map(|c| &c.secrets)),
+            cached_or_list(client, namespace, stack, cached.map(|c| &c.config_maps)),
+            cached_or_list(client, namespace, stack, cached.map(|c| &c.policies)),
+            cached_or_list(client, namespace, stack, cached.map(|c| &c.services)),
             cached_or_list(client, namespace, stack, cached.map(|c| &c.deployments)),
             cached_or_list(client, namespace, stack, cached.map(|c| &c.statefulsets)),
         )?;

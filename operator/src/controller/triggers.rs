@@ -21,7 +21,6 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use kube::core::PartialObjectMeta;
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
@@ -107,17 +106,19 @@ where
         })
 }
 
-/// Every change of the objects of kind `K`, metadata only.
-pub(crate) fn metadata<K>(
-    api: Api<PartialObjectMeta<K>>,
-) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send
+/// Every change of the objects of kind `K`, each kept in `store` (without managedFields)
+/// before it wakes the stack ([`super::cache`]).
+pub(crate) fn objects<K>(
+    api: Api<K>,
+    store: reflector::store::Writer<K>,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default,
-    PartialObjectMeta<K>: Resource + Clone + DeserializeOwned + Debug + Send,
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     watcher(api, owned_config())
         .default_backoff()
+        .modify(|object| object.meta_mut().managed_fields = None)
+        .reflect(store)
         .touched_objects()
 }
 
