@@ -84,26 +84,60 @@ where
         + 'static,
 {
     let mut seen: HashMap<(Option<String>, Option<String>), u64> = HashMap::new();
-    watcher(api, owned_config())
+    let events = watcher(api, owned_config())
         .default_backoff()
         .modify(|object| object.meta_mut().managed_fields = None)
-        .reflect(store)
-        .filter_map(move |event| {
-            let wake = match event {
-                Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
-                    let key = (object.meta().namespace.clone(), object.meta().name.clone());
-                    let hash = workload_state(&object);
-                    (seen.insert(key, hash) != Some(hash)).then_some(Ok(object))
+        .reflect(store);
+    wakes(events, move |object: &K, deleted| {
+        let key = (object.meta().namespace.clone(), object.meta().name.clone());
+        if deleted {
+            seen.remove(&key);
+            return true;
+        }
+        let hash = workload_state(object);
+        seen.insert(key, hash) != Some(hash)
+    })
+}
+
+/// The objects of `events` (a watch already kept in its store) that `wanted` (the object,
+/// whether it was deleted) says may call for a reconcile. The objects of a (re-)list are passed
+/// on only once it is complete: the store swaps the whole list in at its end, and a
+/// reconcile woken earlier would read the store from before the list (a drift seen only
+/// by a re-list would go unrepaired until the next wake).
+fn wakes<K, S, F>(events: S, mut wanted: F) -> impl Stream<Item = Result<K, watcher::Error>> + Send
+where
+    K: Send + 'static,
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+    F: FnMut(&K, bool) -> bool + Send + 'static,
+{
+    let mut listed: Vec<K> = Vec::new();
+    events.flat_map(move |event| {
+        let wake: Vec<Result<K, watcher::Error>> = match event {
+            Ok(watcher::Event::Apply(object)) => wanted(&object, false)
+                .then_some(Ok(object))
+                .into_iter()
+                .collect(),
+            Ok(watcher::Event::Delete(object)) => {
+                wanted(&object, true);
+                vec![Ok(object)]
+            }
+            Ok(watcher::Event::Init) => {
+                listed.clear();
+                Vec::new()
+            }
+            Ok(watcher::Event::InitApply(object)) => {
+                if wanted(&object, false) {
+                    listed.push(object);
                 }
-                Ok(watcher::Event::Delete(object)) => {
-                    seen.remove(&(object.meta().namespace.clone(), object.meta().name.clone()));
-                    Some(Ok(object))
-                }
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
-                Err(error) => Some(Err(error)),
-            };
-            futures::future::ready(wake)
-        })
+                Vec::new()
+            }
+            Ok(watcher::Event::InitDone) => {
+                std::mem::take(&mut listed).into_iter().map(Ok).collect()
+            }
+            Err(error) => vec![Err(error)],
+        };
+        futures::stream::iter(wake)
+    })
 }
 
 /// Every change of the objects of kind `K`, each kept in `store` (without managedFields)
@@ -115,11 +149,11 @@ pub(crate) fn objects<K>(
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    watcher(api, owned_config())
+    let events = watcher(api, owned_config())
         .default_backoff()
         .modify(|object| object.meta_mut().managed_fields = None)
-        .reflect(store)
-        .touched_objects()
+        .reflect(store);
+    wakes(events, |_: &K, _| true)
 }
 
 #[cfg(test)]
@@ -152,5 +186,43 @@ mod tests {
         let mut labelled = deployment(0, 1);
         labelled.metadata.labels = Some([("x".to_string(), "y".to_string())].into());
         assert_ne!(workload_state(&labelled), none, "labels edited");
+    }
+
+    #[tokio::test]
+    async fn a_relist_wakes_only_once_the_store_holds_the_list() {
+        use kube::runtime::reflector::ObjectRef;
+        let named = |name: &str, generation: i64| {
+            let mut d = deployment(0, generation);
+            d.metadata.name = Some(name.into());
+            d
+        };
+        let events: Vec<Result<watcher::Event<Deployment>, watcher::Error>> = vec![
+            Ok(watcher::Event::Init),
+            Ok(watcher::Event::InitApply(named("a", 1))),
+            Ok(watcher::Event::InitDone),
+            Ok(watcher::Event::Apply(named("b", 1))),
+            // A re-list: `a` was edited while the watch was down.
+            Ok(watcher::Event::Init),
+            Ok(watcher::Event::InitApply(named("a", 2))),
+            Ok(watcher::Event::InitApply(named("b", 1))),
+            Ok(watcher::Event::InitDone),
+        ];
+        let (store, writer) = reflector::store::<Deployment>();
+        let events = futures::stream::iter(events).reflect(writer);
+        let mut woken = Box::pin(wakes(events, |_: &Deployment, _| true));
+        let mut names = Vec::new();
+        while let Some(object) = woken.next().await {
+            let object = object.unwrap();
+            let cached = store
+                .get(&ObjectRef::from_obj(&object))
+                .expect("in the store");
+            assert_eq!(cached.metadata.generation, object.metadata.generation);
+            names.push(format!(
+                "{}@{}",
+                object.metadata.name.unwrap(),
+                object.metadata.generation.unwrap()
+            ));
+        }
+        assert_eq!(names, ["a@1", "b@1", "a@2", "b@1"]);
     }
 }
