@@ -88,7 +88,7 @@ where
         .default_backoff()
         .modify(|object| object.meta_mut().managed_fields = None)
         .reflect(store);
-    wakes(events, move |object: &K, deleted| {
+    driven(wakes(events, move |object: &K, deleted| {
         let key = (object.meta().namespace.clone(), object.meta().name.clone());
         if deleted {
             seen.remove(&key);
@@ -96,7 +96,7 @@ where
         }
         let hash = workload_state(object);
         seen.insert(key, hash) != Some(hash)
-    })
+    }))
 }
 
 /// The objects of `events` (a watch already kept in its store) that `wanted` (the object,
@@ -153,7 +153,28 @@ where
         .default_backoff()
         .modify(|object| object.meta_mut().managed_fields = None)
         .reflect(store);
-    wakes(events, |_: &K, _| true)
+    driven(wakes(events, |_: &K, _| true))
+}
+
+/// `stream`, polled by a task of its own and handed over through a channel: the watch (and
+/// so its store, which every reconcile reads) advances whatever the controller is doing,
+/// without relying on how it polls its trigger streams. The task ends when the controller
+/// drops its end.
+fn driven<T, S>(stream: S) -> impl Stream<Item = T> + Send
+where
+    T: Send + 'static,
+    S: Stream<Item = T> + Send + 'static,
+{
+    let (sender, receiver) = futures::channel::mpsc::unbounded();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            if sender.unbounded_send(item).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
 }
 
 #[cfg(test)]
@@ -224,5 +245,22 @@ mod tests {
             ));
         }
         assert_eq!(names, ["a@1", "b@1", "a@2", "b@1"]);
+    }
+
+    #[tokio::test]
+    async fn a_store_is_filled_even_while_the_controller_polls_no_trigger() {
+        let events: Vec<Result<watcher::Event<Deployment>, watcher::Error>> = vec![
+            Ok(watcher::Event::Init),
+            Ok(watcher::Event::InitApply(deployment(1, 1))),
+            Ok(watcher::Event::InitDone),
+        ];
+        let (store, writer) = reflector::store::<Deployment>();
+        let events = futures::stream::iter(events).reflect(writer);
+        let _unpolled = driven(wakes(events, |_: &Deployment, _| true));
+        tokio::time::timeout(std::time::Duration::from_secs(5), store.wait_until_ready())
+            .await
+            .expect("the store was filled")
+            .unwrap();
+        assert_eq!(store.state().len(), 1);
     }
 }
