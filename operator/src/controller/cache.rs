@@ -25,6 +25,7 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::runtime::reflector::Store;
+use tokio::sync::watch;
 use tracing::warn;
 
 use super::observe::OwnedKind;
@@ -34,7 +35,7 @@ use crate::render::LABEL_STACK;
 pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The stores of one watched namespace (or of all): the objects of each kind labelled
-/// `devstack.dev/stack`.
+/// `devstack.dev/stack`, and whether every one of them has seen its first complete list.
 #[derive(Clone)]
 pub(crate) struct Stores {
     /// Secrets.
@@ -49,6 +50,69 @@ pub(crate) struct Stores {
     pub deployments: Store<Deployment>,
     /// StatefulSets.
     pub statefulsets: Store<StatefulSet>,
+    /// True once every store above is ready.
+    ready: watch::Receiver<bool>,
+}
+
+impl Stores {
+    /// The stores, and a task that marks them ready once each has seen its first complete
+    /// list. Reconciles wait on that mark, never on `Store::wait_until_ready` itself: kube's
+    /// readiness is a oneshot channel that keeps one waker, so of many reconciles waiting at
+    /// once only the last was woken and the others waited for [`READY_TIMEOUT`] (after a
+    /// restart with 20 stacks, 16 reconciles for 30 s). The task is its only waiter.
+    pub(crate) fn new(
+        secrets: Store<Secret>,
+        config_maps: Store<ConfigMap>,
+        policies: Store<NetworkPolicy>,
+        services: Store<Service>,
+        deployments: Store<Deployment>,
+        statefulsets: Store<StatefulSet>,
+    ) -> Self {
+        let (mark, ready) = watch::channel(false);
+        let stores = (
+            secrets.clone(),
+            config_maps.clone(),
+            policies.clone(),
+            services.clone(),
+            deployments.clone(),
+            statefulsets.clone(),
+        );
+        tokio::spawn(async move {
+            let (a, b, c, d, e, f) = stores;
+            let all = a.wait_until_ready().await.is_ok()
+                && b.wait_until_ready().await.is_ok()
+                && c.wait_until_ready().await.is_ok()
+                && d.wait_until_ready().await.is_ok()
+                && e.wait_until_ready().await.is_ok()
+                && f.wait_until_ready().await.is_ok();
+            if all && mark.send(true).is_ok() {
+                // Kept open while anyone may wait, so a waiter sees the mark, not a closed channel.
+                mark.closed().await;
+            }
+        });
+        Stores {
+            secrets,
+            config_maps,
+            policies,
+            services,
+            deployments,
+            statefulsets,
+            ready,
+        }
+    }
+
+    /// Whether every store has seen its first complete list, waiting for it up to
+    /// [`READY_TIMEOUT`]: `false` means the caller lists instead.
+    pub(crate) async fn wait_ready(&self) -> bool {
+        let mut ready = self.ready.clone();
+        let waited = tokio::time::timeout(READY_TIMEOUT, ready.wait_for(|r| *r))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if !waited {
+            warn!("watch caches not ready; listing instead");
+        }
+        waited
+    }
 }
 
 /// Every registered store, by the namespace its watches cover (`None`: all namespaces).
@@ -73,22 +137,13 @@ impl Caches {
     }
 }
 
-/// The objects of `store` in `namespace` labelled for `stack`, by name, once the store has
-/// seen its first complete list; `None` when it has not within [`READY_TIMEOUT`] (or its
-/// watch ended): the caller lists instead.
-pub(crate) async fn of_stack<K: OwnedKind>(
+/// The objects of `store` in `namespace` labelled for `stack`, by name (the caller waited
+/// for the store's readiness: [`Stores::wait_ready`]).
+pub(crate) fn of_stack<K: OwnedKind>(
     store: &Store<K>,
     namespace: &str,
     stack: &str,
-) -> Option<BTreeMap<String, K>> {
-    match tokio::time::timeout(READY_TIMEOUT, store.wait_until_ready()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(_)) | Err(_) => {
-            let kind = K::kind(&());
-            warn!(%kind, "watch cache not ready; listing instead");
-            return None;
-        }
-    }
+) -> BTreeMap<String, K> {
     let objects = store.state_filter(|object| {
         let meta = object.meta();
         meta.namespace.as_deref() == Some(namespace)
@@ -98,22 +153,19 @@ pub(crate) async fn of_stack<K: OwnedKind>(
                 .and_then(|l| l.get(LABEL_STACK))
                 .is_some_and(|s| s == stack)
     });
-    Some(
-        objects
-            .into_iter()
-            .map(|object| {
-                let name = object.meta().name.clone().unwrap_or_default();
-                (name, object.as_ref().clone())
-            })
-            .collect(),
-    )
+    objects
+        .into_iter()
+        .map(|object| {
+            let name = object.meta().name.clone().unwrap_or_default();
+            (name, object.as_ref().clone())
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use futures::FutureExt;
     use kube::runtime::reflector;
     use kube::runtime::watcher::Event;
 
@@ -157,29 +209,45 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unsynced_store_is_waited_for_not_read_as_empty() {
-        let (store, mut writer) = reflector::store::<Deployment>();
+    async fn unsynced_stores_are_waited_for_by_every_reconcile_at_once() {
+        let (deployments, mut writer) = reflector::store::<Deployment>();
+        let stores = Stores::new(
+            synced(vec![]),
+            synced(vec![]),
+            synced(vec![]),
+            synced(vec![]),
+            deployments.clone(),
+            synced(vec![]),
+        );
+        // Twenty reconciles wait at once (kube's own readiness woke only the last of them).
+        let waiters: Vec<_> = (0..20)
+            .map(|_| {
+                let stores = stores.clone();
+                tokio::spawn(async move { stores.wait_ready().await })
+            })
+            .collect();
         let deployment: Deployment = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "api", "namespace": NS, "labels": {LABEL_STACK: "demo"}}
         }))
         .unwrap();
-        assert!(of_stack(&store, NS, "demo").now_or_never().is_none());
         writer.apply_watcher_event(&Event::Init);
         writer.apply_watcher_event(&Event::InitApply(deployment));
+        tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(
-            of_stack(&store, NS, "demo").now_or_never().is_none(),
+            waiters.iter().all(|w| !w.is_finished()),
             "a list in progress is not complete"
         );
         writer.apply_watcher_event(&Event::InitDone);
-        let found = of_stack(&store, NS, "demo")
-            .now_or_never()
-            .unwrap()
-            .unwrap();
+        for waiter in waiters {
+            let ready = tokio::time::timeout(Duration::from_secs(5), waiter)
+                .await
+                .expect("every waiter woken")
+                .unwrap();
+            assert!(ready);
+        }
+        let found = of_stack(&stores.deployments, NS, "demo");
         assert_eq!(found.keys().collect::<Vec<_>>(), vec!["api"]);
-        let other = of_stack(&store, NS, "other")
-            .now_or_never()
-            .unwrap()
-            .unwrap();
+        let other = of_stack(&stores.deployments, NS, "other");
         assert!(
             other.is_empty(),
             "another stack's objects are not this one's"
@@ -192,14 +260,14 @@ mod tests {
         reconcile(fake.stack(devstack(SMALL)), ctx.clone())
             .await
             .unwrap();
-        let stores = Stores {
-            secrets: synced_from(&fake, "secrets"),
-            config_maps: synced_from(&fake, "configmaps"),
-            policies: synced_from(&fake, "networking.k8s.io/v1/networkpolicies"),
-            services: synced_from(&fake, "services"),
-            deployments: synced_from(&fake, "apps/v1/deployments"),
-            statefulsets: synced_from(&fake, "apps/v1/statefulsets"),
-        };
+        let stores = Stores::new(
+            synced_from(&fake, "secrets"),
+            synced_from(&fake, "configmaps"),
+            synced_from(&fake, "networking.k8s.io/v1/networkpolicies"),
+            synced_from(&fake, "services"),
+            synced_from(&fake, "apps/v1/deployments"),
+            synced_from(&fake, "apps/v1/statefulsets"),
+        );
         ctx.caches.register(Some(NS.to_string()), stores);
         fake.take_requests();
         reconcile(fake.stack(fake.stored_stack("demo")), ctx)

@@ -227,14 +227,14 @@ pub async fn run(ctx: Arc<Context>, options: &Options) {
         let (statefulsets, statefulsets_writer) = reflector::store();
         ctx.caches.register(
             namespace.clone(),
-            cache::Stores {
+            cache::Stores::new(
                 secrets,
                 config_maps,
                 policies,
                 services,
                 deployments,
                 statefulsets,
-            },
+            ),
         );
         Controller::for_stream(stacks, reader)
             .owns_stream(triggers::objects(

@@ -90,6 +90,10 @@ impl Observed {
         stack: &str,
         cached: Option<&Stores>,
     ) -> Result<Self, Error> {
+        let cached = match cached {
+            Some(stores) if stores.wait_ready().await => Some(stores),
+            _ => None,
+        };
         let (secrets, config_maps, policies, services, deployments, statefulsets) = futures::try_join!(
             cached_or_list(client, namespace, stack, cached.map(|c| &c.secrets)),
             cached_or_list(client, namespace, stack, cached.map(|c| &c.config_maps)),
@@ -273,7 +277,7 @@ async fn read<K: OwnedKind>(
     Ok(object.map(without_managed_fields))
 }
 
-/// The objects of kind `K` labelled for `stack`: from `store` once it is synced, else listed.
+/// The objects of kind `K` labelled for `stack`: from `store` (ready), else listed.
 async fn cached_or_list<K: OwnedKind>(
     client: &Client,
     namespace: &str,
@@ -281,9 +285,7 @@ async fn cached_or_list<K: OwnedKind>(
     store: Option<&Store<K>>,
 ) -> Result<BTreeMap<String, K>, Error> {
     if let Some(store) = store {
-        if let Some(objects) = cache::of_stack(store, namespace, stack).await {
-            return Ok(objects);
-        }
+        return Ok(cache::of_stack(store, namespace, stack));
     }
     list::<K>(client, namespace, &format!("{LABEL_STACK}={stack}")).await
 }
