@@ -103,6 +103,17 @@ impl FakeApi {
         self.state().objects.get(&path(resource, name)).cloned()
     }
 
+    /// Every object of `resource` in the test namespace.
+    pub(crate) fn all(&self, resource: &str) -> Vec<Value> {
+        let prefix = path(resource, "");
+        let state = self.state();
+        let objects = state.objects.range(prefix.clone()..);
+        objects
+            .take_while(|(key, _)| key.starts_with(&prefix))
+            .map(|(_, object)| object.clone())
+            .collect()
+    }
+
     /// Removes the object at `path`; whether there was one.
     pub(crate) fn remove(&self, path: &str) -> bool {
         self.state().objects.remove(path).is_some()

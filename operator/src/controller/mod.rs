@@ -3,7 +3,8 @@
 //! status.
 //!
 //! - `reconcile`: the steps above (a short function over the step modules) and the start order.
-//! - `observe`: the stack's live objects, listed once per reconcile.
+//! - `observe`: the stack's live objects, read once per reconcile.
+//! - `cache`: the watch caches of the owned workloads, read instead of listing them.
 //! - `held`: workloads held back for their dependencies, read only when they are created.
 //! - `ownership`: which objects are the stack's own; everything else is a `Conflict`.
 //! - `write`: the single write path (server-side apply, deletion by uid) of every step.
@@ -32,7 +33,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::ListParams;
-use kube::core::{DeserializeGuard, PartialObjectMeta};
+use kube::core::DeserializeGuard;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
@@ -42,6 +43,7 @@ use serde::de::DeserializeOwned;
 use tracing::{info, warn};
 
 mod apply;
+mod cache;
 mod cleanup;
 mod credentials;
 mod devloop;
@@ -116,6 +118,8 @@ pub struct Context {
     pub allowed_host_paths: Vec<String>,
     /// Consecutive failures per stack, for the backoff.
     failures: Mutex<HashMap<ObjectRef<DeserializeGuard<DevStack>>, u32>>,
+    /// The watch caches of the owned workloads, by watched namespace (none in unit tests).
+    caches: cache::Caches,
 }
 
 impl Context {
@@ -139,6 +143,7 @@ impl Context {
             metrics,
             allowed_host_paths: options.allowed_host_paths.clone(),
             failures: Mutex::new(HashMap::new()),
+            caches: cache::Caches::default(),
         }
     }
 
@@ -214,21 +219,48 @@ pub async fn run(ctx: Arc<Context>, options: &Options) {
         .reflect(writer)
         .applied_objects()
         .predicate_filter(wake::wake_hash, PredicateConfig::default());
+        let (secrets, secrets_writer) = reflector::store();
+        let (config_maps, config_maps_writer) = reflector::store();
+        let (policies, policies_writer) = reflector::store();
+        let (services, services_writer) = reflector::store();
+        let (deployments, deployments_writer) = reflector::store();
+        let (statefulsets, statefulsets_writer) = reflector::store();
+        ctx.caches.register(
+            namespace.clone(),
+            cache::Stores::new(
+                secrets,
+                config_maps,
+                policies,
+                services,
+                deployments,
+                statefulsets,
+            ),
+        );
         Controller::for_stream(stacks, reader)
-            .owns_stream(triggers::metadata(api::<PartialObjectMeta<Secret>>(
-                &client, ns,
-            )))
-            .owns_stream(triggers::metadata(api::<PartialObjectMeta<ConfigMap>>(
-                &client, ns,
-            )))
-            .owns_stream(triggers::metadata(api::<PartialObjectMeta<NetworkPolicy>>(
-                &client, ns,
-            )))
-            .owns_stream(triggers::metadata(api::<PartialObjectMeta<Service>>(
-                &client, ns,
-            )))
-            .owns_stream(triggers::workloads(api::<Deployment>(&client, ns)))
-            .owns_stream(triggers::workloads(api::<StatefulSet>(&client, ns)))
+            .owns_stream(triggers::objects(
+                api::<Secret>(&client, ns),
+                secrets_writer,
+            ))
+            .owns_stream(triggers::objects(
+                api::<ConfigMap>(&client, ns),
+                config_maps_writer,
+            ))
+            .owns_stream(triggers::objects(
+                api::<NetworkPolicy>(&client, ns),
+                policies_writer,
+            ))
+            .owns_stream(triggers::objects(
+                api::<Service>(&client, ns),
+                services_writer,
+            ))
+            .owns_stream(triggers::workloads(
+                api::<Deployment>(&client, ns),
+                deployments_writer,
+            ))
+            .owns_stream(triggers::workloads(
+                api::<StatefulSet>(&client, ns),
+                statefulsets_writer,
+            ))
             .with_config(
                 controller::Config::default()
                     .concurrency(options.concurrency)

@@ -1,7 +1,8 @@
 //! What the API server holds for one stack, read once at the start of a reconcile.
 //!
-//! The stack's objects of each kind the renderer makes are listed by the stack label (five
-//! requests, concurrent, answered from the API server's watch cache) and serve the ownership
+//! The stack's objects of each kind the renderer makes are read by the stack label from the
+//! operator's own watch caches ([`super::cache`]; listed, one request per kind, where there
+//! are none) and serve the ownership
 //! check, the comparison before each write and pruning. Only a rendered object missing from
 //! those lists is read by name ([`Observed::read_missing`]): a same-named object without our
 //! label is someone else's, and is reported instead of written. At 1,000 stacks this keeps a
@@ -16,10 +17,12 @@ use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Servi
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::ListParams;
+use kube::runtime::reflector::Store;
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::cache::{self, Stores};
 use super::error::Error;
 use crate::render::{K8sObject, LABEL_STACK};
 
@@ -79,16 +82,25 @@ pub(crate) struct Observed {
 }
 
 impl Observed {
-    /// Lists the objects labelled for `stack` in `namespace` (one request per kind).
-    pub(crate) async fn list(client: &Client, namespace: &str, stack: &str) -> Result<Self, Error> {
-        let selector = format!("{LABEL_STACK}={stack}");
+    /// The objects labelled for `stack` in `namespace`: from `cached` (the watch caches of
+    /// the namespace, once synced; see [`super::cache`]), else listed (one request per kind).
+    pub(crate) async fn list(
+        client: &Client,
+        namespace: &str,
+        stack: &str,
+        cached: Option<&Stores>,
+    ) -> Result<Self, Error> {
+        let cached = match cached {
+            Some(stores) if stores.wait_ready().await => Some(stores),
+            _ => None,
+        };
         let (secrets, config_maps, policies, services, deployments, statefulsets) = futures::try_join!(
-            list::<Secret>(client, namespace, &selector),
-            list::<ConfigMap>(client, namespace, &selector),
-            list::<NetworkPolicy>(client, namespace, &selector),
-            list::<Service>(client, namespace, &selector),
-            list::<Deployment>(client, namespace, &selector),
-            list::<StatefulSet>(client, namespace, &selector),
+            cached_or_list(client, namespace, stack, cached.map(|c| &c.secrets)),
+            cached_or_list(client, namespace, stack, cached.map(|c| &c.config_maps)),
+            cached_or_list(client, namespace, stack, cached.map(|c| &c.policies)),
+            cached_or_list(client, namespace, stack, cached.map(|c| &c.services)),
+            cached_or_list(client, namespace, stack, cached.map(|c| &c.deployments)),
+            cached_or_list(client, namespace, stack, cached.map(|c| &c.statefulsets)),
         )?;
         Ok(Observed {
             secrets,
@@ -263,6 +275,19 @@ async fn read<K: OwnedKind>(
         .await
         .map_err(Error::kube("read", &kind, &name))?;
     Ok(object.map(without_managed_fields))
+}
+
+/// The objects of kind `K` labelled for `stack`: from `store` (ready), else listed.
+async fn cached_or_list<K: OwnedKind>(
+    client: &Client,
+    namespace: &str,
+    stack: &str,
+    store: Option<&Store<K>>,
+) -> Result<BTreeMap<String, K>, Error> {
+    if let Some(store) = store {
+        return Ok(cache::of_stack(store, namespace, stack));
+    }
+    list::<K>(client, namespace, &format!("{LABEL_STACK}={stack}")).await
 }
 
 async fn list<K: OwnedKind>(

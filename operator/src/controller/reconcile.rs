@@ -95,7 +95,8 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
         .ok_or_else(|| Error::NoNamespace(name.clone()))?;
     let uid = owner.uid.clone();
     let writer = Writer::new(ctx.client.clone(), &namespace, owner, &ctx.metrics);
-    let mut observed = Observed::list(&ctx.client, &namespace, &name).await?;
+    let cached = ctx.caches.stores(&namespace);
+    let mut observed = Observed::list(&ctx.client, &namespace, &name, cached.as_ref()).await?;
     let found = credentials::read(stack, &plan, &mut observed, &writer).await?;
     let (reset, own) = (found.reset, found.own);
     let order = plan.start_order();

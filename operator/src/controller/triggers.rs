@@ -10,6 +10,9 @@
 //! - Secrets, Services and NetworkPolicies are watched metadata-only (their bodies are never
 //!   read from the watch), every change waking the stack.
 //!
+//!   The workload watches also keep their objects in the reflector stores the reconcile reads
+//!   instead of listing ([`super::cache`]).
+//!
 //! All watches select only objects labelled `devstack.dev/stack`.
 
 use std::collections::HashMap;
@@ -18,8 +21,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use kube::core::PartialObjectMeta;
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
@@ -64,44 +66,115 @@ pub(crate) fn workload_state<K: Resource + WorkloadState>(object: &K) -> u64 {
     hasher.finish()
 }
 
-/// The objects of a workload watch worth a reconcile (see the module documentation).
-pub(crate) fn workloads<K>(api: Api<K>) -> impl Stream<Item = Result<K, watcher::Error>> + Send
+/// The objects of a workload watch worth a reconcile (see the module documentation), every
+/// event kept in `store` (without managedFields) before it may wake a stack: the reconcile
+/// reads the stack's workloads from that store ([`super::cache`]).
+pub(crate) fn workloads<K>(
+    api: Api<K>,
+    store: reflector::store::Writer<K>,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send
 where
-    K: Resource + WorkloadState + Clone + DeserializeOwned + Debug + Send + 'static,
+    K: Resource<DynamicType = ()>
+        + WorkloadState
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
 {
     let mut seen: HashMap<(Option<String>, Option<String>), u64> = HashMap::new();
-    watcher(api, owned_config())
+    let events = watcher(api, owned_config())
         .default_backoff()
-        .filter_map(move |event| {
-            let wake = match event {
-                Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
-                    let key = (object.meta().namespace.clone(), object.meta().name.clone());
-                    let hash = workload_state(&object);
-                    (seen.insert(key, hash) != Some(hash)).then_some(Ok(object))
-                }
-                Ok(watcher::Event::Delete(object)) => {
-                    seen.remove(&(object.meta().namespace.clone(), object.meta().name.clone()));
-                    Some(Ok(object))
-                }
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
-                Err(error) => Some(Err(error)),
-            };
-            futures::future::ready(wake)
-        })
+        .modify(|object| object.meta_mut().managed_fields = None)
+        .reflect(store);
+    driven(wakes(events, move |object: &K, deleted| {
+        let key = (object.meta().namespace.clone(), object.meta().name.clone());
+        if deleted {
+            seen.remove(&key);
+            return true;
+        }
+        let hash = workload_state(object);
+        seen.insert(key, hash) != Some(hash)
+    }))
 }
 
-/// Every change of the objects of kind `K`, metadata only.
-pub(crate) fn metadata<K>(
-    api: Api<PartialObjectMeta<K>>,
-) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send
+/// The objects of `events` (a watch already kept in its store) that `wanted` (the object,
+/// whether it was deleted) says may call for a reconcile. The objects of a (re-)list are passed
+/// on only once it is complete: the store swaps the whole list in at its end, and a
+/// reconcile woken earlier would read the store from before the list (a drift seen only
+/// by a re-list would go unrepaired until the next wake).
+fn wakes<K, S, F>(events: S, mut wanted: F) -> impl Stream<Item = Result<K, watcher::Error>> + Send
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default,
-    PartialObjectMeta<K>: Resource + Clone + DeserializeOwned + Debug + Send,
+    K: Send + 'static,
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+    F: FnMut(&K, bool) -> bool + Send + 'static,
 {
-    watcher(api, owned_config())
+    let mut listed: Vec<K> = Vec::new();
+    events.flat_map(move |event| {
+        let wake: Vec<Result<K, watcher::Error>> = match event {
+            Ok(watcher::Event::Apply(object)) => wanted(&object, false)
+                .then_some(Ok(object))
+                .into_iter()
+                .collect(),
+            Ok(watcher::Event::Delete(object)) => {
+                wanted(&object, true);
+                vec![Ok(object)]
+            }
+            Ok(watcher::Event::Init) => {
+                listed.clear();
+                Vec::new()
+            }
+            Ok(watcher::Event::InitApply(object)) => {
+                if wanted(&object, false) {
+                    listed.push(object);
+                }
+                Vec::new()
+            }
+            Ok(watcher::Event::InitDone) => {
+                std::mem::take(&mut listed).into_iter().map(Ok).collect()
+            }
+            Err(error) => vec![Err(error)],
+        };
+        futures::stream::iter(wake)
+    })
+}
+
+/// Every change of the objects of kind `K`, each kept in `store` (without managedFields)
+/// before it wakes the stack ([`super::cache`]).
+pub(crate) fn objects<K>(
+    api: Api<K>,
+    store: reflector::store::Writer<K>,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let events = watcher(api, owned_config())
         .default_backoff()
-        .touched_objects()
+        .modify(|object| object.meta_mut().managed_fields = None)
+        .reflect(store);
+    driven(wakes(events, |_: &K, _| true))
+}
+
+/// `stream`, polled by a task of its own and handed over through a channel: the watch (and
+/// so its store, which every reconcile reads) advances whatever the controller is doing,
+/// without relying on how it polls its trigger streams. The task ends when the controller
+/// drops its end.
+fn driven<T, S>(stream: S) -> impl Stream<Item = T> + Send
+where
+    T: Send + 'static,
+    S: Stream<Item = T> + Send + 'static,
+{
+    let (sender, receiver) = futures::channel::mpsc::unbounded();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            if sender.unbounded_send(item).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
 }
 
 #[cfg(test)]
@@ -134,5 +207,60 @@ mod tests {
         let mut labelled = deployment(0, 1);
         labelled.metadata.labels = Some([("x".to_string(), "y".to_string())].into());
         assert_ne!(workload_state(&labelled), none, "labels edited");
+    }
+
+    #[tokio::test]
+    async fn a_relist_wakes_only_once_the_store_holds_the_list() {
+        use kube::runtime::reflector::ObjectRef;
+        let named = |name: &str, generation: i64| {
+            let mut d = deployment(0, generation);
+            d.metadata.name = Some(name.into());
+            d
+        };
+        let events: Vec<Result<watcher::Event<Deployment>, watcher::Error>> = vec![
+            Ok(watcher::Event::Init),
+            Ok(watcher::Event::InitApply(named("a", 1))),
+            Ok(watcher::Event::InitDone),
+            Ok(watcher::Event::Apply(named("b", 1))),
+            // A re-list: `a` was edited while the watch was down.
+            Ok(watcher::Event::Init),
+            Ok(watcher::Event::InitApply(named("a", 2))),
+            Ok(watcher::Event::InitApply(named("b", 1))),
+            Ok(watcher::Event::InitDone),
+        ];
+        let (store, writer) = reflector::store::<Deployment>();
+        let events = futures::stream::iter(events).reflect(writer);
+        let mut woken = Box::pin(wakes(events, |_: &Deployment, _| true));
+        let mut names = Vec::new();
+        while let Some(object) = woken.next().await {
+            let object = object.unwrap();
+            let cached = store
+                .get(&ObjectRef::from_obj(&object))
+                .expect("in the store");
+            assert_eq!(cached.metadata.generation, object.metadata.generation);
+            names.push(format!(
+                "{}@{}",
+                object.metadata.name.unwrap(),
+                object.metadata.generation.unwrap()
+            ));
+        }
+        assert_eq!(names, ["a@1", "b@1", "a@2", "b@1"]);
+    }
+
+    #[tokio::test]
+    async fn a_store_is_filled_even_while_the_controller_polls_no_trigger() {
+        let events: Vec<Result<watcher::Event<Deployment>, watcher::Error>> = vec![
+            Ok(watcher::Event::Init),
+            Ok(watcher::Event::InitApply(deployment(1, 1))),
+            Ok(watcher::Event::InitDone),
+        ];
+        let (store, writer) = reflector::store::<Deployment>();
+        let events = futures::stream::iter(events).reflect(writer);
+        let _unpolled = driven(wakes(events, |_: &Deployment, _| true));
+        tokio::time::timeout(std::time::Duration::from_secs(5), store.wait_until_ready())
+            .await
+            .expect("the store was filled")
+            .unwrap();
+        assert_eq!(store.state().len(), 1);
     }
 }

@@ -1,0 +1,303 @@
+//! The watch caches a reconcile reads instead of listing: the stack's objects of every kind
+//! it writes (Secrets, ConfigMaps, NetworkPolicies, Services, Deployments, StatefulSets), as
+//! the owned-object watches ([`super::triggers`]) keep them: full objects without
+//! managedFields, each store updated before the event that wakes a stack is passed on. Full
+//! objects, because the write path compares every field it sets with the live object (a hand
+//! edit is repaired, an unchanged object is not written) and the credentials are read from
+//! their Secret. Claims are not cached (listed only on reset and deletion).
+//!
+//! A reconcile of a stack in a namespace whose stores are registered reads that stack's
+//! objects from them (labelled `devstack.dev/stack=<stack>`, the same selection as the
+//! LIST it replaces) after the store has seen its first complete list: an unsynced store never
+//! makes an object look absent, so nothing is created twice and nothing is pruned from an
+//! empty cache. A store lagging behind the API server is safe the same way a LIST answered
+//! from the API server's watch cache was: an object it does not hold yet is read by name
+//! before it is created ([`super::observe::Observed::read_missing`], `held`), and the watch
+//! event that brings it wakes the stack again. Without registered stores (the unit tests'
+//! fake API server, or a store that is not ready within [`READY_TIMEOUT`]) the reconcile
+//! lists, as before.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::runtime::reflector::Store;
+use tokio::sync::watch;
+use tracing::warn;
+
+use super::observe::OwnedKind;
+use crate::render::LABEL_STACK;
+
+/// How long a reconcile waits for a store's first complete list before it lists instead.
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The stores of one watched namespace (or of all): the objects of each kind labelled
+/// `devstack.dev/stack`, and whether every one of them has seen its first complete list.
+#[derive(Clone)]
+pub(crate) struct Stores {
+    /// Secrets.
+    pub secrets: Store<Secret>,
+    /// ConfigMaps.
+    pub config_maps: Store<ConfigMap>,
+    /// NetworkPolicies.
+    pub policies: Store<NetworkPolicy>,
+    /// Services.
+    pub services: Store<Service>,
+    /// Deployments.
+    pub deployments: Store<Deployment>,
+    /// StatefulSets.
+    pub statefulsets: Store<StatefulSet>,
+    /// True once every store above is ready.
+    ready: watch::Receiver<bool>,
+}
+
+impl Stores {
+    /// The stores, and a task that marks them ready once each has seen its first complete
+    /// list. Reconciles wait on that mark, never on `Store::wait_until_ready` itself: kube's
+    /// readiness is a oneshot channel that keeps one waker, so of many reconciles waiting at
+    /// once only the last was woken and the others waited for [`READY_TIMEOUT`] (after a
+    /// restart with 20 stacks, 16 reconciles for 30 s). The task is its only waiter.
+    pub(crate) fn new(
+        secrets: Store<Secret>,
+        config_maps: Store<ConfigMap>,
+        policies: Store<NetworkPolicy>,
+        services: Store<Service>,
+        deployments: Store<Deployment>,
+        statefulsets: Store<StatefulSet>,
+    ) -> Self {
+        let (mark, ready) = watch::channel(false);
+        let stores = (
+            secrets.clone(),
+            config_maps.clone(),
+            policies.clone(),
+            services.clone(),
+            deployments.clone(),
+            statefulsets.clone(),
+        );
+        tokio::spawn(async move {
+            let (a, b, c, d, e, f) = stores;
+            let all = a.wait_until_ready().await.is_ok()
+                && b.wait_until_ready().await.is_ok()
+                && c.wait_until_ready().await.is_ok()
+                && d.wait_until_ready().await.is_ok()
+                && e.wait_until_ready().await.is_ok()
+                && f.wait_until_ready().await.is_ok();
+            if all && mark.send(true).is_ok() {
+                // Kept open while anyone may wait, so a waiter sees the mark, not a closed channel.
+                mark.closed().await;
+            }
+        });
+        Stores {
+            secrets,
+            config_maps,
+            policies,
+            services,
+            deployments,
+            statefulsets,
+            ready,
+        }
+    }
+
+    /// Whether every store has seen its first complete list, waiting for it up to
+    /// [`READY_TIMEOUT`]: `false` means the caller lists instead.
+    pub(crate) async fn wait_ready(&self) -> bool {
+        let mut ready = self.ready.clone();
+        let waited = tokio::time::timeout(READY_TIMEOUT, ready.wait_for(|r| *r))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if !waited {
+            warn!("watch caches not ready; listing instead");
+        }
+        waited
+    }
+}
+
+/// Every registered store, by the namespace its watches cover (`None`: all namespaces).
+#[derive(Default)]
+pub(crate) struct Caches {
+    stores: RwLock<HashMap<Option<String>, Stores>>,
+}
+
+impl Caches {
+    /// Registers the stores of the watches of `namespace` (`None`: all).
+    pub(crate) fn register(&self, namespace: Option<String>, stores: Stores) {
+        let mut map = self.stores.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(namespace, stores);
+    }
+
+    /// The stores whose watches cover `namespace`, if any.
+    pub(crate) fn stores(&self, namespace: &str) -> Option<Stores> {
+        let map = self.stores.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&Some(namespace.to_string()))
+            .or_else(|| map.get(&None))
+            .cloned()
+    }
+}
+
+/// The objects of `store` in `namespace` labelled for `stack`, by name (the caller waited
+/// for the store's readiness: [`Stores::wait_ready`]).
+pub(crate) fn of_stack<K: OwnedKind>(
+    store: &Store<K>,
+    namespace: &str,
+    stack: &str,
+) -> BTreeMap<String, K> {
+    let objects = store.state_filter(|object| {
+        let meta = object.meta();
+        meta.namespace.as_deref() == Some(namespace)
+            && meta
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_STACK))
+                .is_some_and(|s| s == stack)
+    });
+    objects
+        .into_iter()
+        .map(|object| {
+            let name = object.meta().name.clone().unwrap_or_default();
+            (name, object.as_ref().clone())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use kube::runtime::reflector;
+    use kube::runtime::watcher::Event;
+
+    use super::*;
+    use crate::controller::fixtures::{devstack, FakeApi, NS};
+    use crate::controller::reconcile::reconcile;
+
+    const KINDS: [&str; 6] = [
+        "secrets",
+        "configmaps",
+        "networkpolicies",
+        "services",
+        "deployments",
+        "statefulsets",
+    ];
+    const SMALL: &str = "    db: {type: postgres}\n    api:\n      image: ghcr.io/acme/api:1.0\n      ports: [{name: http, containerPort: 8080}]\n      dependsOn: [db]\n";
+
+    /// A store that has seen one complete list: the fake's objects of `resource`.
+    fn synced_from<K: OwnedKind>(fake: &FakeApi, resource: &str) -> Store<K> {
+        let objects: Vec<K> = fake
+            .all(resource)
+            .into_iter()
+            .map(|o| serde_json::from_value(o).unwrap())
+            .collect();
+        assert!(
+            !objects.is_empty() || resource == "configmaps",
+            "{resource}"
+        );
+        synced(objects)
+    }
+
+    /// A store that has seen one complete list of `objects`.
+    fn synced<K: OwnedKind>(objects: Vec<K>) -> Store<K> {
+        let (store, mut writer) = reflector::store();
+        writer.apply_watcher_event(&Event::Init);
+        for object in objects {
+            writer.apply_watcher_event(&Event::InitApply(object));
+        }
+        writer.apply_watcher_event(&Event::InitDone);
+        store
+    }
+
+    #[tokio::test]
+    async fn unsynced_stores_are_waited_for_by_every_reconcile_at_once() {
+        let (deployments, mut writer) = reflector::store::<Deployment>();
+        let stores = Stores::new(
+            synced(vec![]),
+            synced(vec![]),
+            synced(vec![]),
+            synced(vec![]),
+            deployments.clone(),
+            synced(vec![]),
+        );
+        // Twenty reconciles wait at once (kube's own readiness woke only the last of them).
+        let waiters: Vec<_> = (0..20)
+            .map(|_| {
+                let stores = stores.clone();
+                tokio::spawn(async move { stores.wait_ready().await })
+            })
+            .collect();
+        let deployment: Deployment = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "api", "namespace": NS, "labels": {LABEL_STACK: "demo"}}
+        }))
+        .unwrap();
+        writer.apply_watcher_event(&Event::Init);
+        writer.apply_watcher_event(&Event::InitApply(deployment));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            waiters.iter().all(|w| !w.is_finished()),
+            "a list in progress is not complete"
+        );
+        writer.apply_watcher_event(&Event::InitDone);
+        for waiter in waiters {
+            let ready = tokio::time::timeout(Duration::from_secs(5), waiter)
+                .await
+                .expect("every waiter woken")
+                .unwrap();
+            assert!(ready);
+        }
+        let found = of_stack(&stores.deployments, NS, "demo");
+        assert_eq!(found.keys().collect::<Vec<_>>(), vec!["api"]);
+        let other = of_stack(&stores.deployments, NS, "other");
+        assert!(
+            other.is_empty(),
+            "another stack's objects are not this one's"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reconcile_reads_the_stack_from_the_caches_not_a_list() {
+        let (fake, ctx) = FakeApi::start();
+        reconcile(fake.stack(devstack(SMALL)), ctx.clone())
+            .await
+            .unwrap();
+        let stores = Stores::new(
+            synced_from(&fake, "secrets"),
+            synced_from(&fake, "configmaps"),
+            synced_from(&fake, "networking.k8s.io/v1/networkpolicies"),
+            synced_from(&fake, "services"),
+            synced_from(&fake, "apps/v1/deployments"),
+            synced_from(&fake, "apps/v1/statefulsets"),
+        );
+        ctx.caches.register(Some(NS.to_string()), stores);
+        fake.take_requests();
+        reconcile(fake.stack(fake.stored_stack("demo")), ctx)
+            .await
+            .unwrap();
+        let requests = fake.take_requests();
+        let lists: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.method == http::Method::GET)
+            .map(|r| r.path.as_str())
+            .filter(|p| {
+                p.ends_with(&format!("/namespaces/{NS}/deployments"))
+                    || p.ends_with("/statefulsets")
+            })
+            .collect();
+        assert_eq!(lists, Vec::<&str>::new(), "workloads listed");
+        let gets: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.method == http::Method::GET)
+            .map(|r| r.path.as_str())
+            .filter(|p| KINDS.iter().any(|k| p.contains(&format!("/{k}/"))))
+            .collect();
+        assert_eq!(gets, Vec::<&str>::new(), "cached objects read by name");
+        let writes: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.is_object_write())
+            .map(|r| r.path.as_str())
+            .collect();
+        assert_eq!(writes, Vec::<&str>::new(), "an unchanged stack is written");
+        let stack = fake.stored_stack("demo");
+        assert!(stack.status.unwrap().services.values().all(|s| s.ready));
+    }
+}
