@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use devstack_core::app::AppSecrets;
 use devstack_core::conventions::connection_key;
 use devstack_core::plan::{plan, PlanOptions, StackPlan};
-use devstack_core::types::DevStack;
+use devstack_core::types::{DevStack, ServiceSpec};
 use serde_json::Value;
 
 use crate::env::looks_secret;
@@ -81,6 +81,38 @@ pub fn map(
                     .is_some_and(|d| d.connection.contains_key(&connection_key(dep, suffix)))
             })
         };
+        let service = Mapped {
+            project,
+            compose_name: &compose_name,
+            deps: &deps,
+            has_output: &has_output,
+        };
+        let mut generated = service.env(spec, report);
+        service.compose_secrets(svc, spec, &mut generated, report);
+        if !generated.is_empty() {
+            let mut all = match spec.secrets.take() {
+                Some(AppSecrets::Names(names)) => names,
+                _ => Vec::new(),
+            };
+            all.extend(generated);
+            spec.secrets = Some(AppSecrets::Names(all));
+        }
+    }
+}
+
+/// One image service being mapped, with its catalog dependencies.
+struct Mapped<'a> {
+    project: &'a Project,
+    compose_name: &'a str,
+    deps: &'a [Dependency],
+    has_output: &'a dyn Fn(&str, &str) -> bool,
+}
+
+impl Mapped<'_> {
+    /// Its literal credentials in `environment`; the app secrets to generate.
+    fn env(&self, spec: &mut ServiceSpec, report: &mut LossReport) -> Vec<String> {
+        let (project, deps, has_output) = (self.project, self.deps, self.has_output);
+        let compose_name = self.compose_name.to_string();
         let mut generated: Vec<String> = Vec::new();
         let env: Vec<(String, String)> = spec
             .env
@@ -124,6 +156,19 @@ pub fn map(
                 report.changed(&compose_name, &field, "a credential of an outside service: kept as a literal in env (devstack cannot generate it), so the stack file holds it (mode 0600)", "keep the stack file out of version control, or set the value by hand where it runs");
             }
         }
+        generated
+    }
+
+    /// Its Compose `secrets` (files under /run/secrets) as env vars.
+    fn compose_secrets(
+        &self,
+        svc: &Service,
+        spec: &mut ServiceSpec,
+        generated: &mut Vec<String>,
+        report: &mut LossReport,
+    ) {
+        let (deps, has_output) = (self.deps, self.has_output);
+        let compose_name = self.compose_name.to_string();
         for reference in &svc.secrets {
             let source = reference
                 .get("source")
@@ -145,14 +190,6 @@ pub fn map(
                 generated.push(key.clone());
                 report.changed(&compose_name, &field, &format!("secret {source}: secrets [{key}], a generated env var, not a file under /run/secrets (the file's value is not kept)"), &format!("read ${key} in the program instead of /run/secrets/{source}"));
             }
-        }
-        if !generated.is_empty() {
-            let mut all = match spec.secrets.take() {
-                Some(AppSecrets::Names(names)) => names,
-                _ => Vec::new(),
-            };
-            all.extend(generated);
-            spec.secrets = Some(AppSecrets::Names(all));
         }
     }
 }
