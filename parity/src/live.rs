@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bollard::models::{ContainerInspectResponse, ImageConfig};
+use bollard::models::{ContainerConfig, ContainerInspectResponse, HostConfig, ImageConfig};
 use bollard::query_parameters::ListVolumesOptionsBuilder;
 use devstack_core::plan::StackPlan;
 use devstack_docker::ops::project_containers;
@@ -141,6 +141,38 @@ fn service_doc(
     let host = inspect.host_config.clone().unwrap_or_default();
     let esc = |v: &str| escape(v, secrets);
     let mut s = Map::new();
+    process_doc(&mut s, &config, image, want, &esc);
+    ports_doc(&mut s, &config, &host, image, want);
+    health_doc(&mut s, &config, &esc);
+    deploy_doc(&mut s, &config, &host);
+    s.insert("volumes".into(), json!(volumes_doc(project, inspect)));
+    security_doc(&mut s, &config, &host);
+    let networks: Vec<String> = inspect
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|(n, _)| {
+            n.strip_prefix(&format!("{project}_"))
+                .unwrap_or(n)
+                .to_string()
+        })
+        .collect();
+    s.insert("networks".into(), json!(networks));
+    Value::Object(s)
+}
+
+/// Image, entrypoint, command and environment; the image's own values count only where the
+/// rendering names them too.
+fn process_doc(
+    s: &mut Map<String, Value>,
+    config: &ContainerConfig,
+    image: &ImageConfig,
+    want: &Value,
+    esc: &dyn Fn(&str) -> String,
+) {
+    let config = config.clone();
     s.insert("image".into(), json!(config.image.unwrap_or_default()));
     // The image's own entrypoint/command count only when the rendering names one too.
     for (key, live, default) in [
@@ -164,6 +196,16 @@ fn service_doc(
         }
     }
     s.insert("environment".into(), Value::Object(env));
+}
+
+/// `expose` (beyond the image's own) and the published `ports`.
+fn ports_doc(
+    s: &mut Map<String, Value>,
+    config: &ContainerConfig,
+    host: &HostConfig,
+    image: &ImageConfig,
+    want: &Value,
+) {
     let image_ports: BTreeSet<&String> = image.exposed_ports.iter().flatten().collect();
     let rendered_ports: Vec<String> = want
         .get("expose")
@@ -192,6 +234,9 @@ fn service_doc(
         }
     }
     s.insert("ports".into(), json!(ports));
+}
+
+fn health_doc(s: &mut Map<String, Value>, config: &ContainerConfig, esc: &dyn Fn(&str) -> String) {
     if let Some(h) = config.healthcheck.as_ref().filter(|h| h.test.is_some()) {
         let secs = |ns: Option<i64>| format!("{}s", ns.unwrap_or(0) / 1_000_000_000);
         let test: Vec<String> = h.test.iter().flatten().map(|t| esc(t)).collect();
@@ -201,6 +246,10 @@ fn service_doc(
                    "retries": h.retries.unwrap_or(0), "start_period": secs(h.start_period)}),
         );
     }
+}
+
+/// `depends_on` (from devstack's label) and `deploy.resources`.
+fn deploy_doc(s: &mut Map<String, Value>, config: &ContainerConfig, host: &HostConfig) {
     let labels = config.labels.clone().unwrap_or_default();
     let depends_on: Vec<String> = labels
         .get(labels::DEPENDS_ON)
@@ -227,6 +276,10 @@ fn service_doc(
             "reservations": {"memory": host.memory_reservation.unwrap_or(0).to_string(), "devices": devices},
         }}),
     );
+}
+
+/// Bind mounts (the service's files aside) and the project's named volumes.
+fn volumes_doc(project: &str, inspect: &ContainerInspectResponse) -> Vec<Value> {
     let service_name = inspect
         .config
         .as_ref()
@@ -253,7 +306,12 @@ fn service_doc(
             Some(json!({"type": "volume", "source": key, "target": m.destination.as_deref()?}))
         })
         .collect();
-    s.insert("volumes".into(), json!(volumes));
+    volumes
+}
+
+/// tmpfs, user, capabilities, security options and the read-only root.
+fn security_doc(s: &mut Map<String, Value>, config: &ContainerConfig, host: &HostConfig) {
+    let (config, host) = (config.clone(), host.clone());
     let tmpfs: Vec<&String> = host.tmpfs.iter().flatten().map(|(k, _)| k).collect();
     s.insert("tmpfs".into(), json!(tmpfs));
     if let Some(user) = config.user.filter(|u| !u.is_empty()) {
@@ -275,20 +333,6 @@ fn service_doc(
         "read_only".into(),
         json!(host.readonly_rootfs.unwrap_or(false)),
     );
-    let networks: Vec<String> = inspect
-        .network_settings
-        .as_ref()
-        .and_then(|n| n.networks.as_ref())
-        .into_iter()
-        .flatten()
-        .map(|(n, _)| {
-            n.strip_prefix(&format!("{project}_"))
-                .unwrap_or(n)
-                .to_string()
-        })
-        .collect();
-    s.insert("networks".into(), json!(networks));
-    Value::Object(s)
 }
 
 /// The comparison: `Same` or `Mismatch` per aspect; the CPU reservation, which Docker cannot
