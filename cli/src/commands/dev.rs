@@ -18,7 +18,7 @@ use devstack_core::plan::StackPlan;
 use devstack_docker::labels::container_name;
 use devstack_docker::progress::Progress;
 use devstack_docker::{Engine, Stack, UpOptions};
-use notify::{EventKind, RecursiveMode, Watcher};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::StackArgs;
 use crate::devwatch::{classify, Change, Debouncer};
@@ -58,30 +58,13 @@ pub async fn run(args: &StackArgs) -> Result<()> {
             service.name.clone(),
         );
     }
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let _ = tx.send(event);
-    })
-    .context("starting the file watcher")?;
-    for dir in watched(&plan) {
-        watcher
-            .watch(&dir, RecursiveMode::Recursive)
-            .with_context(|| format!("watching {}", dir.display()))?;
-    }
+    let (_watcher, mut rx) = start_watching(&plan)?;
     eprintln!("devstack dev: watching; Ctrl-C stops watching (the stack keeps running)");
     let mut debouncer = Debouncer::new(Duration::from_millis(50));
     let mut stats: BTreeMap<String, Stats> = BTreeMap::new();
     loop {
         tokio::select! {
-            event = rx.recv() => {
-                let Some(Ok(event)) = event else { continue };
-                if matches!(event.kind, EventKind::Access(_)) {
-                    continue;
-                }
-                for path in event.paths {
-                    debouncer.push(path, Instant::now());
-                }
-            }
+            event = rx.recv() => absorb(event, &mut debouncer),
             _ = tokio::time::sleep(Duration::from_millis(20)) => {
                 if let Some((paths, first)) = debouncer.ready(Instant::now()) {
                     plan = handle(&engine, args, plan, &root, &paths, first, &mut stats).await?;
@@ -110,6 +93,35 @@ pub(crate) fn watched(plan: &StackPlan) -> Vec<PathBuf> {
     let all = dirs.clone();
     dirs.retain(|d| !all.iter().any(|o| o != d && d.starts_with(o)));
     dirs
+}
+
+/// File events of the stack's sync sources and build contexts (keep the watcher alive).
+pub(super) type Events = tokio::sync::mpsc::UnboundedReceiver<notify::Result<notify::Event>>;
+
+/// Starts watching what [`watched`] names, recursively.
+pub(super) fn start_watching(plan: &StackPlan) -> Result<(RecommendedWatcher, Events)> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let _ = tx.send(event);
+    })
+    .context("starting the file watcher")?;
+    for dir in watched(plan) {
+        watcher
+            .watch(&dir, RecursiveMode::Recursive)
+            .with_context(|| format!("watching {}", dir.display()))?;
+    }
+    Ok((watcher, rx))
+}
+
+/// Feeds a file event's paths to the debouncer (reads are not changes).
+pub(super) fn absorb(event: Option<notify::Result<notify::Event>>, debouncer: &mut Debouncer) {
+    let Some(Ok(event)) = event else { return };
+    if matches!(event.kind, EventKind::Access(_)) {
+        return;
+    }
+    for path in event.paths {
+        debouncer.push(path, Instant::now());
+    }
 }
 
 async fn up(engine: &Engine, plan: &StackPlan, root: &std::path::Path) -> Result<()> {

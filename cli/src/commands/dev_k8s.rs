@@ -16,11 +16,10 @@ use devstack_core::conventions::{LABEL_SERVICE, LABEL_STACK};
 use devstack_core::plan::StackPlan;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams, AttachedProcess, DeleteParams, ListParams};
-use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::build::{apply_file, BuildArgs};
-use super::dev::watched;
+use super::dev::{absorb, start_watching};
 use super::StackArgs;
 use crate::devwatch::{classify, Change, Debouncer};
 use crate::ksync::{batches, entry, source_files, syncs, tar_archive, Batch};
@@ -59,30 +58,13 @@ pub async fn run(args: &StackArgs, build: &BuildArgs, namespace: Option<String>)
     syncer
         .wait_for_pods(&plan, Duration::from_secs(300))
         .await?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let _ = tx.send(event);
-    })
-    .context("starting the file watcher")?;
-    for dir in watched(&plan) {
-        watcher
-            .watch(&dir, RecursiveMode::Recursive)
-            .with_context(|| format!("watching {}", dir.display()))?;
-    }
+    let (_watcher, mut rx) = start_watching(&plan)?;
     eprintln!("devstack dev: watching; Ctrl-C stops watching (the stack keeps running)");
     let mut debouncer = Debouncer::new(Duration::from_millis(50));
     let mut last_refresh = Instant::now();
     loop {
         tokio::select! {
-            event = rx.recv() => {
-                let Some(Ok(event)) = event else { continue };
-                if matches!(event.kind, EventKind::Access(_)) {
-                    continue;
-                }
-                for path in event.paths {
-                    debouncer.push(path, Instant::now());
-                }
-            }
+            event = rx.recv() => absorb(event, &mut debouncer),
             _ = tokio::time::sleep(Duration::from_millis(20)) => {
                 if let Some((paths, first)) = debouncer.ready(Instant::now()) {
                     plan = syncer.handle(args, build, namespace.as_deref(), plan, &paths, first).await?;
