@@ -180,13 +180,7 @@ impl Ctx<'_> {
                 None => unexplained.push(diff),
             }
         }
-        if !unexplained.is_empty() {
-            Verdict::Mismatch(unexplained.join("; "))
-        } else if !explained.is_empty() {
-            Verdict::ByDesign(explained.join("; "))
-        } else {
-            Verdict::Same
-        }
+        verdict(&explained, &unexplained)
     }
 }
 
@@ -400,13 +394,7 @@ impl Ctx<'_> {
                 None => unexplained.push(diff),
             }
         }
-        if !unexplained.is_empty() {
-            Verdict::Mismatch(unexplained.join("; "))
-        } else if !explained.is_empty() {
-            Verdict::ByDesign(explained.join("; "))
-        } else {
-            Verdict::Same
-        }
+        verdict(&explained, &unexplained)
     }
 }
 
@@ -444,4 +432,15 @@ fn mounts(svc: &Service) -> BTreeMap<String, String> {
         out.insert(m.target.clone(), what);
     }
     out
+}
+
+/// MISMATCH when a difference is unexplained, by design when every one is explained.
+fn verdict(explained: &[String], unexplained: &[String]) -> Verdict {
+    if !unexplained.is_empty() {
+        Verdict::Mismatch(unexplained.join("; "))
+    } else if !explained.is_empty() {
+        Verdict::ByDesign(explained.join("; "))
+    } else {
+        Verdict::Same
+    }
 }
