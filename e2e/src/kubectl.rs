@@ -110,6 +110,27 @@ impl Kubectl {
         self.run_with_input(args, None)
     }
 
+    /// Waits until CRD `name` is Established. A CRD created a moment ago has no conditions
+    /// yet, and `kubectl wait` then fails at once ("<nil> is of the type <nil>") instead of
+    /// waiting: asked again until the timeout.
+    pub fn wait_crd_established(&self, name: &str, timeout: std::time::Duration) -> Result<()> {
+        let start = std::time::Instant::now();
+        let target = format!("crd/{name}");
+        loop {
+            let waited = self.run(&[
+                "wait",
+                "--for=condition=Established",
+                &target,
+                "--timeout=10s",
+            ]);
+            match waited {
+                Ok(_) => return Ok(()),
+                Err(e) if start.elapsed() >= timeout => return Err(e),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(250)),
+            }
+        }
+    }
+
     /// Like [`Kubectl::run`], feeding `stdin`.
     pub fn run_with_input(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
         let out = self.output(args, stdin)?;

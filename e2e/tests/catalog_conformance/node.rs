@@ -272,13 +272,7 @@ fn install_crd(kubectl: &Kubectl) -> Result<(), String> {
         )
         .map_err(err)?;
     kubectl
-        .run(&[
-            "wait",
-            "--for=condition=Established",
-            "crd/devstacks.devstack.dev",
-            "--timeout=60s",
-        ])
-        .map(|_| ())
+        .wait_crd_established("devstacks.devstack.dev", std::time::Duration::from_secs(60))
         .map_err(err)
 }
 

@@ -40,12 +40,7 @@ pub fn install_crd(kubectl: &Kubectl) {
         )
         .expect("kubectl apply the CRD");
     kubectl
-        .run(&[
-            "wait",
-            "--for=condition=Established",
-            "crd/devstacks.devstack.dev",
-            "--timeout=60s",
-        ])
+        .wait_crd_established("devstacks.devstack.dev", std::time::Duration::from_secs(60))
         .expect("the CRD is Established");
 }
 
