@@ -111,7 +111,7 @@ impl Kubectl {
     }
 
     /// Waits until CRD `name` is Established. A CRD created a moment ago has no conditions
-    /// yet, and `kubectl wait` then fails at once ("<nil> is of the type <nil>") instead of
+    /// yet, and `kubectl wait` then fails at once (`<nil> is of the type <nil>`) instead of
     /// waiting: asked again until the timeout.
     pub fn wait_crd_established(&self, name: &str, timeout: std::time::Duration) -> Result<()> {
         let start = std::time::Instant::now();
