@@ -7,6 +7,7 @@
 //! - [`helm`]: Helm from the harness and the operator's chart.
 //! - [`kubectl`]: blocking kubectl for tests that apply YAML and exec into real pods.
 //! - [`bin`]: the workspace's binaries (`devstack`, `devstack-operator`), built on first use.
+//! - [`examples`]: the example stacks as `devstack apply` applies them (absolute paths).
 //!
 //! Workloads land on the harness's real kubelet node; a test that wants the kwok node (pods
 //! Ready without running, any image) uses [`TestNamespace::on_kwok`] (or
@@ -18,6 +19,7 @@
 
 pub mod bin;
 pub mod compose;
+pub mod examples;
 pub mod helm;
 
 use std::future::Future;

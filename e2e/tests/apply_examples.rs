@@ -198,7 +198,8 @@ fn bare_pod(object: &K8sObject) -> Option<Pod> {
 }
 
 /// Security defaults: every service whose plan runs it as non-root (the catalog types that
-/// allow it) is admitted by Pod Security Standards `restricted`, enforced by the API server.
+/// allow it) is admitted by Pod Security Standards `restricted`, enforced by the API server,
+/// and every service with host `mounts` (root or not) is refused for its hostPath volume.
 #[tokio::test]
 async fn non_root_services_meet_restricted_pod_security() {
     let ns = TestNamespace::on_kwok("pss-restricted").await.unwrap();
@@ -234,7 +235,7 @@ async fn non_root_services_meet_restricted_pod_security() {
     );
 
     let mut failures = Vec::new();
-    let mut checked = 0;
+    let (mut checked, mut refused_for_host_path) = (0, 0);
     for (name, text) in fixtures::examples() {
         let mut plan = fixtures::plan_example(&name, &text).unwrap_or_else(|e| panic!("{e}"));
         plan.namespace = Some(ns.name().to_string());
@@ -243,19 +244,32 @@ async fn non_root_services_meet_restricted_pod_security() {
             let Some(mut pod) = bare_pod(object) else {
                 continue;
             };
-            let security = &plan.services[object.name()].security;
-            if !security.run_as_non_root
-                || security
+            let service = &plan.services[object.name()];
+            // Host `mounts` are hostPath volumes, which `restricted` (and `baseline`) forbid,
+            // whatever else the pod does: the documented price of a host mount (docs/dev-loop.md,
+            // the chart's `allowedHostPaths`). Such a pod must be refused naming its hostPath;
+            // every non-root pod without one must be admitted.
+            let host_mounts = !service.mounts.is_empty();
+            let non_root = service.security.run_as_non_root
+                && service
+                    .security
                     .add_capabilities
                     .iter()
-                    .any(|c| c != "NET_BIND_SERVICE")
-            {
+                    .all(|c| c == "NET_BIND_SERVICE");
+            if !non_root && !host_mounts {
                 continue;
             }
             pod.metadata.name = Some(format!("{name}-{}", object.name()));
             checked += 1;
-            if let Err(e) = pods.create(&PostParams::default(), &pod).await {
-                failures.push(format!("{name}/{}: {e}", object.name()));
+            let created = pods.create(&PostParams::default(), &pod).await;
+            match (created, host_mounts) {
+                (Ok(_), false) => {}
+                (Err(e), true) if e.to_string().contains("hostPath") => refused_for_host_path += 1,
+                (Ok(_), true) => failures.push(format!(
+                    "{name}/{}: admitted with a hostPath volume",
+                    object.name()
+                )),
+                (Err(e), _) => failures.push(format!("{name}/{}: {e}", object.name())),
             }
         }
     }
@@ -265,5 +279,9 @@ async fn non_root_services_meet_restricted_pod_security() {
         failures.is_empty(),
         "rejected under restricted:\n{}",
         failures.join("\n")
+    );
+    assert!(
+        refused_for_host_path > 0,
+        "no example service with a host mount was checked (semantik's webui has one)"
     );
 }

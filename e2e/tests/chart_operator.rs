@@ -19,9 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
-use devstack_core::parse::parse_devstack;
-use devstack_core::test_support::examples;
+use anyhow::{bail, Context, Result};
 use devstack_core::DevStack;
 use devstack_e2e::free_port;
 use devstack_e2e::helm::Release;
@@ -29,6 +27,7 @@ use devstack_e2e::{
     client, docker_host, service_account_token, token_kubeconfig, unique_name, workspace_root,
     TestNamespace,
 };
+use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::Api;
 
@@ -141,11 +140,10 @@ where
 async fn round_trip(
     ns: &TestNamespace,
     example: &str,
-    text: &str,
+    mut stack: DevStack,
     logs: &dyn Fn() -> String,
 ) -> Result<()> {
     let stacks: Api<DevStack> = ns.api();
-    let mut stack = parse_devstack(text).map_err(|e| anyhow!("{example}: {e}"))?;
     stack.metadata.namespace = None;
     let name = stack
         .metadata
@@ -169,6 +167,19 @@ async fn round_trip(
     .await
 }
 
+/// The arguments of the operator container in the chart's Deployment.
+async fn chart_operator_args(setup: &Setup) -> Result<Vec<String>> {
+    let deployments: Api<Deployment> = setup.release_ns.api();
+    let deployment = deployments.get(&setup.release().fullname()).await?;
+    let container = deployment
+        .spec
+        .template
+        .spec
+        .and_then(|s| s.containers.into_iter().next())
+        .context("the chart's Deployment has no container")?;
+    Ok(container.args.unwrap_or_default())
+}
+
 /// The operator process on the host, killed when dropped.
 struct HostOperator(Child);
 
@@ -181,12 +192,24 @@ impl Drop for HostOperator {
 
 #[tokio::test]
 async fn operator_with_the_chart_service_account_reconciles_every_example() -> Result<()> {
-    let setup = Setup::new("chart-rbac", &["replicas=2"]).await?;
+    // The examples' host mounts (semantik's documents) need an allow-list, as on a real
+    // cluster: the chart's `allowedHostPaths`, passed on to the operator as the chart does.
+    let allowed = devstack_e2e::examples::host_path_prefix()?;
+    let allowed = allowed.to_str().context("examples path is not UTF-8")?;
+    let value = format!("allowedHostPaths={{{allowed}}}");
+    let setup = Setup::new("chart-rbac", &["replicas=2", &value]).await?;
     let result = async {
+        let allow_arg = format!("--allow-host-path={allowed}");
+        let chart_args = chart_operator_args(&setup).await?;
+        assert!(
+            chart_args.contains(&allow_arg),
+            "the chart's Deployment should pass {allow_arg}: {chart_args:?}"
+        );
         let log = setup.dir.join("operator.log");
         let lease = setup.release().fullname();
         let child = Command::new(devstack_e2e::bin::operator())
             .args(["--namespace", setup.stacks_ns.name()])
+            .arg(&allow_arg)
             .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
             .args(["--leader-elect", "--lease-name", &lease])
             .env("KUBECONFIG", &setup.kubeconfig)
@@ -202,8 +225,8 @@ async fn operator_with_the_chart_service_account_reconciles_every_example() -> R
         let logs = || std::fs::read_to_string(&log).unwrap_or_default();
         // One example after another: several publish the same host port.
         let _ports = NODE_PORTS.lock().await;
-        for (example, text) in examples() {
-            round_trip(&setup.stacks_ns, &example, &text, &logs).await?;
+        for (example, stack) in devstack_e2e::examples::applied_all()? {
+            round_trip(&setup.stacks_ns, &example, stack, &logs).await?;
         }
         let text = logs();
         assert!(text.contains("holding the leader Lease"), "{}", tail(&text));
@@ -310,13 +333,11 @@ async fn operator_image_reconciles_a_stack_from_the_docker_engine() -> Result<()
             .output()?;
         assert_eq!(String::from_utf8_lossy(&user.stdout).trim(), "65532:65532");
 
-        let (example, text) = examples()
-            .into_iter()
-            .find(|(name, _)| name == "minimal")
-            .context("examples/minimal.yaml")?;
+        let minimal = devstack_e2e::examples::dir()?.join("minimal.yaml");
+        let stack = devstack_e2e::examples::applied(&minimal)?;
         let logs = || container.logs();
         let _ports = NODE_PORTS.lock().await;
-        round_trip(&setup.stacks_ns, &example, &text, &logs).await?;
+        round_trip(&setup.stacks_ns, "minimal", stack, &logs).await?;
         Ok::<_, anyhow::Error>(())
     }
     .await;

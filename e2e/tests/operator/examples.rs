@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Result};
-use devstack_core::parse::parse_devstack;
 use devstack_core::plan::{plan, PlanOptions};
+use devstack_core::DevStack;
 use devstack_e2e::TestNamespace;
 use devstack_render_k8s::K8sObject;
 use devstack_render_k8s::RenderOptions;
@@ -111,13 +111,20 @@ async fn compare(ns: &TestNamespace, object: &K8sObject) -> Result<Vec<String>> 
     Ok(diffs)
 }
 
-async fn example_reaches_ready(name: &str, text: &str, options: RenderOptions) -> Result<()> {
-    let mut stack = parse_devstack(text).map_err(|e| anyhow!("{name}: {e}"))?;
+async fn example_reaches_ready(
+    name: &str,
+    mut stack: DevStack,
+    options: RenderOptions,
+) -> Result<()> {
     let ns = TestNamespace::on_kwok(&format!("op-{name}")).await?;
     let client = ns.client();
     stack.metadata.namespace = Some(ns.name().to_string());
     let stack_name = stack.metadata.name.clone().unwrap_or_default();
-    let mut operator = Operator::start(&[ns.name()], &[])?;
+    // The examples' host mounts (semantik's documents) are allowed, as the chart's
+    // `allowedHostPaths` would allow them on a node that sees the host.
+    let allowed = devstack_e2e::examples::host_path_prefix()?;
+    let allowed = allowed.to_string_lossy();
+    let mut operator = Operator::start(&[ns.name()], &["--allow-host-path", &allowed])?;
     create(&client, &stack).await?;
     if let Err(e) = wait_for(ns.name(), &stack_name, "Ready", 120).await {
         return Err(e.context(operator.log()));
@@ -175,19 +182,11 @@ async fn every_example_reaches_ready_and_equals_the_rendering() {
     install_crd(&devstack_e2e::client().await.unwrap())
         .await
         .unwrap();
-    let dir = devstack_e2e::workspace_root().join("examples");
-    let mut examples: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    examples.sort();
-    assert!(!examples.is_empty(), "no examples in {}", dir.display());
+    let examples = devstack_e2e::examples::applied_all().unwrap();
+    assert!(examples.len() >= 6, "too few examples: {}", examples.len());
     let mut failures = Vec::new();
-    for path in examples {
-        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&path).unwrap();
-        if let Err(e) = example_reaches_ready(&name, &text, RenderOptions::default()).await {
+    for (name, stack) in examples {
+        if let Err(e) = example_reaches_ready(&name, stack, RenderOptions::default()).await {
             failures.push(format!("{name}: {e:#}"));
         }
     }
@@ -221,13 +220,13 @@ async fn without_a_gpu_node_optional_gpu_services_run_on_cpu() {
         .unwrap();
     let after = nodes.list(&ListParams::default()).await.unwrap().items;
     let path = devstack_e2e::workspace_root().join("examples/cortex-second-brain.yaml");
-    let result = match (offered(after), std::fs::read_to_string(&path)) {
+    let result = match (offered(after), devstack_e2e::examples::applied(&path)) {
         (true, _) => Err(anyhow!("a node still offers {GPU}")),
-        (false, Ok(text)) => {
+        (false, Ok(stack)) => {
             let options = RenderOptions { gpu_fallback: true };
-            example_reaches_ready("cortex-second-brain", &text, options).await
+            example_reaches_ready("cortex-second-brain", stack, options).await
         }
-        (false, Err(e)) => Err(e.into()),
+        (false, Err(e)) => Err(e),
     };
     devstack_e2e::set_kwok_capacity(&client, GPU, Some("8"))
         .await
