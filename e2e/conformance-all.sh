@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The catalog conformance suite for every type with a local image, including those the test
 # command (scripts/test.sh) leaves out because no example stack uses them: nats (its image builds
-# nats-server v2.12.3 from the Go module proxy), rabbitmq and versitygw (the S3 gateway, built
-# from the Go module proxy: ~2 min cold). Builds (or reuses) the images, starts the
+# nats-server v2.12.3 from the Go module proxy), rabbitmq, versitygw (the S3 gateway, built
+# from the Go module proxy: ~2 min cold), weaviate and ollama (Go module proxy; ollama with cgo,
+# so it needs g++). Builds (or reuses) the images, starts the
 # engine and the local cluster (real node) unless they run, runs the suite in both runtimes and
 # rewrites the table of docs/catalog.md. Tears down what it started.
 #

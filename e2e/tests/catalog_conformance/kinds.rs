@@ -285,5 +285,6 @@ pub fn kind(type_name: &str) -> Option<&'static Kind> {
         .iter()
         .chain(crate::telemetry::KINDS)
         .chain(crate::more::KINDS)
+        .chain(crate::ai::KINDS)
         .find(|k| k.type_name == type_name)
 }

@@ -18,6 +18,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod ai;
 mod docker;
 mod kinds;
 mod more;
