@@ -2,7 +2,7 @@
 //! data paths and connection outputs; the spec may pick the version, publish ports, size the
 //! storage and add env.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::files::PlannedFile;
 use super::model::{SecretDef, SecurityPlan, VolumePlan, Workload};
@@ -22,17 +22,89 @@ pub(super) fn shape(
     let spec = input.spec;
     let path = input.path.as_str();
     let type_name = entry.type_name;
+    let replicas = check_catalog_owned_fields(input, entry, errors);
+    let version = spec
+        .version
+        .clone()
+        .unwrap_or_else(|| entry.default_version.to_string());
+    names::version(&version, path, errors);
+    let published = ports::published(&spec.host_ports);
+    let ctx = EntryContext {
+        stack: input.stack,
+        service: input.name,
+        version: &version,
+        user_env: &spec.env,
+        memory_limit_bytes: budget.limit_memory_bytes,
+        host_ports: &published,
+    };
+    let parts: EntryParts = (entry.build)(&ctx);
+    let ports = ports::catalog(entry, &spec.host_ports, path, errors);
+    let env = merged_env(&parts, input, errors);
+    let size_bytes = resources::storage_bytes(spec, path, errors);
+    let secrets: Vec<SecretDef> = entry
+        .secrets
+        .iter()
+        .map(|def| SecretDef {
+            id: ctx.secret_id(def.name),
+            service: input.name.to_string(),
+            name: def.name.to_string(),
+            length: def.length,
+            alphabet: crate::app::Alphabet::Alphanumeric,
+            app: false,
+        })
+        .collect();
+    check_declared(&parts, &secrets, path, errors);
+    let health = match &parts.health {
+        Some(h) => Some(health::catalog(h, &ports, type_name, path, errors)?),
+        None => None,
+    };
+    let image = input
+        .options
+        .image_overrides
+        .get(type_name)
+        .cloned()
+        .unwrap_or_else(|| names::apply_registry(&entry.image(&version), input.registry));
+    Some(Shape {
+        type_name: Some(type_name.to_string()),
+        image,
+        workload: workload(input, entry, &parts, replicas, size_bytes),
+        command: parts.command,
+        args: parts.args,
+        env,
+        ports,
+        health,
+        // Writable paths exist to make a read-only root work; on a writable root they are moot.
+        writable_paths: if entry.read_only_root {
+            entry.writable_paths.iter().map(|p| p.to_string()).collect()
+        } else {
+            Vec::new()
+        },
+        security: security(entry),
+        connection: env::connection_outputs(input.name, &parts.connection),
+        secrets,
+        files: parts
+            .files
+            .iter()
+            .map(|(path, text)| PlannedFile::catalog(path, text))
+            .collect(),
+    })
+}
+
+/// Refuses the fields the catalog decides for `entry` (ports, health check, replicas of a
+/// stateful type, storage of a stateless one); the replicas the spec asks for.
+fn check_catalog_owned_fields(
+    input: &ServiceInput,
+    entry: &CatalogEntry,
+    errors: &mut ValidationErrors,
+) -> u32 {
+    let (spec, path, type_name) = (input.spec, input.path.as_str(), entry.type_name);
     if spec.ports.is_some() {
+        let names: Vec<&str> = entry.ports.iter().map(|p| p.name).collect();
         errors.push(
             format!("{path}.ports"),
             format!(
                 "the catalog defines the ports of {type_name}; publish them with hostPorts ({})",
-                entry
-                    .ports
-                    .iter()
-                    .map(|p| p.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                names.join(", ")
             ),
         );
     }
@@ -56,25 +128,18 @@ pub(super) fn shape(
             format!("{type_name} keeps no data; remove storage"),
         );
     }
-    let version = spec
-        .version
-        .clone()
-        .unwrap_or_else(|| entry.default_version.to_string());
-    names::version(&version, path, errors);
-    let published = ports::published(&spec.host_ports);
-    let ctx = EntryContext {
-        stack: input.stack,
-        service: input.name,
-        version: &version,
-        user_env: &spec.env,
-        memory_limit_bytes: budget.limit_memory_bytes,
-        host_ports: &published,
-    };
-    let parts: EntryParts = (entry.build)(&ctx);
-    let ports = ports::catalog(entry, &spec.host_ports, path, errors);
+    replicas
+}
 
+/// The entry's env with the spec's `env` added; a generated (secret) key is not overridable.
+fn merged_env(
+    parts: &EntryParts,
+    input: &ServiceInput,
+    errors: &mut ValidationErrors,
+) -> BTreeMap<String, EnvValue> {
+    let path = input.path.as_str();
     let mut env = parts.env.clone();
-    for (key, value) in &spec.env {
+    for (key, value) in &input.spec.env {
         if matches!(parts.env.get(key), Some(EnvValue::Secret(_))) {
             errors.push(
                 format!("{path}.env.{key}"),
@@ -87,84 +152,53 @@ pub(super) fn shape(
             );
         }
     }
-    let size_bytes = resources::storage_bytes(spec, path, errors);
-    let secrets: Vec<SecretDef> = entry
-        .secrets
-        .iter()
-        .map(|def| SecretDef {
-            id: ctx.secret_id(def.name),
-            service: input.name.to_string(),
-            name: def.name.to_string(),
-            length: def.length,
-            alphabet: crate::app::Alphabet::Alphanumeric,
-            app: false,
-        })
-        .collect();
-    check_declared(&parts, &secrets, path, errors);
-    let health = match &parts.health {
-        Some(h) => Some(health::catalog(h, &ports, type_name, path, errors)?),
-        None => None,
-    };
-    let workload = if entry.stateful {
-        Workload::Stateful {
-            volumes: parts
-                .data_paths
-                .iter()
-                .map(|DataPath { name, path }| VolumePlan {
-                    name: name.clone(),
-                    mount_path: path.clone(),
-                    size_bytes,
-                })
-                .collect(),
-            retain_on_delete: spec
-                .storage
-                .as_ref()
-                .and_then(|s| s.retain_on_delete)
-                .unwrap_or(true),
-        }
-    } else {
-        Workload::Stateless { replicas }
-    };
-    let image = input
-        .options
-        .image_overrides
-        .get(type_name)
-        .cloned()
-        .unwrap_or_else(|| names::apply_registry(&entry.image(&version), input.registry));
-    Some(Shape {
-        type_name: Some(type_name.to_string()),
-        image,
-        workload,
-        command: parts.command,
-        args: parts.args,
-        env,
-        ports,
-        health,
-        // Writable paths exist to make a read-only root work; on a writable root they are moot.
-        writable_paths: if entry.read_only_root {
-            entry.writable_paths.iter().map(|p| p.to_string()).collect()
-        } else {
-            Vec::new()
-        },
-        security: SecurityPlan {
-            uid: Some(entry.uid),
-            gid: Some(entry.gid),
-            run_as_non_root: entry.uid != 0,
-            read_only_root: entry.read_only_root,
-            add_capabilities: entry
-                .add_capabilities
-                .iter()
-                .map(|c| c.to_string())
-                .collect(),
-        },
-        connection: env::connection_outputs(input.name, &parts.connection),
-        secrets,
-        files: parts
-            .files
+    env
+}
+
+/// A stateful entry's data paths as claims of `size_bytes` (kept on delete unless the spec
+/// says otherwise); a stateless entry's replicas.
+fn workload(
+    input: &ServiceInput,
+    entry: &CatalogEntry,
+    parts: &EntryParts,
+    replicas: u32,
+    size_bytes: u64,
+) -> Workload {
+    if !entry.stateful {
+        return Workload::Stateless { replicas };
+    }
+    Workload::Stateful {
+        volumes: parts
+            .data_paths
             .iter()
-            .map(|(path, text)| PlannedFile::catalog(path, text))
+            .map(|DataPath { name, path }| VolumePlan {
+                name: name.clone(),
+                mount_path: path.clone(),
+                size_bytes,
+            })
             .collect(),
-    })
+        retain_on_delete: input
+            .spec
+            .storage
+            .as_ref()
+            .and_then(|s| s.retain_on_delete)
+            .unwrap_or(true),
+    }
+}
+
+/// The user, root file system and capabilities the entry's image runs with.
+fn security(entry: &CatalogEntry) -> SecurityPlan {
+    SecurityPlan {
+        uid: Some(entry.uid),
+        gid: Some(entry.gid),
+        run_as_non_root: entry.uid != 0,
+        read_only_root: entry.read_only_root,
+        add_capabilities: entry
+            .add_capabilities
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+    }
 }
 
 /// Every secret the entry's parts use must be one it declares (a catalog bug otherwise: no
