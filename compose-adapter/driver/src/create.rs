@@ -8,7 +8,7 @@ use bollard::models::{
     MountType, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 
-use devstack_render_compose::model::Service;
+use devstack_render_compose::model::{Healthcheck, Resources, Service};
 use devstack_render_compose::spelling::Seconds;
 
 use super::labels::{self, ContainerLabels};
@@ -44,37 +44,7 @@ pub fn container_spec(
     meta: &ContainerLabels<'_>,
 ) -> Result<ContainerSpec, DriverError> {
     let name = labels::container_name(meta.project, meta.service, meta.number);
-    let mut exposed: Vec<String> = service.expose.iter().map(|p| format!("{p}/tcp")).collect();
-    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    for port in &service.ports {
-        let key = format!("{}/tcp", port.container);
-        if !exposed.contains(&key) {
-            exposed.push(key.clone());
-        }
-        bindings
-            .entry(key)
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(PortBinding {
-                host_ip: Some(port.host_ip.clone()),
-                host_port: Some(port.host.to_string()),
-            });
-    }
-    let healthcheck = service
-        .healthcheck
-        .as_ref()
-        .map(|h| -> Result<HealthConfig, DriverError> {
-            let nanos = |seconds: Seconds| i64::from(seconds.0) * 1_000_000_000;
-            Ok(HealthConfig {
-                test: Some(h.test.clone()),
-                interval: Some(nanos(h.interval)),
-                timeout: Some(nanos(h.timeout)),
-                retries: Some(i64::from(h.retries)),
-                start_period: Some(nanos(h.start_period)),
-                start_interval: None,
-            })
-        })
-        .transpose()?;
+    let (exposed, bindings) = published_ports(service);
     let networks = service_networks(meta.project, service);
     let aliases = vec![name.clone(), meta.service.to_string()];
     let endpoint = EndpointSettings {
@@ -91,28 +61,7 @@ pub fn container_spec(
         network_mode: Some(primary.clone()),
         port_bindings: (!bindings.is_empty()).then_some(bindings),
         restart_policy: service.restart.as_deref().map(restart_policy),
-        mounts: (!service.volumes.is_empty()).then(|| {
-            service
-                .volumes
-                .iter()
-                .map(|v| match v.kind.as_str() {
-                    // A service's file (its source is absolute: `files::absolute_sources`).
-                    "bind" => Mount {
-                        typ: Some(MountType::BIND),
-                        source: Some(v.source.clone()),
-                        target: Some(v.target.clone()),
-                        read_only: v.read_only.then_some(true),
-                        ..Mount::default()
-                    },
-                    _ => Mount {
-                        typ: Some(MountType::VOLUME),
-                        source: Some(labels::volume_name(meta.project, &v.source)),
-                        target: Some(v.target.clone()),
-                        ..Mount::default()
-                    },
-                })
-                .collect()
-        }),
+        mounts: (!service.volumes.is_empty()).then(|| mounts(meta.project, service)),
         cap_add: (!service.cap_add.is_empty()).then(|| service.cap_add.clone()),
         cap_drop: (!service.cap_drop.is_empty()).then(|| service.cap_drop.clone()),
         security_opt: (!service.security_opt.is_empty()).then(|| service.security_opt.clone()),
@@ -127,27 +76,7 @@ pub fn container_spec(
         ..HostConfig::default()
     };
     if let Some(deploy) = &service.deploy {
-        let resources = &deploy.resources;
-        // The plan bounds CPUs so that this fits Docker's int64; saturate all the same.
-        let nano_cpus = resources.limits.cpus.0.saturating_mul(1_000_000);
-        let memory = resources.limits.memory.0;
-        let reservation = resources.reservations.memory.0;
-        host.nano_cpus = (nano_cpus > 0).then(|| i64::try_from(nano_cpus).unwrap_or(i64::MAX));
-        host.memory = (memory > 0).then(|| i64::try_from(memory).unwrap_or(i64::MAX));
-        host.memory_reservation =
-            (reservation > 0).then(|| i64::try_from(reservation).unwrap_or(i64::MAX));
-        let devices: Vec<DeviceRequest> = resources
-            .reservations
-            .devices
-            .iter()
-            .map(|d| DeviceRequest {
-                driver: Some(d.driver.clone()),
-                count: Some(i64::from(d.count)),
-                capabilities: Some(vec![d.capabilities.clone()]),
-                ..DeviceRequest::default()
-            })
-            .collect();
-        host.device_requests = (!devices.is_empty()).then_some(devices);
+        limit_resources(&mut host, &deploy.resources);
     }
     let body = ContainerCreateBody {
         image: Some(service.image.clone()),
@@ -163,7 +92,7 @@ pub fn container_spec(
                 .collect(),
         ),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
-        healthcheck,
+        healthcheck: service.healthcheck.as_ref().map(health_config),
         labels: Some(meta.merged(&service.labels)),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
@@ -178,6 +107,92 @@ pub fn container_spec(
         body,
         extra_networks,
     })
+}
+
+/// Port bindings by `<port>/tcp`.
+type Bindings = HashMap<String, Option<Vec<PortBinding>>>;
+
+/// The exposed ports (`expose` and every published container port, once each) and the host
+/// bindings of the published ones.
+fn published_ports(service: &Service) -> (Vec<String>, Bindings) {
+    let mut exposed: Vec<String> = service.expose.iter().map(|p| format!("{p}/tcp")).collect();
+    let mut bindings = Bindings::new();
+    for port in &service.ports {
+        let key = format!("{}/tcp", port.container);
+        if !exposed.contains(&key) {
+            exposed.push(key.clone());
+        }
+        bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(port.host_ip.clone()),
+                host_port: Some(port.host.to_string()),
+            });
+    }
+    (exposed, bindings)
+}
+
+/// The health check in the Engine API's nanoseconds.
+fn health_config(check: &Healthcheck) -> HealthConfig {
+    let nanos = |seconds: Seconds| i64::from(seconds.0) * 1_000_000_000;
+    HealthConfig {
+        test: Some(check.test.clone()),
+        interval: Some(nanos(check.interval)),
+        timeout: Some(nanos(check.timeout)),
+        retries: Some(i64::from(check.retries)),
+        start_period: Some(nanos(check.start_period)),
+        start_interval: None,
+    }
+}
+
+/// Bind mounts (a service's files and host mounts, sources absolute) and the project's named
+/// volumes.
+fn mounts(project: &str, service: &Service) -> Vec<Mount> {
+    service
+        .volumes
+        .iter()
+        .map(|v| match v.kind.as_str() {
+            "bind" => Mount {
+                typ: Some(MountType::BIND),
+                source: Some(v.source.clone()),
+                target: Some(v.target.clone()),
+                read_only: v.read_only.then_some(true),
+                ..Mount::default()
+            },
+            _ => Mount {
+                typ: Some(MountType::VOLUME),
+                source: Some(labels::volume_name(project, &v.source)),
+                target: Some(v.target.clone()),
+                ..Mount::default()
+            },
+        })
+        .collect()
+}
+
+/// CPU and memory limits, the memory reservation and GPU device requests.
+fn limit_resources(host: &mut HostConfig, resources: &Resources) {
+    // The plan bounds CPUs so that this fits Docker's int64; saturate all the same.
+    let nano_cpus = resources.limits.cpus.0.saturating_mul(1_000_000);
+    let memory = resources.limits.memory.0;
+    let reservation = resources.reservations.memory.0;
+    host.nano_cpus = (nano_cpus > 0).then(|| i64::try_from(nano_cpus).unwrap_or(i64::MAX));
+    host.memory = (memory > 0).then(|| i64::try_from(memory).unwrap_or(i64::MAX));
+    host.memory_reservation =
+        (reservation > 0).then(|| i64::try_from(reservation).unwrap_or(i64::MAX));
+    let devices: Vec<DeviceRequest> = resources
+        .reservations
+        .devices
+        .iter()
+        .map(|d| DeviceRequest {
+            driver: Some(d.driver.clone()),
+            count: Some(i64::from(d.count)),
+            capabilities: Some(vec![d.capabilities.clone()]),
+            ..DeviceRequest::default()
+        })
+        .collect();
+    host.device_requests = (!devices.is_empty()).then_some(devices);
 }
 
 fn restart_policy(name: &str) -> RestartPolicy {
