@@ -208,6 +208,8 @@ async fn workload_outcome(
         K8sObject::Deployment(d) => {
             let live =
                 live_or_read::<Deployment>(writer, observed, object_name(&d), create).await?;
+            // The pod template as wanted: the cache keeps none ([`super::cache`]).
+            let wanted = d.clone();
             let live = match (live.as_ref(), create) {
                 (None, false) => None,
                 (live, _) => Some(writer.apply(d, live, Tie::Owned, false).await?),
@@ -217,8 +219,8 @@ async fn workload_outcome(
                 .as_ref()
                 .filter(|_| !ready)
                 .and_then(status::replica_failure);
-            if let Some(live) = live.as_ref().filter(|_| !ready && refused.is_none()) {
-                refused = super::devloop::image_not_built(writer, live).await;
+            if live.is_some() && !ready && refused.is_none() {
+                refused = super::devloop::image_not_built(writer, &wanted).await;
             }
             (live.is_some(), ready, refused)
         }

@@ -22,8 +22,9 @@ use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::cache::{self, Stores};
+use super::cache::{self, Cached, Stores};
 use super::error::Error;
+use super::verified::Verified;
 use crate::render::{K8sObject, LABEL_STACK};
 
 /// A kind the operator writes: namespaced, typed, (de)serializable, and kept by type in
@@ -31,6 +32,7 @@ use crate::render::{K8sObject, LABEL_STACK};
 pub(crate) trait OwnedKind:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
     + Clone
+    + Default
     + Debug
     + Serialize
     + DeserializeOwned
@@ -84,16 +86,79 @@ pub(crate) struct Observed {
 impl Observed {
     /// The objects labelled for `stack` in `namespace`: from `cached` (the watch caches of
     /// the namespace, once synced; see [`super::cache`]), else listed (one request per kind).
+    /// A cached object kept in part (metadata, a workload without its template) whose
+    /// version moved since the operator last saw it hold what it wants (`verified`) is read
+    /// by name, so the write path compares the whole object; the others stay as kept.
     pub(crate) async fn list(
         client: &Client,
         namespace: &str,
         stack: &str,
         cached: Option<&Stores>,
+        verified: &Verified,
     ) -> Result<Self, Error> {
         let cached = match cached {
             Some(stores) if stores.wait_ready().await => Some(stores),
             _ => None,
         };
+        let mut observed = Self::from_caches_or_lists(client, namespace, stack, cached).await?;
+        if cached.is_some() {
+            observed
+                .read_changed::<ConfigMap>(client, namespace, verified)
+                .await?;
+            observed
+                .read_changed::<NetworkPolicy>(client, namespace, verified)
+                .await?;
+            observed
+                .read_changed::<Service>(client, namespace, verified)
+                .await?;
+            observed
+                .read_changed::<Deployment>(client, namespace, verified)
+                .await?;
+            observed
+                .read_changed::<StatefulSet>(client, namespace, verified)
+                .await?;
+        }
+        Ok(observed)
+    }
+
+    /// Reads by name every object of kind `K` whose version moved since it was last seen
+    /// holding what the operator wanted ([`Verified::unchanged`]); one gone meanwhile is
+    /// dropped.
+    async fn read_changed<K: OwnedKind>(
+        &mut self,
+        client: &Client,
+        namespace: &str,
+        verified: &Verified,
+    ) -> Result<(), Error> {
+        use futures::{StreamExt, TryStreamExt};
+        let kind = K::kind(&()).to_string();
+        let changed: Vec<String> = K::of(self)
+            .iter()
+            .filter(|(_, object)| !verified.unchanged(&kind, object.meta()))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let reads = changed.into_iter().map(|name| {
+            read::<K>(client.clone(), namespace, name.clone()).map_ok(move |found| (name, found))
+        });
+        let found: Vec<(String, Option<K>)> = futures::stream::iter(reads)
+            .buffer_unordered(super::apply::PARALLELISM)
+            .try_collect()
+            .await?;
+        for (name, object) in found {
+            match object {
+                Some(object) => K::of_mut(self).insert(name, object),
+                None => K::of_mut(self).remove(&name),
+            };
+        }
+        Ok(())
+    }
+
+    async fn from_caches_or_lists(
+        client: &Client,
+        namespace: &str,
+        stack: &str,
+        cached: Option<&Stores>,
+    ) -> Result<Self, Error> {
         let (secrets, config_maps, policies, services, deployments, statefulsets) = futures::try_join!(
             cached_or_list(client, namespace, stack, cached.map(|c| &c.secrets)),
             cached_or_list(client, namespace, stack, cached.map(|c| &c.config_maps)),
@@ -277,17 +342,17 @@ async fn read<K: OwnedKind>(
     Ok(object.map(without_managed_fields))
 }
 
-/// The objects of kind `K` labelled for `stack`: from `store` (ready), else listed.
-async fn cached_or_list<K: OwnedKind>(
+/// The objects of kind `C::Full` labelled for `stack`: from `store` (ready), else listed.
+async fn cached_or_list<C: Cached>(
     client: &Client,
     namespace: &str,
     stack: &str,
-    store: Option<&Store<K>>,
-) -> Result<BTreeMap<String, K>, Error> {
+    store: Option<&Store<C>>,
+) -> Result<BTreeMap<String, C::Full>, Error> {
     if let Some(store) = store {
         return Ok(cache::of_stack(store, namespace, stack));
     }
-    list::<K>(client, namespace, &format!("{LABEL_STACK}={stack}")).await
+    list::<C::Full>(client, namespace, &format!("{LABEL_STACK}={stack}")).await
 }
 
 async fn list<K: OwnedKind>(

@@ -94,9 +94,22 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
         .controller_owner_ref(&())
         .ok_or_else(|| Error::NoNamespace(name.clone()))?;
     let uid = owner.uid.clone();
-    let writer = Writer::new(ctx.client.clone(), &namespace, owner, &ctx.metrics);
+    let writer = Writer::new(
+        ctx.client.clone(),
+        &namespace,
+        owner,
+        &ctx.metrics,
+        &ctx.verified,
+    );
     let cached = ctx.caches.stores(&namespace);
-    let mut observed = Observed::list(&ctx.client, &namespace, &name, cached.as_ref()).await?;
+    let mut observed = Observed::list(
+        &ctx.client,
+        &namespace,
+        &name,
+        cached.as_ref(),
+        &ctx.verified,
+    )
+    .await?;
     let found = credentials::read(stack, &plan, &mut observed, &writer).await?;
     let (reset, own) = (found.reset, found.own);
     let order = plan.start_order();

@@ -7,7 +7,11 @@
 //! An apply is skipped when the object on the server already holds what we would send: the
 //! desired-hash annotation matches (so nothing was added to or removed from what we want),
 //! and every field we set has the same value on the server (so nobody edited it by hand).
-//! That keeps an unchanged stack at zero writes per resync.
+//! That keeps an unchanged stack at zero writes per resync. An object the watch cache keeps
+//! in part (metadata; a workload without its template) is compared through the record of
+//! what the operator last saw it hold ([`super::verified`]): at the version recorded there,
+//! with the same desired hash and metadata, it is not written; every object the operator
+//! applies, or finds holding what it wants, is recorded.
 
 use std::sync::Mutex;
 
@@ -21,6 +25,7 @@ use super::error::{is_not_found, Error};
 use super::metrics::Metrics;
 use super::observe::OwnedKind;
 use super::ownership::{claim, Claim};
+use super::verified::Verified;
 use super::{ANNOTATION_DESIRED_HASH, FIELD_MANAGER};
 use crate::render::LABEL_STACK;
 
@@ -40,6 +45,7 @@ pub(crate) struct Writer<'a> {
     stack: String,
     owner: OwnerReference,
     metrics: &'a Metrics,
+    verified: &'a Verified,
     /// `Kind/name` of every object written (ensures run concurrently).
     written: Mutex<Vec<String>>,
     /// `Kind/name` of every object deleted.
@@ -47,12 +53,14 @@ pub(crate) struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    /// A writer for the stack whose DevStack has the controller reference `owner`.
+    /// A writer for the stack whose DevStack has the controller reference `owner`, recording
+    /// what it sees hold in `verified`.
     pub(crate) fn new(
         client: Client,
         namespace: &str,
         owner: OwnerReference,
         metrics: &'a Metrics,
+        verified: &'a Verified,
     ) -> Self {
         Writer {
             client,
@@ -60,6 +68,7 @@ impl<'a> Writer<'a> {
             stack: owner.name.clone(),
             owner,
             metrics,
+            verified,
             written: Mutex::new(Vec::new()),
             deleted: Mutex::new(Vec::new()),
         }
@@ -155,10 +164,13 @@ impl<'a> Writer<'a> {
         };
         let mut value = serde_json::to_value(&desired).map_err(serialize)?;
         let hash = desired_hash(&value);
-        value["metadata"]["annotations"][ANNOTATION_DESIRED_HASH] = Value::String(hash);
+        value["metadata"]["annotations"][ANNOTATION_DESIRED_HASH] = Value::String(hash.clone());
         if let Some(live) = live {
-            let live_value = serde_json::to_value(live).map_err(serialize)?;
-            if contains(&value, &live_value) {
+            let live_meta = serde_json::to_value(live.meta()).map_err(serialize)?;
+            let held = self.verified.holds(&kind, live.meta(), &hash)
+                && contains(&value["metadata"], &live_meta);
+            if held || contains(&value, &serde_json::to_value(live).map_err(serialize)?) {
+                self.verified.saw(&kind, live.meta(), &hash);
                 Metrics::kind(&self.metrics.unchanged, &kind);
                 return Ok(live.clone());
             }
@@ -176,6 +188,7 @@ impl<'a> Writer<'a> {
             )
             .await
             .map_err(Error::kube("apply", &kind, &name))?;
+        self.verified.saw(&kind, applied.meta(), &hash);
         debug!(%kind, %name, "applied");
         Metrics::kind(&self.metrics.applied, &kind);
         self.record(&self.written, format!("{kind}/{name}"));
