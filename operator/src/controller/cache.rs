@@ -401,4 +401,42 @@ mod tests {
         let repaired = fake.get("services", "api").unwrap();
         assert_eq!(repaired["spec"]["ports"][0]["port"], port);
     }
+
+    #[tokio::test]
+    async fn after_a_restart_each_kind_of_several_objects_is_listed_once() {
+        let (fake, ctx) = FakeApi::start();
+        reconcile(fake.stack(devstack(SMALL)), ctx.clone())
+            .await
+            .unwrap();
+        ctx.verified.clear();
+        ctx.caches
+            .register(Some(NS.to_string()), stores_from(&fake));
+        fake.take_requests();
+        reconcile(fake.stack(fake.stored_stack("demo")), ctx)
+            .await
+            .unwrap();
+        let requests = fake.take_requests();
+        let reads: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.method == http::Method::GET)
+            .map(|r| r.path.as_str())
+            .filter(|p| KINDS.iter().any(|k| p.contains(&format!("/{k}"))))
+            .collect();
+        // SMALL: several policies and Services (one LIST each), one Deployment and one
+        // StatefulSet (read by name), no ConfigMap.
+        assert_eq!(
+            reads,
+            [
+                format!("/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies"),
+                format!("/api/v1/namespaces/{NS}/services"),
+                format!("/apis/apps/v1/namespaces/{NS}/deployments/api"),
+                format!("/apis/apps/v1/namespaces/{NS}/statefulsets/db"),
+            ]
+        );
+        let writes = requests.iter().filter(|r| r.is_object_write()).count();
+        assert_eq!(
+            writes, 0,
+            "an unchanged stack is not written after a restart"
+        );
+    }
 }

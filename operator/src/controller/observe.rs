@@ -103,31 +103,33 @@ impl Observed {
         let mut observed = Self::from_caches_or_lists(client, namespace, stack, cached).await?;
         if cached.is_some() {
             observed
-                .read_changed::<ConfigMap>(client, namespace, verified)
+                .read_changed::<ConfigMap>(client, namespace, stack, verified)
                 .await?;
             observed
-                .read_changed::<NetworkPolicy>(client, namespace, verified)
+                .read_changed::<NetworkPolicy>(client, namespace, stack, verified)
                 .await?;
             observed
-                .read_changed::<Service>(client, namespace, verified)
+                .read_changed::<Service>(client, namespace, stack, verified)
                 .await?;
             observed
-                .read_changed::<Deployment>(client, namespace, verified)
+                .read_changed::<Deployment>(client, namespace, stack, verified)
                 .await?;
             observed
-                .read_changed::<StatefulSet>(client, namespace, verified)
+                .read_changed::<StatefulSet>(client, namespace, stack, verified)
                 .await?;
         }
         Ok(observed)
     }
 
-    /// Reads by name every object of kind `K` whose version moved since it was last seen
-    /// holding what the operator wanted ([`Verified::unchanged`]); one gone meanwhile is
-    /// dropped.
+    /// Reads every object of kind `K` whose version moved since it was last seen holding
+    /// what the operator wanted ([`Verified::unchanged`]): by name, or, when several did (after
+    /// a restart the record is empty), all of the stack's objects of the kind in one LIST.
+    /// One gone meanwhile is dropped.
     async fn read_changed<K: OwnedKind>(
         &mut self,
         client: &Client,
         namespace: &str,
+        stack: &str,
         verified: &Verified,
     ) -> Result<(), Error> {
         use futures::{StreamExt, TryStreamExt};
@@ -137,6 +139,11 @@ impl Observed {
             .filter(|(_, object)| !verified.unchanged(&kind, object.meta()))
             .map(|(name, _)| name.clone())
             .collect();
+        if changed.len() > 1 {
+            *K::of_mut(self) =
+                list::<K>(client, namespace, &format!("{LABEL_STACK}={stack}")).await?;
+            return Ok(());
+        }
         let reads = changed.into_iter().map(|name| {
             read::<K>(client.clone(), namespace, name.clone()).map_ok(move |found| (name, found))
         });

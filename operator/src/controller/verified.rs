@@ -100,6 +100,12 @@ impl Verified {
         self.seen().remove(&key(kind, meta));
     }
 
+    /// Forgets everything (an operator restart).
+    #[cfg(test)]
+    pub(crate) fn clear(&self) {
+        self.seen().clear();
+    }
+
     /// How many objects are recorded.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
