@@ -47,6 +47,8 @@ use tracing::{info, warn};
 mod apply;
 mod cache;
 mod cleanup;
+#[cfg(test)]
+mod create_tests;
 mod credentials;
 mod devloop;
 mod error;

@@ -12,7 +12,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use tracing::Instrument;
 
-use super::apply::{Prepared, PARALLELISM};
+use super::apply::{self, Prepared, PARALLELISM};
 use super::observe::Observed;
 use super::report::{self, Outcome};
 use super::write::Writer;
@@ -75,8 +75,12 @@ async fn apply(stack: &DevStack, ctx: &Context) -> Result<Action, Error> {
     }
 }
 
-/// The steps between a valid DevStack and what the API server holds. Nothing is written
-/// before every object the stack renders is known to be its own or absent.
+/// The steps between a valid DevStack and what the API server holds. Nothing is written to
+/// an object that is not the stack's own: listed (without the watch caches), every rendered
+/// name is known to be its own or absent before anything is written; from the caches, an
+/// object they do not hold is created with a uid no object has, which fails on a same-named
+/// object instead of taking it over, and the pass then reads every rendered name and stops
+/// with a `Conflict` naming them all (the stack's own objects created before stay).
 async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
     let mut plan = match devstack_core::plan(stack, &ctx.plan_options) {
         Ok(plan) => plan,
@@ -116,16 +120,13 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
     let gpu_fallback = !super::gpu_offered(&ctx.client, &plan).await?;
     let held_back = held::held_back(stack, &plan, &observed);
     let prepared = Prepared::render(plan, found.credentials, RenderOptions { gpu_fallback })?;
-    observed
-        .read_missing(
-            &ctx.client,
-            &namespace,
-            prepared.objects(),
-            &held_back,
-            PARALLELISM,
-        )
-        .await?;
-    let conflicts = prepared.conflicts(&observed, &writer);
+    let keys = prepared.keys();
+    if !observed.cached() {
+        observed
+            .read_missing(&ctx.client, &namespace, &keys, &held_back, PARALLELISM)
+            .await?;
+    }
+    let conflicts = apply::conflicts(&keys, &observed, &writer);
     if !conflicts.is_empty() {
         return Ok(Outcome::Conflict(conflicts));
     }
@@ -135,9 +136,25 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
     if reset.is_none() && !own && reset::data_exists(&writer, &mut observed, &name).await? {
         return Ok(Outcome::CredentialsLost);
     }
-    let mut applied = prepared
+    let mut applied = match prepared
         .apply(&writer, &observed, order, &ctx.metrics)
-        .await?;
+        .await
+    {
+        Err(error @ Error::Conflict { .. }) if observed.cached() => {
+            // A create met a same-named object of someone else's: every rendered name is
+            // read now, so the status names them all (nothing of theirs was written).
+            let none = std::collections::BTreeSet::new();
+            observed
+                .read_missing(&ctx.client, &namespace, &keys, &none, PARALLELISM)
+                .await?;
+            let conflicts = apply::conflicts(&keys, &observed, &writer);
+            return match conflicts.is_empty() {
+                true => Err(error),
+                false => Ok(Outcome::Conflict(conflicts)),
+            };
+        }
+        applied => applied?,
+    };
     if !applied.taken.is_empty() {
         node_ports::find_holders(&ctx.client, &mut applied.taken).await;
     }

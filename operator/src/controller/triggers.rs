@@ -103,7 +103,7 @@ where
     let events = watcher(api, owned_config())
         .default_backoff()
         .modify(|object| {
-            object.meta_mut().managed_fields = None;
+            super::ownership::forget_managed_fields(object.meta_mut());
             object.strip();
         })
         .reflect(store);
@@ -173,7 +173,7 @@ where
 {
     let events = watcher(api, owned_config())
         .default_backoff()
-        .modify(|object| object.meta_mut().managed_fields = None)
+        .modify(|object| super::ownership::forget_managed_fields(object.meta_mut()))
         .reflect(store);
     driven(wakes(events, forgets::<K>(verified)))
 }
@@ -191,7 +191,7 @@ where
     // kube 5: an `Api<PartialObjectMeta<K>>` lists and watches metadata only.
     let events = watcher(api, owned_config())
         .default_backoff()
-        .modify(|object| object.metadata.managed_fields = None)
+        .modify(|object| super::ownership::forget_managed_fields(&mut object.metadata))
         .reflect(store);
     driven(wakes(events, forgets::<PartialObjectMeta<K>>(verified)))
 }
