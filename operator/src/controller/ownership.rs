@@ -12,7 +12,7 @@ use kube::api::{Patch, PatchParams};
 use kube::Api;
 use serde_json::{json, Value};
 
-use super::error::Error;
+use super::error::{is_conflict, Error};
 use super::observe::OwnedKind;
 use super::FIELD_MANAGER;
 use crate::render::{LABEL_STACK, MANAGED_BY};
@@ -91,33 +91,42 @@ fn ours_by_update(entry: &ManagedFieldsEntry) -> bool {
 /// that an apply that later drops one of them removes it from the object (fields owned by an
 /// `Update` entry are not removed by an apply). One read and one write of `metadata.
 /// managedFields` (the documented way to change field ownership by hand: a write of
-/// managedFields through any operation but apply), guarded by the resourceVersion read.
+/// managedFields through any operation but apply), guarded by the resourceVersion read; a
+/// workload's controller moves that version with every status write, so a 409 reads again
+/// (up to [`HANDOVER_ATTEMPTS`] times) instead of failing the reconcile.
 pub(crate) async fn own_by_apply<K: OwnedKind>(
     api: &Api<K>,
     kind: &str,
     name: &str,
 ) -> Result<(), Error> {
-    let live = api
-        .get(name)
-        .await
-        .map_err(Error::kube("read", kind, name))?;
-    let Some(entries) = handed_to_apply(live.meta().managed_fields.as_deref().unwrap_or_default())
-    else {
-        return Ok(());
-    };
-    let patch = json!({"metadata": {
-        "resourceVersion": live.meta().resource_version,
-        "managedFields": entries,
-    }});
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..PatchParams::default()
     };
-    api.patch(name, &params, &Patch::Merge(&patch))
-        .await
-        .map_err(Error::kube("hand over fields of", kind, name))?;
-    Ok(())
+    let mut attempt = 1;
+    loop {
+        let live = api
+            .get(name)
+            .await
+            .map_err(Error::kube("read", kind, name))?;
+        let managed = live.meta().managed_fields.as_deref().unwrap_or_default();
+        let Some(entries) = handed_to_apply(managed) else {
+            return Ok(());
+        };
+        let patch = json!({"metadata": {
+            "resourceVersion": live.meta().resource_version,
+            "managedFields": entries,
+        }});
+        match api.patch(name, &params, &Patch::Merge(&patch)).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_conflict(&e) && attempt < HANDOVER_ATTEMPTS => attempt += 1,
+            Err(e) => return Err(Error::kube("hand over fields of", kind, name)(e)),
+        }
+    }
 }
+
+/// Reads and writes of [`own_by_apply`] before a moving object fails the reconcile.
+const HANDOVER_ATTEMPTS: u32 = 4;
 
 /// `entries` with our `Update` entry merged into our `Apply` entry (made from it when there is
 /// none); `None` when there is no such `Update` entry.
@@ -218,5 +227,66 @@ mod tests {
             claim(&meta(&labels, Some("u2")), "Deployment", "demo", "u1"),
             Claim::Foreign("controlled by DevStack other".into())
         );
+    }
+
+    fn entry(
+        manager: &str,
+        operation: &str,
+        subresource: &str,
+        fields: Value,
+    ) -> ManagedFieldsEntry {
+        ManagedFieldsEntry {
+            manager: Some(manager.into()),
+            operation: Some(operation.into()),
+            subresource: (!subresource.is_empty()).then(|| subresource.into()),
+            fields_v1: Some(FieldsV1(fields)),
+            ..ManagedFieldsEntry::default()
+        }
+    }
+
+    #[test]
+    fn the_fields_of_our_update_entry_are_handed_to_our_apply_entry() {
+        let status = entry(
+            "kube-controller-manager",
+            "Update",
+            "status",
+            json!({"f:status": {}}),
+        );
+        let posted = entry(
+            FIELD_MANAGER,
+            "Update",
+            "",
+            json!({"f:data": {"f:a": {}, "f:b": {}}}),
+        );
+        let handed = handed_to_apply(&[posted.clone(), status.clone()]).unwrap();
+        assert_eq!(handed.len(), 2);
+        assert_eq!(handed[0], status, "other managers' entries kept");
+        assert_eq!(handed[1].operation.as_deref(), Some("Apply"));
+        assert_eq!(handed[1].fields_v1, posted.fields_v1);
+        let applied = entry(
+            FIELD_MANAGER,
+            "Apply",
+            "",
+            json!({"f:data": {"f:a": {}, "f:c": {}}}),
+        );
+        let merged = handed_to_apply(&[applied, posted]).unwrap();
+        assert_eq!(merged.len(), 1);
+        assert_eq!(
+            merged[0].fields_v1.as_ref().unwrap().0,
+            json!({"f:data": {"f:a": {}, "f:b": {}, "f:c": {}}})
+        );
+        let ours = entry(FIELD_MANAGER, "Update", "status", json!({"f:status": {}}));
+        assert_eq!(
+            handed_to_apply(&[status, ours]),
+            None,
+            "nothing to hand over"
+        );
+        let mut meta = ObjectMeta {
+            managed_fields: Some(vec![entry(FIELD_MANAGER, "Update", "", json!({}))]),
+            ..ObjectMeta::default()
+        };
+        forget_managed_fields(&mut meta);
+        assert!(meta.managed_fields.is_none());
+        assert!(created_by_update(&meta));
     }
 }
