@@ -445,8 +445,7 @@ async fn a_held_back_workload_is_read_only_when_it_is_created() {
     fake.status_on_apply("apps/v1/statefulsets", "db", ready);
     let mut db = fake.get("apps/v1/statefulsets", "db").unwrap();
     db["spec"]["replicas"] = json!(3);
-    // A spec edit moves the generation (the API server's rule; the record keys workloads on it).
-    db["metadata"]["generation"] = json!(2);
+    db["metadata"]["generation"] = json!(2); // as the API server does on a spec edit
     fake.put("apps/v1/statefulsets", db);
     let theirs = json!({"apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "api", "namespace": NS, "uid": "uid-theirs", "labels": {"app": "theirs"}},
