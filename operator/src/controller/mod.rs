@@ -249,31 +249,37 @@ pub async fn run(ctx: Arc<Context>, options: &Options) {
                 api::<Secret>(&client, ns),
                 secrets_writer,
                 ctx.verified.clone(),
+                ns,
             ))
             .owns_stream(triggers::metadata(
                 api::<PartialObjectMeta<ConfigMap>>(&client, ns),
                 config_maps_writer,
                 ctx.verified.clone(),
+                ns,
             ))
             .owns_stream(triggers::metadata(
                 api::<PartialObjectMeta<NetworkPolicy>>(&client, ns),
                 policies_writer,
                 ctx.verified.clone(),
+                ns,
             ))
             .owns_stream(triggers::metadata(
                 api::<PartialObjectMeta<Service>>(&client, ns),
                 services_writer,
                 ctx.verified.clone(),
+                ns,
             ))
             .owns_stream(triggers::workloads(
                 api::<Deployment>(&client, ns),
                 deployments_writer,
                 ctx.verified.clone(),
+                ns,
             ))
             .owns_stream(triggers::workloads(
                 api::<StatefulSet>(&client, ns),
                 statefulsets_writer,
                 ctx.verified.clone(),
+                ns,
             ))
             .with_config(
                 controller::Config::default()

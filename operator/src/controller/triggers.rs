@@ -13,11 +13,12 @@
 //! Every watch keeps its objects in the reflector store the reconcile reads instead of
 //! listing ([`super::cache`]): metadata, workloads without their pod template, Secrets whole.
 //! A deleted object is forgotten by the record of what the operator saw hold
-//! ([`super::verified`]).
+//! ([`super::verified`]), and so is one a re-list no longer holds (deleted while the watch was
+//! down).
 //!
 //! All watches select only objects labelled `devstack.dev/stack`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -88,6 +89,7 @@ pub(crate) fn workloads<K>(
     api: Api<K>,
     store: reflector::store::Writer<K>,
     verified: Arc<Verified>,
+    namespace: Option<&str>,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send
 where
     K: Resource<DynamicType = ()>
@@ -107,12 +109,11 @@ where
             object.strip();
         })
         .reflect(store);
-    let kind = K::kind(&()).to_string();
+    let events = forgetting(events, verified, namespace);
     driven(wakes(events, move |object: &K, deleted| {
         let key = (object.meta().namespace.clone(), object.meta().name.clone());
         if deleted {
             seen.remove(&key);
-            verified.forget(&kind, object.meta());
             return true;
         }
         let hash = workload_state(object);
@@ -167,6 +168,7 @@ pub(crate) fn objects<K>(
     api: Api<K>,
     store: reflector::store::Writer<K>,
     verified: Arc<Verified>,
+    namespace: Option<&str>,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -175,7 +177,7 @@ where
         .default_backoff()
         .modify(|object| super::ownership::forget_managed_fields(object.meta_mut()))
         .reflect(store);
-    driven(wakes(events, forgets::<K>(verified)))
+    driven(wakes(forgetting(events, verified, namespace), |_, _| true))
 }
 
 /// Every change of the objects of kind `K`, their metadata kept in `store` (without
@@ -184,6 +186,7 @@ pub(crate) fn metadata<K>(
     api: Api<PartialObjectMeta<K>>,
     store: reflector::store::Writer<PartialObjectMeta<K>>,
     verified: Arc<Verified>,
+    namespace: Option<&str>,
 ) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -193,20 +196,38 @@ where
         .default_backoff()
         .modify(|object| super::ownership::forget_managed_fields(&mut object.metadata))
         .reflect(store);
-    driven(wakes(events, forgets::<PartialObjectMeta<K>>(verified)))
+    driven(wakes(forgetting(events, verified, namespace), |_, _| true))
 }
 
-/// Every event wakes; a deletion also drops the object from `verified`.
-fn forgets<O: Resource<DynamicType = ()>>(
+/// `events` as they are, each deletion dropping its object from `verified`, and each complete
+/// (re-)list of the watch (which covers `namespace`, or every namespace) dropping the objects
+/// of its kind it no longer holds: deleted while the watch was down, no delete event came.
+fn forgetting<O, S>(
+    events: S,
     verified: Arc<Verified>,
-) -> impl FnMut(&O, bool) -> bool + Send + 'static {
+    namespace: Option<&str>,
+) -> impl Stream<Item = Result<watcher::Event<O>, watcher::Error>> + Send
+where
+    O: Resource<DynamicType = ()> + Send + 'static,
+    S: Stream<Item = Result<watcher::Event<O>, watcher::Error>> + Send,
+{
     let kind = O::kind(&()).to_string();
-    move |object: &O, deleted| {
-        if deleted {
-            verified.forget(&kind, object.meta());
+    let namespace = namespace.map(str::to_string);
+    let mut listed = HashSet::new();
+    events.inspect(move |event| match event {
+        Ok(watcher::Event::Delete(object)) => verified.forget(&kind, object.meta()),
+        Ok(watcher::Event::Init) => listed.clear(),
+        Ok(watcher::Event::InitApply(object)) => {
+            let meta = object.meta();
+            let namespace = meta.namespace.clone().unwrap_or_default();
+            listed.insert((namespace, meta.name.clone().unwrap_or_default()));
         }
-        true
-    }
+        Ok(watcher::Event::InitDone) => {
+            let listed = std::mem::take(&mut listed);
+            verified.retain_listed(&kind, namespace.as_deref(), &listed);
+        }
+        _ => {}
+    })
 }
 
 /// `stream`, polled by a task of its own and handed over through a channel: the watch (and
@@ -328,15 +349,47 @@ mod tests {
             Ok(watcher::Event::Apply(d.clone())),
             Ok(watcher::Event::Delete(d.clone())),
         ];
-        let woken: Vec<_> = wakes(futures::stream::iter(events), forgets(verified.clone()))
-            .collect()
-            .await;
+        let events = forgetting(futures::stream::iter(events), verified.clone(), None);
+        let woken: Vec<_> = wakes(events, |_: &Deployment, _| true).collect().await;
         assert_eq!(woken.len(), 2);
         assert!(!verified.unchanged("Deployment", &d.metadata));
         assert_eq!(
             verified.len(),
             0,
             "no memory kept for objects that are gone"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_object_gone_from_a_relist_is_forgotten() {
+        let verified = Arc::new(Verified::default());
+        let named = |name: &str, namespace: &str| {
+            let mut d = deployment(1, 1);
+            d.metadata.name = Some(name.into());
+            d.metadata.uid = Some(format!("uid-{name}"));
+            d.metadata.namespace = Some(namespace.into());
+            d
+        };
+        let (kept, gone, elsewhere) = (named("a", "ns"), named("b", "ns"), named("c", "other"));
+        for d in [&kept, &gone, &elsewhere] {
+            verified.saw("Deployment", &d.metadata, "h");
+        }
+        // The watch of `ns` re-lists after a gap in which `b` was deleted.
+        let events: Vec<Result<watcher::Event<Deployment>, watcher::Error>> = vec![
+            Ok(watcher::Event::Init),
+            Ok(watcher::Event::InitApply(kept.clone())),
+            Ok(watcher::Event::InitDone),
+        ];
+        let events = forgetting(futures::stream::iter(events), verified.clone(), Some("ns"));
+        let _: Vec<_> = events.collect().await;
+        assert!(verified.unchanged("Deployment", &kept.metadata));
+        assert!(
+            !verified.unchanged("Deployment", &gone.metadata),
+            "gone: forgotten"
+        );
+        assert!(
+            verified.unchanged("Deployment", &elsewhere.metadata),
+            "another namespace's watch decides about its objects"
         );
     }
 }

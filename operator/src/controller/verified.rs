@@ -100,6 +100,21 @@ impl Verified {
         self.seen().remove(&key(kind, meta));
     }
 
+    /// Forgets the objects of `kind` in `namespace` (`None`: every namespace) that a complete
+    /// list of them, `listed` (`(namespace, name)`), no longer holds.
+    pub(crate) fn retain_listed(
+        &self,
+        kind: &str,
+        namespace: Option<&str>,
+        listed: &std::collections::HashSet<(String, String)>,
+    ) {
+        self.seen().retain(|(k, ns, name), _| {
+            k != kind
+                || namespace.is_some_and(|n| n != ns)
+                || listed.contains(&(ns.clone(), name.clone()))
+        });
+    }
+
     /// Forgets everything (an operator restart).
     #[cfg(test)]
     pub(crate) fn clear(&self) {
