@@ -12,7 +12,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use tracing::Instrument;
 
-use super::apply::{self, Prepared, PARALLELISM};
+use super::apply::{self, Key, Prepared, PARALLELISM};
 use super::observe::Observed;
 use super::report::{self, Outcome};
 use super::write::Writer;
@@ -141,17 +141,7 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
         .await
     {
         Err(error @ Error::Conflict { .. }) if observed.cached() => {
-            // A create met a same-named object of someone else's: every rendered name is
-            // read now, so the status names them all (nothing of theirs was written).
-            let none = std::collections::BTreeSet::new();
-            observed
-                .read_missing(&ctx.client, &namespace, &keys, &none, PARALLELISM)
-                .await?;
-            let conflicts = apply::conflicts(&keys, &observed, &writer);
-            return match conflicts.is_empty() {
-                true => Err(error),
-                false => Ok(Outcome::Conflict(conflicts)),
-            };
+            return every_conflict(error, &mut observed, &keys, &writer, ctx).await;
         }
         applied => applied?,
     };
@@ -165,4 +155,24 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
         written,
         pruned,
     })
+}
+
+/// A create met a same-named object of someone else's (`error`): every rendered name (`keys`)
+/// is read now, so the status names them all (nothing of theirs was written).
+async fn every_conflict(
+    error: Error,
+    observed: &mut Observed,
+    keys: &[Key],
+    writer: &Writer<'_>,
+    ctx: &Context,
+) -> Result<Outcome, Error> {
+    let none = std::collections::BTreeSet::new();
+    observed
+        .read_missing(&ctx.client, writer.namespace(), keys, &none, PARALLELISM)
+        .await?;
+    let conflicts = apply::conflicts(keys, observed, writer);
+    if conflicts.is_empty() {
+        return Err(error);
+    }
+    Ok(Outcome::Conflict(conflicts))
 }
