@@ -22,6 +22,7 @@ mod leader;
 mod lifecycle;
 mod node_ports;
 mod order;
+mod ownership;
 mod realnode;
 mod retention;
 mod trust;

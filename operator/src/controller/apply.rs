@@ -71,37 +71,11 @@ impl Prepared {
         })
     }
 
-    /// The rendered objects.
-    pub(crate) fn objects(&self) -> &[K8sObject] {
-        &self.objects
-    }
-
-    /// Every rendered object whose live namesake is not the stack's own, as
-    /// `Kind name: why` (nothing may be written while there is one).
-    pub(crate) fn conflicts(&self, observed: &Observed, writer: &Writer<'_>) -> Vec<String> {
-        fn check<K: OwnedKind>(
-            observed: &Observed,
-            writer: &Writer<'_>,
-            name: &str,
-        ) -> Option<String> {
-            match writer.claim(observed.get::<K>(name)?) {
-                Claim::Ours => None,
-                Claim::Foreign(why) => Some(format!("{} {name}: {why}", K::kind(&()))),
-            }
-        }
+    /// `(kind, name)` of every rendered object.
+    pub(crate) fn keys(&self) -> Vec<Key> {
         self.objects
             .iter()
-            .filter_map(|object| {
-                let name = object.name();
-                match object {
-                    K8sObject::Secret(_) => check::<Secret>(observed, writer, name),
-                    K8sObject::ConfigMap(_) => check::<ConfigMap>(observed, writer, name),
-                    K8sObject::NetworkPolicy(_) => check::<NetworkPolicy>(observed, writer, name),
-                    K8sObject::Service(_) => check::<Service>(observed, writer, name),
-                    K8sObject::Deployment(_) => check::<Deployment>(observed, writer, name),
-                    K8sObject::StatefulSet(_) => check::<StatefulSet>(observed, writer, name),
-                }
-            })
+            .map(|o| (o.kind().to_string(), o.name().to_string()))
             .collect()
     }
 
@@ -183,6 +157,28 @@ impl Prepared {
     }
 }
 
+/// Every rendered object (`keys`) whose live namesake is not the stack's own, as
+/// `Kind name: why` (nothing may be written while there is one).
+pub(crate) fn conflicts(keys: &[Key], observed: &Observed, writer: &Writer<'_>) -> Vec<String> {
+    fn check<K: OwnedKind>(observed: &Observed, writer: &Writer<'_>, name: &str) -> Option<String> {
+        match writer.claim(observed.get::<K>(name)?) {
+            Claim::Ours => None,
+            Claim::Foreign(why) => Some(format!("{} {name}: {why}", K::kind(&()))),
+        }
+    }
+    keys.iter()
+        .filter_map(|(kind, name)| match kind.as_str() {
+            "Secret" => check::<Secret>(observed, writer, name),
+            "ConfigMap" => check::<ConfigMap>(observed, writer, name),
+            "NetworkPolicy" => check::<NetworkPolicy>(observed, writer, name),
+            "Service" => check::<Service>(observed, writer, name),
+            "Deployment" => check::<Deployment>(observed, writer, name),
+            "StatefulSet" => check::<StatefulSet>(observed, writer, name),
+            _ => None,
+        })
+        .collect()
+}
+
 fn ensure<'w, K: OwnedKind>(
     writer: &'w Writer<'_>,
     observed: &'w Observed,
@@ -208,6 +204,8 @@ async fn workload_outcome(
         K8sObject::Deployment(d) => {
             let live =
                 live_or_read::<Deployment>(writer, observed, object_name(&d), create).await?;
+            // The pod template as wanted: the cache keeps none ([`super::cache`]).
+            let wanted = d.clone();
             let live = match (live.as_ref(), create) {
                 (None, false) => None,
                 (live, _) => Some(writer.apply(d, live, Tie::Owned, false).await?),
@@ -217,8 +215,8 @@ async fn workload_outcome(
                 .as_ref()
                 .filter(|_| !ready)
                 .and_then(status::replica_failure);
-            if let Some(live) = live.as_ref().filter(|_| !ready && refused.is_none()) {
-                refused = super::devloop::image_not_built(writer, live).await;
+            if live.is_some() && !ready && refused.is_none() {
+                refused = super::devloop::image_not_built(writer, &wanted).await;
             }
             (live.is_some(), ready, refused)
         }
@@ -250,7 +248,9 @@ async fn workload_outcome(
 
 /// The live workload `name`: as observed, else (when it is about to be created and was held
 /// back from the reads at the start) read by name now, so a same-named object of someone
-/// else's is refused by the write path instead of written over.
+/// else's is refused by the write path instead of written over. Not read when the objects
+/// came from the watch caches: the create itself fails on a same-named object
+/// ([`Observed::cached`]).
 async fn live_or_read<K: OwnedKind>(
     writer: &Writer<'_>,
     observed: &Observed,
@@ -260,7 +260,7 @@ async fn live_or_read<K: OwnedKind>(
     if let Some(live) = observed.get::<K>(name) {
         return Ok(Some(live.clone()));
     }
-    if !create || observed.was_read(&K::kind(&()), name) {
+    if !create || observed.cached() || observed.was_read(&K::kind(&()), name) {
         return Ok(None);
     }
     observe::read_one::<K>(writer.client(), writer.namespace(), name).await

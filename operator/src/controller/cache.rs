@@ -1,10 +1,20 @@
 //! The watch caches a reconcile reads instead of listing: the stack's objects of every kind
 //! it writes (Secrets, ConfigMaps, NetworkPolicies, Services, Deployments, StatefulSets), as
-//! the owned-object watches ([`super::triggers`]) keep them: full objects without
-//! managedFields, each store updated before the event that wakes a stack is passed on. Full
-//! objects, because the write path compares every field it sets with the live object (a hand
-//! edit is repaired, an unchanged object is not written) and the credentials are read from
-//! their Secret. Claims are not cached (listed only on reset and deletion).
+//! the owned-object watches ([`super::triggers`]) keep them, without managedFields, each
+//! store updated before the event that wakes a stack is passed on. What each store keeps:
+//!
+//! - ConfigMaps, NetworkPolicies, Services: metadata only (`PartialObjectMeta`: labels,
+//!   annotations with the desired hash, owner references, resourceVersion): what the
+//!   ownership check and pruning read. Their bodies are compared only when their version
+//!   moved since the operator last saw them hold what it wants ([`super::verified`]), and then
+//!   read by name first ([`super::observe`]).
+//! - Deployments, StatefulSets: the object without its pod template (and claim templates):
+//!   metadata, replicas and the status the readiness rule reads on every reconcile (a read by
+//!   name per workload and reconcile would cost more requests than the template costs memory).
+//! - Secrets: full objects. The credentials are read from their Secret on every reconcile
+//!   (a read by name per reconcile otherwise), and a stack's two Secrets are small.
+//!
+//! Claims are not cached (listed only on reset and deletion).
 //!
 //! A reconcile of a stack in a namespace whose stores are registered reads that stack's
 //! objects from them (labelled `devstack.dev/stack=<stack>`, the same selection as the
@@ -24,7 +34,9 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::PartialObjectMeta;
 use kube::runtime::reflector::Store;
+use kube::Resource;
 use tokio::sync::watch;
 use tracing::warn;
 
@@ -40,12 +52,12 @@ pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) struct Stores {
     /// Secrets.
     pub secrets: Store<Secret>,
-    /// ConfigMaps.
-    pub config_maps: Store<ConfigMap>,
-    /// NetworkPolicies.
-    pub policies: Store<NetworkPolicy>,
-    /// Services.
-    pub services: Store<Service>,
+    /// ConfigMaps (metadata).
+    pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    /// NetworkPolicies (metadata).
+    pub policies: Store<PartialObjectMeta<NetworkPolicy>>,
+    /// Services (metadata).
+    pub services: Store<PartialObjectMeta<Service>>,
     /// Deployments.
     pub deployments: Store<Deployment>,
     /// StatefulSets.
@@ -62,9 +74,9 @@ impl Stores {
     /// restart with 20 stacks, 16 reconciles for 30 s). The task is its only waiter.
     pub(crate) fn new(
         secrets: Store<Secret>,
-        config_maps: Store<ConfigMap>,
-        policies: Store<NetworkPolicy>,
-        services: Store<Service>,
+        config_maps: Store<PartialObjectMeta<ConfigMap>>,
+        policies: Store<PartialObjectMeta<NetworkPolicy>>,
+        services: Store<PartialObjectMeta<Service>>,
         deployments: Store<Deployment>,
         statefulsets: Store<StatefulSet>,
     ) -> Self {
@@ -137,13 +149,43 @@ impl Caches {
     }
 }
 
+/// What a store keeps of an object of kind [`Cached::Full`], and how that becomes one.
+pub(crate) trait Cached: Resource<DynamicType = ()> + Clone + Send + Sync + 'static {
+    /// The kind.
+    type Full: OwnedKind;
+    /// The object as kept: whole, or only its metadata (the rest defaulted).
+    fn to_full(&self) -> Self::Full;
+}
+
+impl<K: OwnedKind> Cached for PartialObjectMeta<K> {
+    type Full = K;
+    fn to_full(&self) -> K {
+        let mut object = K::default();
+        *object.meta_mut() = self.metadata.clone();
+        object
+    }
+}
+
+macro_rules! cached_whole {
+    ($($kind:ty),*) => {$(
+        impl Cached for $kind {
+            type Full = $kind;
+            fn to_full(&self) -> $kind {
+                self.clone()
+            }
+        }
+    )*};
+}
+
+cached_whole!(Secret, Deployment, StatefulSet);
+
 /// The objects of `store` in `namespace` labelled for `stack`, by name (the caller waited
-/// for the store's readiness: [`Stores::wait_ready`]).
-pub(crate) fn of_stack<K: OwnedKind>(
-    store: &Store<K>,
+/// for the store's readiness: [`Stores::wait_ready`]), as kept (see the module documentation).
+pub(crate) fn of_stack<C: Cached>(
+    store: &Store<C>,
     namespace: &str,
     stack: &str,
-) -> BTreeMap<String, K> {
+) -> BTreeMap<String, C::Full> {
     let objects = store.state_filter(|object| {
         let meta = object.meta();
         meta.namespace.as_deref() == Some(namespace)
@@ -157,7 +199,7 @@ pub(crate) fn of_stack<K: OwnedKind>(
         .into_iter()
         .map(|object| {
             let name = object.meta().name.clone().unwrap_or_default();
-            (name, object.as_ref().clone())
+            (name, object.to_full())
         })
         .collect()
 }
@@ -183,9 +225,12 @@ mod tests {
     ];
     const SMALL: &str = "    db: {type: postgres}\n    api:\n      image: ghcr.io/acme/api:1.0\n      ports: [{name: http, containerPort: 8080}]\n      dependsOn: [db]\n";
 
-    /// A store that has seen one complete list: the fake's objects of `resource`.
-    fn synced_from<K: OwnedKind>(fake: &FakeApi, resource: &str) -> Store<K> {
-        let objects: Vec<K> = fake
+    /// A store that has seen one complete list: the fake's objects of `resource`, as kept.
+    fn synced_from<C: Cached + serde::de::DeserializeOwned>(
+        fake: &FakeApi,
+        resource: &str,
+    ) -> Store<C> {
+        let objects: Vec<C> = fake
             .all(resource)
             .into_iter()
             .map(|o| serde_json::from_value(o).unwrap())
@@ -198,7 +243,7 @@ mod tests {
     }
 
     /// A store that has seen one complete list of `objects`.
-    fn synced<K: OwnedKind>(objects: Vec<K>) -> Store<K> {
+    fn synced<C: Cached>(objects: Vec<C>) -> Store<C> {
         let (store, mut writer) = reflector::store();
         writer.apply_watcher_event(&Event::Init);
         for object in objects {
@@ -206,6 +251,19 @@ mod tests {
         }
         writer.apply_watcher_event(&Event::InitDone);
         store
+    }
+
+    /// Stores that have seen one complete list of the fake's objects, kept as the watches keep
+    /// them (metadata; workloads without templates; Secrets whole).
+    fn stores_from(fake: &FakeApi) -> Stores {
+        Stores::new(
+            synced_from(fake, "secrets"),
+            synced_from(fake, "configmaps"),
+            synced_from(fake, "networking.k8s.io/v1/networkpolicies"),
+            synced_from(fake, "services"),
+            synced_from(fake, "apps/v1/deployments"),
+            synced_from(fake, "apps/v1/statefulsets"),
+        )
     }
 
     #[tokio::test]
@@ -260,15 +318,8 @@ mod tests {
         reconcile(fake.stack(devstack(SMALL)), ctx.clone())
             .await
             .unwrap();
-        let stores = Stores::new(
-            synced_from(&fake, "secrets"),
-            synced_from(&fake, "configmaps"),
-            synced_from(&fake, "networking.k8s.io/v1/networkpolicies"),
-            synced_from(&fake, "services"),
-            synced_from(&fake, "apps/v1/deployments"),
-            synced_from(&fake, "apps/v1/statefulsets"),
-        );
-        ctx.caches.register(Some(NS.to_string()), stores);
+        ctx.caches
+            .register(Some(NS.to_string()), stores_from(&fake));
         fake.take_requests();
         reconcile(fake.stack(fake.stored_stack("demo")), ctx)
             .await
@@ -299,5 +350,95 @@ mod tests {
         assert_eq!(writes, Vec::<&str>::new(), "an unchanged stack is written");
         let stack = fake.stored_stack("demo");
         assert!(stack.status.unwrap().services.values().all(|s| s.ready));
+    }
+
+    #[tokio::test]
+    async fn a_cached_object_is_read_by_name_only_when_its_version_moved() {
+        let (fake, ctx) = FakeApi::start();
+        reconcile(fake.stack(devstack(SMALL)), ctx.clone())
+            .await
+            .unwrap();
+        // A hand edit of the api Service (its resourceVersion moves), and a status change of
+        // the db StatefulSet (its resourceVersion moves, its generation does not).
+        let mut service = fake.get("services", "api").unwrap();
+        let port = service["spec"]["ports"][0]["port"].clone();
+        service["spec"]["ports"][0]["port"] = serde_json::json!(9999);
+        service["metadata"]["resourceVersion"] = serde_json::json!("edited");
+        fake.put("services", service);
+        let mut db = fake.get("apps/v1/statefulsets", "db").unwrap();
+        db["status"]["currentRevision"] = serde_json::json!("r2");
+        db["metadata"]["resourceVersion"] = serde_json::json!("status-moved");
+        fake.put("apps/v1/statefulsets", db);
+        ctx.caches
+            .register(Some(NS.to_string()), stores_from(&fake));
+        fake.take_requests();
+        reconcile(fake.stack(fake.stored_stack("demo")), ctx)
+            .await
+            .unwrap();
+        let requests = fake.take_requests();
+        let gets: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.method == http::Method::GET)
+            .map(|r| r.path.as_str())
+            .filter(|p| KINDS.iter().any(|k| p.contains(&format!("/{k}/"))))
+            .collect();
+        let service_path = crate::controller::fixtures::path("services", "api");
+        // Read before the comparison, and (created by a POST, never applied since) for its
+        // managedFields, which are handed to the `Apply` entry before the apply.
+        assert_eq!(
+            gets,
+            vec![service_path.as_str(), service_path.as_str()],
+            "only the edited object read"
+        );
+        let writes: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.is_object_write())
+            .map(|r| r.path.as_str())
+            .collect();
+        assert_eq!(
+            writes,
+            vec![service_path.as_str(), service_path.as_str()],
+            "only the edit repaired (ownership handed over, then applied)"
+        );
+        let repaired = fake.get("services", "api").unwrap();
+        assert_eq!(repaired["spec"]["ports"][0]["port"], port);
+    }
+
+    #[tokio::test]
+    async fn after_a_restart_each_kind_of_several_objects_is_listed_once() {
+        let (fake, ctx) = FakeApi::start();
+        reconcile(fake.stack(devstack(SMALL)), ctx.clone())
+            .await
+            .unwrap();
+        ctx.verified.clear();
+        ctx.caches
+            .register(Some(NS.to_string()), stores_from(&fake));
+        fake.take_requests();
+        reconcile(fake.stack(fake.stored_stack("demo")), ctx)
+            .await
+            .unwrap();
+        let requests = fake.take_requests();
+        let reads: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.method == http::Method::GET)
+            .map(|r| r.path.as_str())
+            .filter(|p| KINDS.iter().any(|k| p.contains(&format!("/{k}"))))
+            .collect();
+        // SMALL: several policies and Services (one LIST each), one Deployment and one
+        // StatefulSet (read by name), no ConfigMap.
+        assert_eq!(
+            reads,
+            [
+                format!("/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies"),
+                format!("/api/v1/namespaces/{NS}/services"),
+                format!("/apis/apps/v1/namespaces/{NS}/deployments/api"),
+                format!("/apis/apps/v1/namespaces/{NS}/statefulsets/db"),
+            ]
+        );
+        let writes = requests.iter().filter(|r| r.is_object_write()).count();
+        assert_eq!(
+            writes, 0,
+            "an unchanged stack is not written after a restart"
+        );
     }
 }

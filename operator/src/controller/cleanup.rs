@@ -58,7 +58,13 @@ pub(crate) async fn cleanup(stack: &DevStack, ctx: &Context) -> Result<Action, E
     let owner = stack
         .controller_owner_ref(&())
         .ok_or_else(|| Error::NoNamespace(name.clone()))?;
-    let writer = Writer::new(ctx.client.clone(), &namespace, owner, &ctx.metrics);
+    let writer = Writer::new(
+        ctx.client.clone(),
+        &namespace,
+        owner,
+        &ctx.metrics,
+        &ctx.verified,
+    );
     let retention = retention(stack);
     let mut observed = Observed::default();
     let claims = observed

@@ -45,7 +45,7 @@ pub(crate) fn refused_host_paths(plan: &StackPlan, allowed: &[String]) -> Option
     (!refused.is_empty()).then(|| refused.join("\n"))
 }
 
-/// Why the pods of `deployment` do not start when its image is a local build that is not on
+/// Why the pods of `deployment` (as wanted: the cache keeps no pod template) do not start when its image is a local build that is not on
 /// the node: `image <ref> not built — run devstack apply`.
 pub(crate) async fn image_not_built(
     writer: &Writer<'_>,

@@ -39,6 +39,16 @@ pub(crate) struct Recorded {
 }
 
 impl Recorded {
+    /// The path of the object the request is about (a create names it in its body).
+    pub(crate) fn object_path(&self) -> String {
+        match (&self.method, self.body["metadata"]["name"].as_str()) {
+            (&Method::POST, Some(name)) if is_collection(&self.path) => {
+                format!("{}/{name}", self.path)
+            }
+            _ => self.path.clone(),
+        }
+    }
+
     /// A write to one of the kinds a stack owns (not the DevStack's status, not an Event).
     pub(crate) fn is_object_write(&self) -> bool {
         self.method != Method::GET
@@ -225,6 +235,7 @@ impl FakeApi {
                 reply(StatusCode::OK, &object)
             }
             Method::PATCH => state.apply(&path, body),
+            Method::POST if collection => state.create(&path, &query, body),
             Method::DELETE => match state.objects.remove(&path) {
                 Some(_) => reply(
                     StatusCode::OK,
@@ -246,6 +257,13 @@ impl State {
         if let (Some(version), Some(live)) = (wanted_version.as_str(), &existing) {
             if live["metadata"]["resourceVersion"].as_str() != Some(version) {
                 return status(StatusCode::CONFLICT, "the object has been modified");
+            }
+        }
+        // `metadata.uid` is immutable: an apply naming another uid than the object's fails.
+        if let (Some(uid), Some(live)) = (body["metadata"]["uid"].as_str(), &existing) {
+            if live["metadata"]["uid"].as_str() != Some(uid) {
+                let message = format!("Deployment.apps \"x\" is invalid: metadata.uid: Invalid value: \"{uid}\": field is immutable");
+                return status(StatusCode::UNPROCESSABLE_ENTITY, &message);
             }
         }
         if let Some(refusal) = self.node_port_taken(path, &body) {
@@ -276,6 +294,30 @@ impl State {
 }
 
 impl State {
+    /// A create (POST to `collection`): 409 when an object of that name exists; else the
+    /// object as an apply makes it, its fields owned by the query's field manager with
+    /// operation `Update`.
+    fn create(&mut self, collection: &str, query: &str, body: Value) -> Response<Body> {
+        let name = body["metadata"]["name"].as_str().unwrap_or_default();
+        let path = format!("{collection}/{name}");
+        if self.objects.contains_key(&path) {
+            return status(StatusCode::CONFLICT, "already exists");
+        }
+        let manager = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("fieldManager="))
+            .unwrap_or("unknown");
+        let mut created = self.apply(&path, body);
+        if created.status() == StatusCode::OK {
+            let object = self.objects.get_mut(&path).unwrap();
+            object["metadata"]["managedFields"] = json!([{"manager": manager, "operation": "Update",
+                "apiVersion": object["apiVersion"], "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {}}}]);
+            let object = object.clone();
+            created = reply(StatusCode::CREATED, &object);
+        }
+        created
+    }
+
     /// The API server's 422 for a Service asking for a node port another Service holds.
     fn node_port_taken(&self, path: &str, body: &Value) -> Option<Response<Body>> {
         let ports = body["spec"]["ports"].as_array()?;

@@ -4,7 +4,9 @@
 //!
 //! - `reconcile`: the steps above (a short function over the step modules) and the start order.
 //! - `observe`: the stack's live objects, read once per reconcile.
-//! - `cache`: the watch caches of the owned workloads, read instead of listing them.
+//! - `cache`: the watch caches of the owned kinds (metadata, workloads without templates,
+//!   Secrets), read instead of listing them.
+//! - `verified`: the version at which the operator last saw each object hold what it wants.
 //! - `held`: workloads held back for their dependencies, read only when they are created.
 //! - `ownership`: which objects are the stack's own; everything else is a `Conflict`.
 //! - `write`: the single write path (server-side apply, deletion by uid) of every step.
@@ -32,7 +34,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::ListParams;
+use kube::api::{ListParams, PartialObjectMeta};
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
@@ -45,6 +47,8 @@ use tracing::{info, warn};
 mod apply;
 mod cache;
 mod cleanup;
+#[cfg(test)]
+mod create_tests;
 mod credentials;
 mod devloop;
 mod error;
@@ -67,6 +71,7 @@ mod status;
 #[cfg(test)]
 mod tests;
 mod triggers;
+mod verified;
 mod wake;
 mod write;
 
@@ -120,6 +125,8 @@ pub struct Context {
     failures: Mutex<HashMap<ObjectRef<DeserializeGuard<DevStack>>, u32>>,
     /// The watch caches of the owned workloads, by watched namespace (none in unit tests).
     caches: cache::Caches,
+    /// What the operator last saw each object hold ([`verified`]).
+    verified: Arc<verified::Verified>,
 }
 
 impl Context {
@@ -144,6 +151,7 @@ impl Context {
             allowed_host_paths: options.allowed_host_paths.clone(),
             failures: Mutex::new(HashMap::new()),
             caches: cache::Caches::default(),
+            verified: Arc::default(),
         }
     }
 
@@ -240,26 +248,38 @@ pub async fn run(ctx: Arc<Context>, options: &Options) {
             .owns_stream(triggers::objects(
                 api::<Secret>(&client, ns),
                 secrets_writer,
+                ctx.verified.clone(),
+                ns,
             ))
-            .owns_stream(triggers::objects(
-                api::<ConfigMap>(&client, ns),
+            .owns_stream(triggers::metadata(
+                api::<PartialObjectMeta<ConfigMap>>(&client, ns),
                 config_maps_writer,
+                ctx.verified.clone(),
+                ns,
             ))
-            .owns_stream(triggers::objects(
-                api::<NetworkPolicy>(&client, ns),
+            .owns_stream(triggers::metadata(
+                api::<PartialObjectMeta<NetworkPolicy>>(&client, ns),
                 policies_writer,
+                ctx.verified.clone(),
+                ns,
             ))
-            .owns_stream(triggers::objects(
-                api::<Service>(&client, ns),
+            .owns_stream(triggers::metadata(
+                api::<PartialObjectMeta<Service>>(&client, ns),
                 services_writer,
+                ctx.verified.clone(),
+                ns,
             ))
             .owns_stream(triggers::workloads(
                 api::<Deployment>(&client, ns),
                 deployments_writer,
+                ctx.verified.clone(),
+                ns,
             ))
             .owns_stream(triggers::workloads(
                 api::<StatefulSet>(&client, ns),
                 statefulsets_writer,
+                ctx.verified.clone(),
+                ns,
             ))
             .with_config(
                 controller::Config::default()

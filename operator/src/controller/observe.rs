@@ -22,15 +22,17 @@ use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::cache::{self, Stores};
+use super::cache::{self, Cached, Stores};
 use super::error::Error;
-use crate::render::{K8sObject, LABEL_STACK};
+use super::verified::Verified;
+use crate::render::LABEL_STACK;
 
 /// A kind the operator writes: namespaced, typed, (de)serializable, and kept by type in
 /// [`Observed`].
 pub(crate) trait OwnedKind:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
     + Clone
+    + Default
     + Debug
     + Serialize
     + DeserializeOwned
@@ -79,21 +81,95 @@ pub(crate) struct Observed {
     claims: BTreeMap<String, PersistentVolumeClaim>,
     /// `(kind, name)` of every rendered object read by name (found or not).
     read: BTreeSet<(String, String)>,
+    /// Whether the objects came from the watch caches: an object absent from them is not
+    /// read before it is created ([`Observed::cached`]).
+    cached: bool,
 }
 
 impl Observed {
     /// The objects labelled for `stack` in `namespace`: from `cached` (the watch caches of
     /// the namespace, once synced; see [`super::cache`]), else listed (one request per kind).
+    /// A cached object kept in part (metadata, a workload without its template) whose
+    /// version moved since the operator last saw it hold what it wants (`verified`) is read
+    /// by name, so the write path compares the whole object; the others stay as kept.
     pub(crate) async fn list(
         client: &Client,
         namespace: &str,
         stack: &str,
         cached: Option<&Stores>,
+        verified: &Verified,
     ) -> Result<Self, Error> {
         let cached = match cached {
             Some(stores) if stores.wait_ready().await => Some(stores),
             _ => None,
         };
+        let mut observed = Self::from_caches_or_lists(client, namespace, stack, cached).await?;
+        observed.cached = cached.is_some();
+        if cached.is_some() {
+            observed
+                .read_changed::<ConfigMap>(client, namespace, stack, verified)
+                .await?;
+            observed
+                .read_changed::<NetworkPolicy>(client, namespace, stack, verified)
+                .await?;
+            observed
+                .read_changed::<Service>(client, namespace, stack, verified)
+                .await?;
+            observed
+                .read_changed::<Deployment>(client, namespace, stack, verified)
+                .await?;
+            observed
+                .read_changed::<StatefulSet>(client, namespace, stack, verified)
+                .await?;
+        }
+        Ok(observed)
+    }
+
+    /// Reads every object of kind `K` whose version moved since it was last seen holding
+    /// what the operator wanted ([`Verified::unchanged`]): by name, or, when several did (after
+    /// a restart the record is empty), all of the stack's objects of the kind in one LIST.
+    /// One gone meanwhile is dropped.
+    async fn read_changed<K: OwnedKind>(
+        &mut self,
+        client: &Client,
+        namespace: &str,
+        stack: &str,
+        verified: &Verified,
+    ) -> Result<(), Error> {
+        use futures::{StreamExt, TryStreamExt};
+        let kind = K::kind(&()).to_string();
+        let changed: Vec<String> = K::of(self)
+            .iter()
+            .filter(|(_, object)| !verified.unchanged(&kind, object.meta()))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if changed.len() > 1 {
+            *K::of_mut(self) =
+                list::<K>(client, namespace, &format!("{LABEL_STACK}={stack}")).await?;
+            return Ok(());
+        }
+        let reads = changed.into_iter().map(|name| {
+            read::<K>(client.clone(), namespace, name.clone()).map_ok(move |found| (name, found))
+        });
+        let found: Vec<(String, Option<K>)> = futures::stream::iter(reads)
+            .buffer_unordered(super::apply::PARALLELISM)
+            .try_collect()
+            .await?;
+        for (name, object) in found {
+            match object {
+                Some(object) => K::of_mut(self).insert(name, object),
+                None => K::of_mut(self).remove(&name),
+            };
+        }
+        Ok(())
+    }
+
+    async fn from_caches_or_lists(
+        client: &Client,
+        namespace: &str,
+        stack: &str,
+        cached: Option<&Stores>,
+    ) -> Result<Self, Error> {
         let (secrets, config_maps, policies, services, deployments, statefulsets) = futures::try_join!(
             cached_or_list(client, namespace, stack, cached.map(|c| &c.secrets)),
             cached_or_list(client, namespace, stack, cached.map(|c| &c.config_maps)),
@@ -111,6 +187,7 @@ impl Observed {
             statefulsets,
             claims: BTreeMap::new(),
             read: BTreeSet::new(),
+            cached: false,
         })
     }
 
@@ -156,62 +233,68 @@ impl Observed {
         self.read.contains(&(kind.to_string(), name.to_string()))
     }
 
-    /// Reads by name every object of `rendered` the lists did not return (at most
-    /// `parallelism` requests in flight), but the workloads named in `held_back`: they are not
-    /// created in this pass, and are read just before they are ([`read_one`]).
+    /// Whether the objects came from the watch caches. Then a rendered object absent from
+    /// them is not read by name before it is created: the create carries a uid no object has
+    /// ([`super::write`]), so it fails on a same-named object (someone else's, or ours that
+    /// the cache does not hold yet) instead of taking it over, and only then is that name read.
+    pub(crate) fn cached(&self) -> bool {
+        self.cached
+    }
+
+    /// Reads by name every object of `rendered` (`(kind, name)`) the lists did not return (at
+    /// most `parallelism` requests in flight), but the workloads named in `held_back`: they
+    /// are not created in this pass, and are read just before they are ([`read_one`]).
     pub(crate) async fn read_missing(
         &mut self,
         client: &Client,
         namespace: &str,
-        rendered: &[K8sObject],
+        rendered: &[(String, String)],
         held_back: &BTreeSet<String>,
         parallelism: usize,
     ) -> Result<(), Error> {
         use futures::{FutureExt, StreamExt};
         type Read<'r> = futures::future::BoxFuture<'r, Result<Option<Found>, Error>>;
         let mut reads: Vec<Read<'_>> = Vec::new();
-        for object in rendered {
-            let name = object.name().to_string();
-            let workload = matches!(object, K8sObject::Deployment(_) | K8sObject::StatefulSet(_));
-            if workload && held_back.contains(&name) {
+        for (kind, name) in rendered {
+            let workload = kind == "Deployment" || kind == "StatefulSet";
+            if workload && held_back.contains(name) {
                 continue;
             }
-            let kind = object.kind();
-            let client = client.clone();
-            let read = match object {
-                K8sObject::Secret(_) if self.get::<Secret>(&name).is_none() => {
-                    read::<Secret>(client, namespace, name)
+            let (client, name) = (client.clone(), name.clone());
+            let read = match kind.as_str() {
+                "Secret" if self.get::<Secret>(&name).is_none() => {
+                    read::<Secret>(client, namespace, name.clone())
                         .map_ok(|o| o.map(Found::Secret))
                         .boxed()
                 }
-                K8sObject::ConfigMap(_) if self.get::<ConfigMap>(&name).is_none() => {
-                    read::<ConfigMap>(client, namespace, name)
+                "ConfigMap" if self.get::<ConfigMap>(&name).is_none() => {
+                    read::<ConfigMap>(client, namespace, name.clone())
                         .map_ok(|o| o.map(Found::ConfigMap))
                         .boxed()
                 }
-                K8sObject::NetworkPolicy(_) if self.get::<NetworkPolicy>(&name).is_none() => {
-                    read::<NetworkPolicy>(client, namespace, name)
+                "NetworkPolicy" if self.get::<NetworkPolicy>(&name).is_none() => {
+                    read::<NetworkPolicy>(client, namespace, name.clone())
                         .map_ok(|o| o.map(Found::Policy))
                         .boxed()
                 }
-                K8sObject::Service(_) if self.get::<Service>(&name).is_none() => {
-                    read::<Service>(client, namespace, name)
+                "Service" if self.get::<Service>(&name).is_none() => {
+                    read::<Service>(client, namespace, name.clone())
                         .map_ok(|o| o.map(Found::Service))
                         .boxed()
                 }
-                K8sObject::Deployment(_) if self.get::<Deployment>(&name).is_none() => {
-                    read::<Deployment>(client, namespace, name)
+                "Deployment" if self.get::<Deployment>(&name).is_none() => {
+                    read::<Deployment>(client, namespace, name.clone())
                         .map_ok(|o| o.map(Found::Deployment))
                         .boxed()
                 }
-                K8sObject::StatefulSet(_) if self.get::<StatefulSet>(&name).is_none() => {
-                    read::<StatefulSet>(client, namespace, name)
+                "StatefulSet" if self.get::<StatefulSet>(&name).is_none() => {
+                    read::<StatefulSet>(client, namespace, name.clone())
                         .map_ok(|o| o.map(Found::StatefulSet))
                         .boxed()
                 }
                 _ => continue,
             };
-            self.read.insert((kind.to_string(), name_of(object)));
+            self.read.insert((kind.clone(), name));
             reads.push(read);
         }
         let found: Vec<Option<Found>> = futures::stream::iter(reads)
@@ -237,10 +320,6 @@ impl Observed {
         let name = object.meta().name.clone().unwrap_or_default();
         K::of_mut(self).insert(name, object);
     }
-}
-
-fn name_of(object: &K8sObject) -> String {
-    object.name().to_string()
 }
 
 /// The object `name` of kind `K`, read by name (a workload about to be created that was held
@@ -277,17 +356,17 @@ async fn read<K: OwnedKind>(
     Ok(object.map(without_managed_fields))
 }
 
-/// The objects of kind `K` labelled for `stack`: from `store` (ready), else listed.
-async fn cached_or_list<K: OwnedKind>(
+/// The objects of kind `C::Full` labelled for `stack`: from `store` (ready), else listed.
+async fn cached_or_list<C: Cached>(
     client: &Client,
     namespace: &str,
     stack: &str,
-    store: Option<&Store<K>>,
-) -> Result<BTreeMap<String, K>, Error> {
+    store: Option<&Store<C>>,
+) -> Result<BTreeMap<String, C::Full>, Error> {
     if let Some(store) = store {
         return Ok(cache::of_stack(store, namespace, stack));
     }
-    list::<K>(client, namespace, &format!("{LABEL_STACK}={stack}")).await
+    list::<C::Full>(client, namespace, &format!("{LABEL_STACK}={stack}")).await
 }
 
 async fn list<K: OwnedKind>(
@@ -311,6 +390,6 @@ async fn list<K: OwnedKind>(
 }
 
 fn without_managed_fields<K: Resource>(mut object: K) -> K {
-    object.meta_mut().managed_fields = None;
+    super::ownership::forget_managed_fields(object.meta_mut());
     object
 }

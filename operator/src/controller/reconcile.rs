@@ -12,7 +12,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use tracing::Instrument;
 
-use super::apply::{Prepared, PARALLELISM};
+use super::apply::{self, Key, Prepared, PARALLELISM};
 use super::observe::Observed;
 use super::report::{self, Outcome};
 use super::write::Writer;
@@ -75,8 +75,12 @@ async fn apply(stack: &DevStack, ctx: &Context) -> Result<Action, Error> {
     }
 }
 
-/// The steps between a valid DevStack and what the API server holds. Nothing is written
-/// before every object the stack renders is known to be its own or absent.
+/// The steps between a valid DevStack and what the API server holds. Nothing is written to
+/// an object that is not the stack's own: listed (without the watch caches), every rendered
+/// name is known to be its own or absent before anything is written; from the caches, an
+/// object they do not hold is created with a uid no object has, which fails on a same-named
+/// object instead of taking it over, and the pass then reads every rendered name and stops
+/// with a `Conflict` naming them all (the stack's own objects created before stay).
 async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
     let mut plan = match devstack_core::plan(stack, &ctx.plan_options) {
         Ok(plan) => plan,
@@ -94,25 +98,35 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
         .controller_owner_ref(&())
         .ok_or_else(|| Error::NoNamespace(name.clone()))?;
     let uid = owner.uid.clone();
-    let writer = Writer::new(ctx.client.clone(), &namespace, owner, &ctx.metrics);
+    let writer = Writer::new(
+        ctx.client.clone(),
+        &namespace,
+        owner,
+        &ctx.metrics,
+        &ctx.verified,
+    );
     let cached = ctx.caches.stores(&namespace);
-    let mut observed = Observed::list(&ctx.client, &namespace, &name, cached.as_ref()).await?;
+    let mut observed = Observed::list(
+        &ctx.client,
+        &namespace,
+        &name,
+        cached.as_ref(),
+        &ctx.verified,
+    )
+    .await?;
     let found = credentials::read(stack, &plan, &mut observed, &writer).await?;
     let (reset, own) = (found.reset, found.own);
     let order = plan.start_order();
     let gpu_fallback = !super::gpu_offered(&ctx.client, &plan).await?;
     let held_back = held::held_back(stack, &plan, &observed);
     let prepared = Prepared::render(plan, found.credentials, RenderOptions { gpu_fallback })?;
-    observed
-        .read_missing(
-            &ctx.client,
-            &namespace,
-            prepared.objects(),
-            &held_back,
-            PARALLELISM,
-        )
-        .await?;
-    let conflicts = prepared.conflicts(&observed, &writer);
+    let keys = prepared.keys();
+    if !observed.cached() {
+        observed
+            .read_missing(&ctx.client, &namespace, &keys, &held_back, PARALLELISM)
+            .await?;
+    }
+    let conflicts = apply::conflicts(&keys, &observed, &writer);
     if !conflicts.is_empty() {
         return Ok(Outcome::Conflict(conflicts));
     }
@@ -122,9 +136,15 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
     if reset.is_none() && !own && reset::data_exists(&writer, &mut observed, &name).await? {
         return Ok(Outcome::CredentialsLost);
     }
-    let mut applied = prepared
+    let mut applied = match prepared
         .apply(&writer, &observed, order, &ctx.metrics)
-        .await?;
+        .await
+    {
+        Err(error @ Error::Conflict { .. }) if observed.cached() => {
+            return every_conflict(error, &mut observed, &keys, &writer, ctx).await;
+        }
+        applied => applied?,
+    };
     if !applied.taken.is_empty() {
         node_ports::find_holders(&ctx.client, &mut applied.taken).await;
     }
@@ -135,4 +155,24 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
         written,
         pruned,
     })
+}
+
+/// A create met a same-named object of someone else's (`error`): every rendered name (`keys`)
+/// is read now, so the status names them all (nothing of theirs was written).
+async fn every_conflict(
+    error: Error,
+    observed: &mut Observed,
+    keys: &[Key],
+    writer: &Writer<'_>,
+    ctx: &Context,
+) -> Result<Outcome, Error> {
+    let none = std::collections::BTreeSet::new();
+    observed
+        .read_missing(&ctx.client, writer.namespace(), keys, &none, PARALLELISM)
+        .await?;
+    let conflicts = apply::conflicts(keys, observed, writer);
+    if conflicts.is_empty() {
+        return Err(error);
+    }
+    Ok(Outcome::Conflict(conflicts))
 }

@@ -29,7 +29,7 @@ fn object_writes(requests: &[Recorded]) -> Vec<String> {
     requests
         .iter()
         .filter(|r| r.is_object_write())
-        .map(|r| format!("{} {}", r.method, r.path))
+        .map(|r| format!("{} {}", r.method, r.object_path()))
         .collect()
 }
 
@@ -445,6 +445,7 @@ async fn a_held_back_workload_is_read_only_when_it_is_created() {
     fake.status_on_apply("apps/v1/statefulsets", "db", ready);
     let mut db = fake.get("apps/v1/statefulsets", "db").unwrap();
     db["spec"]["replicas"] = json!(3);
+    db["metadata"]["generation"] = json!(2); // as the API server does on a spec edit
     fake.put("apps/v1/statefulsets", db);
     let theirs = json!({"apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "api", "namespace": NS, "uid": "uid-theirs", "labels": {"app": "theirs"}},

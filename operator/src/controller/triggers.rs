@@ -7,25 +7,31 @@
 //!   always when one is deleted. The status churn of a rollout (replica counts moving one at a
 //!   time, ≈ 16 status writes per 5-service stack) no longer wakes a reconcile that has
 //!   nothing to do.
-//! - Secrets, Services and NetworkPolicies are watched metadata-only (their bodies are never
-//!   read from the watch), every change waking the stack.
+//! - Services, NetworkPolicies and ConfigMaps are watched metadata-only, Secrets whole; every
+//!   change wakes the stack.
 //!
-//!   The workload watches also keep their objects in the reflector stores the reconcile reads
-//!   instead of listing ([`super::cache`]).
+//! Every watch keeps its objects in the reflector store the reconcile reads instead of
+//! listing ([`super::cache`]): metadata, workloads without their pod template, Secrets whole.
+//! A deleted object is forgotten by the record of what the operator saw hold
+//! ([`super::verified`]), and so is one a re-list no longer holds (deleted while the watch was
+//! down).
 //!
 //! All watches select only objects labelled `devstack.dev/stack`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use kube::api::PartialObjectMeta;
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
 use super::status;
+use super::verified::Verified;
 use crate::render::LABEL_STACK;
 
 fn owned_config() -> watcher::Config {
@@ -38,6 +44,9 @@ fn owned_config() -> watcher::Config {
 pub(crate) trait WorkloadState {
     /// Ready by the operator's rule, and whether its pods are refused.
     fn state(&self) -> (bool, bool);
+    /// Drops what the cache does not keep: the pod template (and the claim templates), the
+    /// bulk of the object; the readiness rule reads the replicas and the status.
+    fn strip(&mut self);
 }
 
 impl WorkloadState for Deployment {
@@ -45,12 +54,19 @@ impl WorkloadState for Deployment {
         let ready = status::deployment_ready(self);
         (ready, status::replica_failure(self).is_some())
     }
+    fn strip(&mut self) {
+        self.spec.template = Default::default();
+    }
 }
 
 impl WorkloadState for StatefulSet {
     fn state(&self) -> (bool, bool) {
         let no_pod = self.status.as_ref().is_none_or(|s| s.replicas == 0);
         (status::statefulset_ready(self), no_pod)
+    }
+    fn strip(&mut self) {
+        self.spec.template = Default::default();
+        self.spec.volume_claim_templates = None;
     }
 }
 
@@ -72,6 +88,8 @@ pub(crate) fn workload_state<K: Resource + WorkloadState>(object: &K) -> u64 {
 pub(crate) fn workloads<K>(
     api: Api<K>,
     store: reflector::store::Writer<K>,
+    verified: Arc<Verified>,
+    namespace: Option<&str>,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send
 where
     K: Resource<DynamicType = ()>
@@ -86,8 +104,12 @@ where
     let mut seen: HashMap<(Option<String>, Option<String>), u64> = HashMap::new();
     let events = watcher(api, owned_config())
         .default_backoff()
-        .modify(|object| object.meta_mut().managed_fields = None)
+        .modify(|object| {
+            super::ownership::forget_managed_fields(object.meta_mut());
+            object.strip();
+        })
         .reflect(store);
+    let events = forgetting(events, verified, namespace);
     driven(wakes(events, move |object: &K, deleted| {
         let key = (object.meta().namespace.clone(), object.meta().name.clone());
         if deleted {
@@ -140,20 +162,72 @@ where
     })
 }
 
-/// Every change of the objects of kind `K`, each kept in `store` (without managedFields)
-/// before it wakes the stack ([`super::cache`]).
+/// Every change of the objects of kind `K`, each kept whole in `store` (without
+/// managedFields) before it wakes the stack ([`super::cache`]).
 pub(crate) fn objects<K>(
     api: Api<K>,
     store: reflector::store::Writer<K>,
+    verified: Arc<Verified>,
+    namespace: Option<&str>,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let events = watcher(api, owned_config())
         .default_backoff()
-        .modify(|object| object.meta_mut().managed_fields = None)
+        .modify(|object| super::ownership::forget_managed_fields(object.meta_mut()))
         .reflect(store);
-    driven(wakes(events, |_: &K, _| true))
+    driven(wakes(forgetting(events, verified, namespace), |_, _| true))
+}
+
+/// Every change of the objects of kind `K`, their metadata kept in `store` (without
+/// managedFields) before it wakes the stack ([`super::cache`]).
+pub(crate) fn metadata<K>(
+    api: Api<PartialObjectMeta<K>>,
+    store: reflector::store::Writer<PartialObjectMeta<K>>,
+    verified: Arc<Verified>,
+    namespace: Option<&str>,
+) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    // kube 5: an `Api<PartialObjectMeta<K>>` lists and watches metadata only.
+    let events = watcher(api, owned_config())
+        .default_backoff()
+        .modify(|object| super::ownership::forget_managed_fields(&mut object.metadata))
+        .reflect(store);
+    driven(wakes(forgetting(events, verified, namespace), |_, _| true))
+}
+
+/// `events` as they are, each deletion dropping its object from `verified`, and each complete
+/// (re-)list of the watch (which covers `namespace`, or every namespace) dropping the objects
+/// of its kind it no longer holds: deleted while the watch was down, no delete event came.
+fn forgetting<O, S>(
+    events: S,
+    verified: Arc<Verified>,
+    namespace: Option<&str>,
+) -> impl Stream<Item = Result<watcher::Event<O>, watcher::Error>> + Send
+where
+    O: Resource<DynamicType = ()> + Send + 'static,
+    S: Stream<Item = Result<watcher::Event<O>, watcher::Error>> + Send,
+{
+    let kind = O::kind(&()).to_string();
+    let namespace = namespace.map(str::to_string);
+    let mut listed = HashSet::new();
+    events.inspect(move |event| match event {
+        Ok(watcher::Event::Delete(object)) => verified.forget(&kind, object.meta()),
+        Ok(watcher::Event::Init) => listed.clear(),
+        Ok(watcher::Event::InitApply(object)) => {
+            let meta = object.meta();
+            let namespace = meta.namespace.clone().unwrap_or_default();
+            listed.insert((namespace, meta.name.clone().unwrap_or_default()));
+        }
+        Ok(watcher::Event::InitDone) => {
+            let listed = std::mem::take(&mut listed);
+            verified.retain_listed(&kind, namespace.as_deref(), &listed);
+        }
+        _ => {}
+    })
 }
 
 /// `stream`, polled by a task of its own and handed over through a channel: the watch (and
@@ -262,5 +336,60 @@ mod tests {
             .expect("the store was filled")
             .unwrap();
         assert_eq!(store.state().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_deleted_object_is_forgotten() {
+        let verified = Arc::new(Verified::default());
+        let mut d = deployment(1, 1);
+        d.metadata.uid = Some("u1".into());
+        d.metadata.namespace = Some("ns".into());
+        verified.saw("Deployment", &d.metadata, "h");
+        let events: Vec<Result<watcher::Event<Deployment>, watcher::Error>> = vec![
+            Ok(watcher::Event::Apply(d.clone())),
+            Ok(watcher::Event::Delete(d.clone())),
+        ];
+        let events = forgetting(futures::stream::iter(events), verified.clone(), None);
+        let woken: Vec<_> = wakes(events, |_: &Deployment, _| true).collect().await;
+        assert_eq!(woken.len(), 2);
+        assert!(!verified.unchanged("Deployment", &d.metadata));
+        assert_eq!(
+            verified.len(),
+            0,
+            "no memory kept for objects that are gone"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_object_gone_from_a_relist_is_forgotten() {
+        let verified = Arc::new(Verified::default());
+        let named = |name: &str, namespace: &str| {
+            let mut d = deployment(1, 1);
+            d.metadata.name = Some(name.into());
+            d.metadata.uid = Some(format!("uid-{name}"));
+            d.metadata.namespace = Some(namespace.into());
+            d
+        };
+        let (kept, gone, elsewhere) = (named("a", "ns"), named("b", "ns"), named("c", "other"));
+        for d in [&kept, &gone, &elsewhere] {
+            verified.saw("Deployment", &d.metadata, "h");
+        }
+        // The watch of `ns` re-lists after a gap in which `b` was deleted.
+        let events: Vec<Result<watcher::Event<Deployment>, watcher::Error>> = vec![
+            Ok(watcher::Event::Init),
+            Ok(watcher::Event::InitApply(kept.clone())),
+            Ok(watcher::Event::InitDone),
+        ];
+        let events = forgetting(futures::stream::iter(events), verified.clone(), Some("ns"));
+        let _: Vec<_> = events.collect().await;
+        assert!(verified.unchanged("Deployment", &kept.metadata));
+        assert!(
+            !verified.unchanged("Deployment", &gone.metadata),
+            "gone: forgotten"
+        );
+        assert!(
+            verified.unchanged("Deployment", &elsewhere.metadata),
+            "another namespace's watch decides about its objects"
+        );
     }
 }

@@ -1,26 +1,32 @@
-//! The one write path of the controller: server-side apply (field manager
-//! `devstack-operator`, forced) of objects labelled for the stack, and deletion of the stack's
-//! own objects by uid. Rendered objects, the credentials Secret, prune, reset and the finalizer
-//! all write through a [`Writer`]; each write is refused unless the live object is the stack's
-//! own ([`super::ownership`]).
+//! The one write path of the controller: creates (POST, field manager `devstack-operator`) of
+//! absent objects and server-side apply (same manager, forced) of existing ones, all labelled
+//! for the stack, and deletion of the stack's own objects by uid. Rendered objects, the
+//! credentials Secret, prune, reset and the finalizer all write through a [`Writer`]; each
+//! write is refused unless the live object is the stack's own ([`super::ownership`]), and a
+//! create fails on any same-named object.
 //!
 //! An apply is skipped when the object on the server already holds what we would send: the
 //! desired-hash annotation matches (so nothing was added to or removed from what we want),
 //! and every field we set has the same value on the server (so nobody edited it by hand).
-//! That keeps an unchanged stack at zero writes per resync.
+//! That keeps an unchanged stack at zero writes per resync. An object the watch cache keeps
+//! in part (metadata; a workload without its template) is compared through the record of
+//! what the operator last saw it hold ([`super::verified`]): at the version recorded there,
+//! with the same desired hash and metadata, it is not written; every object the operator
+//! applies, or finds holding what it wants, is recorded.
 
 use std::sync::Mutex;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Api, Client};
 use serde_json::Value;
 use tracing::debug;
 
-use super::error::{is_not_found, Error};
+use super::error::{is_conflict, is_not_found, Error};
 use super::metrics::Metrics;
-use super::observe::OwnedKind;
-use super::ownership::{claim, Claim};
+use super::observe::{self, OwnedKind};
+use super::ownership::{self, claim, Claim};
+use super::verified::Verified;
 use super::{ANNOTATION_DESIRED_HASH, FIELD_MANAGER};
 use crate::render::LABEL_STACK;
 
@@ -40,6 +46,7 @@ pub(crate) struct Writer<'a> {
     stack: String,
     owner: OwnerReference,
     metrics: &'a Metrics,
+    verified: &'a Verified,
     /// `Kind/name` of every object written (ensures run concurrently).
     written: Mutex<Vec<String>>,
     /// `Kind/name` of every object deleted.
@@ -47,12 +54,14 @@ pub(crate) struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    /// A writer for the stack whose DevStack has the controller reference `owner`.
+    /// A writer for the stack whose DevStack has the controller reference `owner`, recording
+    /// what it sees hold in `verified`.
     pub(crate) fn new(
         client: Client,
         namespace: &str,
         owner: OwnerReference,
         metrics: &'a Metrics,
+        verified: &'a Verified,
     ) -> Self {
         Writer {
             client,
@@ -60,6 +69,7 @@ impl<'a> Writer<'a> {
             stack: owner.name.clone(),
             owner,
             metrics,
+            verified,
             written: Mutex::new(Vec::new()),
             deleted: Mutex::new(Vec::new()),
         }
@@ -117,7 +127,45 @@ impl<'a> Writer<'a> {
     /// absent) and returns the object as the server has it. With `lock`, the apply carries
     /// the live resourceVersion, so a concurrent change fails it (409) instead of being
     /// overwritten (the credentials).
+    ///
+    /// An absent object is created (POST), which fails on any same-named object (409) instead
+    /// of taking it over: only then is the name read, someone else's object refused
+    /// ([`Error::Conflict`]) and ours (a cache that does not hold it yet) applied as read; with
+    /// `lock` the 409 is the caller's. An existing object is applied with its uid, so an apply
+    /// that meets another object of that name (re-created meanwhile) fails too (422). A POST
+    /// leaves the fields owned by our manager with operation `Update`, which a later apply
+    /// would not remove when it drops them; the first apply to such an object hands them to
+    /// the `Apply` entry first ([`super::ownership::own_by_apply`]).
     pub(crate) async fn apply<K: OwnedKind>(
+        &self,
+        desired: K,
+        live: Option<&K>,
+        tie: Tie,
+        lock: bool,
+    ) -> Result<K, Error> {
+        let retry = (live.is_none() && !lock).then(|| desired.clone());
+        // Boxed: the write futures are large, and a reconcile holds many of them.
+        let error = match Box::pin(self.apply_once(desired, live, tie, lock)).await {
+            Err(Error::Kube { source, .. }) if retry.is_some() && is_conflict(&source) => source,
+            other => return other,
+        };
+        let kind = K::kind(&()).to_string();
+        let name = retry
+            .as_ref()
+            .and_then(|d| d.meta().name.clone())
+            .unwrap_or_default();
+        let found = observe::read_one::<K>(&self.client, &self.namespace, &name).await?;
+        match (retry, found) {
+            (Some(desired), Some(found)) => {
+                Box::pin(self.apply_once(desired, Some(&found), tie, lock)).await
+            }
+            // Gone again meanwhile: the next reconcile creates it.
+            _ => Err(Error::kube("create", kind, name)(error)),
+        }
+    }
+
+    /// [`Writer::apply`] without the read after a failed create.
+    async fn apply_once<K: OwnedKind>(
         &self,
         mut desired: K,
         live: Option<&K>,
@@ -155,31 +203,55 @@ impl<'a> Writer<'a> {
         };
         let mut value = serde_json::to_value(&desired).map_err(serialize)?;
         let hash = desired_hash(&value);
-        value["metadata"]["annotations"][ANNOTATION_DESIRED_HASH] = Value::String(hash);
-        if let Some(live) = live {
-            let live_value = serde_json::to_value(live).map_err(serialize)?;
-            if contains(&value, &live_value) {
-                Metrics::kind(&self.metrics.unchanged, &kind);
-                return Ok(live.clone());
-            }
-            if lock {
-                value["metadata"]["resourceVersion"] =
-                    serde_json::to_value(&live.meta().resource_version).map_err(serialize)?;
-            }
+        value["metadata"]["annotations"][ANNOTATION_DESIRED_HASH] = Value::String(hash.clone());
+        let Some(live) = live else {
+            desired
+                .meta_mut()
+                .annotations
+                .get_or_insert_with(Default::default)
+                .insert(ANNOTATION_DESIRED_HASH.to_string(), hash.clone());
+            let params = PostParams {
+                field_manager: Some(FIELD_MANAGER.to_string()),
+                ..PostParams::default()
+            };
+            let created = self.api::<K>().create(&params, &desired).await;
+            let created = created.map_err(Error::kube("create", &kind, &name))?;
+            return Ok(self.wrote(&kind, &name, &hash, created));
+        };
+        let live_meta = serde_json::to_value(live.meta()).map_err(serialize)?;
+        let held = self.verified.holds(&kind, live.meta(), &hash)
+            && contains(&value["metadata"], &live_meta);
+        if held || contains(&value, &serde_json::to_value(live).map_err(serialize)?) {
+            self.verified.saw(&kind, live.meta(), &hash);
+            Metrics::kind(&self.metrics.unchanged, &kind);
+            return Ok(live.clone());
         }
+        if lock {
+            value["metadata"]["resourceVersion"] =
+                serde_json::to_value(&live.meta().resource_version).map_err(serialize)?;
+        }
+        if ownership::created_by_update(live.meta()) {
+            ownership::own_by_apply(&self.api::<K>(), &kind, &name).await?;
+        }
+        if let Some(uid) = &live.meta().uid {
+            value["metadata"]["uid"] = Value::String(uid.clone());
+        }
+        let params = PatchParams::apply(FIELD_MANAGER).force();
         let applied = self
             .api::<K>()
-            .patch(
-                &name,
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&value),
-            )
+            .patch(&name, &params, &Patch::Apply(&value))
             .await
             .map_err(Error::kube("apply", &kind, &name))?;
-        debug!(%kind, %name, "applied");
-        Metrics::kind(&self.metrics.applied, &kind);
+        Ok(self.wrote(&kind, &name, &hash, applied))
+    }
+
+    /// Records a write of `object` (wanted as `hash`) and returns it.
+    fn wrote<K: OwnedKind>(&self, kind: &str, name: &str, hash: &str, object: K) -> K {
+        self.verified.saw(kind, object.meta(), hash);
+        debug!(%kind, %name, "written");
+        Metrics::kind(&self.metrics.applied, kind);
         self.record(&self.written, format!("{kind}/{name}"));
-        Ok(applied)
+        object
     }
 
     /// Deletes `live` if it is this stack's own (checked again by the API server through the

@@ -1,0 +1,173 @@
+//! The operator's memory of what it has seen hold: per object of the stack's kinds, the
+//! version at which the operator last saw it hold what it wanted (right after its own apply
+//! returned, or after a comparison of the full object matched) and the desired hash it held
+//! then.
+//!
+//! The watch caches of Services, NetworkPolicies and ConfigMaps hold metadata only, and those
+//! of the workloads hold no pod template ([`super::cache`]): a reconcile cannot compare such
+//! an object field by field. It does not need to while the object is at the version recorded
+//! here: nobody changed it since the operator saw it hold what it wants, and if the desired
+//! hash is still the same, neither did what it wants. An object whose version moved is read
+//! by name (GET) before the comparison ([`super::observe`]); one at its recorded version is not.
+//!
+//! The version is the resourceVersion, but for Deployments and StatefulSets the uid and the
+//! generation: their status moves the resourceVersion at every step of a rollout, while only
+//! a change of their spec moves the generation (a change of their labels or annotations is
+//! seen in the metadata the cache keeps, [`Verified::holds`]). Entries are dropped when the
+//! watch reports the object deleted, so nothing is kept for objects that are gone.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::ANNOTATION_DESIRED_HASH;
+
+/// `(kind, namespace, name)`.
+type Key = (String, String, String);
+
+/// The version and desired hash each object was last seen holding.
+#[derive(Debug, Default)]
+pub(crate) struct Verified {
+    seen: Mutex<HashMap<Key, (String, String)>>,
+}
+
+/// The version of an object of `kind` with `meta` (see the module documentation); `None` when
+/// the object carries none (never recorded, always read).
+pub(crate) fn version(kind: &str, meta: &ObjectMeta) -> Option<String> {
+    match kind {
+        "Deployment" | "StatefulSet" => {
+            Some(format!("{}/{}", meta.uid.as_deref()?, meta.generation?))
+        }
+        _ => meta.resource_version.clone(),
+    }
+}
+
+fn key(kind: &str, meta: &ObjectMeta) -> Key {
+    (
+        kind.to_string(),
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+impl Verified {
+    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<Key, (String, String)>> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that the object of `kind` with `meta` holds what the operator wants, whose
+    /// desired hash is `hash`.
+    pub(crate) fn saw(&self, kind: &str, meta: &ObjectMeta, hash: &str) {
+        if let Some(version) = version(kind, meta) {
+            self.seen()
+                .insert(key(kind, meta), (version, hash.to_string()));
+        }
+    }
+
+    /// Whether the object of `kind` with `meta` is at the version it was last seen holding
+    /// what the operator wanted (whatever that was).
+    pub(crate) fn unchanged(&self, kind: &str, meta: &ObjectMeta) -> bool {
+        let Some(version) = version(kind, meta) else {
+            return false;
+        };
+        self.seen()
+            .get(&key(kind, meta))
+            .is_some_and(|(seen, _)| *seen == version)
+    }
+
+    /// Whether the object of `kind` with `meta` still holds what the operator wants now
+    /// (desired hash `hash`): unchanged since it was seen holding that hash, and its
+    /// annotation says so too.
+    pub(crate) fn holds(&self, kind: &str, meta: &ObjectMeta, hash: &str) -> bool {
+        let Some(version) = version(kind, meta) else {
+            return false;
+        };
+        let annotated = meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ANNOTATION_DESIRED_HASH))
+            .is_some_and(|h| h == hash);
+        annotated
+            && self
+                .seen()
+                .get(&key(kind, meta))
+                .is_some_and(|(v, h)| *v == version && h == hash)
+    }
+
+    /// Forgets the object of `kind` `namespace`/`name` (deleted).
+    pub(crate) fn forget(&self, kind: &str, meta: &ObjectMeta) {
+        self.seen().remove(&key(kind, meta));
+    }
+
+    /// Forgets the objects of `kind` in `namespace` (`None`: every namespace) that a complete
+    /// list of them, `listed` (`(namespace, name)`), no longer holds.
+    pub(crate) fn retain_listed(
+        &self,
+        kind: &str,
+        namespace: Option<&str>,
+        listed: &std::collections::HashSet<(String, String)>,
+    ) {
+        self.seen().retain(|(k, ns, name), _| {
+            k != kind
+                || namespace.is_some_and(|n| n != ns)
+                || listed.contains(&(ns.clone(), name.clone()))
+        });
+    }
+
+    /// Forgets everything (an operator restart).
+    #[cfg(test)]
+    pub(crate) fn clear(&self) {
+        self.seen().clear();
+    }
+
+    /// How many objects are recorded.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.seen().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(rv: &str, generation: i64, hash: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some("api".into()),
+            namespace: Some("ns".into()),
+            uid: Some("u1".into()),
+            resource_version: Some(rv.into()),
+            generation: Some(generation),
+            annotations: Some([(ANNOTATION_DESIRED_HASH.to_string(), hash.to_string())].into()),
+            ..ObjectMeta::default()
+        }
+    }
+
+    #[test]
+    fn a_moved_version_or_a_new_wish_is_not_held() {
+        let verified = Verified::default();
+        verified.saw("Service", &meta("5", 1, "h1"), "h1");
+        assert!(verified.holds("Service", &meta("5", 1, "h1"), "h1"));
+        assert!(
+            !verified.holds("Service", &meta("6", 1, "h1"), "h1"),
+            "edited"
+        );
+        assert!(
+            !verified.holds("Service", &meta("5", 1, "h1"), "h2"),
+            "new wish"
+        );
+        assert!(
+            !verified.holds("Secret", &meta("5", 1, "h1"), "h1"),
+            "other kind"
+        );
+        // A workload's status moves its resourceVersion, not its generation.
+        verified.saw("Deployment", &meta("5", 1, "h1"), "h1");
+        assert!(verified.holds("Deployment", &meta("9", 1, "h1"), "h1"));
+        assert!(!verified.holds("Deployment", &meta("9", 2, "h1"), "h1"));
+        assert!(verified.unchanged("Deployment", &meta("9", 1, "h1")));
+        verified.forget("Deployment", &meta("9", 1, "h1"));
+        assert!(!verified.unchanged("Deployment", &meta("9", 1, "h1")));
+        assert_eq!(verified.len(), 1);
+    }
+}
