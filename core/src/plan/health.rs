@@ -32,20 +32,6 @@ pub(super) fn custom(
     path: &str,
     errors: &mut ValidationErrors,
 ) -> Option<HealthPlan> {
-    let port = |name: &str, field: &str, errors: &mut ValidationErrors| {
-        let found = resolve(ports, name);
-        if found.is_none() {
-            errors.push(
-                format!("{path}.{field}.port"),
-                format!(
-                    "no port named {name:?}{}; ports: {}",
-                    did_you_mean(name, ports.iter().map(|p| p.name.as_str())),
-                    list_or_none(ports.iter().map(|p| p.name.as_str()))
-                ),
-            );
-        }
-        found
-    };
     let set = [spec.http.is_some(), spec.tcp.is_some(), spec.exec.is_some()]
         .iter()
         .filter(|b| **b)
@@ -54,47 +40,10 @@ pub(super) fn custom(
         errors.push(path, "set exactly one of http, tcp or exec");
         return None;
     }
-    let probe = if let Some(http) = &spec.http {
-        let port = port(&http.port, "http", errors);
-        if !http.path.starts_with('/') {
-            errors.push(
-                format!("{path}.http.path"),
-                format!("{:?} must start with '/'", http.path),
-            );
-        }
-        port.map(|port| Probe::Http {
-            path: http.path.clone(),
-            port,
-        })
-    } else if let Some(tcp) = &spec.tcp {
-        port(&tcp.port, "tcp", errors).map(|port| Probe::Tcp { port })
-    } else {
-        let command = spec
-            .exec
-            .as_ref()
-            .map(|e| e.command.clone())
-            .unwrap_or_default();
-        let argv = Argv::new(command);
-        if argv.is_none() {
-            errors.push(format!("{path}.exec.command"), "must not be empty");
-        }
-        argv.map(Probe::Exec)
-    };
+    let probe = custom_probe(spec, ports, path, errors);
     let defaults = Health::new(Check::Exec(Vec::new()));
-    let mut timing = |value: Option<i32>, field: &str, min: i32, default: u32| match value {
-        Some(v) if v < min => {
-            errors.push(format!("{path}.{field}"), format!("must be at least {min}"));
-            default
-        }
-        Some(v) if v > max_of(field) => {
-            errors.push(
-                format!("{path}.{field}"),
-                format!("{v} is above the maximum of {}", max_of(field)),
-            );
-            default
-        }
-        Some(v) => u32::try_from(v).unwrap_or(default),
-        None => default,
+    let mut timing = |value: Option<i32>, field: &str, min: i32, default: u32| {
+        timing(value, min, default, &format!("{path}.{field}"), errors)
     };
     let interval_seconds = timing(
         spec.interval_seconds,
@@ -123,6 +72,81 @@ pub(super) fn custom(
         start_period_seconds,
         in_container: defaults.in_container,
     })
+}
+
+/// The probe of a `healthcheck` that sets exactly one of http, tcp or exec, its port resolved.
+fn custom_probe(
+    spec: &HealthcheckSpec,
+    ports: &[PortPlan],
+    path: &str,
+    errors: &mut ValidationErrors,
+) -> Option<Probe> {
+    let port = |name: &str, field: &str, errors: &mut ValidationErrors| {
+        let found = resolve(ports, name);
+        if found.is_none() {
+            errors.push(
+                format!("{path}.{field}.port"),
+                format!(
+                    "no port named {name:?}{}; ports: {}",
+                    did_you_mean(name, ports.iter().map(|p| p.name.as_str())),
+                    list_or_none(ports.iter().map(|p| p.name.as_str()))
+                ),
+            );
+        }
+        found
+    };
+    if let Some(http) = &spec.http {
+        let port = port(&http.port, "http", errors);
+        if !http.path.starts_with('/') {
+            errors.push(
+                format!("{path}.http.path"),
+                format!("{:?} must start with '/'", http.path),
+            );
+        }
+        port.map(|port| Probe::Http {
+            path: http.path.clone(),
+            port,
+        })
+    } else if let Some(tcp) = &spec.tcp {
+        port(&tcp.port, "tcp", errors).map(|port| Probe::Tcp { port })
+    } else {
+        let command = spec
+            .exec
+            .as_ref()
+            .map(|e| e.command.clone())
+            .unwrap_or_default();
+        let argv = Argv::new(command);
+        if argv.is_none() {
+            errors.push(format!("{path}.exec.command"), "must not be empty");
+        }
+        argv.map(Probe::Exec)
+    }
+}
+
+/// A timing field (at `field_path`) within its bounds, else `default` and an error.
+fn timing(
+    value: Option<i32>,
+    min: i32,
+    default: u32,
+    field_path: &str,
+    errors: &mut ValidationErrors,
+) -> u32 {
+    let field = field_path.rsplit('.').next().unwrap_or(field_path);
+    match value {
+        Some(v) if v < min => {
+            errors.push(field_path, format!("must be at least {min}"));
+            default
+        }
+        Some(v) if v > max_of(field) => {
+            errors.push(
+                field_path,
+                format!("{v} is above the maximum of {}", max_of(field)),
+            );
+            default
+        }
+        Some(v) => u32::try_from(v).unwrap_or(default),
+        None => default,
+    }
 }
 
 /// The catalog entry's health check, ports resolved. An entry naming a port it does not have
