@@ -12,7 +12,7 @@
 
 use sha2::{Digest, Sha256};
 
-use devstack_render_compose::model::{Network, Service, Volume};
+use devstack_render_compose::model::{Healthcheck, Network, Service, Volume};
 use devstack_render_compose::spelling::{Cpus, Memory};
 
 use super::DriverError;
@@ -63,56 +63,21 @@ fn service_json(s: &Service) -> Result<String, DriverError> {
     }
     json.field("entrypoint", nullable_strings(s.entrypoint.as_deref()));
     if !s.environment.is_empty() {
-        let mut env: Vec<&(String, String)> = s.environment.0.iter().collect();
-        env.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut obj = Obj::new();
-        for (key, value) in env {
-            obj.field(key, string(value));
-        }
-        json.field("environment", obj.close());
+        json.field("environment", environment_json(s));
     }
     if !s.expose.is_empty() {
         json.field("expose", strings(&s.expose));
     }
     if let Some(health) = &s.healthcheck {
-        let mut obj = Obj::new();
-        obj.field("test", strings(&health.test));
-        obj.field("timeout", string(&go_duration(health.timeout.0.into())));
-        obj.field("interval", string(&go_duration(health.interval.0.into())));
-        obj.field("retries", health.retries.to_string());
-        obj.field(
-            "start_period",
-            string(&go_duration(health.start_period.0.into())),
-        );
-        json.field("healthcheck", obj.close());
+        json.field("healthcheck", healthcheck_json(health));
     }
     json.field("image", string(&s.image));
     if !s.labels.is_empty() {
         json.field("labels", string_map(&s.labels));
     }
-    let mut networks = Obj::new();
-    if s.networks.is_empty() {
-        networks.field(super::labels::DEFAULT_NETWORK, "null".to_string());
-    } else {
-        let mut sorted: Vec<&String> = s.networks.iter().collect();
-        sorted.sort();
-        for network in sorted {
-            networks.field(network, "null".to_string());
-        }
-    }
-    json.field("networks", networks.close());
+    json.field("networks", networks_json(s));
     if !s.ports.is_empty() {
-        let mut ports = Vec::new();
-        for port in &s.ports {
-            let mut obj = Obj::new();
-            obj.field("mode", string("ingress"));
-            obj.field("host_ip", string(&port.host_ip));
-            obj.field("target", port.container.to_string());
-            obj.field("published", string(&port.host.to_string()));
-            obj.field("protocol", string("tcp"));
-            ports.push(obj.close());
-        }
-        json.field("ports", format!("[{}]", ports.join(",")));
+        json.field("ports", ports_json(s));
     }
     if s.read_only {
         json.field("read_only", "true".to_string());
@@ -130,23 +95,86 @@ fn service_json(s: &Service) -> Result<String, DriverError> {
         json.field("user", string(user));
     }
     if !s.volumes.is_empty() {
-        let mounts: Vec<String> = s
-            .volumes
-            .iter()
-            .map(|v| {
-                let mut obj = Obj::new();
-                obj.field("type", string(&v.kind));
-                obj.field("source", string(&v.source));
-                obj.field("target", string(&v.target));
-                if v.read_only {
-                    obj.field("read_only", "true".to_string());
-                }
-                obj.close()
-            })
-            .collect();
-        json.field("volumes", format!("[{}]", mounts.join(",")));
+        json.field("volumes", volumes_json(s));
     }
     Ok(json.close())
+}
+
+/// `environment`, sorted by key as compose-go's map marshals.
+fn environment_json(s: &Service) -> String {
+    let mut env: Vec<&(String, String)> = s.environment.0.iter().collect();
+    env.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut obj = Obj::new();
+    for (key, value) in env {
+        obj.field(key, string(value));
+    }
+    obj.close()
+}
+
+/// `healthcheck`, durations spelled as Go spells them.
+fn healthcheck_json(health: &Healthcheck) -> String {
+    let mut obj = Obj::new();
+    obj.field("test", strings(&health.test));
+    obj.field("timeout", string(&go_duration(health.timeout.0.into())));
+    obj.field("interval", string(&go_duration(health.interval.0.into())));
+    obj.field("retries", health.retries.to_string());
+    obj.field(
+        "start_period",
+        string(&go_duration(health.start_period.0.into())),
+    );
+    obj.close()
+}
+
+/// `networks`: the service's, sorted, or the project's default network.
+fn networks_json(s: &Service) -> String {
+    let mut networks = Obj::new();
+    if s.networks.is_empty() {
+        networks.field(super::labels::DEFAULT_NETWORK, "null".to_string());
+    } else {
+        let mut sorted: Vec<&String> = s.networks.iter().collect();
+        sorted.sort();
+        for network in sorted {
+            networks.field(network, "null".to_string());
+        }
+    }
+    networks.close()
+}
+
+/// `ports` in compose-go's long form.
+fn ports_json(s: &Service) -> String {
+    let ports: Vec<String> = s
+        .ports
+        .iter()
+        .map(|port| {
+            let mut obj = Obj::new();
+            obj.field("mode", string("ingress"));
+            obj.field("host_ip", string(&port.host_ip));
+            obj.field("target", port.container.to_string());
+            obj.field("published", string(&port.host.to_string()));
+            obj.field("protocol", string("tcp"));
+            obj.close()
+        })
+        .collect();
+    format!("[{}]", ports.join(","))
+}
+
+/// `volumes` in compose-go's long form.
+fn volumes_json(s: &Service) -> String {
+    let mounts: Vec<String> = s
+        .volumes
+        .iter()
+        .map(|v| {
+            let mut obj = Obj::new();
+            obj.field("type", string(&v.kind));
+            obj.field("source", string(&v.source));
+            obj.field("target", string(&v.target));
+            if v.read_only {
+                obj.field("read_only", "true".to_string());
+            }
+            obj.close()
+        })
+        .collect();
+    format!("[{}]", mounts.join(","))
 }
 
 fn deploy_json(deploy: &devstack_render_compose::model::Deploy) -> Result<String, DriverError> {
