@@ -91,65 +91,18 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
     let name = names::stack_name(stack, &mut errors);
     names::namespace(stack, &mut errors);
     names::registry(spec.image_registry.as_deref(), &mut errors);
-    if spec.services.is_empty() {
-        errors.push(
-            "spec.services",
-            "must not be empty: add at least one service",
-        );
-    } else if spec.services.len() > MAX_SERVICES {
-        errors.push(
-            "spec.services",
-            format!(
-                "{} services: at most {MAX_SERVICES} per stack; split the stack",
-                spec.services.len()
-            ),
-        );
+    if !check_service_count(stack, &mut errors) {
         // Checking each of thousands of services (and suggesting names across them) would only
         // bury this error, and costs quadratic time.
         return Err(errors);
     }
     let active_profiles = active_profiles(stack, options, &mut errors);
-    for (type_name, image) in &options.image_overrides {
-        names::reference(image, "--image-override", &mut errors);
-        if catalog::lookup(type_name).is_none() {
-            errors.push(
-                "--image-override",
-                format!(
-                    "unknown catalog type {type_name:?}{}",
-                    did_you_mean(type_name, catalog::type_names())
-                ),
-            );
-        }
-    }
+    check_image_overrides(options, &mut errors);
 
     let expanded = fanout::expand(spec, &mut errors);
     let spec = &expanded.spec;
-    let mut services = BTreeMap::new();
-    let mut secrets: Vec<model::SecretDef> = Vec::new();
-    for (service_name, service) in &spec.services {
-        let path = format!("spec.services.{}", expanded.origin(service_name));
-        names::service_name(service_name, &path, &mut errors);
-        let input = service::ServiceInput {
-            stack: &name,
-            name: service_name,
-            group: expanded.origin(service_name),
-            spec: service,
-            active: service.profiles.is_empty()
-                || service.profiles.iter().any(|p| active_profiles.contains(p)),
-            registry: spec.image_registry.as_deref(),
-            options,
-            path,
-        };
-        if let Some((planned, owned)) = service::plan(&input, &mut errors) {
-            services.insert(service_name.clone(), planned);
-            for def in owned {
-                // The replicas of a fan-out share their app secrets.
-                if !secrets.iter().any(|s| s.id == def.id) {
-                    secrets.push(def);
-                }
-            }
-        }
-    }
+    let (mut services, secrets) =
+        plan_services(&expanded, &name, &active_profiles, options, &mut errors);
     fanout::place_hosts(&mut services);
 
     let active: BTreeMap<String, bool> = services
@@ -190,6 +143,78 @@ pub fn plan(stack: &DevStack, options: &PlanOptions) -> Result<StackPlan, Valida
         return Err(fanout::dedup(errors));
     }
     Ok(planned)
+}
+
+/// At least one service and at most [`MAX_SERVICES`]; false when there are too many to go on.
+fn check_service_count(stack: &DevStack, errors: &mut ValidationErrors) -> bool {
+    let count = stack.spec.services.len();
+    if count == 0 {
+        errors.push(
+            "spec.services",
+            "must not be empty: add at least one service",
+        );
+    } else if count > MAX_SERVICES {
+        errors.push(
+            "spec.services",
+            format!("{count} services: at most {MAX_SERVICES} per stack; split the stack"),
+        );
+        return false;
+    }
+    true
+}
+
+/// Each `--image-override` names a catalog type and a valid image reference.
+fn check_image_overrides(options: &PlanOptions, errors: &mut ValidationErrors) {
+    for (type_name, image) in &options.image_overrides {
+        names::reference(image, "--image-override", errors);
+        if catalog::lookup(type_name).is_none() {
+            errors.push(
+                "--image-override",
+                format!(
+                    "unknown catalog type {type_name:?}{}",
+                    did_you_mean(type_name, catalog::type_names())
+                ),
+            );
+        }
+    }
+}
+
+/// Every service of the expanded spec planned on its own, and the secrets they own (the
+/// replicas of a fan-out share their app secrets).
+fn plan_services(
+    expanded: &fanout::Expanded,
+    stack: &str,
+    active_profiles: &[String],
+    options: &PlanOptions,
+    errors: &mut ValidationErrors,
+) -> (BTreeMap<String, ServicePlan>, Vec<model::SecretDef>) {
+    let spec = &expanded.spec;
+    let mut services = BTreeMap::new();
+    let mut secrets: Vec<model::SecretDef> = Vec::new();
+    for (service_name, service) in &spec.services {
+        let path = format!("spec.services.{}", expanded.origin(service_name));
+        names::service_name(service_name, &path, errors);
+        let input = service::ServiceInput {
+            stack,
+            name: service_name,
+            group: expanded.origin(service_name),
+            spec: service,
+            active: service.profiles.is_empty()
+                || service.profiles.iter().any(|p| active_profiles.contains(p)),
+            registry: spec.image_registry.as_deref(),
+            options,
+            path,
+        };
+        if let Some((planned, owned)) = service::plan(&input, errors) {
+            services.insert(service_name.clone(), planned);
+            for def in owned {
+                if !secrets.iter().any(|s| s.id == def.id) {
+                    secrets.push(def);
+                }
+            }
+        }
+    }
+    (services, secrets)
 }
 
 /// The active profiles (`--profile` replaces `spec.profiles`), each checked to be one some
