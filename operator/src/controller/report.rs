@@ -172,38 +172,7 @@ async fn report_applied(
         )
         .await;
     }
-    if let Some(token) = &applied.reset {
-        info!(reset = %token, "reset: data and credentials replaced");
-        let note = "reset on request: data volumes and credentials wiped; created anew".to_string();
-        publish(
-            ctx,
-            &reference,
-            EventType::Normal,
-            "Reset",
-            "Resetting",
-            note,
-        )
-        .await;
-    }
-    if !written.is_empty() || !pruned.is_empty() {
-        let mut note = format!("applied {} object(s)", written.len());
-        if !written.is_empty() {
-            note.push_str(&format!(": {}", written.join(", ")));
-        }
-        if !pruned.is_empty() {
-            note.push_str(&format!("; pruned {}", pruned.join(", ")));
-        }
-        info!(applied = written.len(), pruned = pruned.len(), "applied");
-        publish(
-            ctx,
-            &reference,
-            EventType::Normal,
-            "Applied",
-            "Applying",
-            note,
-        )
-        .await;
-    }
+    publish_writes(ctx, &reference, &applied, written, pruned).await;
     if let Phase::Stalled { .. } = phase {
         return Ok(Action::requeue(CONFLICT_CHECK));
     }
@@ -224,6 +193,49 @@ async fn report_applied(
         .await;
     }
     Ok(Action::requeue(RESYNC))
+}
+
+/// The Events of what this pass wrote: a reset on request, the objects applied and pruned.
+async fn publish_writes(
+    ctx: &Context,
+    reference: &ObjectReference,
+    applied: &Applied,
+    written: &[String],
+    pruned: &[String],
+) {
+    if let Some(token) = &applied.reset {
+        info!(reset = %token, "reset: data and credentials replaced");
+        let note = "reset on request: data volumes and credentials wiped; created anew".to_string();
+        publish(
+            ctx,
+            reference,
+            EventType::Normal,
+            "Reset",
+            "Resetting",
+            note,
+        )
+        .await;
+    }
+    if written.is_empty() && pruned.is_empty() {
+        return;
+    }
+    let mut note = format!("applied {} object(s)", written.len());
+    if !written.is_empty() {
+        note.push_str(&format!(": {}", written.join(", ")));
+    }
+    if !pruned.is_empty() {
+        note.push_str(&format!("; pruned {}", pruned.join(", ")));
+    }
+    info!(applied = written.len(), pruned = pruned.len(), "applied");
+    publish(
+        ctx,
+        reference,
+        EventType::Normal,
+        "Applied",
+        "Applying",
+        note,
+    )
+    .await;
 }
 
 /// `Stalled` (`NodePortTaken`) when a planned node port is someone else's: every other object
