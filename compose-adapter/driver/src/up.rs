@@ -221,16 +221,7 @@ async fn converge<D: DockerApi>(
     ensure_networks(engine, ctx, desired, created, progress).await?;
     ensure_volumes(engine, ctx, desired, created, progress).await?;
     let existing = project_containers(&engine.docker, ctx.name()).await?;
-    // Like Compose, containers of services that left the stack are reported, not removed.
-    for orphan in existing
-        .iter()
-        .filter(|c| !desired.contains_key(&c.service))
-    {
-        progress.note(&format!(
-            "container {} belongs to service {:?}, which is not active in the stack any more; `devstack down` removes it",
-            orphan.name, orphan.service
-        ));
-    }
+    report_orphans(&existing, desired, progress);
     let errors: Mutex<Vec<DriverError>> = Mutex::new(Vec::new());
     let outcomes: Mutex<BTreeMap<String, ServiceOutcome>> = Mutex::new(BTreeMap::new());
     let mut tasks: BTreeMap<String, Shared<BoxFuture<'_, bool>>> = BTreeMap::new();
@@ -291,15 +282,40 @@ async fn converge<D: DockerApi>(
         tasks.insert(key, task);
     }
     join_all(tasks.into_values()).await;
-    let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
-    // Report the root causes, not the dependents they held back.
+    summary(
+        errors.into_inner().unwrap_or_else(|p| p.into_inner()),
+        outcomes.into_inner().unwrap_or_else(|p| p.into_inner()),
+    )
+}
+
+/// Like Compose, containers of services that left the stack are reported, not removed.
+fn report_orphans(
+    existing: &[ContainerInfo],
+    desired: &BTreeMap<String, Desired>,
+    progress: &Progress,
+) {
+    for orphan in existing
+        .iter()
+        .filter(|c| !desired.contains_key(&c.service))
+    {
+        progress.note(&format!(
+            "container {} belongs to service {:?}, which is not active in the stack any more; `devstack down` removes it",
+            orphan.name, orphan.service
+        ));
+    }
+}
+
+/// Every service's outcome, or the root causes of the failures (not the dependents they held
+/// back).
+fn summary(
+    mut errors: Vec<DriverError>,
+    outcomes: BTreeMap<String, ServiceOutcome>,
+) -> Result<UpSummary, DriverError> {
     if errors.len() > 1 {
         errors.retain(|e| !matches!(e, DriverError::DependencyFailed { .. }));
     }
     match errors.len() {
-        0 => Ok(UpSummary {
-            services: outcomes.into_inner().unwrap_or_else(|p| p.into_inner()),
-        }),
+        0 => Ok(UpSummary { services: outcomes }),
         1 => Err(errors.remove(0)),
         _ => Err(DriverError::Many(errors)),
     }
