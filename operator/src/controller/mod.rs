@@ -211,93 +211,117 @@ pub async fn run(ctx: Arc<Context>, options: &Options) {
     } else {
         options.namespaces.iter().cloned().map(Some).collect()
     };
-    let controllers = namespaces.into_iter().map(|namespace| {
-        let client = ctx.client.clone();
-        let ns = namespace.as_deref();
-        info!(namespace = ns.unwrap_or("*"), "watching DevStacks");
-        // The DevStack cache is the operator's only per-stack memory: its objects are kept
-        // without managedFields (several KiB of field sets per object that no reconcile reads).
-        let (reader, writer) = reflector::store();
-        let stacks = watcher(
-            api::<DeserializeGuard<DevStack>>(&client, ns),
-            watcher::Config::default(),
-        )
-        .default_backoff()
-        .modify(|stack| stack.managed_fields_mut().clear())
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(wake::wake_hash, PredicateConfig::default());
-        let (secrets, secrets_writer) = reflector::store();
-        let (config_maps, config_maps_writer) = reflector::store();
-        let (policies, policies_writer) = reflector::store();
-        let (services, services_writer) = reflector::store();
-        let (deployments, deployments_writer) = reflector::store();
-        let (statefulsets, statefulsets_writer) = reflector::store();
-        ctx.caches.register(
-            namespace.clone(),
-            cache::Stores::new(
-                secrets,
-                config_maps,
-                policies,
-                services,
-                deployments,
-                statefulsets,
-            ),
-        );
-        Controller::for_stream(stacks, reader)
-            .owns_stream(triggers::objects(
-                api::<Secret>(&client, ns),
-                secrets_writer,
-                ctx.verified.clone(),
-                ns,
-            ))
-            .owns_stream(triggers::metadata(
-                api::<PartialObjectMeta<ConfigMap>>(&client, ns),
-                config_maps_writer,
-                ctx.verified.clone(),
-                ns,
-            ))
-            .owns_stream(triggers::metadata(
-                api::<PartialObjectMeta<NetworkPolicy>>(&client, ns),
-                policies_writer,
-                ctx.verified.clone(),
-                ns,
-            ))
-            .owns_stream(triggers::metadata(
-                api::<PartialObjectMeta<Service>>(&client, ns),
-                services_writer,
-                ctx.verified.clone(),
-                ns,
-            ))
-            .owns_stream(triggers::workloads(
-                api::<Deployment>(&client, ns),
-                deployments_writer,
-                ctx.verified.clone(),
-                ns,
-            ))
-            .owns_stream(triggers::workloads(
-                api::<StatefulSet>(&client, ns),
-                statefulsets_writer,
-                ctx.verified.clone(),
-                ns,
-            ))
-            .with_config(
-                controller::Config::default()
-                    .concurrency(options.concurrency)
-                    .debounce(options.debounce),
-            )
-            .shutdown_on_signal()
-            .run(reconcile::reconcile, error_policy, ctx.clone())
-            .for_each(|result| async move {
-                if let Err(error) = result {
-                    match error {
-                        controller::Error::ReconcilerFailed(..) => {} // logged by error_policy
-                        other => warn!(error = %other, "controller"),
-                    }
-                }
-            })
-    });
+    let controllers = namespaces
+        .into_iter()
+        .map(|namespace| namespace_controller(&ctx, namespace, options));
     futures::future::join_all(controllers).await;
+}
+
+/// The controller of one namespace (`None`: all): its DevStacks, woken by their own changes
+/// and by those of the objects they own.
+fn namespace_controller(
+    ctx: &Arc<Context>,
+    namespace: Option<String>,
+    options: &Options,
+) -> impl std::future::Future<Output = ()> {
+    let client = ctx.client.clone();
+    let ns = namespace.as_deref();
+    info!(namespace = ns.unwrap_or("*"), "watching DevStacks");
+    // The DevStack cache is the operator's only per-stack memory: its objects are kept
+    // without managedFields (several KiB of field sets per object that no reconcile reads).
+    let (reader, writer) = reflector::store();
+    let stacks = watcher(
+        api::<DeserializeGuard<DevStack>>(&client, ns),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .modify(|stack| stack.managed_fields_mut().clear())
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(wake::wake_hash, PredicateConfig::default());
+    owned_watches(
+        Controller::for_stream(stacks, reader),
+        ctx,
+        namespace.clone(),
+    )
+    .with_config(
+        controller::Config::default()
+            .concurrency(options.concurrency)
+            .debounce(options.debounce),
+    )
+    .shutdown_on_signal()
+    .run(reconcile::reconcile, error_policy, ctx.clone())
+    .for_each(|result| async move {
+        if let Err(error) = result {
+            match error {
+                controller::Error::ReconcilerFailed(..) => {} // logged by error_policy
+                other => warn!(error = %other, "controller"),
+            }
+        }
+    })
+}
+
+/// `controller` watching the six owned kinds of `namespace`, each into the store the
+/// reconciles of that namespace read (registered in `ctx.caches`).
+fn owned_watches(
+    controller: Controller<DeserializeGuard<DevStack>>,
+    ctx: &Context,
+    namespace: Option<String>,
+) -> Controller<DeserializeGuard<DevStack>> {
+    let (client, ns) = (&ctx.client, namespace.as_deref());
+    let (secrets, secrets_writer) = reflector::store();
+    let (config_maps, config_maps_writer) = reflector::store();
+    let (policies, policies_writer) = reflector::store();
+    let (services, services_writer) = reflector::store();
+    let (deployments, deployments_writer) = reflector::store();
+    let (statefulsets, statefulsets_writer) = reflector::store();
+    let stores = cache::Stores::new(
+        secrets,
+        config_maps,
+        policies,
+        services,
+        deployments,
+        statefulsets,
+    );
+    ctx.caches.register(namespace.clone(), stores);
+    let verified = || ctx.verified.clone();
+    controller
+        .owns_stream(triggers::objects(
+            api::<Secret>(client, ns),
+            secrets_writer,
+            verified(),
+            ns,
+        ))
+        .owns_stream(triggers::metadata(
+            api::<PartialObjectMeta<ConfigMap>>(client, ns),
+            config_maps_writer,
+            verified(),
+            ns,
+        ))
+        .owns_stream(triggers::metadata(
+            api::<PartialObjectMeta<NetworkPolicy>>(client, ns),
+            policies_writer,
+            verified(),
+            ns,
+        ))
+        .owns_stream(triggers::metadata(
+            api::<PartialObjectMeta<Service>>(client, ns),
+            services_writer,
+            verified(),
+            ns,
+        ))
+        .owns_stream(triggers::workloads(
+            api::<Deployment>(client, ns),
+            deployments_writer,
+            verified(),
+            ns,
+        ))
+        .owns_stream(triggers::workloads(
+            api::<StatefulSet>(client, ns),
+            statefulsets_writer,
+            verified(),
+            ns,
+        ))
 }
 
 /// Transient failures: requeue with exponential backoff (1 s doubling to 5 min).
