@@ -35,54 +35,45 @@ pub(super) fn budget(
     let Some(resources) = &service.resources else {
         return budget;
     };
-    let mut cpu = |text: &Option<String>, field: &str, slot: &mut u64| {
-        if let Some(text) = text {
-            match quantity::cpu_millis(text) {
-                Ok(v) if v > MAX_CPU_MILLIS => errors.push(
-                    format!("{path}.resources.{field}.cpu"),
-                    format!(
-                        "{text} is above the maximum of {} CPUs",
-                        MAX_CPU_MILLIS / 1000
-                    ),
-                ),
-                Ok(v) if v > 0 => *slot = v,
-                Ok(_) => errors.push(
-                    format!("{path}.resources.{field}.cpu"),
-                    "must be greater than 0",
-                ),
-                Err(e) => errors.push(format!("{path}.resources.{field}.cpu"), e.to_string()),
-            }
-        }
-    };
+    let field = |kind: &str, resource: &str| format!("{path}.resources.{kind}.{resource}");
+    // CPU before memory, requests before limits: the order its errors have always come in.
     if let Some(r) = &resources.requests {
-        cpu(&r.cpu, "requests", &mut budget.request_cpu_millis);
+        set_cpu(
+            &r.cpu,
+            &field("requests", "cpu"),
+            &mut budget.request_cpu_millis,
+            errors,
+        );
     }
     if let Some(l) = &resources.limits {
-        cpu(&l.cpu, "limits", &mut budget.limit_cpu_millis);
+        set_cpu(
+            &l.cpu,
+            &field("limits", "cpu"),
+            &mut budget.limit_cpu_millis,
+            errors,
+        );
     }
-    let mut memory = |text: &Option<String>, field: &str, slot: &mut u64| {
-        if let Some(text) = text {
-            match quantity::bytes(text) {
-                Ok(v) if v >= MIN_MEMORY_BYTES => *slot = v,
-                Ok(_) => errors.push(
-                    format!("{path}.resources.{field}.memory"),
-                    "must be at least 6Mi (Docker's minimum)",
-                ),
-                Err(e) => errors.push(format!("{path}.resources.{field}.memory"), e.to_string()),
-            }
-        }
-    };
     if let Some(r) = &resources.requests {
-        memory(&r.memory, "requests", &mut budget.request_memory_bytes);
+        set_memory(
+            &r.memory,
+            &field("requests", "memory"),
+            &mut budget.request_memory_bytes,
+            errors,
+        );
     }
     if let Some(l) = &resources.limits {
-        memory(&l.memory, "limits", &mut budget.limit_memory_bytes);
+        set_memory(
+            &l.memory,
+            &field("limits", "memory"),
+            &mut budget.limit_memory_bytes,
+            errors,
+        );
     }
     let limits = resources.limits.as_ref();
     if budget.request_cpu_millis > budget.limit_cpu_millis {
         if limits.and_then(|l| l.cpu.as_ref()).is_some() {
             errors.push(
-                format!("{path}.resources.requests.cpu"),
+                field("requests", "cpu"),
                 format!(
                     "request {} is above the limit {}; lower the request or raise the limit",
                     quantity::format_cpu(budget.request_cpu_millis),
@@ -96,7 +87,7 @@ pub(super) fn budget(
     if budget.request_memory_bytes > budget.limit_memory_bytes {
         if limits.and_then(|l| l.memory.as_ref()).is_some() {
             errors.push(
-                format!("{path}.resources.requests.memory"),
+                field("requests", "memory"),
                 format!(
                     "request {} is above the limit {}; lower the request or raise the limit",
                     quantity::format_bytes(budget.request_memory_bytes),
@@ -108,6 +99,38 @@ pub(super) fn budget(
         }
     }
     budget
+}
+
+/// `slot` set to the CPU quantity `text` (at `field`) when given and within bounds.
+fn set_cpu(text: &Option<String>, field: &str, slot: &mut u64, errors: &mut ValidationErrors) {
+    let Some(text) = text else {
+        return;
+    };
+    match quantity::cpu_millis(text) {
+        Ok(v) if v > MAX_CPU_MILLIS => errors.push(
+            field,
+            format!(
+                "{text} is above the maximum of {} CPUs",
+                MAX_CPU_MILLIS / 1000
+            ),
+        ),
+        Ok(v) if v > 0 => *slot = v,
+        Ok(_) => errors.push(field, "must be greater than 0"),
+        Err(e) => errors.push(field, e.to_string()),
+    }
+}
+
+/// `slot` set to the memory quantity `text` (at `field`) when given and at least Docker's
+/// minimum.
+fn set_memory(text: &Option<String>, field: &str, slot: &mut u64, errors: &mut ValidationErrors) {
+    let Some(text) = text else {
+        return;
+    };
+    match quantity::bytes(text) {
+        Ok(v) if v >= MIN_MEMORY_BYTES => *slot = v,
+        Ok(_) => errors.push(field, "must be at least 6Mi (Docker's minimum)"),
+        Err(e) => errors.push(field, e.to_string()),
+    }
 }
 
 /// The GPU count (0 without `gpu`).
