@@ -348,6 +348,38 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     runtime.block_on(dispatch(cli.command))
 }
 
+/// `devstack up`: plans the stack and converges it on the Docker engine.
+async fn run_up(
+    stack: &StackArgs,
+    wait: bool,
+    timeout_seconds: u64,
+    require_gpu: bool,
+) -> Result<ExitCode> {
+    let args = up::UpArgs {
+        wait,
+        timeout: std::time::Duration::from_secs(timeout_seconds),
+        require_gpu,
+        file: stack.file.display().to_string(),
+    };
+    Ok(ExitCode::from(
+        up::run(&stack.plan()?, &stack.state_root()?, &args).await?,
+    ))
+}
+
+impl From<ImportCommand> for import::ImportArgs {
+    fn from(args: ImportCommand) -> Self {
+        Self {
+            files: args.files,
+            profiles: args.profiles,
+            output: args.output,
+            format: args.format,
+            check: args.check,
+            force: args.force,
+            name: args.name,
+        }
+    }
+}
+
 async fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
         Command::Validate(args) => validate::run(&args)?,
@@ -368,17 +400,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             no_wait,
             timeout,
             require_gpu,
-        } => {
-            let args = up::UpArgs {
-                wait: !no_wait,
-                timeout: std::time::Duration::from_secs(timeout),
-                require_gpu,
-                file: stack.file.display().to_string(),
-            };
-            return Ok(ExitCode::from(
-                up::run(&stack.plan()?, &stack.state_root()?, &args).await?,
-            ));
-        }
+        } => return run_up(&stack, !no_wait, timeout, require_gpu).await,
         Command::Down(stack) => down::run(&stack.plan()?, &stack.state_root()?).await?,
         Command::Reset { stack, yes } => {
             reset::run(&stack.plan()?, &stack.state_root()?, yes).await?
@@ -416,17 +438,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             service,
             follow,
         } => logs::run(&stack.plan()?, &stack.state_root()?, &service, follow).await?,
-        Command::Import(args) => {
-            return import::run(&import::ImportArgs {
-                files: args.files,
-                profiles: args.profiles,
-                output: args.output,
-                format: args.format,
-                check: args.check,
-                force: args.force,
-                name: args.name,
-            });
-        }
+        Command::Import(args) => return import::run(&args.into()),
         Command::Crd => crd::run()?,
         Command::Dev {
             stack,
