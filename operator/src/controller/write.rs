@@ -202,7 +202,7 @@ impl<'a> Writer<'a> {
             source,
         };
         let mut value = serde_json::to_value(&desired).map_err(serialize)?;
-        let hash = desired_hash(&value);
+        let hash = desired_hash(&kind, &value);
         value["metadata"]["annotations"][ANNOTATION_DESIRED_HASH] = Value::String(hash.clone());
         let Some(live) = live else {
             desired
@@ -219,7 +219,10 @@ impl<'a> Writer<'a> {
             return Ok(self.wrote(&kind, &name, &hash, created));
         };
         let live_meta = serde_json::to_value(live.meta()).map_err(serialize)?;
-        let held = self.verified.holds(&kind, live.meta(), &hash)
+        // A Secret's hash leaves its values out, so only the full comparison (its cache holds
+        // whole Secrets) can tell that a value changed.
+        let held = kind != "Secret"
+            && self.verified.holds(&kind, live.meta(), &hash)
             && contains(&value["metadata"], &live_meta);
         if held || contains(&value, &serde_json::to_value(live).map_err(serialize)?) {
             self.verified.saw(&kind, live.meta(), &hash);
@@ -289,13 +292,16 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// A hash of what we want an object to be (Secret values blanked: only their keys count, the
-/// values are compared field by field and never end up in an annotation).
-pub(crate) fn desired_hash(value: &Value) -> String {
+/// A hash of what we want an object of `kind` to be (a Secret's values blanked: only its keys
+/// count, the values are compared field by field and never end up in an annotation; every
+/// other kind's data counts, or a changed ConfigMap would look held).
+pub(crate) fn desired_hash(kind: &str, value: &Value) -> String {
     let mut value = value.clone();
-    if let Some(Value::Object(data)) = value.get_mut("data") {
-        for v in data.values_mut() {
-            *v = Value::Null;
+    if kind == "Secret" {
+        if let Some(Value::Object(data)) = value.get_mut("data") {
+            for v in data.values_mut() {
+                *v = Value::Null;
+            }
         }
     }
     let bytes = serde_json::to_vec(&value).unwrap_or_default();
@@ -367,8 +373,18 @@ mod tests {
         let a = json!({"kind": "Secret", "data": {"K": "dmFsdWUx"}});
         let b = json!({"kind": "Secret", "data": {"K": "dmFsdWUy"}});
         let c = json!({"kind": "Secret", "data": {"K2": "dmFsdWUx"}});
-        assert_eq!(desired_hash(&a), desired_hash(&b));
-        assert_ne!(desired_hash(&a), desired_hash(&c));
-        assert_eq!(desired_hash(&a).len(), 32);
+        assert_eq!(desired_hash("Secret", &a), desired_hash("Secret", &b));
+        assert_ne!(desired_hash("Secret", &a), desired_hash("Secret", &c));
+        assert_eq!(desired_hash("Secret", &a).len(), 32);
+    }
+
+    #[test]
+    fn hash_counts_config_map_values() {
+        let info = json!({"kind": "ConfigMap", "data": {"config.yaml": "level: info"}});
+        let debug = json!({"kind": "ConfigMap", "data": {"config.yaml": "level: debug"}});
+        assert_ne!(
+            desired_hash("ConfigMap", &info),
+            desired_hash("ConfigMap", &debug)
+        );
     }
 }
