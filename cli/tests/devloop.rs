@@ -103,3 +103,31 @@ fn missing_paths_are_invalid_input_naming_the_field() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn cluster_options_without_the_kubernetes_runtime_are_invalid_input() {
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path());
+    let out = devstack(
+        dir.path(),
+        &[
+            "dev",
+            "stack.yaml",
+            "--load",
+            "node",
+            "--namespace",
+            "team-a",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    for wanted in ["--load", "--namespace", "--runtime kubernetes"] {
+        assert!(stderr.contains(wanted), "{wanted} missing from: {stderr}");
+    }
+    let out = devstack(
+        dir.path(),
+        &["dev", "stack.yaml", "--kind-cluster", "other"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--kind-cluster"));
+}

@@ -32,6 +32,11 @@ pub enum Load {
     Push,
 }
 
+/// The local harness node's containerd socket (`--containerd`'s default).
+const DEFAULT_CONTAINERD: &str = "/run/devstack-node/containerd.sock";
+/// The Kind cluster `kind/up.sh` creates (`--kind-cluster`'s default).
+const DEFAULT_KIND_CLUSTER: &str = "devstack";
+
 /// Options of `devstack build` / `apply`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct BuildArgs {
@@ -40,11 +45,28 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value_t = Load::None)]
     pub load: Load,
     /// containerd socket of the node, for --load node (the local harness node by default).
-    #[arg(long, default_value = "/run/devstack-node/containerd.sock")]
+    #[arg(long, default_value = DEFAULT_CONTAINERD)]
     pub containerd: String,
     /// Kind cluster name, for --load kind.
-    #[arg(long, default_value = "devstack")]
+    #[arg(long, default_value = DEFAULT_KIND_CLUSTER)]
     pub kind_cluster: String,
+}
+
+impl BuildArgs {
+    /// The options set away from their defaults: each only matters for a cluster.
+    pub fn cluster_options(&self) -> Vec<&'static str> {
+        let mut given = Vec::new();
+        if self.load != Load::None {
+            given.push("--load");
+        }
+        if self.containerd != DEFAULT_CONTAINERD {
+            given.push("--containerd");
+        }
+        if self.kind_cluster != DEFAULT_KIND_CLUSTER {
+            given.push("--kind-cluster");
+        }
+        given
+    }
 }
 
 /// Builds every `build` image of `plan` and loads it as `args` says; prints one line per

@@ -32,6 +32,27 @@ pub enum DevRuntime {
     Kubernetes,
 }
 
+/// On Docker the built images stay in the local engine and the stack runs as its own Compose
+/// project: `--load`, `--containerd`, `--kind-cluster` and `--namespace` belong to
+/// `--runtime kubernetes`, and are refused rather than silently ignored.
+pub fn refuse_cluster_options(
+    build: &super::build::BuildArgs,
+    namespace: Option<&str>,
+) -> Result<(), crate::load::LoadError> {
+    let mut given = build.cluster_options();
+    if namespace.is_some() {
+        given.push("--namespace");
+    }
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(crate::load::LoadError::Usage(format!(
+        "{} only apply to `devstack dev --runtime kubernetes`; on Docker the images stay in the local engine: add --runtime kubernetes, or drop {}",
+        given.join(", "),
+        if given.len() == 1 { "it" } else { "them" }
+    )))
+}
+
 /// Per-service counters shown after each batch.
 #[derive(Default, Debug)]
 struct Stats {

@@ -446,7 +446,10 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             build,
             namespace,
         } => match runtime {
-            dev::DevRuntime::Docker => dev::run(&stack).await?,
+            dev::DevRuntime::Docker => {
+                dev::refuse_cluster_options(&build, namespace.as_deref())?;
+                dev::run(&stack).await?
+            }
             dev::DevRuntime::Kubernetes => dev_k8s::run(&stack, &build, namespace).await?,
         },
         Command::Build { stack, build } => build::build(&stack.plan()?, &build).await?,
