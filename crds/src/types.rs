@@ -345,6 +345,11 @@ pub struct DevStackStatus {
     /// wiped) was last carried out; a new value requests another reset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_reset: Option<String>,
+    /// A digest (SHA-256, hex) of the stack's objects but its Secrets, each with the version
+    /// at which the operator last saw it hold what it wants: after an operator restart, a
+    /// stack whose objects still match it is not read again. Written by the operator only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_objects: Option<String>,
 }
 
 /// State of one service.

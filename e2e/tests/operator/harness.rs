@@ -361,3 +361,43 @@ pub async fn finish(ns: TestNamespace, operator: &mut Operator) -> Result<()> {
     .await?;
     ns.cleanup().await
 }
+
+/// Waits until no test namespace is terminating (their deletions are requests too, and the
+/// namespace controller lists every kind in them): a failed test leaves its stacks behind with
+/// no operator to run their finalizer, so they are released.
+pub async fn no_terminating_test_namespace(client: &Client) -> Result<()> {
+    let namespaces = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone());
+    poll_until(
+        "no terminating test namespace",
+        Duration::from_secs(180),
+        || {
+            let namespaces = namespaces.clone();
+            let client = client.clone();
+            async move {
+                let list = namespaces
+                    .list(&ListParams::default().labels(devstack_e2e::TEST_NAMESPACE_LABEL))
+                    .await?;
+                let terminating: Vec<String> = list
+                    .items
+                    .into_iter()
+                    .filter(|n| n.metadata.deletion_timestamp.is_some())
+                    .filter_map(|n| n.metadata.name)
+                    .collect();
+                // A failed test leaves its stacks behind with no operator to run their
+                // finalizer: release them.
+                for ns in &terminating {
+                    let stacks = Api::<DevStack>::namespaced(client.clone(), ns);
+                    for stack in stacks.list_metadata(&ListParams::default()).await?.items {
+                        let name = stack.metadata.name.unwrap_or_default();
+                        let release = serde_json::json!({"metadata": {"finalizers": null}});
+                        stacks
+                            .patch(&name, &PatchParams::default(), &Patch::Merge(&release))
+                            .await?;
+                    }
+                }
+                Ok(terminating.is_empty().then_some(()))
+            }
+        },
+    )
+    .await
+}

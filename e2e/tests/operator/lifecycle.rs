@@ -8,14 +8,15 @@ use devstack_core::parse::parse_devstack;
 use devstack_core::DevStack;
 use devstack_e2e::{poll_until, TestNamespace};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::core::v1::Service;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use rand::Rng;
 use serde_json::json;
 
 use crate::{
-    create, credentials, finish, install_crd, serial, stack, sum_metric, wait_for, Operator,
+    create, credentials, finish, install_crd, no_terminating_test_namespace, serial, stack,
+    sum_metric, wait_for, Operator,
 };
 
 pub(crate) async fn generation_ready(api: &Api<DevStack>, name: &str) -> Result<Option<()>> {
@@ -182,41 +183,7 @@ async fn drift_is_restored_and_an_unchanged_resync_writes_nothing() {
 
     // Quiet period: namespaces of earlier tests finish terminating (their deletions are
     // writes too) and the controllers settle; then count writes across a full resync.
-    let namespaces = Api::<Namespace>::all(client.clone());
-    poll_until(
-        "no terminating test namespace",
-        Duration::from_secs(180),
-        || {
-            let namespaces = namespaces.clone();
-            let client = client.clone();
-            async move {
-                let list = namespaces
-                    .list(&ListParams::default().labels(devstack_e2e::TEST_NAMESPACE_LABEL))
-                    .await?;
-                let terminating: Vec<String> = list
-                    .items
-                    .into_iter()
-                    .filter(|n| n.metadata.deletion_timestamp.is_some())
-                    .filter_map(|n| n.metadata.name)
-                    .collect();
-                // A failed test leaves its stacks behind with no operator to run their
-                // finalizer: release them.
-                for ns in &terminating {
-                    let stacks = Api::<DevStack>::namespaced(client.clone(), ns);
-                    for stack in stacks.list_metadata(&ListParams::default()).await?.items {
-                        let name = stack.metadata.name.unwrap_or_default();
-                        let release = json!({"metadata": {"finalizers": null}});
-                        stacks
-                            .patch(&name, &PatchParams::default(), &Patch::Merge(&release))
-                            .await?;
-                    }
-                }
-                Ok(terminating.is_empty().then_some(()))
-            }
-        },
-    )
-    .await
-    .unwrap();
+    no_terminating_test_namespace(&client).await.unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     operator.stop();
     let before = writes(&client).await.unwrap();

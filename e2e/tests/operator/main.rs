@@ -24,6 +24,7 @@ mod node_ports;
 mod order;
 mod ownership;
 mod realnode;
+mod restart_reads;
 mod retention;
 mod trust;
 

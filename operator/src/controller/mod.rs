@@ -7,6 +7,7 @@
 //! - `cache`: the watch caches of the owned kinds (metadata, workloads without templates,
 //!   Secrets), read instead of listing them.
 //! - `verified`: the version at which the operator last saw each object hold what it wants.
+//! - `digest`: that record carried over a restart in `status.observedObjects`.
 //! - `held`: workloads held back for their dependencies, read only when they are created.
 //! - `ownership`: which objects are the stack's own; everything else is a `Conflict`.
 //! - `write`: the single write path (server-side apply, deletion by uid) of every step.
@@ -51,6 +52,9 @@ mod cleanup;
 mod create_tests;
 mod credentials;
 mod devloop;
+mod digest;
+#[cfg(test)]
+mod digest_tests;
 mod error;
 #[cfg(test)]
 mod fixtures;

@@ -91,13 +91,15 @@ impl Observed {
     /// the namespace, once synced; see [`super::cache`]), else listed (one request per kind).
     /// A cached object kept in part (metadata, a workload without its template) whose
     /// version moved since the operator last saw it hold what it wants (`verified`) is read
-    /// by name, so the write path compares the whole object; the others stay as kept.
+    /// by name, so the write path compares the whole object; the others stay as kept. After a
+    /// restart, the record is first restored from `digest` ([`super::digest`]) if it matches.
     pub(crate) async fn list(
         client: &Client,
         namespace: &str,
         stack: &str,
         cached: Option<&Stores>,
         verified: &Verified,
+        digest: Option<&str>,
     ) -> Result<Self, Error> {
         let cached = match cached {
             Some(stores) if stores.wait_ready().await => Some(stores),
@@ -106,6 +108,7 @@ impl Observed {
         let mut observed = Self::from_caches_or_lists(client, namespace, stack, cached).await?;
         observed.cached = cached.is_some();
         if cached.is_some() {
+            super::digest::restore(&observed, digest, verified);
             observed
                 .read_changed::<ConfigMap>(client, namespace, stack, verified)
                 .await?;

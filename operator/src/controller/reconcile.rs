@@ -112,6 +112,10 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
         &name,
         cached.as_ref(),
         &ctx.verified,
+        stack
+            .status
+            .as_ref()
+            .and_then(|s| s.observed_objects.as_deref()),
     )
     .await?;
     let found = credentials::read(stack, &plan, &mut observed, &writer).await?;

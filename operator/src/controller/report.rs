@@ -148,13 +148,16 @@ async fn report_applied(
     };
     let ready_count = services.len();
     let connections = Some(applied.plan.connections_secret_name());
-    let new_status = status::build(
+    let mut new_status = status::build(
         stack,
         &phase,
         Some(services),
         connections,
         applied.reset.clone(),
     );
+    if let Some(digest) = super::digest::of_record(&ctx.verified, &namespace, &applied.keep) {
+        new_status.observed_objects = Some(digest);
+    }
     let was_ready = status::ready_status(stack.status.as_ref()) == Some("True");
     let changed = status::write(&ctx.client, stack, &new_status).await?;
 

@@ -262,6 +262,7 @@ pub(crate) fn build(
         services,
         connection_secret: connection_secret.or(previous.connection_secret),
         last_reset: last_reset.or(previous.last_reset),
+        observed_objects: previous.observed_objects,
     }
 }
 

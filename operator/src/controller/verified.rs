@@ -95,6 +95,18 @@ impl Verified {
                 .is_some_and(|(v, h)| *v == version && h == hash)
     }
 
+    /// The version and desired hash the object of `kind` `namespace`/`name` was last seen
+    /// holding, if recorded.
+    pub(crate) fn entry(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<(String, String)> {
+        let key = (kind.to_string(), namespace.to_string(), name.to_string());
+        self.seen().get(&key).cloned()
+    }
+
     /// Forgets the object of `kind` `namespace`/`name` (deleted).
     pub(crate) fn forget(&self, kind: &str, meta: &ObjectMeta) {
         self.seen().remove(&key(kind, meta));
