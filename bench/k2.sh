@@ -16,7 +16,10 @@
 #   K3 drift   $DEVSTACK_BENCH_DRIFT (10) of its Deployments edited one at a time (container
 #              image): repair latency of each on a watch, and the operator's applies.
 #   growth     (N x ($DEVSTACK_BENCH_GROWTH - 1)) more stacks (default 3: 1,000 -> 3,000):
-#              RSS growth per added stack.
+#              RSS growth per added stack; then the operator restarted over all of them (K3's
+#              resync again): RSS of a fresh process, whose difference to K3's over N stacks
+#              is what it keeps per stack (the growth's own figure includes the high-water
+#              mark of its concurrent reconciles, which the allocator keeps).
 # The floor: bench/floor `floor` over N namespaces, $DEVSTACK_BENCH_FLOOR_INFLIGHT writes in
 # flight (default 64 = the operator's default --concurrency 16 x its 4 writes per reconcile)
 # and 4 per stack. The operator's DevStacks are applied by the user side with 32 in flight.
@@ -76,6 +79,14 @@ operator_side() { # SIDE RUN
     "$floor" devstacks --admin-kubeconfig "$admin_kc" --proxy-url "$proxy_url" --file "$work/k2-growth.yaml" \
       --pid "$operator_pid" --bench K2 --side "$side growth $n->$((n * growth))" --run "$i" >>"$out"
     log "K2 run $i $side growth: $(($(date +%s) - t0))s"
+    # The same restart over every stack: a fresh process's RSS holds what it keeps per stack,
+    # not the high-water mark of the growth's concurrent reconciles.
+    stop_operator
+    "$floor" snapshot --admin-kubeconfig "$admin_kc" --proxy-url "$proxy_url" --mark >"$work/k3-before.json"
+    start_operator "$side"
+    "$floor" resync --admin-kubeconfig "$admin_kc" --proxy-url "$proxy_url" --since "$work/k3-before.json" \
+      --pid "$operator_pid" --started-ns "$operator_started_ns" --stacks $((n * growth)) --ns-prefix bench-k2- \
+      --metrics-url "http://127.0.0.1:$operator_port/metrics" --side "$side resync after growth" --run "$i" >>"$out3"
   fi
   stop_operator
 }

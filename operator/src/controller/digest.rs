@@ -7,7 +7,7 @@
 //! every rendered object but the Secrets (those are cached whole and compared whole), as
 //! recorded after the pass's writes; none when one of them is not recorded (a workload held
 //! back), and then the last digest stays. The version is the record's: the resourceVersion,
-//! a workload's uid and generation.
+//! a workload's uid and generation (both kept as fingerprints, [`super::verified`]).
 //!
 //! A reconcile that finds an object of the stack not recorded at its cached version computes
 //! the same digest from the caches (the version and the desired-hash annotation of every
@@ -51,8 +51,8 @@ pub(crate) fn of_record(
 ) -> Option<String> {
     let mut lines = BTreeSet::new();
     for (kind, name) in keys.iter().filter(|(k, _)| KINDS.contains(&k.as_str())) {
-        let (version, hash) = verified.entry(kind, namespace, name)?;
-        lines.insert(line(kind, name, &version, &hash));
+        let entry = verified.entry(kind, namespace, name)?;
+        lines.insert(line(kind, name, entry.version, entry.hash));
     }
     Some(sha256(&lines))
 }
@@ -85,7 +85,11 @@ pub(crate) fn restore(observed: &Observed, digest: Option<&str>, verified: &Veri
             return false;
         };
         let name = meta.name.as_deref().unwrap_or_default();
-        lines.insert(line(kind, name, &version, hash));
+        let (version, fingerprint) = (
+            verified::fingerprint(&[&version]),
+            verified::fingerprint(&[hash]),
+        );
+        lines.insert(line(kind, name, version, fingerprint));
         held.push((kind, meta, hash));
     }
     if sha256(&lines) != digest {
@@ -116,8 +120,9 @@ fn desired_hash(meta: &ObjectMeta) -> Option<&str> {
         .map(String::as_str)
 }
 
-fn line(kind: &str, name: &str, version: &str, hash: &str) -> String {
-    format!("{kind}\t{name}\t{version}\t{hash}\n")
+/// One object's line: `version` and `hash` are the record's fingerprints.
+fn line(kind: &str, name: &str, version: u128, hash: u128) -> String {
+    format!("{kind}\t{name}\t{version:032x}\t{hash:032x}\n")
 }
 
 fn sha256(lines: &BTreeSet<String>) -> String {

@@ -45,7 +45,8 @@ pub(crate) trait WorkloadState {
     /// Ready by the operator's rule, and whether its pods are refused.
     fn state(&self) -> (bool, bool);
     /// Drops what the cache does not keep: the pod template (and the claim templates), the
-    /// bulk of the object; the readiness rule reads the replicas and the status.
+    /// bulk of the object, and the status conditions no rule reads; the readiness rule reads
+    /// the replicas and the status.
     fn strip(&mut self);
 }
 
@@ -56,6 +57,15 @@ impl WorkloadState for Deployment {
     }
     fn strip(&mut self) {
         self.spec.template = Default::default();
+        // Of the conditions only `ReplicaFailure` is read ([`status::replica_failure`]);
+        // `Available` and `Progressing` carry long messages.
+        if let Some(conditions) = self.status.as_mut().and_then(|s| s.conditions.as_mut()) {
+            let kept: Vec<_> = conditions
+                .drain(..)
+                .filter(|c| c.type_.as_deref() == Some("ReplicaFailure"))
+                .collect();
+            *conditions = kept;
+        }
     }
 }
 
@@ -281,6 +291,36 @@ mod tests {
         let mut labelled = deployment(0, 1);
         labelled.metadata.labels = Some([("x".to_string(), "y".to_string())].into());
         assert_ne!(workload_state(&labelled), none, "labels edited");
+    }
+
+    #[test]
+    fn a_stripped_deployment_keeps_what_the_rules_read() {
+        let condition =
+            |type_: &str| json!({"type": type_, "status": "True", "message": "a long message"});
+        let mut d = deployment(2, 1);
+        d.spec.template =
+            serde_json::from_value(json!({"spec": {"containers": [{"name": "api"}]}})).unwrap();
+        d.status.as_mut().unwrap().conditions = serde_json::from_value(json!([
+            condition("Available"),
+            condition("Progressing"),
+            condition("ReplicaFailure")
+        ]))
+        .unwrap();
+        let state = d.state();
+        d.strip();
+        assert_eq!(d.spec.template, Default::default());
+        let kept: Vec<&str> = d
+            .status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .iter()
+            .flatten()
+            .filter_map(|c| c.type_.as_deref())
+            .collect();
+        assert_eq!(kept, ["ReplicaFailure"]);
+        assert_eq!(d.state(), state, "ready and refused as before");
+        assert_eq!(d.state(), (true, true));
     }
 
     #[tokio::test]

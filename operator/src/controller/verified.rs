@@ -15,21 +15,54 @@
 //! a change of their spec moves the generation (a change of their labels or annotations is
 //! seen in the metadata the cache keeps, [`Verified::holds`]). Entries are dropped when the
 //! watch reports the object deleted, so nothing is kept for objects that are gone.
+//!
+//! Each entry is kept as fingerprints (the first 16 bytes of a SHA-256): the object's kind,
+//! namespace and name as the key, its version and desired hash as the value — 64 bytes an
+//! object instead of five strings (≈ 350 bytes).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::ANNOTATION_DESIRED_HASH;
 
-/// `(kind, namespace, name)`.
-type Key = (String, String, String);
+/// What is recorded of one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// Fingerprint of the kind.
+    kind: u64,
+    /// Fingerprint of the namespace.
+    namespace: u64,
+    /// Fingerprint of the version.
+    pub version: u128,
+    /// Fingerprint of the desired hash.
+    pub hash: u128,
+}
 
-/// The version and desired hash each object was last seen holding.
+/// The version and desired hash each object was last seen holding, by the fingerprint of its
+/// kind, namespace and name.
 #[derive(Debug, Default)]
 pub(crate) struct Verified {
-    seen: Mutex<HashMap<Key, (String, String)>>,
+    seen: Mutex<HashMap<u128, Entry>>,
+}
+
+/// The first 16 bytes of the SHA-256 of `parts`, each ended by a NUL.
+pub(crate) fn fingerprint(parts: &[&str]) -> u128 {
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in parts {
+        context.update(part.as_bytes());
+        context.update(&[0]);
+    }
+    let digest = context.finish();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.as_ref()[..16]);
+    u128::from_be_bytes(bytes)
+}
+
+fn short(part: &str) -> u64 {
+    // The high half of the fingerprint.
+    (fingerprint(&[part]) >> 64) as u64
 }
 
 /// The version of an object of `kind` with `meta` (see the module documentation); `None` when
@@ -43,16 +76,20 @@ pub(crate) fn version(kind: &str, meta: &ObjectMeta) -> Option<String> {
     }
 }
 
-fn key(kind: &str, meta: &ObjectMeta) -> Key {
-    (
-        kind.to_string(),
-        meta.namespace.clone().unwrap_or_default(),
-        meta.name.clone().unwrap_or_default(),
+fn key(kind: &str, namespace: &str, name: &str) -> u128 {
+    fingerprint(&[kind, namespace, name])
+}
+
+fn key_of(kind: &str, meta: &ObjectMeta) -> u128 {
+    key(
+        kind,
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default(),
     )
 }
 
 impl Verified {
-    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<Key, (String, String)>> {
+    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<u128, Entry>> {
         self.seen.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -60,8 +97,13 @@ impl Verified {
     /// desired hash is `hash`.
     pub(crate) fn saw(&self, kind: &str, meta: &ObjectMeta, hash: &str) {
         if let Some(version) = version(kind, meta) {
-            self.seen()
-                .insert(key(kind, meta), (version, hash.to_string()));
+            let entry = Entry {
+                kind: short(kind),
+                namespace: short(meta.namespace.as_deref().unwrap_or_default()),
+                version: fingerprint(&[&version]),
+                hash: fingerprint(&[hash]),
+            };
+            self.seen().insert(key_of(kind, meta), entry);
         }
     }
 
@@ -71,9 +113,10 @@ impl Verified {
         let Some(version) = version(kind, meta) else {
             return false;
         };
+        let version = fingerprint(&[&version]);
         self.seen()
-            .get(&key(kind, meta))
-            .is_some_and(|(seen, _)| *seen == version)
+            .get(&key_of(kind, meta))
+            .is_some_and(|e| e.version == version)
     }
 
     /// Whether the object of `kind` with `meta` still holds what the operator wants now
@@ -88,28 +131,22 @@ impl Verified {
             .as_ref()
             .and_then(|a| a.get(ANNOTATION_DESIRED_HASH))
             .is_some_and(|h| h == hash);
+        let (version, hash) = (fingerprint(&[&version]), fingerprint(&[hash]));
         annotated
             && self
                 .seen()
-                .get(&key(kind, meta))
-                .is_some_and(|(v, h)| *v == version && h == hash)
+                .get(&key_of(kind, meta))
+                .is_some_and(|e| e.version == version && e.hash == hash)
     }
 
-    /// The version and desired hash the object of `kind` `namespace`/`name` was last seen
-    /// holding, if recorded.
-    pub(crate) fn entry(
-        &self,
-        kind: &str,
-        namespace: &str,
-        name: &str,
-    ) -> Option<(String, String)> {
-        let key = (kind.to_string(), namespace.to_string(), name.to_string());
-        self.seen().get(&key).cloned()
+    /// What is recorded of the object of `kind` `namespace`/`name`, if anything.
+    pub(crate) fn entry(&self, kind: &str, namespace: &str, name: &str) -> Option<Entry> {
+        self.seen().get(&key(kind, namespace, name)).copied()
     }
 
     /// Forgets the object of `kind` `namespace`/`name` (deleted).
     pub(crate) fn forget(&self, kind: &str, meta: &ObjectMeta) {
-        self.seen().remove(&key(kind, meta));
+        self.seen().remove(&key_of(kind, meta));
     }
 
     /// Forgets the objects of `kind` in `namespace` (`None`: every namespace) that a complete
@@ -118,12 +155,15 @@ impl Verified {
         &self,
         kind: &str,
         namespace: Option<&str>,
-        listed: &std::collections::HashSet<(String, String)>,
+        listed: &HashSet<(String, String)>,
     ) {
-        self.seen().retain(|(k, ns, name), _| {
-            k != kind
-                || namespace.is_some_and(|n| n != ns)
-                || listed.contains(&(ns.clone(), name.clone()))
+        let listed: HashSet<u128> = listed
+            .iter()
+            .map(|(ns, name)| key(kind, ns, name))
+            .collect();
+        let (kind, namespace) = (short(kind), namespace.map(short));
+        self.seen().retain(|key, e| {
+            e.kind != kind || namespace.is_some_and(|n| n != e.namespace) || listed.contains(key)
         });
     }
 
