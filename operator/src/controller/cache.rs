@@ -3,9 +3,9 @@
 //! the owned-object watches ([`super::triggers`]) keep them, without managedFields, each
 //! store updated before the event that wakes a stack is passed on. What each store keeps:
 //!
-//! - ConfigMaps, NetworkPolicies, Services: metadata only (`PartialObjectMeta`: labels,
-//!   annotations with the desired hash, owner references, resourceVersion): what the
-//!   ownership check and pruning read. Their bodies are compared only when their version
+//! - ConfigMaps, NetworkPolicies, Services: metadata only (`PartialObjectMeta`: the stack
+//!   and managed-by labels, the `devstack.dev/` annotations with the desired hash, owner
+//!   references, resourceVersion): what the ownership check and pruning read. Their bodies are compared only when their version
 //!   moved since the operator last saw them hold what it wants ([`super::verified`]), and then
 //!   read by name first ([`super::observe`]).
 //! - Deployments, StatefulSets: the object without its pod template (and claim templates):
@@ -166,6 +166,23 @@ impl<K: OwnedKind> Cached for PartialObjectMeta<K> {
     }
 }
 
+/// What a metadata store keeps of `object`: of the labels and annotations, only those the
+/// operator reads — the stack and managed-by labels (ownership, the stack's selection) and the
+/// `devstack.dev/` annotations (the desired hash, the local mark of a POST) — and no
+/// managedFields. An object at the version at which the operator saw it hold what it wants is
+/// exactly that object, metadata included ([`super::write`] compares no further); one whose
+/// version moved is read whole first.
+pub(crate) fn keep_metadata<K>(object: &mut PartialObjectMeta<K>) {
+    super::ownership::forget_managed_fields(&mut object.metadata);
+    object.types = None;
+    if let Some(labels) = object.metadata.labels.as_mut() {
+        labels.retain(|k, _| k == LABEL_STACK || k == super::ownership::LABEL_MANAGED_BY);
+    }
+    if let Some(annotations) = object.metadata.annotations.as_mut() {
+        annotations.retain(|k, _| k.starts_with("devstack.dev/"));
+    }
+}
+
 macro_rules! cached_whole {
     ($($kind:ty),*) => {$(
         impl Cached for $kind {
@@ -229,11 +246,16 @@ pub(crate) mod tests {
     fn synced_from<C: Cached + serde::de::DeserializeOwned>(
         fake: &FakeApi,
         resource: &str,
+        keep: fn(&mut C),
     ) -> Store<C> {
         let objects: Vec<C> = fake
             .all(resource)
             .into_iter()
-            .map(|o| serde_json::from_value(o).unwrap())
+            .map(|o| {
+                let mut object: C = serde_json::from_value(o).unwrap();
+                keep(&mut object);
+                object
+            })
             .collect();
         assert!(
             !objects.is_empty() || resource == "configmaps",
@@ -257,12 +279,12 @@ pub(crate) mod tests {
     /// them (metadata; workloads without templates; Secrets whole).
     pub(crate) fn stores_from(fake: &FakeApi) -> Stores {
         Stores::new(
-            synced_from(fake, "secrets"),
-            synced_from(fake, "configmaps"),
-            synced_from(fake, "networking.k8s.io/v1/networkpolicies"),
-            synced_from(fake, "services"),
-            synced_from(fake, "apps/v1/deployments"),
-            synced_from(fake, "apps/v1/statefulsets"),
+            synced_from(fake, "secrets", |_| {}),
+            synced_from(fake, "configmaps", keep_metadata),
+            synced_from(fake, "networking.k8s.io/v1/networkpolicies", keep_metadata),
+            synced_from(fake, "services", keep_metadata),
+            synced_from(fake, "apps/v1/deployments", |_| {}),
+            synced_from(fake, "apps/v1/statefulsets", |_| {}),
         )
     }
 

@@ -204,7 +204,7 @@ where
     // kube 5: an `Api<PartialObjectMeta<K>>` lists and watches metadata only.
     let events = watcher(api, owned_config())
         .default_backoff()
-        .modify(|object| super::ownership::forget_managed_fields(&mut object.metadata))
+        .modify(super::cache::keep_metadata)
         .reflect(store);
     driven(wakes(forgetting(events, verified, namespace), |_, _| true))
 }

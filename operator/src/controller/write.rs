@@ -220,10 +220,14 @@ impl<'a> Writer<'a> {
         };
         let live_meta = serde_json::to_value(live.meta()).map_err(serialize)?;
         // A Secret's hash leaves its values out, so only the full comparison (its cache holds
-        // whole Secrets) can tell that a value changed.
+        // whole Secrets) can tell that a value changed. At its recorded resourceVersion an
+        // object is the one the operator saw hold what it wants, metadata included (the
+        // metadata caches keep only the labels the operator reads); a workload's version is
+        // its generation, which a label edit does not move: its metadata is compared.
+        let workload = kind == "Deployment" || kind == "StatefulSet";
         let held = kind != "Secret"
             && self.verified.holds(&kind, live.meta(), &hash)
-            && contains(&value["metadata"], &live_meta);
+            && (!workload || contains(&value["metadata"], &live_meta));
         if held || contains(&value, &serde_json::to_value(live).map_err(serialize)?) {
             self.verified.saw(&kind, live.meta(), &hash);
             Metrics::kind(&self.metrics.unchanged, &kind);
