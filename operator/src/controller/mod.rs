@@ -64,6 +64,8 @@ mod ownership;
 mod prune;
 mod reconcile;
 mod report;
+#[cfg(test)]
+mod request_tests;
 mod reset;
 mod rotate;
 mod scrape_status;

@@ -1,0 +1,129 @@
+//! Requests per stack (issue 21, K2): a new stack's credentials created without a read first,
+//! and what that must never cost — existing credentials that the watch cache does not hold yet
+//! are read after the create fails and kept, a foreign Secret of that name is refused.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use k8s_openapi::ByteString;
+use serde_json::json;
+
+use super::create_tests::empty_stores;
+use super::fixtures::{devstack, path, FakeApi, NS};
+use super::reconcile::reconcile;
+
+const SMALL: &str = "    db: {type: postgres}\n    api:\n      image: ghcr.io/acme/api:1.0\n      ports: [{name: http, containerPort: 8080}]\n      dependsOn: [db]\n";
+
+fn b64(value: &str) -> serde_json::Value {
+    serde_json::to_value(ByteString(value.as_bytes().to_vec())).unwrap()
+}
+
+fn decoded(value: &serde_json::Value) -> String {
+    let bytes: ByteString = serde_json::from_value(value.clone()).unwrap();
+    String::from_utf8(bytes.0).unwrap()
+}
+
+/// The stack's own credentials Secret (labelled for it, no owner reference), as the finalizer
+/// leaves it with retained data or as another replica created it a moment ago.
+fn own_credentials(password: &str) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "demo-credentials", "namespace": NS, "uid": "uid-cred",
+            "resourceVersion": "3",
+            "labels": {"devstack.dev/stack": "demo", "app.kubernetes.io/managed-by": "devstack"}},
+        "data": {"DEVSTACK_DB_PASSWORD": b64(password)}})
+}
+
+fn stalled(fake: &FakeApi) -> Option<(String, String)> {
+    let status = fake.stored_stack("demo").status.unwrap_or_default();
+    status
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Stalled" && c.status == "True")
+        .map(|c| (c.reason, c.message))
+}
+
+/// Every request on the credentials Secret, as `METHOD` (a create names it in its body).
+fn on_credentials(fake: &FakeApi) -> Vec<String> {
+    let credentials = path("secrets", "demo-credentials");
+    fake.take_requests()
+        .into_iter()
+        .filter(|r| r.object_path() == credentials)
+        .map(|r| r.method.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_new_stacks_credentials_are_created_without_a_read() {
+    let (fake, ctx) = FakeApi::start();
+    ctx.caches.register(Some(NS.to_string()), empty_stores());
+    reconcile(fake.stack(devstack(SMALL)), ctx).await.unwrap();
+    assert_eq!(on_credentials(&fake), ["POST"]);
+    let created = fake.get("secrets", "demo-credentials").unwrap();
+    assert!(created["data"]["DEVSTACK_DB_PASSWORD"].is_string());
+    assert_eq!(stalled(&fake), None);
+}
+
+#[tokio::test]
+async fn credentials_the_cache_misses_are_read_after_the_create_fails_and_kept() {
+    let (fake, ctx) = FakeApi::start();
+    fake.put("secrets", own_credentials("kept"));
+    // The cache lags: it does not hold the Secret that exists.
+    ctx.caches.register(Some(NS.to_string()), empty_stores());
+    reconcile(fake.stack(devstack(SMALL)), ctx).await.unwrap();
+    // Read after the failed create; then applied as read (the fixture lacks the rendered
+    // labels and hash), with its values.
+    assert_eq!(on_credentials(&fake), ["POST", "GET", "PATCH"]);
+    let live = fake.get("secrets", "demo-credentials").unwrap();
+    assert_eq!(
+        decoded(&live["data"]["DEVSTACK_DB_PASSWORD"]),
+        "kept",
+        "the user's password is kept"
+    );
+    assert_eq!(stalled(&fake), None);
+    // What is rendered from the credentials carries the kept value, not a fresh one.
+    let connections = fake.get("secrets", "demo-connections").unwrap();
+    let values = connections["data"].as_object().unwrap();
+    let decoded: Vec<String> = values.values().map(decoded).collect();
+    assert!(
+        decoded.iter().any(|v| v.contains("kept")),
+        "connections rendered with the existing password: {decoded:?}"
+    );
+}
+
+#[tokio::test]
+async fn retained_data_whose_credentials_the_cache_misses_is_not_credentials_lost() {
+    let (fake, ctx) = FakeApi::start();
+    fake.put("secrets", own_credentials("kept"));
+    fake.put(
+        "persistentvolumeclaims",
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data-db-0", "namespace": NS, "uid": "uid-claim",
+                "labels": {"devstack.dev/stack": "demo", "devstack.dev/service": "db",
+                    "app.kubernetes.io/managed-by": "devstack"}},
+            "spec": {"accessModes": ["ReadWriteOnce"]}}),
+    );
+    ctx.caches.register(Some(NS.to_string()), empty_stores());
+    reconcile(fake.stack(devstack(SMALL)), ctx).await.unwrap();
+    // The data says the credentials may exist: read before anything is written.
+    assert_eq!(on_credentials(&fake), ["GET", "PATCH"]);
+    let live = fake.get("secrets", "demo-credentials").unwrap();
+    assert_eq!(decoded(&live["data"]["DEVSTACK_DB_PASSWORD"]), "kept");
+    assert_eq!(stalled(&fake), None);
+}
+
+#[tokio::test]
+async fn a_foreign_secret_of_the_credentials_name_met_by_the_create_is_a_conflict() {
+    let (fake, ctx) = FakeApi::start();
+    let foreign = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "demo-credentials", "namespace": NS, "uid": "uid-theirs",
+            "resourceVersion": "5"},
+        "data": {"password": b64("theirs")}});
+    fake.put("secrets", foreign.clone());
+    ctx.caches.register(Some(NS.to_string()), empty_stores());
+    reconcile(fake.stack(devstack(SMALL)), ctx).await.unwrap();
+    assert_eq!(on_credentials(&fake), ["POST", "GET"]);
+    assert_eq!(fake.get("secrets", "demo-credentials").unwrap(), foreign);
+    let (reason, message) = stalled(&fake).expect("stalled");
+    assert_eq!(reason, "Conflict");
+    assert!(message.contains("Secret demo-credentials"), "{message}");
+    assert!(fake.get("apps/v1/statefulsets", "db").is_none());
+}
