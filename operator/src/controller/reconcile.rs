@@ -208,6 +208,7 @@ impl Pass<'_> {
         Ok(Passed::Done(Outcome::Applied {
             applied: Box::new(applied),
             written,
+            created: writer.created(),
             pruned,
         }))
     }

@@ -127,3 +127,55 @@ async fn a_foreign_secret_of_the_credentials_name_met_by_the_create_is_a_conflic
     assert!(message.contains("Secret demo-credentials"), "{message}");
     assert!(fake.get("apps/v1/statefulsets", "db").is_none());
 }
+
+/// The Event requests (`METHOD reason`) the reconcile made.
+fn events(fake: &FakeApi) -> Vec<String> {
+    fake.take_requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/events"))
+        .map(|r| format!("{} {}", r.method, r.body["reason"].as_str().unwrap_or("")))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rollout_publishes_one_applied_and_ready_and_a_repair_publishes_again() {
+    let (fake, ctx) = FakeApi::start();
+    let starting = json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 0, "currentRevision": "r1", "updateRevision": "r1"});
+    fake.status_on_apply("apps/v1/statefulsets", "db", starting);
+    reconcile(fake.stack(devstack(SMALL)), ctx.clone())
+        .await
+        .unwrap();
+    let first: Vec<serde_json::Value> = fake
+        .take_requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/events"))
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0]["reason"], "Applied");
+    let note = first[0]["note"].as_str().unwrap();
+    assert!(
+        note.contains("StatefulSet/db")
+            && note.ends_with("created once their dependencies are ready: api"),
+        "{note}"
+    );
+    // db turns Ready: api is created, the stack is Ready. Only the transition is told.
+    let ready = json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "updatedReplicas": 1, "currentRevision": "r1", "updateRevision": "r1"});
+    let mut db = fake.get("apps/v1/statefulsets", "db").unwrap();
+    db["status"] = ready;
+    fake.put("apps/v1/statefulsets", db);
+    reconcile(fake.stack(fake.stored_stack("demo")), ctx.clone())
+        .await
+        .unwrap();
+    assert!(fake.get("apps/v1/deployments", "api").is_some());
+    assert_eq!(events(&fake), ["POST Ready"]);
+    // A drift repair is a real change: told again.
+    let mut api = fake.get("apps/v1/deployments", "api").unwrap();
+    api["spec"]["replicas"] = json!(3);
+    api["metadata"]["generation"] = json!(2);
+    fake.put("apps/v1/deployments", api);
+    reconcile(fake.stack(fake.stored_stack("demo")), ctx)
+        .await
+        .unwrap();
+    assert_eq!(events(&fake), ["PATCH Applied"]);
+}
