@@ -55,6 +55,7 @@ mod error;
 #[cfg(test)]
 mod fixtures;
 mod held;
+mod hold;
 pub mod http;
 pub mod leader;
 pub mod metrics;
@@ -129,6 +130,8 @@ pub struct Context {
     caches: cache::Caches,
     /// What the operator last saw each object hold ([`verified`]).
     verified: Arc<verified::Verified>,
+    /// Progressing stacks whose status waits ([`hold`]).
+    holds: hold::Holds,
 }
 
 impl Context {
@@ -154,6 +157,7 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             caches: cache::Caches::default(),
             verified: Arc::default(),
+            holds: hold::Holds::default(),
         }
     }
 

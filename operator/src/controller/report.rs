@@ -26,7 +26,7 @@ use super::{node_ports, Context, Error};
 /// minutes before.
 pub(crate) const RESYNC: Duration = Duration::from_secs(1800);
 /// How often a stack that is not Ready yet is checked again without any watch event.
-const PROGRESS_CHECK: Duration = Duration::from_secs(30);
+pub(crate) const PROGRESS_CHECK: Duration = Duration::from_secs(30);
 /// How often a stack waiting for a reset's deletions is checked again.
 const RESET_CHECK: Duration = Duration::from_secs(2);
 /// How often a stack in conflict (or missing its credentials, or whose planned node port is
@@ -172,7 +172,11 @@ async fn report_applied(
         applied.reset.clone(),
     );
     let was_ready = status::ready_status(stack.status.as_ref()) == Some("True");
-    let changed = status::write(&ctx.client, stack, &new_status).await?;
+    let held = ctx.holds.hold(stack, &new_status);
+    let changed = match held {
+        Some(_) => false,
+        None => status::write(&ctx.client, stack, &new_status).await?,
+    };
 
     let reference = stack.object_ref(&());
     if let (true, Phase::Stalled { reason, message }) = (changed, &phase) {
@@ -203,7 +207,7 @@ async fn report_applied(
         return Ok(Action::requeue(CONFLICT_CHECK));
     }
     if phase != Phase::Ready || scrapes_pending {
-        return Ok(Action::requeue(PROGRESS_CHECK));
+        return Ok(Action::requeue(held.unwrap_or(PROGRESS_CHECK)));
     }
     if !was_ready {
         info!("ready");
@@ -348,6 +352,7 @@ pub(crate) async fn unreadable(guard: &DeserializeGuard<DevStack>, error: &str, 
 
 /// The finalizer ran: retained data and its credentials kept, or everything deleted.
 pub(crate) async fn deleted(stack: &DevStack, ctx: &Context, kept: bool) {
+    ctx.holds.forget(stack);
     let note = if kept {
         "deleted; retained data and its credentials kept for a re-created stack of this name"
     } else {

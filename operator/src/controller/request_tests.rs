@@ -1,15 +1,19 @@
 //! Requests per stack (issue 21, K2): a new stack's credentials created without a read first,
 //! and what that must never cost — existing credentials that the watch cache does not hold yet
-//! are read after the create fails and kept, a foreign Secret of that name is refused.
+//! are read after the create fails and kept, a foreign Secret of that name is refused; one
+//! `Applied` Event per rollout; a progressing stack's status writes coalesced ([`super::hold`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use k8s_openapi::ByteString;
+use kube::runtime::controller::Action;
 use serde_json::json;
 
 use super::create_tests::empty_stores;
 use super::fixtures::{devstack, path, FakeApi, NS};
+use super::hold::HOLD;
 use super::reconcile::reconcile;
+use super::report::PROGRESS_CHECK;
 
 const SMALL: &str = "    db: {type: postgres}\n    api:\n      image: ghcr.io/acme/api:1.0\n      ports: [{name: http, containerPort: 8080}]\n      dependsOn: [db]\n";
 
@@ -178,4 +182,53 @@ async fn a_rollout_publishes_one_applied_and_ready_and_a_repair_publishes_again(
         .await
         .unwrap();
     assert_eq!(events(&fake), ["PATCH Applied"]);
+}
+
+#[tokio::test]
+async fn a_progressing_stacks_status_waits_at_most_a_second_and_ready_never_waits() {
+    let (fake, ctx) = FakeApi::start();
+    let chain = "    db: {type: postgres}\n    api: {image: 'a:1', dependsOn: [db]}\n    web: {image: 'w:1', dependsOn: [api]}\n";
+    let starting = json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 0, "currentRevision": "r1", "updateRevision": "r1"});
+    fake.status_on_apply("apps/v1/statefulsets", "db", starting);
+    let starting =
+        json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 0, "updatedReplicas": 1});
+    fake.status_on_apply("apps/v1/deployments", "api", starting);
+    reconcile(fake.stack(devstack(chain)), ctx.clone())
+        .await
+        .unwrap();
+    let first = fake.stored_stack("demo").status.unwrap();
+    assert_eq!(first.ready_services, Some(0), "the first status: at once");
+    // db turns Ready, api is created and starts: only progress, so the status waits.
+    let mut db = fake.get("apps/v1/statefulsets", "db").unwrap();
+    db["status"] = json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "updatedReplicas": 1, "currentRevision": "r1", "updateRevision": "r1"});
+    fake.put("apps/v1/statefulsets", db);
+    let action = reconcile(fake.stack(fake.stored_stack("demo")), ctx.clone())
+        .await
+        .unwrap();
+    assert!(
+        fake.get("apps/v1/deployments", "api").is_some(),
+        "created at once"
+    );
+    assert_eq!(fake.stored_stack("demo").status.unwrap(), first, "held");
+    // Back within the second (not at the 30 s progress check), so it is never lost.
+    assert_eq!(action, Action::requeue(HOLD));
+    assert_ne!(HOLD, PROGRESS_CHECK);
+    // Back when due: written, with api's state.
+    tokio::time::sleep(HOLD).await;
+    reconcile(fake.stack(fake.stored_stack("demo")), ctx.clone())
+        .await
+        .unwrap();
+    let second = fake.stored_stack("demo").status.unwrap();
+    assert_eq!(second.ready_services, Some(1));
+    assert_eq!(second.services["api"].message.as_deref(), Some("starting"));
+    // api turns Ready, web is created Ready: Ready is written at once.
+    let mut api = fake.get("apps/v1/deployments", "api").unwrap();
+    api["status"] =
+        json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "updatedReplicas": 1});
+    fake.put("apps/v1/deployments", api);
+    reconcile(fake.stack(fake.stored_stack("demo")), ctx)
+        .await
+        .unwrap();
+    let ready = fake.stored_stack("demo").status.unwrap();
+    assert_eq!(ready.ready_services, Some(3));
 }
