@@ -63,6 +63,7 @@ mod node_ports;
 mod observe;
 mod ownership;
 mod prune;
+mod recent;
 mod reconcile;
 mod report;
 #[cfg(test)]
@@ -132,6 +133,8 @@ pub struct Context {
     verified: Arc<verified::Verified>,
     /// Progressing stacks whose status waits ([`hold`]).
     holds: hold::Holds,
+    /// Workloads created moments ago ([`recent`]).
+    recent: recent::Recent,
 }
 
 impl Context {
@@ -158,6 +161,7 @@ impl Context {
             caches: cache::Caches::default(),
             verified: Arc::default(),
             holds: hold::Holds::default(),
+            recent: recent::Recent::default(),
         }
     }
 

@@ -191,7 +191,10 @@ impl Pass<'_> {
             }
             return Ok(Passed::Done(Outcome::CredentialsLost));
         }
-        let mut applied = match prepared.apply(writer, observed, order, &ctx.metrics).await {
+        let mut applied = match prepared
+            .apply(writer, observed, order, &ctx.metrics, &ctx.recent)
+            .await
+        {
             // The create of the credentials is the first write of a pass.
             Err(Error::CredentialsRace { .. }) if unread => return Ok(Passed::ReadCredentials),
             Err(error @ Error::Conflict { .. }) if observed.cached() => {

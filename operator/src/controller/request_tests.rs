@@ -232,3 +232,44 @@ async fn a_progressing_stacks_status_waits_at_most_a_second_and_ready_never_wait
     let ready = fake.stored_stack("demo").status.unwrap();
     assert_eq!(ready.ready_services, Some(3));
 }
+
+#[tokio::test]
+async fn a_workload_created_moments_ago_is_not_created_again_before_the_cache_has_it() {
+    let (fake, ctx) = FakeApi::start();
+    // Caches that never catch up: every pass finds them without the stack's objects.
+    ctx.caches.register(Some(NS.to_string()), empty_stores());
+    reconcile(fake.stack(devstack(SMALL)), ctx.clone())
+        .await
+        .unwrap();
+    let on_workloads = |fake: &FakeApi| -> Vec<String> {
+        fake.take_requests()
+            .into_iter()
+            .filter(|r| {
+                let object = r.object_path();
+                object == path("apps/v1/statefulsets", "db")
+                    || object == path("apps/v1/deployments", "api")
+            })
+            .map(|r| r.method.to_string())
+            .collect()
+    };
+    assert_eq!(on_workloads(&fake), ["POST", "POST"]);
+    // The next pass at once: not sent again, counted as just created (not ready).
+    reconcile(fake.stack(fake.stored_stack("demo")), ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(on_workloads(&fake), Vec::<String>::new());
+    let status = fake.stored_stack("demo").status.unwrap();
+    assert_eq!(status.services["db"].message.as_deref(), Some("starting"));
+    // Asked once only: a pass after that finds the cache still without them creates them
+    // (409: read, ours, taken as read), as it would a workload deleted meanwhile.
+    reconcile(fake.stack(fake.stored_stack("demo")), ctx)
+        .await
+        .unwrap();
+    let methods = on_workloads(&fake);
+    assert_eq!(
+        methods.iter().filter(|m| *m == "POST").count(),
+        1,
+        "{methods:?}"
+    );
+    assert!(methods.contains(&"GET".to_string()), "{methods:?}");
+}
