@@ -192,17 +192,9 @@ async fn report_applied(
         )
         .await;
     }
-    let continued = continues_rollout(stack, &applied, &writes);
-    let writes = if continued {
-        Writes {
-            written: &[],
-            created: &[],
-            pruned: &[],
-        }
-    } else {
-        writes
-    };
-    publish_writes(ctx, &reference, &applied, &writes).await;
+    if !continues_rollout(stack, &applied, &writes) {
+        publish_writes(ctx, &reference, &applied, &writes).await;
+    }
     if let Phase::Stalled { .. } = phase {
         return Ok(Action::requeue(CONFLICT_CHECK));
     }
