@@ -27,6 +27,9 @@
 #   DEVSTACK_IMAGES      images to build, named by catalog type (default: the types the example
 #                        stacks and the tests need, "$default_images"); built lazily, each cold
 #                        build prints its cost
+#   DEVSTACK_DOCKER_ENGINE  debian (default): the host's docker.io (Debian 12: 20.10, API 1.41);
+#                        sid: Debian sid's docker.io (28.x, API 1.51) chrooted in a root of its
+#                        own (e2e/engine-sid.sh), for what needs Engine 25+ (start_interval)
 #   DEVSTACK_DOCKER_POOL address pool of the engine's networks (default 10.210.0.0/16); a second
 #                        engine on the same host needs its own, e.g. 10.211.0.0/16
 #
@@ -59,6 +62,10 @@ address_pool=${DEVSTACK_DOCKER_POOL:-10.210.0.0/16}
 # The catalog's pinned majors (PostgreSQL 18, Redis 8, Valkey 9) are only in Debian sid.
 suite=sid
 tar_dir=$img_cache/$suite
+engine_kind=${DEVSTACK_DOCKER_ENGINE:-debian}
+[[ $engine_kind == debian || $engine_kind == sid ]] || { echo "[docker] error: DEVSTACK_DOCKER_ENGINE=$engine_kind: use debian (the host's docker.io) or sid" >&2; exit 2; }
+engine_root=$state/engine-root
+dockerd_launch=(dockerd)
 
 export DOCKER_HOST=unix://$sock
 
@@ -108,6 +115,7 @@ need_root() { [[ $(id -u) == 0 ]] || die "$1 needs root (dockerd, debootstrap)";
 # ---------------------------------------------------------------- engine install
 
 install_engine() {
+  [[ $engine_kind == sid ]] && install_sid_engine
   local missing=()
   command -v dockerd >/dev/null || missing+=(docker.io)
   command -v containerd >/dev/null || missing+=(containerd)
@@ -121,6 +129,20 @@ install_engine() {
   fi
   # docker.io ships a client too; any client >= API 1.41 works with the 20.10 daemon.
   command -v docker >/dev/null || die "no docker client on PATH"
+}
+
+# DEVSTACK_DOCKER_ENGINE=sid: Debian sid's docker.io in a root of its own (e2e/engine-sid.sh).
+install_sid_engine() { # -> dockerd_launch
+  prepare_build
+  build_base
+  local tar
+  tar=$tar_dir/engine-sid-$({ cat "$here/engine-sid.sh"; echo "$base_tar"; } | sha).tar
+  if [[ ! -s $tar ]]; then
+    [[ -d $(apt_dir)/lists ]] || suite_lists_update
+    phase "sid engine root (docker.io $(candidate_version docker.io))" env DEB_CACHE="$tar_dir/debs" \
+      APT_LISTS="$(apt_dir)/lists" "$here/engine-sid.sh" tarball "$base_tar" "$tar"
+  fi
+  dockerd_launch=("$here/engine-sid.sh" run "$tar" "$engine_root" "$run_dir" --)
 }
 
 # ---------------------------------------------------------------- compose
@@ -203,7 +225,7 @@ start_dockerd() {
   : >"$state/dockerd.log"
   # setsid: the daemon outlives this script and is not tied to the caller's terminal; it must
   # not inherit the lock (fd 9), or the next up/down would wait for it forever.
-  setsid dockerd \
+  setsid "${dockerd_launch[@]}" \
     --data-root "$data_root" \
     --exec-root "$exec_root" \
     --pidfile "$pidfile" \

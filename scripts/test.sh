@@ -2,7 +2,8 @@
 # Runs every test of the project, the way CI does (.ci/run calls exactly this):
 #   1. prerequisites (Rust components; the e2e scripts install Docker, Compose and the
 #      Kubernetes binaries themselves, cached under ${DEVSTACK_CACHE:-~/.cache/devstack})
-#   2. a real local control plane (e2e/cluster.sh) and a real Docker engine (e2e/docker.sh)
+#   2. a real local control plane (e2e/cluster.sh) and a real Docker engine (e2e/docker.sh:
+#      the host's docker.io, and Debian sid's beside it for what needs Engine 25+)
 #   3. cargo fmt --check, cargo clippy -D warnings, cargo doc (warnings denied: no broken
 #      doc links), cargo test --workspace
 #   4. tears the control plane and the engine down again, also on failure
@@ -21,7 +22,15 @@ phase() { # NAME CMD...
   log "$name: $((SECONDS - t0))s"
 }
 
-started_cluster="" started_docker=""
+started_cluster="" started_docker="" started_sid_engine=""
+# A second engine for what needs Docker Engine 25+ (e2e/tests/engine_sid.rs): Debian sid's
+# docker.io beside the host's 20.10, with its own state, socket and networks.
+sid_engine() {
+  DEVSTACK_DOCKER_ENGINE=sid DEVSTACK_IMAGES="postgres redis" \
+    DEVSTACK_E2E_STATE="${DEVSTACK_E2E_STATE:-/tmp/devstack-e2e}-sid" \
+    DEVSTACK_DOCKER_RUN="${DEVSTACK_DOCKER_RUN:-/run/devstack-docker}-sid" \
+    DEVSTACK_DOCKER_POOL="${DEVSTACK_DOCKER_SID_POOL:-10.211.0.0/16}" e2e/docker.sh "$@"
+}
 # The main job (scripts/run.sh) on an example with redis, whose `--appendonly yes` once broke
 # `kubectl apply`; its operator and Compose project are stopped at teardown.
 main_job_stack=examples/soma-shared-infra.yaml
@@ -43,6 +52,7 @@ teardown() {
   stop_main_job
   [[ -n $started_cluster ]] && { e2e/cluster.sh down || rc=1; }
   [[ -n $started_docker ]] && { e2e/docker.sh down || rc=1; }
+  [[ -n $started_sid_engine ]] && { sid_engine down || rc=1; }
   log "total: ${SECONDS}s (exit $rc)"
   exit "$rc"
 }
@@ -64,10 +74,14 @@ log "cargo target: $CARGO_TARGET_DIR"
 phase "rust components" rust_components
 started_docker=1
 phase "docker engine + compose + local images" e2e/docker.sh up
+started_sid_engine=1
+phase "docker engine 28 (sid)" sid_engine up
 started_cluster=1
 phase "local control plane" e2e/cluster.sh up
 
 export KUBECONFIG DOCKER_HOST DEVSTACK_COMPOSE_BIN DEVSTACK_LOCAL_IMAGES DEVSTACK_YAML_PYTHON
+export DEVSTACK_DOCKER_SID_HOST
+DEVSTACK_DOCKER_SID_HOST=$(sid_engine endpoint)
 KUBECONFIG=$(e2e/cluster.sh kubeconfig)
 DOCKER_HOST=$(e2e/docker.sh endpoint)
 DEVSTACK_COMPOSE_BIN=$(e2e/docker.sh compose-bin)

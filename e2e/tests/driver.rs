@@ -400,3 +400,49 @@ fn reset_leaves_another_compose_projects_volume_of_the_same_name_alone() {
     assert!(inspect.status.success(), "reset removed {theirs}");
     assert_eq!(stack.leftovers(), [format!("volume:{theirs}")]);
 }
+
+/// Issue 21 on the harness's engine: right after `up` said every service healthy (its own
+/// probe), the engine still says `starting` until its first check, one health interval (10 s)
+/// after the start. `status` must not contradict `up`: each checked service reads `healthy`,
+/// or `healthy (verified by devstack; engine: starting)` while the engine has not checked yet.
+#[test]
+fn status_right_after_up_never_contradicts_it() {
+    let name = format!("drvhealth{}", std::process::id());
+    let stack = Stack::new(&name, &stack_yaml(&name, free_port(), free_port()));
+    let out = stack.devstack(&["up"]);
+    let (_, stderr) = text(&out);
+    ok(&out, "devstack up");
+    assert!(stderr.contains("4 created"), "{stderr}");
+    let engine = ok(
+        &stack.compose(false, &["ps", "--format", "{{.Service}} {{.Status}}"]),
+        "compose ps",
+    );
+    let status: serde_json::Value = serde_json::from_str(&ok(
+        &stack.devstack_with(&["status"], &["-o", "json"], &[]),
+        "status",
+    ))
+    .unwrap();
+    let rows = status.as_array().unwrap();
+    let checked: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|r| r["health"] != "-")
+        .map(|r| {
+            (
+                r["service"].as_str().unwrap(),
+                r["health"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let mut services: Vec<&str> = checked.iter().map(|(s, _)| *s).collect();
+    services.sort_unstable();
+    assert_eq!(services, ["cache", "db"], "{status}");
+    for (service, health) in &checked {
+        assert!(
+            *health == "healthy" || *health == "healthy (verified by devstack; engine: starting)",
+            "{service}: {health} right after up said healthy (engine: {engine})"
+        );
+    }
+    let again = stack.devstack(&["up"]);
+    ok(&again, "second devstack up");
+    assert!(text(&again).1.contains("4 unchanged"), "{}", text(&again).1);
+}

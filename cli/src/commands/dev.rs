@@ -146,7 +146,7 @@ pub(super) fn absorb(event: Option<notify::Result<notify::Event>>, debouncer: &m
 }
 
 async fn up(engine: &Engine, plan: &StackPlan, root: &std::path::Path) -> Result<()> {
-    let stack = Stack::open(plan, root)?;
+    let stack = Stack::open_for(plan, root, engine.features)?;
     stack.write_files()?;
     let progress = Progress::new(stack.active());
     devstack_docker::build::build_all(&engine.docker, plan, &progress).await?;

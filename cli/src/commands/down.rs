@@ -6,8 +6,8 @@ use devstack_docker::{Engine, Stack};
 
 /// Takes the stack down and says what it removed.
 pub async fn run(plan: &StackPlan, root: &std::path::Path) -> Result<()> {
-    let stack = Stack::open(plan, root)?;
     let engine = Engine::connect().await?;
+    let stack = Stack::open_for(plan, root, engine.features)?;
     let summary = stack.down(&engine).await?;
     eprintln!(
         "stack {} is down: removed {} containers and {} networks; volumes and credentials kept (devstack reset removes them)",

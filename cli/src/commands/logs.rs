@@ -24,8 +24,8 @@ pub async fn run(
         ))
         .into());
     }
-    let stack = Stack::open(plan, root)?;
     let engine = Engine::connect().await?;
+    let stack = Stack::open_for(plan, root, engine.features)?;
     let mut out = std::io::stdout();
     let found = stack.logs(&engine, service, follow, &mut out).await?;
     out.flush()?;

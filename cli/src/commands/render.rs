@@ -9,6 +9,7 @@ use clap::Subcommand;
 use devstack_core::plan::StackPlan;
 use devstack_docker::env_file::{self, EnvSync};
 use devstack_docker::state::StateFiles;
+use devstack_docker::Features;
 
 use super::{graph, StackArgs};
 use crate::output;
@@ -46,6 +47,12 @@ pub enum RenderCommand {
         /// Write the compose file here (and `.env` beside it) instead of printing it.
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
+        /// For Docker Engine 25 or later: health checks also get `start_interval: 1s`, so a
+        /// starting service is checked every second until healthy, as the Kubernetes startup
+        /// probe does (`devstack up` does this by itself on such an engine). Older engines
+        /// refuse the key.
+        #[arg(long)]
+        start_interval: bool,
     },
     /// The reachability graph (dependsOn and scrape edges) as Graphviz DOT.
     #[command(after_help = "Example:\n  devstack render graph stack.yaml | dot -Tsvg > graph.svg")]
@@ -74,7 +81,11 @@ pub fn run(command: RenderCommand) -> Result<()> {
             env_file,
             gpu_fallback,
         } => k8s(&stack, include_secrets, env_file.as_deref(), gpu_fallback),
-        RenderCommand::Compose { stack, output } => compose(&stack, output.as_deref()),
+        RenderCommand::Compose {
+            stack,
+            output,
+            start_interval,
+        } => compose(&stack, output.as_deref(), Features { start_interval }),
         RenderCommand::Graph(stack) => graph::run(&stack),
         RenderCommand::Kind { stack, with } => kind(&stack, &with),
     }
@@ -129,9 +140,12 @@ fn secret_values(plan: &StackPlan, env_file: Option<&Path>) -> Result<BTreeMap<S
 
 /// `render compose`: the compose file to standard output, or to `output` with the `.env`
 /// beside it.
-pub fn compose(stack: &StackArgs, output: Option<&Path>) -> Result<()> {
+pub fn compose(stack: &StackArgs, output: Option<&Path>, features: Features) -> Result<()> {
     let plan = stack.plan()?;
-    let project = devstack_render_compose::render::project(&plan);
+    let mut project = devstack_render_compose::render::project(&plan);
+    if features.start_interval {
+        devstack_render_compose::health::with_start_interval(&mut project);
+    }
     let yaml = devstack_render_compose::to_text(&project)?;
     let Some(path) = output else {
         return output::print(&yaml);

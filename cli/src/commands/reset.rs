@@ -14,8 +14,8 @@ pub async fn run(plan: &StackPlan, root: &std::path::Path, yes: bool) -> Result<
         eprintln!("nothing changed");
         return Ok(());
     }
-    let stack = Stack::open(plan, root)?;
     let engine = Engine::connect().await?;
+    let stack = Stack::open_for(plan, root, engine.features)?;
     let reset = stack.reset(&engine).await?;
     eprintln!(
         "stack {} reset: removed {} containers, {} volumes; new credentials in {}",

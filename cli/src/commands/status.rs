@@ -26,8 +26,8 @@ pub struct Row {
 
 /// Prints the status rows as a table or JSON.
 pub async fn run(plan: &StackPlan, root: &std::path::Path, format: Format) -> Result<()> {
-    let stack = Stack::open(plan, root)?;
     let engine = Engine::connect().await?;
+    let stack = Stack::open_for(plan, root, engine.features)?;
     let rows = stack.status(&engine).await?;
     let health = devstack_docker::targets::metrics_health(&engine.docker, plan).await;
     let rows = with_metrics(plan, rows, health.as_ref());

@@ -26,7 +26,8 @@ pub struct UpArgs {
 
 /// `devstack up`: exit code 130 when interrupted (the next `up` continues from there).
 pub async fn run(plan: &StackPlan, root: &std::path::Path, args: &UpArgs) -> Result<u8> {
-    let stack = Stack::open(plan, root)?;
+    let engine = Engine::connect().await?;
+    let stack = Stack::open_for(plan, root, engine.features)?;
     let options = UpOptions {
         wait: args.wait,
         timeout: args.timeout,
@@ -37,7 +38,6 @@ pub async fn run(plan: &StackPlan, root: &std::path::Path, args: &UpArgs) -> Res
         },
     };
     stack.write_files()?;
-    let engine = Engine::connect().await?;
     let progress = Progress::new(stack.active());
     let result = tokio::select! {
         result = async {

@@ -143,7 +143,7 @@ fn health_config(check: &Healthcheck) -> HealthConfig {
         timeout: Some(nanos(check.timeout)),
         retries: Some(i64::from(check.retries)),
         start_period: Some(nanos(check.start_period)),
-        start_interval: None,
+        start_interval: check.start_interval.map(nanos),
     }
 }
 
@@ -274,5 +274,21 @@ mod tests {
         // 20000000000 CPUs (what `cpu: '20000000000'` asked for before validation bounded it).
         assert_eq!(nano(20_000_000_000_000), Some(i64::MAX));
         assert_eq!(nano(u64::MAX), Some(i64::MAX));
+    }
+
+    #[test]
+    fn a_start_interval_reaches_the_engine_in_nanoseconds() {
+        let check = |start_interval| Healthcheck {
+            test: vec!["CMD".into(), "true".into()],
+            interval: Seconds(10),
+            timeout: Seconds(3),
+            retries: 5,
+            start_period: Seconds(10),
+            start_interval,
+        };
+        assert_eq!(health_config(&check(None)).start_interval, None);
+        let config = health_config(&check(Some(Seconds(1))));
+        assert_eq!(config.start_interval, Some(1_000_000_000));
+        assert_eq!(config.interval, Some(10_000_000_000));
     }
 }

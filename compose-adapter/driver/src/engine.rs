@@ -1,6 +1,6 @@
 //! The connection to the Docker engine: `DOCKER_HOST` or the default socket, the API version
-//! negotiated with the engine (Debian's Docker 20.10 speaks 1.41), and what the engine can
-//! offer (GPUs).
+//! negotiated with the engine (Debian's Docker 20.10 speaks 1.41; sid's 28.5 speaks 1.51), and
+//! what the engine can offer (`start_interval`, GPUs).
 
 use std::time::Duration;
 
@@ -15,6 +15,9 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// How long the first answer of the engine may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The first Engine API version with `healthcheck.start_interval` (Docker Engine 25).
+const START_INTERVAL_API: (usize, usize) = (1, 44);
+
 /// A connected engine: bollard's client by default, anything that speaks [`DockerApi`] in
 /// tests.
 #[derive(Clone, Debug)]
@@ -23,14 +26,35 @@ pub struct Engine<D = Docker> {
     pub docker: D,
     /// The address, for messages.
     pub host: String,
+    /// What the engine's API version offers beyond the oldest engine devstack supports.
+    pub features: Features,
+}
+
+/// What an engine offers that the Compose model is rendered for (the same on every command of
+/// a stack: the containers' config hashes depend on it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Features {
+    /// `healthcheck.start_interval` (Docker Engine 25 and later, API 1.44): see
+    /// [`devstack_render_compose::health::with_start_interval`].
+    pub start_interval: bool,
+}
+
+impl Features {
+    /// What an engine speaking API `major.minor` offers.
+    pub fn of_api(major: usize, minor: usize) -> Features {
+        Features {
+            start_interval: (major, minor) >= START_INTERVAL_API,
+        }
+    }
 }
 
 impl<D: DockerApi> Engine<D> {
-    /// An engine over an API client that is already connected.
+    /// An engine over an API client that is already connected (the oldest engine's features).
     pub fn with(docker: D, host: impl Into<String>) -> Engine<D> {
         Engine {
             docker,
             host: host.into(),
+            features: Features::default(),
         }
     }
 }
@@ -52,7 +76,13 @@ impl Engine {
             .await
             .map_err(|_| unreachable(format!("no answer within {CONNECT_TIMEOUT:?}")))?
             .map_err(|e| unreachable(e.to_string()))?;
-        Ok(Engine { docker, host })
+        let version = docker.client_version();
+        let features = Features::of_api(version.major_version, version.minor_version);
+        Ok(Engine {
+            docker,
+            host,
+            features,
+        })
     }
 }
 
@@ -76,5 +106,19 @@ impl<D: DockerApi> Engine<D> {
             })
         });
         Ok(nvidia_runtime || cdi_gpu)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Features;
+
+    #[test]
+    fn start_interval_comes_with_engine_25() {
+        assert!(!Features::of_api(1, 41).start_interval, "Debian 12's 20.10");
+        assert!(!Features::of_api(1, 43).start_interval, "Engine 24");
+        assert!(Features::of_api(1, 44).start_interval, "Engine 25");
+        assert!(Features::of_api(1, 51).start_interval, "sid's 28.5");
+        assert!(Features::of_api(2, 0).start_interval);
     }
 }

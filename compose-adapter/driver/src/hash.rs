@@ -122,6 +122,12 @@ fn healthcheck_json(health: &Healthcheck) -> String {
         "start_period",
         string(&go_duration(health.start_period.0.into())),
     );
+    if let Some(start_interval) = health.start_interval {
+        obj.field(
+            "start_interval",
+            string(&go_duration(start_interval.0.into())),
+        );
+    }
     obj.close()
 }
 

@@ -50,7 +50,7 @@ pub mod wait;
 mod tests;
 
 pub use api::DockerApi;
-pub use engine::Engine;
+pub use engine::{Engine, Features};
 pub use stack::{ResetSummary, Stack};
 pub use up::{up, Change, GpuPolicy, Reached, ServiceOutcome, UpOptions, UpSummary};
 

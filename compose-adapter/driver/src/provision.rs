@@ -1,11 +1,14 @@
 //! What an `up` provisions besides containers — images (pulled when missing), the project's
 //! networks and volumes — and the rollback of everything a failed `up` created.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
-use bollard::query_parameters::{CreateImageOptionsBuilder, RemoveContainerOptionsBuilder};
+use bollard::query_parameters::{
+    CreateImageOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder,
+};
 use futures_util::StreamExt;
 
 use super::hash::{network_hash, volume_hash};
@@ -76,8 +79,12 @@ pub(crate) async fn ensure_networks<D: DockerApi>(
         .collect();
     keys.sort();
     keys.dedup();
+    let own = own_networks(engine, ctx.name()).await?;
     for key in keys {
         let name = labels::network_name(ctx.name(), &key);
+        if own.contains(&name) {
+            continue;
+        }
         match engine.docker.inspect_network(&name, None).await {
             Ok(found) if labels::is_own(found.labels.iter().flatten(), ctx.name()) => continue,
             Ok(_) => return Err(foreign("network", &name, ctx.name())),
@@ -122,8 +129,12 @@ pub(crate) async fn ensure_volumes<D: DockerApi>(
         .collect();
     keys.sort();
     keys.dedup();
+    let own = own_volumes(engine, ctx.name()).await?;
     for key in keys {
         let name = labels::volume_name(ctx.name(), key);
+        if own.contains(&name) {
+            continue;
+        }
         match engine.docker.inspect_volume(&name).await {
             Ok(found) if labels::is_own(&found.labels, ctx.name()) => continue,
             Ok(_) => return Err(foreign("volume", &name, ctx.name())),
@@ -151,6 +162,45 @@ pub(crate) async fn ensure_volumes<D: DockerApi>(
         lock(created).volumes.push(name);
     }
     Ok(())
+}
+
+/// The names of the stack's own networks (both of its labels), in one call: an unchanged
+/// stack's `up` needs no call per network. A name not among them is inspected before it is
+/// created, so someone else's network of that name is refused.
+async fn own_networks<D: DockerApi>(
+    engine: &Engine<D>,
+    project: &str,
+) -> Result<BTreeSet<String>, DriverError> {
+    let options = ListNetworksOptionsBuilder::new()
+        .filters(&labels::project_filter(project))
+        .build();
+    let networks = engine
+        .docker
+        .list_networks(Some(options))
+        .await
+        .map_err(|e| DriverError::docker(format!("listing the networks of {project}"), e))?;
+    Ok(networks.into_iter().filter_map(|n| n.name).collect())
+}
+
+/// The names of the stack's own volumes, in one call (see [`own_networks`]).
+async fn own_volumes<D: DockerApi>(
+    engine: &Engine<D>,
+    project: &str,
+) -> Result<BTreeSet<String>, DriverError> {
+    let options = ListVolumesOptionsBuilder::new()
+        .filters(&labels::project_filter(project))
+        .build();
+    let volumes = engine
+        .docker
+        .list_volumes(Some(options))
+        .await
+        .map_err(|e| DriverError::docker(format!("listing the volumes of {project}"), e))?;
+    Ok(volumes
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| v.name)
+        .collect())
 }
 
 fn foreign(kind: &'static str, name: &str, stack: &str) -> DriverError {

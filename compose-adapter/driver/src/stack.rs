@@ -15,7 +15,7 @@ use crate::ops::{self, DownSummary, StatusRow};
 use crate::progress::Progress;
 use crate::state::{StateFiles, Written};
 use crate::up::{UpOptions, UpSummary};
-use crate::{DriverError, Engine, StackContext};
+use crate::{DriverError, Engine, Features, StackContext};
 
 /// One stack on the Docker side (see the module docs).
 #[derive(Debug)]
@@ -39,7 +39,20 @@ impl<'p> Stack<'p> {
     /// The stack of `plan` with its files under `root` (the stack file's directory; absolute, as
     /// the compose file's path is recorded in the containers' labels).
     pub fn open(plan: &'p StackPlan, root: &Path) -> Result<Stack<'p>, DriverError> {
-        let project = devstack_render_compose::render::project(plan);
+        Stack::open_for(plan, root, Features::default())
+    }
+
+    /// The stack of `plan` rendered for an engine offering `features` (what `up`, `status`,
+    /// `down`, … of one engine must all use: the containers' config hashes depend on it).
+    pub fn open_for(
+        plan: &'p StackPlan,
+        root: &Path,
+        features: Features,
+    ) -> Result<Stack<'p>, DriverError> {
+        let mut project = devstack_render_compose::render::project(plan);
+        if features.start_interval {
+            devstack_render_compose::health::with_start_interval(&mut project);
+        }
         let yaml = devstack_render_compose::to_text(&project)?;
         Ok(Stack {
             plan,

@@ -408,3 +408,30 @@ async fn a_recreated_service_keeps_its_old_container_until_the_new_one_is_ready(
     assert!(last(&format!("stop {old_id}")) < last("create demo-api-1"));
     assert!(last("start demo-api-1") < last(&format!("remove {old_id}_demo-api-1")));
 }
+
+/// Issue 21 (K4: a no-op `up` in few Engine API calls): a second `up` of an unchanged stack
+/// finds its networks and volumes in one list each and takes a running container without a
+/// health check as ready from the container list; only the checked services are inspected.
+#[tokio::test]
+async fn an_unchanged_stack_is_not_inspected_object_by_object() {
+    let plan = plan_spec(STACK);
+    let (engine, first) = run(MockDocker::default(), &plan).await;
+    first.unwrap();
+    let before = engine.docker.calls().len();
+    let progress = Progress::new(std::iter::empty::<&String>());
+    let summary = up(&engine, &context(&plan), &options(), &progress)
+        .await
+        .unwrap();
+    assert!(summary
+        .services
+        .values()
+        .all(|s| s.change == Change::Unchanged));
+    let calls = engine.docker.calls()[before..].to_vec();
+    let mut inspected: Vec<&String> = calls.iter().filter(|c| c.starts_with("inspect")).collect();
+    inspected.sort();
+    assert_eq!(
+        inspected,
+        ["inspect demo-cache-1", "inspect demo-db-1"],
+        "{calls:#?}"
+    );
+}

@@ -422,8 +422,10 @@ async fn bring_up<D: DockerApi>(
         }
         containers.push(spec.name);
     }
-    // A replaced container goes only once its successor is ready.
-    if must_wait || !replaced.is_empty() {
+    // A replaced container goes only once its successor is ready. An unchanged running
+    // container without a health check is ready as listed (no call to wait for it).
+    let listed_ready = change == Change::Unchanged && want.service.healthcheck.is_none();
+    if (must_wait && !listed_ready) || !replaced.is_empty() {
         let probe = want.service.healthcheck.as_ref().and_then(probe_argv);
         let waiting = if probe.is_some() || want.service.healthcheck.is_some() {
             "waiting until healthy"

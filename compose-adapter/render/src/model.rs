@@ -106,6 +106,10 @@ pub struct Healthcheck {
     pub retries: u32,
     /// Grace period after start.
     pub start_period: Seconds,
+    /// Time between checks during the start period, until the first success (Docker Engine 25
+    /// and later; absent: `interval`). See [`crate::health::with_start_interval`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_interval: Option<Seconds>,
 }
 
 /// When a dependency counts as started.

@@ -7,6 +7,12 @@ use std::fmt;
 
 use crate::plan::Probe;
 
+/// How often a starting service is checked, in seconds, where the runtime can check a starting
+/// service more often than a running one: the Kubernetes startup probe's period (the smallest
+/// the kubelet takes) and Compose's `start_interval` on Docker Engine 25 and later. A service
+/// is then found ready within about a second of being ready, on both sides.
+pub const STARTING_CHECK_PERIOD_SECONDS: u32 = 1;
+
 /// What a health check does, ports as numbers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckForm {

@@ -73,7 +73,11 @@ pub struct Stack {
 impl Stack {
     /// Writes `yaml` as `stack.yaml` in a fresh directory.
     pub fn new(name: &str, yaml: &str) -> Stack {
-        let docker_host = docker_host();
+        Stack::on_engine(name, yaml, docker_host())
+    }
+
+    /// Like [`Stack::new`], on the engine at `docker_host`.
+    pub fn on_engine(name: &str, yaml: &str, docker_host: String) -> Stack {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("stack.yaml"), yaml).expect("write stack");
         Stack {

@@ -14,8 +14,9 @@ use devstack_core::plan::{self, HealthPlan};
 use k8s_openapi::api::core::v1::{ExecAction, HTTPGetAction, Probe, TCPSocketAction};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-/// The startup probe's period in seconds (the smallest the kubelet takes).
-pub(crate) const STARTUP_PERIOD: u32 = 1;
+/// The startup probe's period in seconds.
+pub(crate) const STARTUP_PERIOD: u32 =
+    devstack_core::conventions::health::STARTING_CHECK_PERIOD_SECONDS;
 
 /// The readiness, liveness and startup probes of a container.
 pub(crate) struct Probes {

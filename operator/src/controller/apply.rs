@@ -18,6 +18,7 @@ use super::error::Error;
 use super::node_ports::{self, TakenPort};
 use super::observe::{self, Observed, OwnedKind};
 use super::ownership::Claim;
+use super::recent::Recent;
 use super::status::{self, ServiceOutcome};
 use super::write::{Tie, Writer};
 use super::Metrics;
@@ -88,6 +89,7 @@ impl Prepared {
         observed: &Observed,
         order: Vec<String>,
         metrics: &Metrics,
+        recent: &Recent,
     ) -> Result<Applied, Error> {
         let credentials_name = self.plan.credentials_secret_name();
         let keep: BTreeSet<Key> = self
@@ -143,7 +145,7 @@ impl Prepared {
                 .filter(|d| !outcomes.get(&d.service).is_some_and(|o| o.ready))
                 .map(|d| d.service.clone())
                 .collect();
-            let outcome = workload_outcome(writer, observed, workload, waiting_for).await?;
+            let outcome = workload_outcome(writer, observed, recent, workload, waiting_for).await?;
             outcomes.insert(service, outcome);
         }
         Ok(Applied {
@@ -196,19 +198,22 @@ fn ensure<'w, K: OwnedKind>(
 async fn workload_outcome(
     writer: &Writer<'_>,
     observed: &Observed,
+    recent: &Recent,
     workload: K8sObject,
     waiting_for: Vec<String>,
 ) -> Result<ServiceOutcome, Error> {
     let create = waiting_for.is_empty();
+    let just_created = ServiceOutcome::default();
     let (exists, ready, refused) = match workload {
         K8sObject::Deployment(d) => {
-            let live =
-                live_or_read::<Deployment>(writer, observed, object_name(&d), create).await?;
             // The pod template as wanted: the cache keeps none ([`super::cache`]).
             let wanted = d.clone();
-            let live = match (live.as_ref(), create) {
-                (None, false) => None,
-                (live, _) => Some(writer.apply(d, live, Tie::Owned, false).await?),
+            // Boxed: a reconcile's future is large enough without it.
+            let written = Box::pin(write_workload(writer, observed, recent, d, create));
+            let live = match written.await? {
+                Workload::JustCreated => return Ok(just_created),
+                Workload::Absent => None,
+                Workload::Live(live) => Some(live),
             };
             let ready = live.as_ref().is_some_and(status::deployment_ready);
             let mut refused = live
@@ -221,11 +226,12 @@ async fn workload_outcome(
             (live.is_some(), ready, refused)
         }
         K8sObject::StatefulSet(s) => {
-            let live =
-                live_or_read::<StatefulSet>(writer, observed, object_name(&s), create).await?;
-            let live = match (live.as_ref(), create) {
-                (None, false) => None,
-                (live, _) => Some(writer.apply(s, live, Tie::Owned, false).await?),
+            // Boxed: a reconcile's future is large enough without it.
+            let written = Box::pin(write_workload(writer, observed, recent, s, create));
+            let live = match written.await? {
+                Workload::JustCreated => return Ok(just_created),
+                Workload::Absent => None,
+                Workload::Live(live) => Some(live),
             };
             let ready = live.as_ref().is_some_and(status::statefulset_ready);
             // No pod at all although the StatefulSet controller has seen this generation: it
@@ -244,6 +250,49 @@ async fn workload_outcome(
         waiting_for,
         refused,
     })
+}
+
+/// What became of a workload in this pass.
+enum Workload<K> {
+    /// Absent, and not created (it waits for a dependency).
+    Absent,
+    /// As the server returned it (or the cache holds it, unchanged).
+    Live(K),
+    /// Absent from the cache, but created by this operator moments ago ([`Recent`]): not
+    /// created again. It counts as existing and not ready.
+    JustCreated,
+}
+
+/// Applies the workload `desired` (an absent one only with `create`).
+async fn write_workload<K: OwnedKind>(
+    writer: &Writer<'_>,
+    observed: &Observed,
+    recent: &Recent,
+    desired: K,
+    create: bool,
+) -> Result<Workload<K>, Error> {
+    let (kind, name) = (K::kind(&()), object_name(&desired).to_string());
+    let namespace = writer.namespace();
+    let live = live_or_read::<K>(writer, observed, &name, create).await?;
+    match (live, create) {
+        (None, false) => Ok(Workload::Absent),
+        (None, true) if observed.cached() && recent.take(&kind, namespace, &name) => {
+            Ok(Workload::JustCreated)
+        }
+        (live, _) => {
+            let absent = live.is_none();
+            if !absent {
+                recent.seen(&kind, namespace, &name);
+            }
+            let written = writer
+                .apply(desired, live.as_ref(), Tie::Owned, false)
+                .await?;
+            if absent {
+                recent.created(&kind, namespace, &name);
+            }
+            Ok(Workload::Live(written))
+        }
+    }
 }
 
 /// The live workload `name`: as observed, else (when it is about to be created and was held

@@ -19,7 +19,7 @@ use super::reconcile::reconcile;
 
 const SMALL: &str = "    db: {type: postgres}\n    api:\n      image: ghcr.io/acme/api:1.0\n      ports: [{name: http, containerPort: 8080}]\n      dependsOn: [db]\n";
 
-fn empty<C: Cached>() -> Store<C> {
+pub(super) fn empty<C: Cached>() -> Store<C> {
     let (store, mut writer) = reflector::store();
     writer.apply_watcher_event(&Event::Init);
     writer.apply_watcher_event(&Event::InitDone);
@@ -27,7 +27,7 @@ fn empty<C: Cached>() -> Store<C> {
 }
 
 /// Watch caches that have seen a namespace without any object of the stack.
-fn empty_stores() -> Stores {
+pub(super) fn empty_stores() -> Stores {
     Stores::new(
         empty::<Secret>(),
         empty::<PartialObjectMeta<ConfigMap>>(),
@@ -38,7 +38,8 @@ fn empty_stores() -> Stores {
     )
 }
 
-/// Reads by name of the owned kinds, but the credentials Secret's (read on every first pass).
+/// Reads by name of the owned kinds (the credentials Secret's too: a new stack's are created
+/// without a read, see `request_tests`).
 fn reads_by_name(requests: &[Recorded]) -> Vec<String> {
     requests
         .iter()
@@ -55,7 +56,6 @@ fn reads_by_name(requests: &[Recorded]) -> Vec<String> {
             .chain(&["/deployments/", "/statefulsets/"])
             .any(|k| p.contains(k))
         })
-        .filter(|p| !p.ends_with("-credentials"))
         .collect()
 }
 

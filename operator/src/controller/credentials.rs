@@ -70,19 +70,41 @@ pub(crate) struct Found {
     pub reset: Option<String>,
     /// Whether the stack's own credentials Secret exists.
     pub own: bool,
+    /// Whether the Secret was taken as absent without a read (see [`read`]): the values are
+    /// fresh and `own` is `false` only as far as the watch cache knows. The create of the
+    /// Secret then fails (409) on any Secret of that name, and the caller reads it before
+    /// anything else is decided from its absence.
+    pub unread: bool,
 }
 
 /// Reads the credentials Secret (as listed, else by name) and decides the credentials.
+///
+/// With `may_skip`, a Secret the watch caches do not hold is taken as absent without a read
+/// (a new stack's: one GET per stack less), but only when the stack asks for no reset and no
+/// rotation: those are decided from what the Secret records and must never act on a cache
+/// that lags. Such credentials are never written over existing ones: they are created with a
+/// POST, which fails on a Secret of that name ([`Found::unread`]).
 pub(crate) async fn read(
     stack: &DevStack,
     plan: &StackPlan,
     observed: &mut Observed,
     writer: &Writer<'_>,
+    may_skip: bool,
 ) -> Result<Found, Error> {
     let name = plan.credentials_secret_name();
-    let live = observed
-        .read::<Secret>(writer.client(), writer.namespace(), &name)
-        .await?;
+    let annotations = stack.annotations();
+    let unread = may_skip
+        && observed.cached()
+        && observed.get::<Secret>(&name).is_none()
+        && !annotations.contains_key(ANNOTATION_RESET)
+        && !annotations.contains_key(rotate::ANNOTATION_ROTATE);
+    let live = if unread {
+        None
+    } else {
+        observed
+            .read::<Secret>(writer.client(), writer.namespace(), &name)
+            .await?
+    };
     let claim = live.map(|s| writer.claim(s));
     let own = live.filter(|_| claim == Some(Claim::Ours));
     let reset = reset::pending(stack, own);
@@ -101,6 +123,7 @@ pub(crate) async fn read(
         credentials,
         reset,
         own: own.is_some(),
+        unread,
     })
 }
 

@@ -43,7 +43,7 @@ pub(crate) fn held_back(
 }
 
 /// Whether the last pass of this generation applied the stack and it waits for services.
-fn progressing(stack: &DevStack) -> bool {
+pub(crate) fn progressing(stack: &DevStack) -> bool {
     let Some(status) = &stack.status else {
         return false;
     };

@@ -59,6 +59,7 @@ mod error;
 #[cfg(test)]
 mod fixtures;
 mod held;
+mod hold;
 pub mod http;
 pub mod leader;
 pub mod metrics;
@@ -66,8 +67,11 @@ mod node_ports;
 mod observe;
 mod ownership;
 mod prune;
+mod recent;
 mod reconcile;
 mod report;
+#[cfg(test)]
+mod request_tests;
 mod reset;
 mod rotate;
 mod scrape_status;
@@ -131,6 +135,10 @@ pub struct Context {
     caches: cache::Caches,
     /// What the operator last saw each object hold ([`verified`]).
     verified: Arc<verified::Verified>,
+    /// Progressing stacks whose status waits ([`hold`]).
+    holds: hold::Holds,
+    /// Workloads created moments ago ([`recent`]).
+    recent: recent::Recent,
 }
 
 impl Context {
@@ -156,6 +164,8 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             caches: cache::Caches::default(),
             verified: Arc::default(),
+            holds: hold::Holds::default(),
+            recent: recent::Recent::default(),
         }
     }
 

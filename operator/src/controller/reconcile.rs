@@ -118,47 +118,107 @@ async fn steps(stack: &DevStack, ctx: &Context) -> Result<Outcome, Error> {
             .and_then(|s| s.observed_objects.as_deref()),
     )
     .await?;
-    let found = credentials::read(stack, &plan, &mut observed, &writer).await?;
-    let (reset, own) = (found.reset, found.own);
-    let order = plan.start_order();
     let gpu_fallback = !super::gpu_offered(&ctx.client, &plan).await?;
-    let held_back = held::held_back(stack, &plan, &observed);
-    let prepared = Prepared::render(plan, found.credentials, RenderOptions { gpu_fallback })?;
-    let keys = prepared.keys();
-    if !observed.cached() {
-        observed
-            .read_missing(&ctx.client, &namespace, &keys, &held_back, PARALLELISM)
-            .await?;
-    }
-    let conflicts = apply::conflicts(&keys, &observed, &writer);
-    if !conflicts.is_empty() {
-        return Ok(Outcome::Conflict(conflicts));
-    }
-    if reset.is_some() && !reset::wipe(&writer, &mut observed, &name).await? {
-        return Ok(Outcome::Resetting);
-    }
-    if reset.is_none() && !own && reset::data_exists(&writer, &mut observed, &name).await? {
-        return Ok(Outcome::CredentialsLost);
-    }
-    let mut applied = match prepared
-        .apply(&writer, &observed, order, &ctx.metrics)
-        .await
-    {
-        Err(error @ Error::Conflict { .. }) if observed.cached() => {
-            return every_conflict(error, &mut observed, &keys, &writer, ctx).await;
+    let mut found = credentials::read(stack, &plan, &mut observed, &writer, true).await?;
+    loop {
+        let pass = Pass {
+            stack,
+            ctx,
+            writer: &writer,
+            uid: &uid,
+            options: RenderOptions { gpu_fallback },
+        };
+        match pass.run(plan.clone(), found, &mut observed).await? {
+            Passed::Done(outcome) => return Ok(outcome),
+            // Read now, so this happens at most once.
+            Passed::ReadCredentials => {
+                found = credentials::read(stack, &plan, &mut observed, &writer, false).await?;
+            }
         }
-        applied => applied?,
-    };
-    if !applied.taken.is_empty() {
-        node_ports::find_holders(&ctx.client, &mut applied.taken).await;
     }
-    prune::prune(&writer, &observed, &applied, &uid, &ctx.metrics).await?;
-    let (written, pruned) = (writer.written(), writer.deleted());
-    Ok(Outcome::Applied {
-        applied: Box::new(applied),
-        written,
-        pruned,
-    })
+}
+
+/// How a [`Pass`] ended.
+enum Passed {
+    /// With this outcome.
+    Done(Outcome),
+    /// The credentials Secret was taken as absent without a read ([`credentials::Found`]'s
+    /// `unread`) and something says it may exist: a Secret of its name met by the create
+    /// (409), or data that only existing credentials open. Nothing was written; the pass is
+    /// made again with the Secret read.
+    ReadCredentials,
+}
+
+/// The steps after the credentials are decided: render, check, apply, prune.
+struct Pass<'p> {
+    stack: &'p DevStack,
+    ctx: &'p Context,
+    writer: &'p Writer<'p>,
+    uid: &'p str,
+    options: RenderOptions,
+}
+
+impl Pass<'_> {
+    async fn run(
+        &self,
+        plan: devstack_core::plan::StackPlan,
+        found: credentials::Found,
+        observed: &mut Observed,
+    ) -> Result<Passed, Error> {
+        let (ctx, writer, name) = (self.ctx, self.writer, self.stack.name_any());
+        let (reset, own, unread) = (found.reset, found.own, found.unread);
+        let order = plan.start_order();
+        let held_back = held::held_back(self.stack, &plan, observed);
+        let prepared = Prepared::render(plan, found.credentials, self.options)?;
+        let keys = prepared.keys();
+        if !observed.cached() {
+            observed
+                .read_missing(
+                    &ctx.client,
+                    writer.namespace(),
+                    &keys,
+                    &held_back,
+                    PARALLELISM,
+                )
+                .await?;
+        }
+        let conflicts = apply::conflicts(&keys, observed, writer);
+        if !conflicts.is_empty() {
+            return Ok(Passed::Done(Outcome::Conflict(conflicts)));
+        }
+        if reset.is_some() && !reset::wipe(writer, observed, &name).await? {
+            return Ok(Passed::Done(Outcome::Resetting));
+        }
+        if reset.is_none() && !own && reset::data_exists(writer, observed, &name).await? {
+            if unread {
+                return Ok(Passed::ReadCredentials);
+            }
+            return Ok(Passed::Done(Outcome::CredentialsLost));
+        }
+        let mut applied = match prepared
+            .apply(writer, observed, order, &ctx.metrics, &ctx.recent)
+            .await
+        {
+            // The create of the credentials is the first write of a pass.
+            Err(Error::CredentialsRace { .. }) if unread => return Ok(Passed::ReadCredentials),
+            Err(error @ Error::Conflict { .. }) if observed.cached() => {
+                let outcome = every_conflict(error, observed, &keys, writer, ctx).await?;
+                return Ok(Passed::Done(outcome));
+            }
+            applied => applied?,
+        };
+        if !applied.taken.is_empty() {
+            node_ports::find_holders(&ctx.client, &mut applied.taken).await;
+        }
+        prune::prune(writer, observed, &applied, self.uid, &ctx.metrics).await?;
+        let (written, pruned) = (writer.written(), writer.deleted());
+        Ok(Passed::Done(Outcome::Applied {
+            applied: Box::new(applied),
+            written,
+            created: writer.created(),
+            pruned,
+        }))
+    }
 }
 
 /// A create met a same-named object of someone else's (`error`): every rendered name (`keys`)

@@ -26,7 +26,7 @@ use super::{node_ports, Context, Error};
 /// minutes before.
 pub(crate) const RESYNC: Duration = Duration::from_secs(1800);
 /// How often a stack that is not Ready yet is checked again without any watch event.
-const PROGRESS_CHECK: Duration = Duration::from_secs(30);
+pub(crate) const PROGRESS_CHECK: Duration = Duration::from_secs(30);
 /// How often a stack waiting for a reset's deletions is checked again.
 const RESET_CHECK: Duration = Duration::from_secs(2);
 /// How often a stack in conflict (or missing its credentials, or whose planned node port is
@@ -50,6 +50,8 @@ pub(crate) enum Outcome {
         applied: Box<Applied>,
         /// Objects written.
         written: Vec<String>,
+        /// Objects created (a subset of `written`).
+        created: Vec<String>,
         /// Objects pruned.
         pruned: Vec<String>,
     },
@@ -66,8 +68,16 @@ pub(crate) async fn report(
         Outcome::Applied {
             applied,
             written,
+            created,
             pruned,
-        } => return report_applied(stack, ctx, *applied, &written, &pruned).await,
+        } => {
+            let writes = Writes {
+                written: &written,
+                created: &created,
+                pruned: &pruned,
+            };
+            return report_applied(stack, ctx, *applied, writes).await;
+        }
         Outcome::Invalid(message) => {
             info!(errors = %message.replace('\n', "; "), "invalid spec; nothing applied");
             let note = format!("invalid spec, nothing applied:\n{message}");
@@ -123,12 +133,18 @@ pub(crate) async fn report(
     })
 }
 
+/// What one pass wrote, `Kind/name` each.
+struct Writes<'w> {
+    written: &'w [String],
+    created: &'w [String],
+    pruned: &'w [String],
+}
+
 async fn report_applied(
     stack: &DevStack,
     ctx: &Context,
     applied: Applied,
-    written: &[String],
-    pruned: &[String],
+    writes: Writes<'_>,
 ) -> Result<Action, Error> {
     let namespace = stack.namespace().unwrap_or_default();
     let mut services = status::services(
@@ -159,7 +175,11 @@ async fn report_applied(
         new_status.observed_objects = Some(digest);
     }
     let was_ready = status::ready_status(stack.status.as_ref()) == Some("True");
-    let changed = status::write(&ctx.client, stack, &new_status).await?;
+    let held = ctx.holds.hold(stack, &new_status);
+    let changed = match held {
+        Some(_) => false,
+        None => status::write(&ctx.client, stack, &new_status).await?,
+    };
 
     let reference = stack.object_ref(&());
     if let (true, Phase::Stalled { reason, message }) = (changed, &phase) {
@@ -175,12 +195,14 @@ async fn report_applied(
         )
         .await;
     }
-    publish_writes(ctx, &reference, &applied, written, pruned).await;
+    if !continues_rollout(stack, &applied, &writes) {
+        publish_writes(ctx, &reference, &applied, &writes).await;
+    }
     if let Phase::Stalled { .. } = phase {
         return Ok(Action::requeue(CONFLICT_CHECK));
     }
     if phase != Phase::Ready || scrapes_pending {
-        return Ok(Action::requeue(PROGRESS_CHECK));
+        return Ok(Action::requeue(held.unwrap_or(PROGRESS_CHECK)));
     }
     if !was_ready {
         info!("ready");
@@ -198,14 +220,39 @@ async fn report_applied(
     Ok(Action::requeue(RESYNC))
 }
 
+/// Whether this pass only went on with the rollout that its generation's first pass began:
+/// the stack was progressing at this generation (its status says so) and every write was the
+/// create of a workload that waited for its dependencies. Such a pass publishes no `Applied`:
+/// the first pass's Event names the workloads that wait, the status says how each service
+/// stands, and `Ready` ends the story. Anything else (a new generation, a repair, a prune, a
+/// reset, a pass after a failure) publishes one.
+fn continues_rollout(stack: &DevStack, applied: &Applied, writes: &Writes<'_>) -> bool {
+    let dependent = |object: &String| {
+        let Some((kind, name)) = object.split_once('/') else {
+            return false;
+        };
+        matches!(kind, "Deployment" | "StatefulSet")
+            && writes.created.contains(object)
+            && applied
+                .plan
+                .services
+                .get(name)
+                .is_some_and(|s| !s.depends_on.is_empty())
+    };
+    super::held::progressing(stack)
+        && applied.reset.is_none()
+        && writes.pruned.is_empty()
+        && writes.written.iter().all(dependent)
+}
+
 /// The Events of what this pass wrote: a reset on request, the objects applied and pruned.
 async fn publish_writes(
     ctx: &Context,
     reference: &ObjectReference,
     applied: &Applied,
-    written: &[String],
-    pruned: &[String],
+    writes: &Writes<'_>,
 ) {
+    let (written, pruned) = (writes.written, writes.pruned);
     if let Some(token) = &applied.reset {
         info!(reset = %token, "reset: data and credentials replaced");
         let note = "reset on request: data volumes and credentials wiped; created anew".to_string();
@@ -228,6 +275,18 @@ async fn publish_writes(
     }
     if !pruned.is_empty() {
         note.push_str(&format!("; pruned {}", pruned.join(", ")));
+    }
+    let waiting: Vec<&str> = applied
+        .outcomes
+        .iter()
+        .filter(|(_, o)| !o.waiting_for.is_empty())
+        .map(|(service, _)| service.as_str())
+        .collect();
+    if !waiting.is_empty() {
+        note.push_str(&format!(
+            "; created once their dependencies are ready: {}",
+            waiting.join(", ")
+        ));
     }
     info!(applied = written.len(), pruned = pruned.len(), "applied");
     publish(
@@ -288,6 +347,7 @@ pub(crate) async fn unreadable(guard: &DeserializeGuard<DevStack>, error: &str, 
 
 /// The finalizer ran: retained data and its credentials kept, or everything deleted.
 pub(crate) async fn deleted(stack: &DevStack, ctx: &Context, kept: bool) {
+    ctx.holds.forget(stack);
     let note = if kept {
         "deleted; retained data and its credentials kept for a re-created stack of this name"
     } else {

@@ -51,6 +51,8 @@ pub(crate) struct Writer<'a> {
     written: Mutex<Vec<String>>,
     /// `Kind/name` of every object deleted.
     deleted: Mutex<Vec<String>>,
+    /// `Kind/name` of every object created (also in `written`).
+    created: Mutex<Vec<String>>,
 }
 
 impl<'a> Writer<'a> {
@@ -72,6 +74,7 @@ impl<'a> Writer<'a> {
             verified,
             written: Mutex::new(Vec::new()),
             deleted: Mutex::new(Vec::new()),
+            created: Mutex::new(Vec::new()),
         }
     }
 
@@ -105,6 +108,14 @@ impl<'a> Writer<'a> {
     /// `Kind/name` of every object deleted so far.
     pub(crate) fn deleted(&self) -> Vec<String> {
         self.deleted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `Kind/name` of every object created so far (a subset of [`Writer::written`]).
+    pub(crate) fn created(&self) -> Vec<String> {
+        self.created
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -216,6 +227,7 @@ impl<'a> Writer<'a> {
             };
             let created = self.api::<K>().create(&params, &desired).await;
             let created = created.map_err(Error::kube("create", &kind, &name))?;
+            self.record(&self.created, format!("{kind}/{name}"));
             return Ok(self.wrote(&kind, &name, &hash, created));
         };
         let live_meta = serde_json::to_value(live.meta()).map_err(serialize)?;

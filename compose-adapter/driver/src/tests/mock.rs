@@ -136,6 +136,7 @@ impl DockerApi for MockDocker {
         container: &str,
         _options: Option<InspectContainerOptions>,
     ) -> impl Future<Output = ApiResult<ContainerInspectResponse>> + Send {
+        self.call(format!("inspect {container}"));
         let found = self.find(container).map(|c| ContainerInspectResponse {
             state: Some(ContainerState {
                 status: Some(if c.running {
@@ -382,6 +383,7 @@ impl DockerApi for MockDocker {
         network: &str,
         _options: Option<InspectNetworkOptions>,
     ) -> impl Future<Output = ApiResult<NetworkInspect>> + Send {
+        self.call(format!("inspect network {network}"));
         let found = self.with(|s| s.networks.get(network).cloned());
         done(
             found
@@ -453,6 +455,7 @@ impl DockerApi for MockDocker {
     }
 
     fn inspect_volume(&self, volume: &str) -> impl Future<Output = ApiResult<Volume>> + Send {
+        self.call(format!("inspect volume {volume}"));
         let found = self.with(|s| s.volumes.get(volume).cloned());
         done(
             found
