@@ -88,6 +88,9 @@ fn progressing(status: &DevStackStatus) -> bool {
 fn progress_blanked(status: &DevStackStatus) -> DevStackStatus {
     let mut status = status.clone();
     status.ready_services = None;
+    // The digest of the record ([`super::digest`]) may wait too: it only saves reads after a
+    // restart.
+    status.observed_objects = None;
     for condition in &mut status.conditions {
         if condition.type_ == "Ready" || condition.type_ == "Reconciling" {
             condition.message.clear();
@@ -142,6 +145,19 @@ mod tests {
     fn built(stack: &DevStack, services: BTreeMap<String, ServiceStatus>) -> DevStackStatus {
         let phase = status::phase_of(&services);
         status::build(stack, &phase, Some(services), None, None)
+    }
+
+    #[test]
+    fn a_new_digest_of_a_progressing_stack_waits_too() {
+        let holds = Holds::default();
+        let first = built(
+            &stack_with(None),
+            services(&[("db", false, Some("starting"))]),
+        );
+        let stack = stack_with(Some(first.clone()));
+        let mut digested = first;
+        digested.observed_objects = Some("d".into());
+        assert_eq!(holds.hold_at(&stack, &digested, Instant::now()), Some(HOLD));
     }
 
     #[test]
