@@ -9,6 +9,8 @@
 //! cargo run -p devstack-operator --example cache_memory
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+use std::collections::{BTreeMap, HashMap};
+
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -16,6 +18,9 @@ use kube::api::PartialObjectMeta;
 use kube::runtime::reflector;
 use kube::runtime::watcher::Event;
 use kube::Resource;
+
+/// Stacks per measurement.
+const STACKS: usize = 3000;
 
 fn rss() -> isize {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -62,176 +67,164 @@ fn measure<K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static>(
     what: &str,
     make: impl Fn(usize) -> Vec<K>,
 ) -> isize {
-    const N: usize = 3000;
     let before = rss();
     let (store, mut writer) = reflector::store::<K>();
     writer.apply_watcher_event(&Event::Init);
-    for i in 0..N {
+    for i in 0..STACKS {
         for o in make(i) {
             writer.apply_watcher_event(&Event::InitApply(o));
         }
     }
     writer.apply_watcher_event(&Event::InitDone);
     let after = rss();
-    let count = store.state().len() / N;
+    let count = store.state().len() / STACKS;
     std::mem::forget(store);
     std::mem::forget(writer);
-    let per = (after - before) / N as isize;
+    let per = (after - before) / STACKS as isize;
     eprintln!("{what:>30}: {per:>7} B per stack ({} objects)", count);
     per
 }
 
-fn main() {
-    let stack = devstack_core::parse::parse_devstack(STACK).unwrap();
-    let plan = devstack_core::plan(&stack, &devstack_core::PlanOptions::default()).unwrap();
-    let secrets: std::collections::BTreeMap<String, String> = [
+/// The rendered objects of K2's stack as JSON, by kind.
+fn rendered(stack: &devstack_core::DevStack) -> BTreeMap<&'static str, Vec<serde_json::Value>> {
+    use devstack_render_k8s::K8sObject as O;
+    let plan = devstack_core::plan(stack, &devstack_core::PlanOptions::default()).unwrap();
+    let secrets: BTreeMap<String, String> = [
         ("DEVSTACK_DB_PASSWORD".to_string(), "x".repeat(32)),
         ("DEVSTACK_CACHE_PASSWORD".into(), "y".repeat(32)),
     ]
     .into();
-    let objects = devstack_render_k8s::render(&plan, Some(&secrets)).unwrap();
-    use devstack_render_k8s::K8sObject as O;
-    let pick = |f: fn(&O) -> Option<serde_json::Value>| -> Vec<serde_json::Value> {
-        objects.iter().filter_map(f).collect()
-    };
-    let policies = pick(|o| {
-        if let O::NetworkPolicy(p) = o {
-            Some(serde_json::to_value(p).unwrap())
-        } else {
-            None
-        }
-    });
-    let services = pick(|o| {
-        if let O::Service(p) = o {
-            Some(serde_json::to_value(p).unwrap())
-        } else {
-            None
-        }
-    });
-    let deployments = pick(|o| {
-        if let O::Deployment(p) = o {
-            Some(serde_json::to_value(p).unwrap())
-        } else {
-            None
-        }
-    });
-    let statefulsets = pick(|o| {
-        if let O::StatefulSet(p) = o {
-            Some(serde_json::to_value(p).unwrap())
-        } else {
-            None
-        }
-    });
-    let secrets_v = pick(|o| {
-        if let O::Secret(p) = o {
-            Some(serde_json::to_value(p).unwrap())
-        } else {
-            None
-        }
-    });
-    eprintln!(
-        "rendered: {} policies, {} services, {} deployments, {} statefulsets, {} secrets",
-        policies.len(),
-        services.len(),
-        deployments.len(),
-        statefulsets.len(),
-        secrets_v.len()
-    );
+    let mut by_kind: BTreeMap<&'static str, Vec<serde_json::Value>> = BTreeMap::new();
+    for object in devstack_render_k8s::render(&plan, Some(&secrets)).unwrap() {
+        let (kind, value) = match &object {
+            O::NetworkPolicy(o) => ("NetworkPolicy", serde_json::to_value(o)),
+            O::Service(o) => ("Service", serde_json::to_value(o)),
+            O::Deployment(o) => ("Deployment", serde_json::to_value(o)),
+            O::StatefulSet(o) => ("StatefulSet", serde_json::to_value(o)),
+            O::Secret(o) => ("Secret", serde_json::to_value(o)),
+            O::ConfigMap(o) => ("ConfigMap", serde_json::to_value(o)),
+        };
+        by_kind.entry(kind).or_default().push(value.unwrap());
+    }
+    by_kind
+}
+
+fn objects<K: Resource + Clone + serde::de::DeserializeOwned>(
+    values: &[serde_json::Value],
+    i: usize,
+) -> Vec<K> {
+    values
+        .iter()
+        .map(|v| live(serde_json::from_value(v.clone()).unwrap(), i))
+        .collect()
+}
+
+/// The owned kinds' caches, as `controller::cache` and `controller::triggers` keep them.
+fn measure_caches(by_kind: &BTreeMap<&'static str, Vec<serde_json::Value>>) -> isize {
+    let of = |kind: &str| by_kind.get(kind).cloned().unwrap_or_default();
+    let (policies, services) = (of("NetworkPolicy"), of("Service"));
+    let (deployments, statefulsets, secrets) = (of("Deployment"), of("StatefulSet"), of("Secret"));
     let mut total = 0;
     total += measure::<PartialObjectMeta<NetworkPolicy>>("policies (metadata)", |i| {
-        policies
-            .iter()
-            .map(|v| trim(live(serde_json::from_value(v.clone()).unwrap(), i)))
-            .collect()
+        objects(&policies, i).into_iter().map(trim).collect()
     });
     total += measure::<PartialObjectMeta<Service>>("services (metadata)", |i| {
-        services
-            .iter()
-            .map(|v| trim(live(serde_json::from_value(v.clone()).unwrap(), i)))
-            .collect()
+        objects(&services, i).into_iter().map(trim).collect()
     });
-    let dstatus = serde_json::json!({"availableReplicas":1,"conditions":[{"lastTransitionTime":"2026-12-06T11:55:17Z","lastUpdateTime":"2026-12-06T11:55:17Z","message":"Deployment has minimum availability.","reason":"MinimumReplicasAvailable","status":"True","type":"Available"},{"lastTransitionTime":"2026-12-06T11:55:14Z","lastUpdateTime":"2026-12-06T11:55:17Z","message":"ReplicaSet \"api-6d4cf56db6\" has successfully progressed.","reason":"NewReplicaSetAvailable","status":"True","type":"Progressing"}],"observedGeneration":1,"readyReplicas":1,"replicas":1,"updatedReplicas":1});
+    let status = serde_json::json!({"availableReplicas":1,"conditions":[{"lastTransitionTime":"2026-12-06T11:55:17Z","lastUpdateTime":"2026-12-06T11:55:17Z","message":"Deployment has minimum availability.","reason":"MinimumReplicasAvailable","status":"True","type":"Available"},{"lastTransitionTime":"2026-12-06T11:55:14Z","lastUpdateTime":"2026-12-06T11:55:17Z","message":"ReplicaSet \"api-6d4cf56db6\" has successfully progressed.","reason":"NewReplicaSetAvailable","status":"True","type":"Progressing"}],"observedGeneration":1,"readyReplicas":1,"replicas":1,"updatedReplicas":1});
     total += measure::<Deployment>("deployments (no template)", |i| {
-        deployments
-            .iter()
-            .map(|v| {
-                let mut d: Deployment = live(serde_json::from_value(v.clone()).unwrap(), i);
-                d.spec.template = Default::default();
-                d.status = serde_json::from_value(dstatus.clone()).unwrap();
-                if std::env::var_os("PROBE_UNTRIMMED").is_none() {
-                    d.status.as_mut().unwrap().conditions = Some(vec![]);
-                }
-                d
-            })
-            .collect()
+        let mut list: Vec<Deployment> = objects(&deployments, i);
+        for d in &mut list {
+            d.spec.template = Default::default();
+            d.status = serde_json::from_value(status.clone()).unwrap();
+            if std::env::var_os("PROBE_UNTRIMMED").is_none() {
+                d.status.as_mut().unwrap().conditions = Some(vec![]);
+            }
+        }
+        list
     });
+    let status = serde_json::json!({"availableReplicas":1,"collisionCount":0,"currentReplicas":1,"currentRevision":"db-5b8f","observedGeneration":1,"readyReplicas":1,"replicas":1,"updateRevision":"db-5b8f","updatedReplicas":1});
     total += measure::<StatefulSet>("statefulsets (no templates)", |i| {
-        statefulsets.iter().map(|v| { let mut d: StatefulSet = live(serde_json::from_value(v.clone()).unwrap(), i); let s = &mut d.spec; s.template = Default::default(); s.volume_claim_templates = None; d.status = serde_json::from_value(serde_json::json!({"availableReplicas":1,"collisionCount":0,"currentReplicas":1,"currentRevision":"db-5b8f","observedGeneration":1,"readyReplicas":1,"replicas":1,"updateRevision":"db-5b8f","updatedReplicas":1})).unwrap(); d }).collect()
+        let mut list: Vec<StatefulSet> = objects(&statefulsets, i);
+        for d in &mut list {
+            let spec = &mut d.spec;
+            spec.template = Default::default();
+            spec.volume_claim_templates = None;
+            d.status = serde_json::from_value(status.clone()).unwrap();
+        }
+        list
     });
-    total += measure::<Secret>("secrets (whole)", |i| {
-        secrets_v
-            .iter()
-            .map(|v| live(serde_json::from_value(v.clone()).unwrap(), i))
-            .collect()
-    });
+    total += measure::<Secret>("secrets (whole)", |i| objects(&secrets, i));
+    total
+}
+
+/// The DevStack cache: the stack with its status (and, for comparison, without).
+fn measure_devstack(stack: &devstack_core::DevStack) -> isize {
     let status = serde_json::json!({"conditions":[{"lastTransitionTime":"2026-12-06T11:55:20Z","message":"all 5 services are ready","observedGeneration":1,"reason":"Ready","status":"True","type":"Ready"},{"lastTransitionTime":"2026-12-06T11:55:20Z","message":"","observedGeneration":1,"reason":"Ready","status":"False","type":"Reconciling"},{"lastTransitionTime":"2026-12-06T11:55:11Z","message":"","observedGeneration":1,"reason":"Ready","status":"False","type":"Stalled"}],"connectionSecret":"s-connections","observedGeneration":1,"readyServices":5,"observedObjects":"5cd75fac394d9a0fb70901b57e5008c45cd75fac394d9a0fb70901b57e5008c4","services":{"api":{"endpoint":"api:8080","image":"registry.local/api:1","ready":true},"cache":{"endpoint":"cache:6379","image":"redis:8","ready":true},"db":{"endpoint":"db:5432","image":"postgres:18","ready":true},"web":{"endpoint":"web:3000","image":"registry.local/web:1","ready":true},"worker":{"image":"registry.local/worker:1","ready":true}}});
-    let with_status = |i: usize| {
+    let with_status = measure::<devstack_core::DevStack>("devstack (with status)", |i| {
         let mut s = live(stack.clone(), i);
         s.status = Some(serde_json::from_value(status.clone()).unwrap());
         vec![s]
-    };
-    total += measure::<devstack_core::DevStack>("devstack (with status)", with_status);
-    let without = measure::<devstack_core::DevStack>("devstack (without status)", |i| {
+    });
+    measure::<devstack_core::DevStack>("devstack (without status)", |i| {
         vec![live(stack.clone(), i)]
     });
-    // The record: 19 entries of ((kind, ns, name), (version, hash)).
+    with_status
+}
+
+/// The record (`controller::verified`): 19 entries per stack, as strings (before) and as
+/// fingerprints (now).
+fn measure_record(by_kind: &BTreeMap<&'static str, Vec<serde_json::Value>>) -> isize {
     let before = rss();
-    let mut record: std::collections::HashMap<(String, String, String), (String, String)> =
-        Default::default();
-    for i in 0..3000 {
-        for (k, v) in [
-            ("NetworkPolicy", &policies),
-            ("Service", &services),
-            ("Deployment", &deployments),
-            ("StatefulSet", &statefulsets),
-        ] {
-            for o in v.iter() {
+    let mut record: HashMap<(String, String, String), (String, String)> = HashMap::new();
+    for i in 0..STACKS {
+        for kind in ["NetworkPolicy", "Service", "Deployment", "StatefulSet"] {
+            for o in by_kind.get(kind).into_iter().flatten() {
+                let name = o["metadata"]["name"].as_str().unwrap().to_string();
+                let version = format!("816cf1d7-d93b-415e-b20f-e09e95c6{i:04}/1");
+                let hash = "cbae76fce799fb78b9d9c0c7de91c2e6".to_string();
                 record.insert(
-                    (
-                        k.to_string(),
-                        format!("bench-k2-{i}"),
-                        o["metadata"]["name"].as_str().unwrap().to_string(),
-                    ),
-                    (
-                        format!("816cf1d7-d93b-415e-b20f-e09e95c6{i:04}/1"),
-                        "cbae76fce799fb78b9d9c0c7de91c2e6".to_string(),
-                    ),
+                    (kind.to_string(), format!("bench-k2-{i}"), name),
+                    (version, hash),
                 );
             }
         }
     }
-    let strings = (rss() - before) / 3000;
+    let strings = (rss() - before) / STACKS as isize;
     std::mem::forget(record);
     eprintln!(
         "{:>30}: {strings:>7} B per stack",
         "record (strings, before)"
     );
     let before = rss();
-    let mut record: std::collections::HashMap<u128, (u64, u64, u128, u128)> = Default::default();
-    for n in 0..3000u128 * 19 {
+    let mut record: HashMap<u128, (u64, u64, u128, u128)> = HashMap::new();
+    for n in 0..STACKS as u128 * 19 {
         record.insert(
             n.wrapping_mul(0x9e3779b97f4a7c15f39cc0605cedc835),
             (1, 2, 3, 4),
         );
     }
-    let fp = (rss() - before) / 3000;
+    let fingerprints = (rss() - before) / STACKS as isize;
     std::mem::forget(record);
-    eprintln!("{:>30}: {fp:>7} B per stack", "record (fingerprints)");
-    let record = if std::env::var_os("PROBE_UNTRIMMED").is_some() {
+    eprintln!(
+        "{:>30}: {fingerprints:>7} B per stack",
+        "record (fingerprints)"
+    );
+    if std::env::var_os("PROBE_UNTRIMMED").is_some() {
         strings
     } else {
-        fp
-    };
-    eprintln!("total (the DevStack with its status): {}", total + record);
-    let _ = without;
+        fingerprints
+    }
+}
+
+fn main() {
+    let stack = devstack_core::parse::parse_devstack(STACK).unwrap();
+    let by_kind = rendered(&stack);
+    let counts: Vec<String> = by_kind
+        .iter()
+        .map(|(k, v)| format!("{} {k}", v.len()))
+        .collect();
+    eprintln!("rendered: {}", counts.join(", "));
+    let total = measure_caches(&by_kind) + measure_devstack(&stack) + measure_record(&by_kind);
+    eprintln!("total (the DevStack with its status): {total}");
 }

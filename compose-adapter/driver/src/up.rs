@@ -425,27 +425,38 @@ async fn bring_up<D: DockerApi>(
     // A replaced container goes only once its successor is ready. An unchanged running
     // container without a health check is ready as listed (no call to wait for it).
     let listed_ready = change == Change::Unchanged && want.service.healthcheck.is_none();
-    if (must_wait && !listed_ready) || !replaced.is_empty() {
-        let probe = want.service.healthcheck.as_ref().and_then(probe_argv);
-        let waiting = if probe.is_some() || want.service.healthcheck.is_some() {
-            "waiting until healthy"
-        } else {
-            "waiting until running"
-        };
-        progress.step(name, waiting);
-        for container in &containers {
-            wait_ready(docker, name, container, probe.as_deref(), deadline).await?;
-        }
-        if want.service.healthcheck.is_some() {
-            return Ok(ServiceOutcome {
-                change,
-                reached: Reached::Healthy,
-            });
-        }
+    let reached = if (must_wait && !listed_ready) || !replaced.is_empty() {
+        wait_for(docker, (name, want), &containers, progress, deadline).await?
+    } else {
+        Reached::Running
+    };
+    Ok(ServiceOutcome { change, reached })
+}
+
+/// Waits until every one of `containers` is ready: healthy when the service has a health
+/// check, running otherwise.
+async fn wait_for<D: DockerApi>(
+    docker: &D,
+    (name, want): (&str, &Desired),
+    containers: &[String],
+    progress: &Progress,
+    deadline: Instant,
+) -> Result<Reached, DriverError> {
+    let probe = want.service.healthcheck.as_ref().and_then(probe_argv);
+    let checked = probe.is_some() || want.service.healthcheck.is_some();
+    let waiting = if checked {
+        "waiting until healthy"
+    } else {
+        "waiting until running"
+    };
+    progress.step(name, waiting);
+    for container in containers {
+        wait_ready(docker, name, container, probe.as_deref(), deadline).await?;
     }
-    Ok(ServiceOutcome {
-        change,
-        reached: Reached::Running,
+    Ok(if want.service.healthcheck.is_some() {
+        Reached::Healthy
+    } else {
+        Reached::Running
     })
 }
 

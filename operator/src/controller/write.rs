@@ -185,19 +185,8 @@ impl<'a> Writer<'a> {
     ) -> Result<K, Error> {
         let kind = K::kind(&()).to_string();
         let name = desired.meta().name.clone().unwrap_or_default();
-        let labelled = desired
-            .meta()
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(LABEL_STACK))
-            .is_some_and(|v| *v == self.stack);
-        if !labelled {
-            return Err(Error::MissingLabel {
-                kind,
-                name,
-                label: LABEL_STACK,
-                value: self.stack.clone(),
-            });
+        if let Some(refusal) = self.unlabelled(&desired, &kind, &name) {
+            return Err(refusal);
         }
         if let Some(refusal) = self.foreign(live) {
             return Err(refusal);
@@ -216,19 +205,7 @@ impl<'a> Writer<'a> {
         let hash = desired_hash(&kind, &value);
         value["metadata"]["annotations"][ANNOTATION_DESIRED_HASH] = Value::String(hash.clone());
         let Some(live) = live else {
-            desired
-                .meta_mut()
-                .annotations
-                .get_or_insert_with(Default::default)
-                .insert(ANNOTATION_DESIRED_HASH.to_string(), hash.clone());
-            let params = PostParams {
-                field_manager: Some(FIELD_MANAGER.to_string()),
-                ..PostParams::default()
-            };
-            let created = self.api::<K>().create(&params, &desired).await;
-            let created = created.map_err(Error::kube("create", &kind, &name))?;
-            self.record(&self.created, format!("{kind}/{name}"));
-            return Ok(self.wrote(&kind, &name, &hash, created));
+            return self.create(desired, &kind, &name, &hash).await;
         };
         let live_meta = serde_json::to_value(live.meta()).map_err(serialize)?;
         // A Secret's hash leaves its values out, so only the full comparison (its cache holds
@@ -262,6 +239,45 @@ impl<'a> Writer<'a> {
             .await
             .map_err(Error::kube("apply", &kind, &name))?;
         Ok(self.wrote(&kind, &name, &hash, applied))
+    }
+
+    /// The refusal to write an object without the stack's label (the caches select by it).
+    fn unlabelled<K: OwnedKind>(&self, desired: &K, kind: &str, name: &str) -> Option<Error> {
+        let labelled = desired
+            .meta()
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_STACK))
+            .is_some_and(|v| *v == self.stack);
+        (!labelled).then(|| Error::MissingLabel {
+            kind: kind.to_string(),
+            name: name.to_string(),
+            label: LABEL_STACK,
+            value: self.stack.clone(),
+        })
+    }
+
+    /// Creates an absent object with a POST (fails with 409 on any same-named object).
+    async fn create<K: OwnedKind>(
+        &self,
+        mut desired: K,
+        kind: &str,
+        name: &str,
+        hash: &str,
+    ) -> Result<K, Error> {
+        desired
+            .meta_mut()
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(ANNOTATION_DESIRED_HASH.to_string(), hash.to_string());
+        let params = PostParams {
+            field_manager: Some(FIELD_MANAGER.to_string()),
+            ..PostParams::default()
+        };
+        let created = self.api::<K>().create(&params, &desired).await;
+        let created = created.map_err(Error::kube("create", kind, name))?;
+        self.record(&self.created, format!("{kind}/{name}"));
+        Ok(self.wrote(kind, name, hash, created))
     }
 
     /// Records a write of `object` (wanted as `hash`) and returns it.

@@ -90,15 +90,6 @@ impl MockDocker {
     fn call(&self, call: String) {
         self.with(|s| s.calls.push(call));
     }
-
-    fn find(&self, id_or_name: &str) -> Option<Container> {
-        self.with(|s| {
-            s.containers
-                .iter()
-                .find(|c| c.id == id_or_name || c.name == id_or_name)
-                .cloned()
-        })
-    }
 }
 
 impl DockerApi for MockDocker {

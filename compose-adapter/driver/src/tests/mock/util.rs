@@ -34,6 +34,16 @@ pub(super) fn done<T: Send + 'static>(
 
 /// What a test reads back, and a volume someone else made.
 impl MockDocker {
+    /// The container with this id or name.
+    pub(super) fn find(&self, id_or_name: &str) -> Option<super::Container> {
+        self.with(|s| {
+            s.containers
+                .iter()
+                .find(|c| c.id == id_or_name || c.name == id_or_name)
+                .cloned()
+        })
+    }
+
     /// Every call so far, in order (`start demo-db-1`, `remove demo-api-1`, …).
     pub fn calls(&self) -> Vec<String> {
         self.with(|s| s.calls.clone())
