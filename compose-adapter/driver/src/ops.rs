@@ -144,16 +144,8 @@ pub async fn down<D: DockerApi>(docker: &D, project: &str) -> Result<DownSummary
     for result in join_all(stops).await {
         result?;
     }
-    let options = ListNetworksOptionsBuilder::new()
-        .filters(&labels::project_filter(project))
-        .build();
-    let networks = docker
-        .list_networks(Some(options))
-        .await
-        .map_err(|e| DriverError::docker(format!("listing the networks of {project}"), e))?;
     let mut removed = Vec::new();
-    for network in networks {
-        let name = network.name.unwrap_or_default();
+    for name in project_networks(docker, project).await? {
         docker
             .remove_network(&name)
             .await
@@ -171,6 +163,37 @@ pub async fn remove_volumes<D: DockerApi>(
     docker: &D,
     project: &str,
 ) -> Result<Vec<String>, DriverError> {
+    let mut removed = Vec::new();
+    for name in project_volumes(docker, project).await? {
+        docker
+            .remove_volume(&name, None::<RemoveVolumeOptions>)
+            .await
+            .map_err(|e| DriverError::docker(format!("removing volume {name}"), e))?;
+        removed.push(name);
+    }
+    Ok(removed)
+}
+
+/// The names of `project`'s own networks (both of its labels), in one call.
+pub(crate) async fn project_networks<D: DockerApi>(
+    docker: &D,
+    project: &str,
+) -> Result<Vec<String>, DriverError> {
+    let options = ListNetworksOptionsBuilder::new()
+        .filters(&labels::project_filter(project))
+        .build();
+    let networks = docker
+        .list_networks(Some(options))
+        .await
+        .map_err(|e| DriverError::docker(format!("listing the networks of {project}"), e))?;
+    Ok(networks.into_iter().filter_map(|n| n.name).collect())
+}
+
+/// The names of `project`'s own volumes (both of its labels), in one call.
+pub(crate) async fn project_volumes<D: DockerApi>(
+    docker: &D,
+    project: &str,
+) -> Result<Vec<String>, DriverError> {
     let options = ListVolumesOptionsBuilder::new()
         .filters(&labels::project_filter(project))
         .build();
@@ -178,15 +201,12 @@ pub async fn remove_volumes<D: DockerApi>(
         .list_volumes(Some(options))
         .await
         .map_err(|e| DriverError::docker(format!("listing the volumes of {project}"), e))?;
-    let mut removed = Vec::new();
-    for volume in volumes.volumes.unwrap_or_default() {
-        docker
-            .remove_volume(&volume.name, None::<RemoveVolumeOptions>)
-            .await
-            .map_err(|e| DriverError::docker(format!("removing volume {}", volume.name), e))?;
-        removed.push(volume.name);
-    }
-    Ok(removed)
+    Ok(volumes
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| v.name)
+        .collect())
 }
 
 /// One row of `devstack status`.

@@ -1,18 +1,16 @@
 //! What an `up` provisions besides containers — images (pulled when missing), the project's
 //! networks and volumes — and the rollback of everything a failed `up` created.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
-use bollard::query_parameters::{
-    CreateImageOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveContainerOptionsBuilder,
-};
+use bollard::query_parameters::{CreateImageOptionsBuilder, RemoveContainerOptionsBuilder};
 use futures_util::StreamExt;
 
 use super::hash::{network_hash, volume_hash};
 use super::labels;
+use super::ops::{project_networks, project_volumes};
 use super::progress::Progress;
 use super::up::{lock, Desired};
 use super::{is_not_found, DriverError, Engine, StackContext};
@@ -79,7 +77,9 @@ pub(crate) async fn ensure_networks<D: DockerApi>(
         .collect();
     keys.sort();
     keys.dedup();
-    let own = own_networks(engine, ctx.name()).await?;
+    // One list call for an unchanged stack; a name not among them is inspected before it is
+    // created, so someone else's network of that name is refused.
+    let own = project_networks(&engine.docker, ctx.name()).await?;
     for key in keys {
         let name = labels::network_name(ctx.name(), &key);
         if own.contains(&name) {
@@ -129,7 +129,7 @@ pub(crate) async fn ensure_volumes<D: DockerApi>(
         .collect();
     keys.sort();
     keys.dedup();
-    let own = own_volumes(engine, ctx.name()).await?;
+    let own = project_volumes(&engine.docker, ctx.name()).await?;
     for key in keys {
         let name = labels::volume_name(ctx.name(), key);
         if own.contains(&name) {
@@ -162,45 +162,6 @@ pub(crate) async fn ensure_volumes<D: DockerApi>(
         lock(created).volumes.push(name);
     }
     Ok(())
-}
-
-/// The names of the stack's own networks (both of its labels), in one call: an unchanged
-/// stack's `up` needs no call per network. A name not among them is inspected before it is
-/// created, so someone else's network of that name is refused.
-async fn own_networks<D: DockerApi>(
-    engine: &Engine<D>,
-    project: &str,
-) -> Result<BTreeSet<String>, DriverError> {
-    let options = ListNetworksOptionsBuilder::new()
-        .filters(&labels::project_filter(project))
-        .build();
-    let networks = engine
-        .docker
-        .list_networks(Some(options))
-        .await
-        .map_err(|e| DriverError::docker(format!("listing the networks of {project}"), e))?;
-    Ok(networks.into_iter().filter_map(|n| n.name).collect())
-}
-
-/// The names of the stack's own volumes, in one call (see [`own_networks`]).
-async fn own_volumes<D: DockerApi>(
-    engine: &Engine<D>,
-    project: &str,
-) -> Result<BTreeSet<String>, DriverError> {
-    let options = ListVolumesOptionsBuilder::new()
-        .filters(&labels::project_filter(project))
-        .build();
-    let volumes = engine
-        .docker
-        .list_volumes(Some(options))
-        .await
-        .map_err(|e| DriverError::docker(format!("listing the volumes of {project}"), e))?;
-    Ok(volumes
-        .volumes
-        .unwrap_or_default()
-        .into_iter()
-        .map(|v| v.name)
-        .collect())
 }
 
 fn foreign(kind: &'static str, name: &str, stack: &str) -> DriverError {
