@@ -143,9 +143,17 @@ func cmdProxy(args []string) {
 		c.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	trace := newTracer(os.Getenv("DEVSTACK_BENCH_PROXY_TRACE"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.record(r)
-		rp.ServeHTTP(w, r)
+		if trace == nil {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		rp.ServeHTTP(sw, r)
+		trace.line(r, start, sw.status)
 	})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
