@@ -81,7 +81,8 @@ impl Prepared {
     }
 
     /// Writes the credentials, then the independent objects (Secrets, policies, Services;
-    /// concurrently), then the workloads in `order`: a workload is created only once every
+    /// concurrently), then the workloads in `order`, each wave of workloads whose dependencies
+    /// are decided concurrently ([`next_wave`]): a workload is created only once every
     /// dependency is Ready.
     pub(crate) async fn apply(
         self,
@@ -135,18 +136,33 @@ impl Prepared {
             }
         }
         let mut outcomes: BTreeMap<String, ServiceOutcome> = BTreeMap::new();
-        for service in order {
-            let Some(workload) = workloads.remove(&service) else {
-                continue;
-            };
-            let waiting_for: Vec<String> = self.plan.services[&service]
-                .depends_on
-                .iter()
-                .filter(|d| !outcomes.get(&d.service).is_some_and(|o| o.ready))
-                .map(|d| d.service.clone())
-                .collect();
-            let outcome = workload_outcome(writer, observed, recent, workload, waiting_for).await?;
-            outcomes.insert(service, outcome);
+        let mut pending: Vec<String> = order
+            .into_iter()
+            .filter(|s| workloads.contains_key(s))
+            .collect();
+        while !pending.is_empty() {
+            let wave = next_wave(&self.plan, &mut pending);
+            let writes = wave.into_iter().filter_map(|service| {
+                let workload = workloads.remove(&service)?;
+                let waiting_for: Vec<String> = self.plan.services[&service]
+                    .depends_on
+                    .iter()
+                    .filter(|d| !outcomes.get(&d.service).is_some_and(|o| o.ready))
+                    .map(|d| d.service.clone())
+                    .collect();
+                let outcome = workload_outcome(writer, observed, recent, workload, waiting_for);
+                Some(outcome.map_ok(move |outcome| (service, outcome)).boxed())
+            });
+            // In order, so the first error met is the first in start order.
+            let written: Vec<Result<(String, ServiceOutcome), Error>> =
+                futures::stream::iter(writes.collect::<Vec<_>>())
+                    .buffered(PARALLELISM)
+                    .collect()
+                    .await;
+            for result in written {
+                let (service, outcome) = result?;
+                outcomes.insert(service, outcome);
+            }
         }
         Ok(Applied {
             plan: self.plan,
@@ -157,6 +173,25 @@ impl Prepared {
             taken,
         })
     }
+}
+
+/// Takes from `pending` (in start order) the workloads none of whose dependencies is still
+/// pending: their dependencies' outcomes in this pass are known, so they are written together
+/// (concurrently), the way a level of the stack becomes ready together. Never empty while
+/// `pending` is not (a plan has no cycles; should one slip through, the first goes alone).
+fn next_wave(plan: &StackPlan, pending: &mut Vec<String>) -> Vec<String> {
+    let blocked = |service: &String| {
+        plan.services
+            .get(service)
+            .is_some_and(|s| s.depends_on.iter().any(|d| pending.contains(&d.service)))
+    };
+    let (mut wave, rest): (Vec<String>, Vec<String>) =
+        pending.iter().cloned().partition(|s| !blocked(s));
+    *pending = rest;
+    if wave.is_empty() && !pending.is_empty() {
+        wave.push(pending.remove(0));
+    }
+    wave
 }
 
 /// Every rendered object (`keys`) whose live namesake is not the stack's own, as

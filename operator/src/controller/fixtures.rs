@@ -3,7 +3,8 @@
 //!
 //! The fake keeps objects as JSON by path, answers get / list (label selectors of the form
 //! `k=v`) / server-side apply / status apply / delete / Event creation, marks applied
-//! workloads ready, and records every request. Paths listed in `fail` are answered 500; a
+//! workloads ready, and records every request (a `gate` holds chosen requests until several have
+//! arrived, to see what is sent concurrently). Paths listed in `fail` are answered 500; a
 //! Service asking for a node port another Service holds is answered 422, as the API server does.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -65,6 +66,8 @@ struct State {
     next_version: u64,
     /// Status given to an applied object instead of a ready one, by path.
     statuses: BTreeMap<String, Value>,
+    /// [`FakeApi::gate`]: method, path, how many requests are still held, and their barrier.
+    gate: Option<(Method, String, usize, Arc<tokio::sync::Barrier>)>,
 }
 
 /// The fake API server.
@@ -89,7 +92,15 @@ impl FakeApi {
         tokio::spawn(async move {
             let mut handle = pin!(handle);
             while let Some((request, send)) = handle.next_request().await {
-                send.send_response(server.answer(request).await);
+                let Some(gate) = server.gate_for(&request) else {
+                    send.send_response(server.answer(request).await);
+                    continue;
+                };
+                let server = server.clone();
+                tokio::spawn(async move {
+                    gate.wait().await;
+                    send.send_response(server.answer(request).await);
+                });
             }
         });
         let client = Client::new(service, NS);
@@ -137,6 +148,25 @@ impl FakeApi {
     /// Answers 500 to every request whose path starts with `prefix`.
     pub(crate) fn fail(&self, prefix: &str) {
         self.state().fail.push(prefix.to_string());
+    }
+
+    /// Holds the next `count` requests of `method` on `path` (a collection, for creates) until
+    /// all `count` have arrived, then answers them: a client that sends them one after the
+    /// other never gets an answer (a test bounds it with a timeout).
+    pub(crate) fn gate(&self, method: Method, path: &str, count: usize) {
+        let barrier = Arc::new(tokio::sync::Barrier::new(count));
+        self.state().gate = Some((method, path.to_string(), count, barrier));
+    }
+
+    /// The barrier a request must pass ([`FakeApi::gate`]), if it is held.
+    fn gate_for(&self, request: &Request<Body>) -> Option<Arc<tokio::sync::Barrier>> {
+        let mut state = self.state();
+        let (method, path, left, barrier) = state.gate.as_mut()?;
+        if *left == 0 || request.method() != method || request.uri().path() != path {
+            return None;
+        }
+        *left -= 1;
+        Some(barrier.clone())
     }
 
     /// The requests so far, and forgets them.

@@ -81,6 +81,8 @@ mod tests;
 mod triggers;
 mod verified;
 mod wake;
+#[cfg(test)]
+mod wave_tests;
 mod write;
 
 pub use reset::ANNOTATION_LAST_RESET;
