@@ -66,6 +66,8 @@ pub mod metrics;
 mod node_ports;
 mod observe;
 mod ownership;
+#[cfg(test)]
+mod path_tests;
 mod prune;
 mod recent;
 mod reconcile;
@@ -81,8 +83,6 @@ mod tests;
 mod triggers;
 mod verified;
 mod wake;
-#[cfg(test)]
-mod wave_tests;
 mod write;
 
 pub use reset::ANNOTATION_LAST_RESET;

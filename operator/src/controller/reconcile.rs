@@ -34,6 +34,8 @@ pub(crate) async fn reconcile(
     );
     async move {
         let _timer = ctx.metrics.start_reconcile();
+        let started = std::time::Instant::now();
+        tracing::debug!("reconcile started");
         let stack = match &guard.0 {
             Ok(stack) => stack.clone(),
             Err(invalid) => {
@@ -59,6 +61,11 @@ pub(crate) async fn reconcile(
             ctx.metrics
                 .stack_reconciled(format!("{namespace}/{}", guard.name_any()));
         }
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            ok = result.is_ok(),
+            "reconcile done"
+        );
         result
     }
     .instrument(span)

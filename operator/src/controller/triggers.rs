@@ -8,7 +8,9 @@
 //!   time, ≈ 16 status writes per 5-service stack) no longer wakes a reconcile that has
 //!   nothing to do.
 //! - Services, NetworkPolicies and ConfigMaps are watched metadata-only, Secrets whole; every
-//!   change wakes the stack.
+//!   change wakes the stack but one that leaves an object at the version the operator recorded
+//!   for it (the event of its own write: [`changed_by_others`]), and a workload's creation by
+//!   the operator wakes it no more than its own write does (not ready, not refused).
 //!
 //! Every watch keeps its objects in the reflector store the reconcile reads instead of
 //! listing ([`super::cache`]): metadata, workloads without their pod template, Secrets whole.
@@ -25,6 +27,7 @@ use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::PartialObjectMeta;
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Resource};
@@ -33,6 +36,9 @@ use serde::de::DeserializeOwned;
 use super::status;
 use super::verified::Verified;
 use crate::render::LABEL_STACK;
+
+/// The Deployment controller's annotation of the rollout's revision.
+const REVISION: &str = "deployment.kubernetes.io/revision";
 
 fn owned_config() -> watcher::Config {
     // Only objects the renderer labels belong to a stack; the rest of the namespace is not
@@ -86,7 +92,12 @@ pub(crate) fn workload_state<K: Resource + WorkloadState>(object: &K) -> u64 {
     let mut hasher = DefaultHasher::new();
     meta.generation.hash(&mut hasher);
     meta.labels.hash(&mut hasher);
-    meta.annotations.hash(&mut hasher);
+    // The Deployment controller's revision follows the generation, and the reconcile never
+    // compares it: its first appearance right after a create woke a pass with nothing to do.
+    let annotations = meta.annotations.iter().flatten();
+    annotations
+        .filter(|(k, _)| k.as_str() != REVISION)
+        .for_each(|a| a.hash(&mut hasher));
     meta.deletion_timestamp.is_some().hash(&mut hasher);
     object.state().hash(&mut hasher);
     hasher.finish()
@@ -111,7 +122,6 @@ where
         + Sync
         + 'static,
 {
-    let mut seen: HashMap<(Option<String>, Option<String>), u64> = HashMap::new();
     let events = watcher(api, owned_config())
         .default_backoff()
         .modify(|object| {
@@ -119,16 +129,35 @@ where
             object.strip();
         })
         .reflect(store);
-    let events = forgetting(events, verified, namespace);
-    driven(wakes(events, move |object: &K, deleted| {
+    let wanted = workload_wakes::<K>(&verified);
+    driven(wakes(forgetting(events, verified, namespace), wanted))
+}
+
+/// Whether an event of a workload of kind `K` may call for a reconcile: a deletion always; a
+/// change of its [`workload_state`]; its first sight unless it is neither ready nor refused
+/// and as this operator's create made it — recorded as written ([`Verified::unchanged`]), or
+/// (its event may come before the create's answer is recorded) at generation 1 under a
+/// DevStack's controller reference: the pass that created it knows all it says.
+pub(super) fn workload_wakes<K: Resource<DynamicType = ()> + WorkloadState>(
+    verified: &Arc<Verified>,
+) -> impl FnMut(&K, bool) -> bool + Send + 'static {
+    let (verified, kind) = (verified.clone(), K::kind(&()).to_string());
+    let mut seen: HashMap<(Option<String>, Option<String>), u64> = HashMap::new();
+    move |object, deleted| {
         let key = (object.meta().namespace.clone(), object.meta().name.clone());
         if deleted {
             seen.remove(&key);
             return true;
         }
         let hash = workload_state(object);
-        seen.insert(key, hash) != Some(hash)
-    }))
+        match seen.insert(key, hash) {
+            Some(previous) => previous != hash,
+            None => {
+                let (meta, fresh) = (object.meta(), object.state() == (false, false));
+                !(fresh && (verified.unchanged(&kind, meta) || just_created(meta)))
+            }
+        }
+    }
 }
 
 /// The objects of `events` (a watch already kept in its store) that `wanted` (the object,
@@ -136,7 +165,10 @@ where
 /// on only once it is complete: the store swaps the whole list in at its end, and a
 /// reconcile woken earlier would read the store from before the list (a drift seen only
 /// by a re-list would go unrepaired until the next wake).
-fn wakes<K, S, F>(events: S, mut wanted: F) -> impl Stream<Item = Result<K, watcher::Error>> + Send
+pub(super) fn wakes<K, S, F>(
+    events: S,
+    mut wanted: F,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send
 where
     K: Send + 'static,
     S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
@@ -187,7 +219,8 @@ where
         .default_backoff()
         .modify(|object| super::ownership::forget_managed_fields(object.meta_mut()))
         .reflect(store);
-    driven(wakes(forgetting(events, verified, namespace), |_, _| true))
+    let wanted = changed_by_others::<K>(&verified);
+    driven(wakes(forgetting(events, verified, namespace), wanted))
 }
 
 /// Every change of the objects of kind `K`, their metadata kept in `store` (without
@@ -206,7 +239,27 @@ where
         .default_backoff()
         .modify(super::cache::keep_metadata)
         .reflect(store);
-    driven(wakes(forgetting(events, verified, namespace), |_, _| true))
+    let wanted = changed_by_others::<PartialObjectMeta<K>>(&verified);
+    driven(wakes(forgetting(events, verified, namespace), wanted))
+}
+
+/// Whether `meta` is of a workload as a DevStack's reconcile creates it: at generation 1,
+/// controlled by a DevStack.
+fn just_created(meta: &ObjectMeta) -> bool {
+    let by_a_stack = |o: &OwnerReference| o.controller == Some(true) && o.kind == "DevStack";
+    meta.generation == Some(1) && meta.owner_references.iter().flatten().any(by_a_stack)
+}
+
+/// Whether an event of an object of kind `K` may call for a reconcile: a deletion always; a
+/// change unless the object is at the version this operator recorded for it
+/// ([`Verified::unchanged`]: right after its own write returned, or a pass saw it hold), which
+/// the pass that recorded it has acted on. An event that arrives before the write's answer
+/// was recorded still wakes.
+pub(super) fn changed_by_others<O: Resource<DynamicType = ()>>(
+    verified: &Arc<Verified>,
+) -> impl FnMut(&O, bool) -> bool + Send + 'static {
+    let (verified, kind) = (verified.clone(), O::kind(&()).to_string());
+    move |object, deleted| deleted || !verified.unchanged(&kind, object.meta())
 }
 
 /// `events` as they are, each deletion dropping its object from `verified`, and each complete
