@@ -207,7 +207,6 @@ impl<'a> Writer<'a> {
         let Some(live) = live else {
             return self.create(desired, &kind, &name, &hash).await;
         };
-        let live_meta = serde_json::to_value(live.meta()).map_err(serialize)?;
         // A Secret's hash leaves its values out, so only the full comparison (its cache holds
         // whole Secrets) can tell that a value changed. At its recorded resourceVersion an
         // object is the one the operator saw hold what it wants, metadata included (the
@@ -216,7 +215,11 @@ impl<'a> Writer<'a> {
         let workload = kind == "Deployment" || kind == "StatefulSet";
         let held = kind != "Secret"
             && self.verified.holds(&kind, live.meta(), &hash)
-            && (!workload || contains(&value["metadata"], &live_meta));
+            && (!workload
+                || contains(
+                    &value["metadata"],
+                    &serde_json::to_value(live.meta()).map_err(serialize)?,
+                ));
         if held || contains(&value, &serde_json::to_value(live).map_err(serialize)?) {
             self.verified.saw(&kind, live.meta(), &hash);
             Metrics::kind(&self.metrics.unchanged, &kind);
@@ -328,20 +331,22 @@ impl<'a> Writer<'a> {
 /// count, the values are compared field by field and never end up in an annotation; every
 /// other kind's data counts, or a changed ConfigMap would look held).
 pub(crate) fn desired_hash(kind: &str, value: &Value) -> String {
-    let mut value = value.clone();
-    if kind == "Secret" {
-        if let Some(Value::Object(data)) = value.get_mut("data") {
-            for v in data.values_mut() {
-                *v = Value::Null;
+    // Only a Secret is copied (to blank its values): this runs for every rendered object of
+    // every pass.
+    let bytes = match (kind, value.get("data")) {
+        ("Secret", Some(Value::Object(_))) => {
+            let mut value = value.clone();
+            if let Some(Value::Object(data)) = value.get_mut("data") {
+                data.values_mut().for_each(|v| *v = Value::Null);
             }
+            serde_json::to_vec(&value)
         }
-    }
-    let bytes = serde_json::to_vec(&value).unwrap_or_default();
-    let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
-    digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+        _ => serde_json::to_vec(value),
+    };
+    let digest = ring::digest::digest(&ring::digest::SHA256, &bytes.unwrap_or_default());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hex = |b: &u8| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]].map(char::from);
+    digest.as_ref()[..16].iter().flat_map(hex).collect()
 }
 
 /// Whether every field set in `desired` has the same value in `live`. Lists must match
@@ -408,6 +413,24 @@ mod tests {
         assert_eq!(desired_hash("Secret", &a), desired_hash("Secret", &b));
         assert_ne!(desired_hash("Secret", &a), desired_hash("Secret", &c));
         assert_eq!(desired_hash("Secret", &a).len(), 32);
+    }
+
+    #[test]
+    fn hash_is_the_hex_sha256_prefix_of_the_object_as_before() {
+        // The annotation written on every object: a different hash would rewrite them all.
+        let old = |value: &Value| {
+            let digest =
+                ring::digest::digest(&ring::digest::SHA256, &serde_json::to_vec(value).unwrap());
+            digest.as_ref()[..16]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let policy = json!({"kind": "NetworkPolicy", "spec": {"podSelector": {}}});
+        assert_eq!(desired_hash("NetworkPolicy", &policy), old(&policy));
+        let secret = json!({"kind": "Secret", "data": {"K": "dmFsdWUx"}});
+        let blanked = json!({"kind": "Secret", "data": {"K": null}});
+        assert_eq!(desired_hash("Secret", &secret), old(&blanked));
     }
 
     #[test]
