@@ -26,10 +26,12 @@ use std::sync::Arc;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use kube::api::PartialObjectMeta;
-use kube::runtime::{reflector, watcher, WatchStreamExt};
+use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
+use super::cache::{Cached, Writer};
+use super::observe::OwnedKind;
 use super::status;
 use super::verified::Verified;
 use crate::render::LABEL_STACK;
@@ -80,6 +82,17 @@ impl WorkloadState for StatefulSet {
     }
 }
 
+/// What a workload's watch passes on: without managedFields, stripped ([`WorkloadState::strip`]).
+pub(crate) fn keep_workload<K: Resource + WorkloadState>(object: &mut K) {
+    super::ownership::forget_managed_fields(object.meta_mut());
+    object.strip();
+}
+
+/// What a watch of whole objects passes on: without managedFields.
+pub(crate) fn keep_whole<K: Resource>(object: &mut K) {
+    super::ownership::forget_managed_fields(object.meta_mut());
+}
+
 /// The hash of what may call for a reconcile of a workload's stack.
 pub(crate) fn workload_state<K: Resource + WorkloadState>(object: &K) -> u64 {
     let meta = object.meta();
@@ -97,13 +110,14 @@ pub(crate) fn workload_state<K: Resource + WorkloadState>(object: &K) -> u64 {
 /// reads the stack's workloads from that store ([`super::cache`]).
 pub(crate) fn workloads<K>(
     api: Api<K>,
-    store: reflector::store::Writer<K>,
+    store: super::cache::Writer<K>,
     verified: Arc<Verified>,
     namespace: Option<&str>,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send
 where
     K: Resource<DynamicType = ()>
         + WorkloadState
+        + Cached
         + Clone
         + DeserializeOwned
         + Debug
@@ -114,11 +128,8 @@ where
     let mut seen: HashMap<(Option<String>, Option<String>), u64> = HashMap::new();
     let events = watcher(api, owned_config())
         .default_backoff()
-        .modify(|object| {
-            super::ownership::forget_managed_fields(object.meta_mut());
-            object.strip();
-        })
-        .reflect(store);
+        .modify(keep_workload);
+    let events = kept(events, store);
     let events = forgetting(events, verified, namespace);
     driven(wakes(events, move |object: &K, deleted| {
         let key = (object.meta().namespace.clone(), object.meta().name.clone());
@@ -176,17 +187,17 @@ where
 /// managedFields) before it wakes the stack ([`super::cache`]).
 pub(crate) fn objects<K>(
     api: Api<K>,
-    store: reflector::store::Writer<K>,
+    store: super::cache::Writer<K>,
     verified: Arc<Verified>,
     namespace: Option<&str>,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Cached + DeserializeOwned + Debug,
 {
     let events = watcher(api, owned_config())
         .default_backoff()
-        .modify(|object| super::ownership::forget_managed_fields(object.meta_mut()))
-        .reflect(store);
+        .modify(keep_whole);
+    let events = kept(events, store);
     driven(wakes(forgetting(events, verified, namespace), |_, _| true))
 }
 
@@ -194,19 +205,35 @@ where
 /// managedFields) before it wakes the stack ([`super::cache`]).
 pub(crate) fn metadata<K>(
     api: Api<PartialObjectMeta<K>>,
-    store: reflector::store::Writer<PartialObjectMeta<K>>,
+    store: super::cache::Writer<PartialObjectMeta<K>>,
     verified: Arc<Verified>,
     namespace: Option<&str>,
 ) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: OwnedKind,
 {
     // kube 5: an `Api<PartialObjectMeta<K>>` lists and watches metadata only.
     let events = watcher(api, owned_config())
         .default_backoff()
-        .modify(super::cache::keep_metadata)
-        .reflect(store);
+        .modify(super::cache::keep_metadata);
+    let events = kept(events, store);
     driven(wakes(forgetting(events, verified, namespace), |_, _| true))
+}
+
+/// `events` as they are, each kept in `store` first.
+fn kept<C, S>(
+    events: S,
+    mut store: Writer<C>,
+) -> impl Stream<Item = Result<watcher::Event<C>, watcher::Error>> + Send
+where
+    C: Cached,
+    S: Stream<Item = Result<watcher::Event<C>, watcher::Error>> + Send,
+{
+    events.inspect(move |event| {
+        if let Ok(event) = event {
+            store.apply_watcher_event(event);
+        }
+    })
 }
 
 /// `events` as they are, each deletion dropping its object from `verified`, and each complete
@@ -269,7 +296,7 @@ mod tests {
 
     fn deployment(ready: i32, generation: i64) -> Deployment {
         serde_json::from_value(json!({
-            "metadata": {"name": "api", "generation": generation},
+            "metadata": {"name": "api", "namespace": "ns", "generation": generation},
             "spec": {"replicas": 2, "selector": {}, "template": {}},
             "status": {"observedGeneration": generation, "replicas": 2, "updatedReplicas": 2, "readyReplicas": ready}
         }))
@@ -325,7 +352,6 @@ mod tests {
 
     #[tokio::test]
     async fn a_relist_wakes_only_once_the_store_holds_the_list() {
-        use kube::runtime::reflector::ObjectRef;
         let named = |name: &str, generation: i64| {
             let mut d = deployment(0, generation);
             d.metadata.name = Some(name.into());
@@ -342,15 +368,14 @@ mod tests {
             Ok(watcher::Event::InitApply(named("b", 1))),
             Ok(watcher::Event::InitDone),
         ];
-        let (store, writer) = reflector::store::<Deployment>();
-        let events = futures::stream::iter(events).reflect(writer);
+        let (store, writer) = super::super::cache::store::<Deployment>();
+        let events = kept(futures::stream::iter(events), writer);
         let mut woken = Box::pin(wakes(events, |_: &Deployment, _| true));
         let mut names = Vec::new();
         while let Some(object) = woken.next().await {
             let object = object.unwrap();
-            let cached = store
-                .get(&ObjectRef::from_obj(&object))
-                .expect("in the store");
+            let name = object.metadata.name.as_deref().unwrap();
+            let cached = store.get("ns", name).expect("in the store");
             assert_eq!(cached.metadata.generation, object.metadata.generation);
             names.push(format!(
                 "{}@{}",
@@ -368,14 +393,15 @@ mod tests {
             Ok(watcher::Event::InitApply(deployment(1, 1))),
             Ok(watcher::Event::InitDone),
         ];
-        let (store, writer) = reflector::store::<Deployment>();
-        let events = futures::stream::iter(events).reflect(writer);
+        let (store, writer) = super::super::cache::store::<Deployment>();
+        let events = kept(futures::stream::iter(events), writer);
         let _unpolled = driven(wakes(events, |_: &Deployment, _| true));
-        tokio::time::timeout(std::time::Duration::from_secs(5), store.wait_until_ready())
-            .await
-            .expect("the store was filled")
-            .unwrap();
-        assert_eq!(store.state().len(), 1);
+        let ready =
+            tokio::time::timeout(std::time::Duration::from_secs(5), store.wait_until_ready())
+                .await
+                .expect("the store was filled");
+        assert!(ready);
+        assert_eq!(store.len(), 1);
     }
 
     #[tokio::test]
