@@ -36,10 +36,22 @@ use super::status;
 use super::verified::Verified;
 use crate::render::LABEL_STACK;
 
-fn owned_config() -> watcher::Config {
+/// Objects per page of a (re-)list of whole objects (workloads with their pod templates,
+/// Secrets). kube lists 500 at a time and parses a page at once: 500 workloads with templates
+/// and managedFields are ≈ 12 MB before they are stripped, a restart's high-water mark. At
+/// 100, a restart over 1,000 stacks costs ≈ 70 LISTs of these kinds instead of ≈ 14
+/// (0.07 per stack).
+const WHOLE_OBJECTS_PAGE: u32 = 100;
+
+/// Objects per page of a metadata-only (re-)list: kube's default.
+const METADATA_PAGE: u32 = 500;
+
+fn owned_config(page: u32) -> watcher::Config {
     // Only objects the renderer labels belong to a stack; the rest of the namespace is not
     // watched (less memory, fewer wake-ups).
-    watcher::Config::default().labels(LABEL_STACK)
+    watcher::Config::default()
+        .labels(LABEL_STACK)
+        .page_size(page)
 }
 
 /// What of a Deployment's or StatefulSet's status the reconcile acts on.
@@ -126,7 +138,7 @@ where
         + 'static,
 {
     let mut seen: HashMap<(Option<String>, Option<String>), u64> = HashMap::new();
-    let events = watcher(api, owned_config())
+    let events = watcher(api, owned_config(WHOLE_OBJECTS_PAGE))
         .default_backoff()
         .modify(keep_workload);
     let events = kept(events, store);
@@ -225,7 +237,7 @@ pub(crate) fn objects<K>(
 where
     K: Cached + DeserializeOwned + Debug,
 {
-    let events = watcher(api, owned_config())
+    let events = watcher(api, owned_config(WHOLE_OBJECTS_PAGE))
         .default_backoff()
         .modify(keep_whole);
     let events = kept(events, store);
@@ -244,7 +256,7 @@ where
     K: OwnedKind,
 {
     // kube 5: an `Api<PartialObjectMeta<K>>` lists and watches metadata only.
-    let events = watcher(api, owned_config())
+    let events = watcher(api, owned_config(METADATA_PAGE))
         .default_backoff()
         .modify(super::cache::keep_metadata);
     let events = kept(events, store);
