@@ -1,9 +1,9 @@
 //! How many bytes the operator's caches keep per stack: kube reflector stores filled with
 //! 3,000 copies of K2's 5-service stack as the operator keeps it (rendered objects with a live
 //! object's uid, resourceVersion, owner reference, desired hash and a workload status; the
-//! metadata trimmed, templates and unread conditions dropped, as `controller::cache` and
-//! `controller::triggers` keep them), read as the process's RSS before and after each store
-//! (Linux). `PROBE_UNTRIMMED=1`: the objects as the caches kept them before session 5.
+//! owned kinds kept by `controller::footprint` exactly as the operator's watches keep them, the
+//! DevStack as its reflector store keeps it), read as the process's RSS before and after each
+//! store (Linux). `PROBE_UNTRIMMED=1`: the record as it was kept before session 5.
 //!
 //! ```sh
 //! cargo run -p devstack-operator --example cache_memory
@@ -11,10 +11,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::collections::{BTreeMap, HashMap};
 
+use devstack_operator::controller::{footprint, KeptStack};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::PartialObjectMeta;
+use kube::core::DeserializeGuard;
 use kube::runtime::reflector;
 use kube::runtime::watcher::Event;
 use kube::Resource;
@@ -48,18 +49,6 @@ fn live<K: Resource + Clone>(mut o: K, i: usize) -> K {
         "cbae76fce799fb78b9d9c0c7de91c2e6".into(),
     );
     m.owner_references = Some(vec![serde_json::from_value(serde_json::json!({"apiVersion": "devstack.dev/v1alpha1", "controller": true, "kind": "DevStack", "name": "s", "uid": "e8e36293-daec-4e11-8fa6-2d59d466565a"})).unwrap()]);
-    o
-}
-
-fn trim<K>(mut o: PartialObjectMeta<K>) -> PartialObjectMeta<K> {
-    if std::env::var_os("PROBE_UNTRIMMED").is_none() {
-        o.types = None;
-        o.metadata
-            .labels
-            .as_mut()
-            .unwrap()
-            .retain(|k, _| k == "devstack.dev/stack" || k == "app.kubernetes.io/managed-by");
-    }
     o
 }
 
@@ -109,65 +98,81 @@ fn rendered(stack: &devstack_core::DevStack) -> BTreeMap<&'static str, Vec<serde
     by_kind
 }
 
-fn objects<K: Resource + Clone + serde::de::DeserializeOwned>(
+/// The objects of `values` as stack `i`'s live objects, as JSON, with `status` if given.
+fn live_values<K: Resource + Clone + serde::de::DeserializeOwned + serde::Serialize>(
     values: &[serde_json::Value],
     i: usize,
-) -> Vec<K> {
+    status: Option<&serde_json::Value>,
+) -> Vec<serde_json::Value> {
     values
         .iter()
-        .map(|v| live(serde_json::from_value(v.clone()).unwrap(), i))
+        .map(|v| {
+            let object: K = live(serde_json::from_value(v.clone()).unwrap(), i);
+            let mut value = serde_json::to_value(object).unwrap();
+            if let Some(status) = status {
+                value["status"] = status.clone();
+            }
+            value
+        })
         .collect()
 }
 
-/// The owned kinds' caches, as `controller::cache` and `controller::triggers` keep them.
+/// The objects of `make(i)` for every stack, kept as the operator's watch of `kind` keeps them
+/// (`devstack_operator::controller::footprint`).
+fn measure_kept(what: &str, kind: &str, make: impl Fn(usize) -> Vec<serde_json::Value>) -> isize {
+    let before = rss();
+    let filled = footprint::keep(kind, (0..STACKS).flat_map(make)).unwrap();
+    let after = rss();
+    let count = filled.objects() / STACKS;
+    std::mem::forget(filled);
+    let per = (after - before) / STACKS as isize;
+    eprintln!("{what:>30}: {per:>7} B per stack ({count} objects)");
+    per
+}
+
+/// The owned kinds' caches, as the operator keeps them.
 fn measure_caches(by_kind: &BTreeMap<&'static str, Vec<serde_json::Value>>) -> isize {
     let of = |kind: &str| by_kind.get(kind).cloned().unwrap_or_default();
     let (policies, services) = (of("NetworkPolicy"), of("Service"));
     let (deployments, statefulsets, secrets) = (of("Deployment"), of("StatefulSet"), of("Secret"));
     let mut total = 0;
-    total += measure::<PartialObjectMeta<NetworkPolicy>>("policies (metadata)", |i| {
-        objects(&policies, i).into_iter().map(trim).collect()
+    total += measure_kept("policies (metadata)", "NetworkPolicy", |i| {
+        live_values::<NetworkPolicy>(&policies, i, None)
     });
-    total += measure::<PartialObjectMeta<Service>>("services (metadata)", |i| {
-        objects(&services, i).into_iter().map(trim).collect()
+    total += measure_kept("services (metadata)", "Service", |i| {
+        live_values::<Service>(&services, i, None)
     });
     let status = serde_json::json!({"availableReplicas":1,"conditions":[{"lastTransitionTime":"2026-12-06T11:55:17Z","lastUpdateTime":"2026-12-06T11:55:17Z","message":"Deployment has minimum availability.","reason":"MinimumReplicasAvailable","status":"True","type":"Available"},{"lastTransitionTime":"2026-12-06T11:55:14Z","lastUpdateTime":"2026-12-06T11:55:17Z","message":"ReplicaSet \"api-6d4cf56db6\" has successfully progressed.","reason":"NewReplicaSetAvailable","status":"True","type":"Progressing"}],"observedGeneration":1,"readyReplicas":1,"replicas":1,"updatedReplicas":1});
-    total += measure::<Deployment>("deployments (no template)", |i| {
-        let mut list: Vec<Deployment> = objects(&deployments, i);
-        for d in &mut list {
-            d.spec.template = Default::default();
-            d.status = serde_json::from_value(status.clone()).unwrap();
-            if std::env::var_os("PROBE_UNTRIMMED").is_none() {
-                d.status.as_mut().unwrap().conditions = Some(vec![]);
-            }
-        }
-        list
+    total += measure_kept("deployments", "Deployment", |i| {
+        live_values::<Deployment>(&deployments, i, Some(&status))
     });
     let status = serde_json::json!({"availableReplicas":1,"collisionCount":0,"currentReplicas":1,"currentRevision":"db-5b8f","observedGeneration":1,"readyReplicas":1,"replicas":1,"updateRevision":"db-5b8f","updatedReplicas":1});
-    total += measure::<StatefulSet>("statefulsets (no templates)", |i| {
-        let mut list: Vec<StatefulSet> = objects(&statefulsets, i);
-        for d in &mut list {
-            let spec = &mut d.spec;
-            spec.template = Default::default();
-            spec.volume_claim_templates = None;
-            d.status = serde_json::from_value(status.clone()).unwrap();
-        }
-        list
+    total += measure_kept("statefulsets", "StatefulSet", |i| {
+        live_values::<StatefulSet>(&statefulsets, i, Some(&status))
     });
-    total += measure::<Secret>("secrets (whole)", |i| objects(&secrets, i));
+    total += measure_kept("secrets", "Secret", |i| {
+        live_values::<Secret>(&secrets, i, None)
+    });
     total
 }
 
-/// The DevStack cache: the stack with its status (and, for comparison, without).
+/// The DevStack cache: the stack with its status as the controller keeps it (and, for
+/// comparison, without status, and as our types as it was kept before session 6).
 fn measure_devstack(stack: &devstack_core::DevStack) -> isize {
     let status = serde_json::json!({"conditions":[{"lastTransitionTime":"2026-12-06T11:55:20Z","message":"all 5 services are ready","observedGeneration":1,"reason":"Ready","status":"True","type":"Ready"},{"lastTransitionTime":"2026-12-06T11:55:20Z","message":"","observedGeneration":1,"reason":"Ready","status":"False","type":"Reconciling"},{"lastTransitionTime":"2026-12-06T11:55:11Z","message":"","observedGeneration":1,"reason":"Ready","status":"False","type":"Stalled"}],"connectionSecret":"s-connections","observedGeneration":1,"readyServices":5,"observedObjects":"5cd75fac394d9a0fb70901b57e5008c45cd75fac394d9a0fb70901b57e5008c4","services":{"api":{"endpoint":"api:8080","image":"registry.local/api:1","ready":true},"cache":{"endpoint":"cache:6379","image":"redis:8","ready":true},"db":{"endpoint":"db:5432","image":"postgres:18","ready":true},"web":{"endpoint":"web:3000","image":"registry.local/web:1","ready":true},"worker":{"image":"registry.local/worker:1","ready":true}}});
-    let with_status = measure::<devstack_core::DevStack>("devstack (with status)", |i| {
+    let kept = |s: devstack_core::DevStack| KeptStack::keep(DeserializeGuard(Ok(s)));
+    let with_status = measure::<KeptStack>("devstack (with status)", |i| {
+        let mut s = live(stack.clone(), i);
+        s.status = Some(serde_json::from_value(status.clone()).unwrap());
+        vec![kept(s)]
+    });
+    measure::<KeptStack>("devstack (without status)", |i| {
+        vec![kept(live(stack.clone(), i))]
+    });
+    measure::<devstack_core::DevStack>("devstack (as our types, before)", |i| {
         let mut s = live(stack.clone(), i);
         s.status = Some(serde_json::from_value(status.clone()).unwrap());
         vec![s]
-    });
-    measure::<devstack_core::DevStack>("devstack (without status)", |i| {
-        vec![live(stack.clone(), i)]
     });
     with_status
 }

@@ -1,18 +1,21 @@
 //! The watch caches a reconcile reads instead of listing: the stack's objects of every kind
 //! it writes (Secrets, ConfigMaps, NetworkPolicies, Services, Deployments, StatefulSets), as
-//! the owned-object watches ([`super::triggers`]) keep them, without managedFields, each
-//! store updated before the event that wakes a stack is passed on. What each store keeps:
+//! the owned-object watches ([`super::triggers`]) pass them on, each kept in a compact store
+//! ([`super::kept`]: a few hundred bytes per object) before the event that wakes a stack is
+//! passed on. What each store keeps besides name, version, uid, generation and deletion mark:
 //!
-//! - ConfigMaps, NetworkPolicies, Services: metadata only (`PartialObjectMeta`: the stack
-//!   and managed-by labels, the `devstack.dev/` annotations with the desired hash, owner
-//!   references, resourceVersion): what the ownership check and pruning read. Their bodies are compared only when their version
-//!   moved since the operator last saw them hold what it wants ([`super::verified`]), and then
-//!   read by name first ([`super::observe`]).
-//! - Deployments, StatefulSets: the object without its pod template (and claim templates):
-//!   metadata, replicas and the status the readiness rule reads on every reconcile (a read by
-//!   name per workload and reconcile would cost more requests than the template costs memory).
-//! - Secrets: full objects. The credentials are read from their Secret on every reconcile
-//!   (a read by name per reconcile otherwise), and a stack's two Secrets are small.
+//! - ConfigMaps, NetworkPolicies, Services: the stack and managed-by labels, the
+//!   `devstack.dev/` annotations with the desired hash, owner references: what the ownership
+//!   check and pruning read. Their bodies are compared only when their version moved since the
+//!   operator last saw them hold what it wants ([`super::verified`]), and then read by name
+//!   first ([`super::observe`]).
+//! - Deployments, StatefulSets: every label and annotation (a label edit does not move the
+//!   generation, so their metadata is compared from the cache), the replicas and the status
+//!   the readiness rule reads on every reconcile (a read by name per workload and reconcile
+//!   would cost more requests than the status costs memory).
+//! - Secrets: every label and annotation, the type and the values. The credentials are read
+//!   from their Secret on every reconcile (a read by name per reconcile otherwise), and a
+//!   Secret is compared whole (its hash leaves the values out).
 //!
 //! Claims are not cached (listed only on reset and deletion).
 //!
@@ -31,15 +34,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStatus, StatefulSet, StatefulSetSpec, StatefulSetStatus,
+};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::ByteString;
 use kube::api::PartialObjectMeta;
-use kube::runtime::reflector::Store;
 use kube::Resource;
-use tokio::sync::watch;
 use tracing::warn;
 
+pub(crate) use super::kept::{store, Store, Writer};
 use super::observe::OwnedKind;
 use crate::render::LABEL_STACK;
 
@@ -47,7 +52,7 @@ use crate::render::LABEL_STACK;
 pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The stores of one watched namespace (or of all): the objects of each kind labelled
-/// `devstack.dev/stack`, and whether every one of them has seen its first complete list.
+/// `devstack.dev/stack`, as kept ([`super::kept`]).
 #[derive(Clone)]
 pub(crate) struct Stores {
     /// Secrets.
@@ -62,64 +67,25 @@ pub(crate) struct Stores {
     pub deployments: Store<Deployment>,
     /// StatefulSets.
     pub statefulsets: Store<StatefulSet>,
-    /// True once every store above is ready.
-    ready: watch::Receiver<bool>,
 }
 
 impl Stores {
-    /// The stores, and a task that marks them ready once each has seen its first complete
-    /// list. Reconciles wait on that mark, never on `Store::wait_until_ready` itself: kube's
-    /// readiness is a oneshot channel that keeps one waker, so of many reconciles waiting at
-    /// once only the last was woken and the others waited for [`READY_TIMEOUT`] (after a
-    /// restart with 20 stacks, 16 reconciles for 30 s). The task is its only waiter.
-    pub(crate) fn new(
-        secrets: Store<Secret>,
-        config_maps: Store<PartialObjectMeta<ConfigMap>>,
-        policies: Store<PartialObjectMeta<NetworkPolicy>>,
-        services: Store<PartialObjectMeta<Service>>,
-        deployments: Store<Deployment>,
-        statefulsets: Store<StatefulSet>,
-    ) -> Self {
-        let (mark, ready) = watch::channel(false);
-        let stores = (
-            secrets.clone(),
-            config_maps.clone(),
-            policies.clone(),
-            services.clone(),
-            deployments.clone(),
-            statefulsets.clone(),
-        );
-        tokio::spawn(async move {
-            let (a, b, c, d, e, f) = stores;
-            let all = a.wait_until_ready().await.is_ok()
-                && b.wait_until_ready().await.is_ok()
-                && c.wait_until_ready().await.is_ok()
-                && d.wait_until_ready().await.is_ok()
-                && e.wait_until_ready().await.is_ok()
-                && f.wait_until_ready().await.is_ok();
-            if all && mark.send(true).is_ok() {
-                // Kept open while anyone may wait, so a waiter sees the mark, not a closed channel.
-                mark.closed().await;
-            }
-        });
-        Stores {
-            secrets,
-            config_maps,
-            policies,
-            services,
-            deployments,
-            statefulsets,
-            ready,
-        }
-    }
-
     /// Whether every store has seen its first complete list, waiting for it up to
-    /// [`READY_TIMEOUT`]: `false` means the caller lists instead.
+    /// [`READY_TIMEOUT`]: `false` means the caller lists instead. Any number of reconciles
+    /// wait at once (each store's readiness is a watch channel; kube's was a oneshot that
+    /// woke only the last waiter).
     pub(crate) async fn wait_ready(&self) -> bool {
-        let mut ready = self.ready.clone();
-        let waited = tokio::time::timeout(READY_TIMEOUT, ready.wait_for(|r| *r))
+        let all = async {
+            self.secrets.wait_until_ready().await
+                && self.config_maps.wait_until_ready().await
+                && self.policies.wait_until_ready().await
+                && self.services.wait_until_ready().await
+                && self.deployments.wait_until_ready().await
+                && self.statefulsets.wait_until_ready().await
+        };
+        let waited = tokio::time::timeout(READY_TIMEOUT, all)
             .await
-            .is_ok_and(|r| r.is_ok());
+            .unwrap_or(false);
         if !waited {
             warn!("watch caches not ready; listing instead");
         }
@@ -149,20 +115,25 @@ impl Caches {
     }
 }
 
-/// What a store keeps of an object of kind [`Cached::Full`], and how that becomes one.
+/// What a store keeps of an object of kind [`Cached::Full`] besides its metadata, and how
+/// that becomes one again.
 pub(crate) trait Cached: Resource<DynamicType = ()> + Clone + Send + Sync + 'static {
     /// The kind.
     type Full: OwnedKind;
-    /// The object as kept: whole, or only its metadata (the rest defaulted).
-    fn to_full(&self) -> Self::Full;
+    /// The part of the body a rule reads.
+    type Body: Clone + std::fmt::Debug + Send + Sync + 'static;
+    /// What the store keeps of this object's body.
+    fn body(&self) -> Self::Body;
+    /// An object of the kind with `body` and empty metadata.
+    fn from_body(body: &Self::Body) -> Self::Full;
 }
 
 impl<K: OwnedKind> Cached for PartialObjectMeta<K> {
     type Full = K;
-    fn to_full(&self) -> K {
-        let mut object = K::default();
-        *object.meta_mut() = self.metadata.clone();
-        object
+    type Body = ();
+    fn body(&self) {}
+    fn from_body(_: &()) -> K {
+        K::default()
     }
 }
 
@@ -183,18 +154,61 @@ pub(crate) fn keep_metadata<K>(object: &mut PartialObjectMeta<K>) {
     }
 }
 
-macro_rules! cached_whole {
-    ($($kind:ty),*) => {$(
-        impl Cached for $kind {
-            type Full = $kind;
-            fn to_full(&self) -> $kind {
-                self.clone()
-            }
+/// A workload's replicas and status: what the readiness rule reads
+/// ([`super::status::deployment_ready`]); its spec beyond that is compared only once its
+/// generation moved, after a read by name.
+impl Cached for Deployment {
+    type Full = Deployment;
+    type Body = (Option<i32>, Option<DeploymentStatus>);
+    fn body(&self) -> Self::Body {
+        (self.spec.replicas, self.status.clone())
+    }
+    fn from_body((replicas, status): &Self::Body) -> Deployment {
+        Deployment {
+            spec: DeploymentSpec {
+                replicas: *replicas,
+                ..DeploymentSpec::default()
+            },
+            status: status.clone(),
+            ..Deployment::default()
         }
-    )*};
+    }
 }
 
-cached_whole!(Secret, Deployment, StatefulSet);
+impl Cached for StatefulSet {
+    type Full = StatefulSet;
+    type Body = (Option<i32>, Option<StatefulSetStatus>);
+    fn body(&self) -> Self::Body {
+        (self.spec.replicas, self.status.clone())
+    }
+    fn from_body((replicas, status): &Self::Body) -> StatefulSet {
+        StatefulSet {
+            spec: StatefulSetSpec {
+                replicas: *replicas,
+                ..StatefulSetSpec::default()
+            },
+            status: status.clone(),
+            ..StatefulSet::default()
+        }
+    }
+}
+
+/// A Secret's type and values: compared whole (its hash leaves the values out), and the
+/// credentials are read from it on every reconcile.
+impl Cached for Secret {
+    type Full = Secret;
+    type Body = (Option<String>, Option<BTreeMap<String, ByteString>>);
+    fn body(&self) -> Self::Body {
+        (self.type_.clone(), self.data.clone())
+    }
+    fn from_body((type_, data): &Self::Body) -> Secret {
+        Secret {
+            type_: type_.clone(),
+            data: data.clone(),
+            ..Secret::default()
+        }
+    }
+}
 
 /// The objects of `store` in `namespace` labelled for `stack`, by name (the caller waited
 /// for the store's readiness: [`Stores::wait_ready`]), as kept (see the module documentation).
@@ -203,29 +217,13 @@ pub(crate) fn of_stack<C: Cached>(
     namespace: &str,
     stack: &str,
 ) -> BTreeMap<String, C::Full> {
-    let objects = store.state_filter(|object| {
-        let meta = object.meta();
-        meta.namespace.as_deref() == Some(namespace)
-            && meta
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(LABEL_STACK))
-                .is_some_and(|s| s == stack)
-    });
-    objects
-        .into_iter()
-        .map(|object| {
-            let name = object.meta().name.clone().unwrap_or_default();
-            (name, object.to_full())
-        })
-        .collect()
+    store.of_stack(namespace, stack)
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use kube::runtime::reflector;
     use kube::runtime::watcher::Event;
 
     use super::*;
@@ -266,7 +264,7 @@ pub(crate) mod tests {
 
     /// A store that has seen one complete list of `objects`.
     fn synced<C: Cached>(objects: Vec<C>) -> Store<C> {
-        let (store, mut writer) = reflector::store();
+        let (store, mut writer) = store();
         writer.apply_watcher_event(&Event::Init);
         for object in objects {
             writer.apply_watcher_event(&Event::InitApply(object));
@@ -278,27 +276,27 @@ pub(crate) mod tests {
     /// Stores that have seen one complete list of the fake's objects, kept as the watches keep
     /// them (metadata; workloads without templates; Secrets whole).
     pub(crate) fn stores_from(fake: &FakeApi) -> Stores {
-        Stores::new(
-            synced_from(fake, "secrets", |_| {}),
-            synced_from(fake, "configmaps", keep_metadata),
-            synced_from(fake, "networking.k8s.io/v1/networkpolicies", keep_metadata),
-            synced_from(fake, "services", keep_metadata),
-            synced_from(fake, "apps/v1/deployments", |_| {}),
-            synced_from(fake, "apps/v1/statefulsets", |_| {}),
-        )
+        Stores {
+            secrets: synced_from(fake, "secrets", |_| {}),
+            config_maps: synced_from(fake, "configmaps", keep_metadata),
+            policies: synced_from(fake, "networking.k8s.io/v1/networkpolicies", keep_metadata),
+            services: synced_from(fake, "services", keep_metadata),
+            deployments: synced_from(fake, "apps/v1/deployments", |_| {}),
+            statefulsets: synced_from(fake, "apps/v1/statefulsets", |_| {}),
+        }
     }
 
     #[tokio::test]
     async fn unsynced_stores_are_waited_for_by_every_reconcile_at_once() {
-        let (deployments, mut writer) = reflector::store::<Deployment>();
-        let stores = Stores::new(
-            synced(vec![]),
-            synced(vec![]),
-            synced(vec![]),
-            synced(vec![]),
-            deployments.clone(),
-            synced(vec![]),
-        );
+        let (deployments, mut writer) = store::<Deployment>();
+        let stores = Stores {
+            secrets: synced(vec![]),
+            config_maps: synced(vec![]),
+            policies: synced(vec![]),
+            services: synced(vec![]),
+            deployments: deployments.clone(),
+            statefulsets: synced(vec![]),
+        };
         // Twenty reconciles wait at once (kube's own readiness woke only the last of them).
         let waiters: Vec<_> = (0..20)
             .map(|_| {

@@ -9,18 +9,17 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::PartialObjectMeta;
-use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::Event;
 use serde_json::json;
 
-use super::cache::{Cached, Stores};
+use super::cache::{store, Cached, Store, Stores};
 use super::fixtures::{devstack, path, FakeApi, Recorded, NS};
 use super::reconcile::reconcile;
 
 const SMALL: &str = "    db: {type: postgres}\n    api:\n      image: ghcr.io/acme/api:1.0\n      ports: [{name: http, containerPort: 8080}]\n      dependsOn: [db]\n";
 
 pub(super) fn empty<C: Cached>() -> Store<C> {
-    let (store, mut writer) = reflector::store();
+    let (store, mut writer) = store();
     writer.apply_watcher_event(&Event::Init);
     writer.apply_watcher_event(&Event::InitDone);
     store
@@ -28,14 +27,14 @@ pub(super) fn empty<C: Cached>() -> Store<C> {
 
 /// Watch caches that have seen a namespace without any object of the stack.
 pub(super) fn empty_stores() -> Stores {
-    Stores::new(
-        empty::<Secret>(),
-        empty::<PartialObjectMeta<ConfigMap>>(),
-        empty::<PartialObjectMeta<NetworkPolicy>>(),
-        empty::<PartialObjectMeta<Service>>(),
-        empty::<Deployment>(),
-        empty::<StatefulSet>(),
-    )
+    Stores {
+        secrets: empty::<Secret>(),
+        config_maps: empty::<PartialObjectMeta<ConfigMap>>(),
+        policies: empty::<PartialObjectMeta<NetworkPolicy>>(),
+        services: empty::<PartialObjectMeta<Service>>(),
+        deployments: empty::<Deployment>(),
+        statefulsets: empty::<StatefulSet>(),
+    }
 }
 
 /// Reads by name of the owned kinds (the credentials Secret's too: a new stack's are created
@@ -148,7 +147,7 @@ async fn fields_a_create_left_to_update_are_handed_to_apply_before_the_next_appl
     stack.spec = devstack(&changed).spec;
     stack.metadata.generation = Some(2);
     let deployments: Store<Deployment> = {
-        let (store, mut writer) = reflector::store();
+        let (store, mut writer) = store();
         let mut cached: Deployment = serde_json::from_value(created).unwrap();
         super::ownership::forget_managed_fields(&mut cached.metadata);
         writer.apply_watcher_event(&Event::Init);
@@ -156,14 +155,10 @@ async fn fields_a_create_left_to_update_are_handed_to_apply_before_the_next_appl
         writer.apply_watcher_event(&Event::InitDone);
         store
     };
-    let stores = Stores::new(
-        empty::<Secret>(),
-        empty::<PartialObjectMeta<ConfigMap>>(),
-        empty::<PartialObjectMeta<NetworkPolicy>>(),
-        empty::<PartialObjectMeta<Service>>(),
+    let stores = Stores {
         deployments,
-        empty::<StatefulSet>(),
-    );
+        ..empty_stores()
+    };
     ctx.caches.register(Some(NS.to_string()), stores);
     fake.take_requests();
     reconcile(fake.stack(stack), ctx).await.unwrap();

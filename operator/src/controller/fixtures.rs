@@ -24,7 +24,7 @@ use prometheus_client::registry::Registry;
 use serde_json::{json, Value};
 use tower_test::mock;
 
-use super::{Context, Metrics, Options, FINALIZER};
+use super::{Context, KeptStack, Metrics, Options, FINALIZER};
 
 /// Namespace of every fixture.
 pub(crate) const NS: &str = "test";
@@ -175,12 +175,12 @@ impl FakeApi {
     }
 
     /// Stores `stack` and returns it as the watch would hand it to the reconcile.
-    pub(crate) fn stack(&self, stack: DevStack) -> Arc<DeserializeGuard<DevStack>> {
+    pub(crate) fn stack(&self, stack: DevStack) -> Arc<KeptStack> {
         self.put(
             "devstack.dev/v1alpha1/devstacks",
             serde_json::to_value(&stack).unwrap(),
         );
-        Arc::new(DeserializeGuard(Ok(stack)))
+        Arc::new(KeptStack::keep(DeserializeGuard(Ok(stack))))
     }
 
     /// The stored DevStack `name` (with the status the reconcile wrote).

@@ -36,7 +36,6 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{ListParams, PartialObjectMeta};
-use kube::core::DeserializeGuard;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
@@ -58,9 +57,12 @@ mod digest_tests;
 mod error;
 #[cfg(test)]
 mod fixtures;
+pub mod footprint;
 mod held;
 mod hold;
 pub mod http;
+mod kept;
+mod kept_stack;
 pub mod leader;
 pub mod metrics;
 mod node_ports;
@@ -84,6 +86,8 @@ mod triggers;
 mod verified;
 mod wake;
 mod write;
+
+pub use kept_stack::KeptStack;
 
 pub use reset::ANNOTATION_LAST_RESET;
 pub use rotate::{ANNOTATION_LAST_ROTATE, ANNOTATION_ROTATE};
@@ -132,7 +136,7 @@ pub struct Context {
     /// Host path prefixes `mounts` may use ([`Options::allowed_host_paths`]).
     pub allowed_host_paths: Vec<String>,
     /// Consecutive failures per stack, for the backoff.
-    failures: Mutex<HashMap<ObjectRef<DeserializeGuard<DevStack>>, u32>>,
+    failures: Mutex<HashMap<ObjectRef<KeptStack>, u32>>,
     /// The watch caches of the owned workloads, by watched namespace (none in unit tests).
     caches: cache::Caches,
     /// What the operator last saw each object hold ([`verified`]).
@@ -171,14 +175,14 @@ impl Context {
         }
     }
 
-    fn record_failure(&self, object: ObjectRef<DeserializeGuard<DevStack>>) -> u32 {
+    fn record_failure(&self, object: ObjectRef<KeptStack>) -> u32 {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let count = failures.entry(object).or_insert(0);
         *count = count.saturating_add(1);
         *count
     }
 
-    fn clear_failures(&self, object: &ObjectRef<DeserializeGuard<DevStack>>) {
+    fn clear_failures(&self, object: &ObjectRef<KeptStack>) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         failures.remove(object);
     }
@@ -243,18 +247,15 @@ fn namespace_controller(
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
     info!(namespace = ns.unwrap_or("*"), "watching DevStacks");
-    // The DevStack cache is the operator's only per-stack memory: its objects are kept
-    // without managedFields (several KiB of field sets per object that no reconcile reads).
+    // The DevStack cache keeps each stack without managedFields (several KiB of field sets
+    // that no reconcile reads), its spec and status as text ([`KeptStack`]).
     let (reader, writer) = reflector::store();
-    let stacks = watcher(
-        api::<DeserializeGuard<DevStack>>(&client, ns),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .modify(|stack| stack.managed_fields_mut().clear())
-    .reflect(writer)
-    .applied_objects()
-    .predicate_filter(wake::wake_hash, PredicateConfig::default());
+    let stacks = watcher(api::<KeptStack>(&client, ns), watcher::Config::default())
+        .default_backoff()
+        .modify(|stack| stack.managed_fields_mut().clear())
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(wake::wake_hash, PredicateConfig::default());
     owned_watches(
         Controller::for_stream(stacks, reader),
         ctx,
@@ -280,25 +281,25 @@ fn namespace_controller(
 /// `controller` watching the six owned kinds of `namespace`, each into the store the
 /// reconciles of that namespace read (registered in `ctx.caches`).
 fn owned_watches(
-    controller: Controller<DeserializeGuard<DevStack>>,
+    controller: Controller<KeptStack>,
     ctx: &Context,
     namespace: Option<String>,
-) -> Controller<DeserializeGuard<DevStack>> {
+) -> Controller<KeptStack> {
     let (client, ns) = (&ctx.client, namespace.as_deref());
-    let (secrets, secrets_writer) = reflector::store();
-    let (config_maps, config_maps_writer) = reflector::store();
-    let (policies, policies_writer) = reflector::store();
-    let (services, services_writer) = reflector::store();
-    let (deployments, deployments_writer) = reflector::store();
-    let (statefulsets, statefulsets_writer) = reflector::store();
-    let stores = cache::Stores::new(
+    let (secrets, secrets_writer) = cache::store();
+    let (config_maps, config_maps_writer) = cache::store();
+    let (policies, policies_writer) = cache::store();
+    let (services, services_writer) = cache::store();
+    let (deployments, deployments_writer) = cache::store();
+    let (statefulsets, statefulsets_writer) = cache::store();
+    let stores = cache::Stores {
         secrets,
         config_maps,
         policies,
         services,
         deployments,
         statefulsets,
-    );
+    };
     ctx.caches.register(namespace.clone(), stores);
     let verified = || ctx.verified.clone();
     controller
@@ -341,11 +342,7 @@ fn owned_watches(
 }
 
 /// Transient failures: requeue with exponential backoff (1 s doubling to 5 min).
-fn error_policy(
-    object: Arc<DeserializeGuard<DevStack>>,
-    error: &Error,
-    ctx: Arc<Context>,
-) -> Action {
+fn error_policy(object: Arc<KeptStack>, error: &Error, ctx: Arc<Context>) -> Action {
     let reason = error.metric_label();
     ctx.metrics.failure(&reason);
     let attempt = ctx.record_failure(ObjectRef::from_obj(object.as_ref()));

@@ -17,12 +17,11 @@ use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Servi
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::ListParams;
-use kube::runtime::reflector::Store;
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::cache::{self, Cached, Stores};
+use super::cache::{self, Cached, Store, Stores};
 use super::error::Error;
 use super::verified::Verified;
 use crate::render::LABEL_STACK;

@@ -96,7 +96,7 @@ fn names<K: Resource>(woken: &[K]) -> Vec<String> {
 
 async fn woken<K, F>(events: Vec<watcher::Event<K>>, wanted: F) -> Vec<K>
 where
-    K: Send + 'static,
+    K: Resource + Send + 'static,
     F: FnMut(&K, bool) -> bool + Send + 'static,
 {
     let events = futures::stream::iter(events.into_iter().map(Ok));

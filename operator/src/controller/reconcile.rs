@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use devstack_core::types::DevStack;
-use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{finalizer, Event as FinalizerEvent};
 use kube::runtime::reflector::ObjectRef;
@@ -17,15 +16,14 @@ use super::observe::Observed;
 use super::report::{self, Outcome};
 use super::write::Writer;
 use super::{
-    cleanup, credentials, held, node_ports, prune, reset, wake, Context, Error, FINALIZER,
+    cleanup, credentials, held, node_ports, prune, reset, wake, Context, Error, KeptStack,
+    FINALIZER,
 };
 use crate::render::RenderOptions;
 
 /// The controller's reconcile function.
-pub(crate) async fn reconcile(
-    guard: Arc<DeserializeGuard<DevStack>>,
-    ctx: Arc<Context>,
-) -> Result<Action, Error> {
+pub(crate) async fn reconcile(kept: Arc<KeptStack>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let guard = kept.expand();
     let meta = guard.meta();
     let span = tracing::info_span!(
         "reconcile",
@@ -57,7 +55,7 @@ pub(crate) async fn reconcile(
         .await
         .map_err(|e| Error::Finalizer(Box::new(e)));
         if result.is_ok() {
-            ctx.clear_failures(&ObjectRef::from_obj(guard.as_ref()));
+            ctx.clear_failures(&ObjectRef::from_obj(kept.as_ref()));
             ctx.metrics
                 .stack_reconciled(format!("{namespace}/{}", guard.name_any()));
         }
