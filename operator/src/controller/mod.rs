@@ -64,6 +64,7 @@ pub mod http;
 mod kept;
 mod kept_stack;
 pub mod leader;
+mod listing;
 pub mod metrics;
 mod node_ports;
 mod observe;
@@ -250,12 +251,16 @@ fn namespace_controller(
     // The DevStack cache keeps each stack without managedFields (several KiB of field sets
     // that no reconcile reads), its spec and status as text ([`KeptStack`]).
     let (reader, writer) = reflector::store();
-    let stacks = watcher(api::<KeptStack>(&client, ns), watcher::Config::default())
-        .default_backoff()
-        .modify(|stack| stack.managed_fields_mut().clear())
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(wake::wake_hash, PredicateConfig::default());
+    let stacks_api = api::<KeptStack>(&client, ns);
+    let stacks = listing::streamed_or_paged(
+        move |config| watcher(stacks_api.clone(), config),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .modify(|stack| stack.managed_fields_mut().clear())
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(wake::wake_hash, PredicateConfig::default());
     owned_watches(
         Controller::for_stream(stacks, reader),
         ctx,

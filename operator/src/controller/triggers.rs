@@ -52,6 +52,18 @@ const WHOLE_OBJECTS_PAGE: u32 = 100;
 /// Objects per page of a metadata-only (re-)list: kube's default.
 const METADATA_PAGE: u32 = 500;
 
+/// The watch of `api` under `config`, its initial state streamed where the API server can
+/// ([`super::listing`]).
+fn watch<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    super::listing::streamed_or_paged(move |config| watcher(api.clone(), config), config)
+}
+
 fn owned_config(page: u32) -> watcher::Config {
     // Only objects the renderer labels belong to a stack; the rest of the namespace is not
     // watched (less memory, fewer wake-ups).
@@ -148,7 +160,7 @@ where
         + Sync
         + 'static,
 {
-    let events = watcher(api, owned_config(WHOLE_OBJECTS_PAGE))
+    let events = watch(api, owned_config(WHOLE_OBJECTS_PAGE))
         .default_backoff()
         .modify(keep_workload);
     let events = kept(events, store);
@@ -269,7 +281,7 @@ pub(crate) fn objects<K>(
 where
     K: Cached + DeserializeOwned + Debug,
 {
-    let events = watcher(api, owned_config(WHOLE_OBJECTS_PAGE))
+    let events = watch(api, owned_config(WHOLE_OBJECTS_PAGE))
         .default_backoff()
         .modify(keep_whole);
     let events = kept(events, store);
@@ -289,7 +301,7 @@ where
     K: OwnedKind,
 {
     // kube 5: an `Api<PartialObjectMeta<K>>` lists and watches metadata only.
-    let events = watcher(api, owned_config(METADATA_PAGE))
+    let events = watch(api, owned_config(METADATA_PAGE))
         .default_backoff()
         .modify(super::cache::keep_metadata);
     let events = kept(events, store);
