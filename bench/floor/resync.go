@@ -67,7 +67,10 @@ func reconciledMetric(url, name string) float64 {
 // --mark`; done when --stacks distinct stacks were reconciled — read from the operator's
 // --metric (distinct stacks reconciled) when it exports one, else from the distinct
 // namespaces (--ns-prefix) its requests touched since the mark — and its requests then went
-// quiet for --quiet. Time: from the start to its last request.
+// quiet for --quiet. Time: from the start to its last request or to the first poll (every
+// 50 ms) that saw the metric reach --stacks, whichever is later: an operator whose caches are
+// filled by streaming lists makes no request after its watches start when nothing changed,
+// and its resync ends when it has reconciled every stack.
 func cmdResync(args []string) {
 	fs := flag.NewFlagSet("resync", flag.ExitOnError)
 	admin := fs.String("admin-kubeconfig", "", "admin kubeconfig")
@@ -98,6 +101,7 @@ func cmdResync(args []string) {
 	start := time.Unix(0, *startedNs)
 	deadline := time.Now().Add(*timeout)
 	condition := ""
+	var reached time.Time // when the metric was first seen at --stacks
 	var distinct int
 	for time.Now().Before(deadline) {
 		st := proxyState(*proxyURL)
@@ -110,6 +114,7 @@ func cmdResync(args []string) {
 		if condition == "" {
 			if m := reconciledMetric(*metricsURL, *metric); m >= float64(*stacks) {
 				condition = "metric " + *metric
+				reached = time.Now()
 			} else if distinct >= *stacks {
 				condition = "distinct namespaces requested"
 			}
@@ -135,6 +140,9 @@ func cmdResync(args []string) {
 	end := after.Proxy.LastRequest
 	if end == 0 {
 		end = *startedNs
+	}
+	if !reached.IsZero() && reached.UnixNano() > end {
+		end = reached.UnixNano()
 	}
 	client := after.Proxy.Counts.Sub(before.Proxy.Counts)
 	all := after.All.Sub(before.All)
