@@ -194,21 +194,37 @@ impl Cached for StatefulSet {
 }
 
 /// A Secret's type and values: compared whole (its hash leaves the values out), and the
-/// credentials are read from it on every reconcile.
+/// credentials are read from it on every reconcile. The values are kept as one short slice,
+/// not a map: a B-tree's leaf has room for eleven entries (≈ 550 bytes) whatever the Secret
+/// holds, and there are two Secrets per stack.
 impl Cached for Secret {
     type Full = Secret;
-    type Body = (Option<String>, Option<BTreeMap<String, ByteString>>);
+    type Body = (Option<Box<str>>, Option<SecretValues>);
     fn body(&self) -> Self::Body {
-        (self.type_.clone(), self.data.clone())
+        let values = self.data.as_ref().map(|data| {
+            data.iter()
+                .map(|(key, value)| (key.as_str().into(), value.0.as_slice().into()))
+                .collect()
+        });
+        (self.type_.as_deref().map(Into::into), values)
     }
-    fn from_body((type_, data): &Self::Body) -> Secret {
+    fn from_body((type_, values): &Self::Body) -> Secret {
+        let data = values.as_ref().map(|values| {
+            values
+                .iter()
+                .map(|(key, value)| (key.to_string(), ByteString(value.to_vec())))
+                .collect()
+        });
         Secret {
-            type_: type_.clone(),
-            data: data.clone(),
+            type_: type_.as_deref().map(str::to_string),
+            data,
             ..Secret::default()
         }
     }
 }
+
+/// A Secret's values by key, in the key order of its `data` map.
+type SecretValues = Box<[(Box<str>, Box<[u8]>)]>;
 
 /// The objects of `store` in `namespace` labelled for `stack`, by name (the caller waited
 /// for the store's readiness: [`Stores::wait_ready`]), as kept (see the module documentation).

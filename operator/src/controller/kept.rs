@@ -353,6 +353,23 @@ mod tests {
         assert_eq!(back.metadata.generation, Some(4));
     }
 
+    #[test]
+    fn a_secret_keeps_its_type_and_values() {
+        let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+            "metadata": {"name": "creds", "namespace": "team", "labels": {LABEL_STACK: "demo"}},
+            "type": "Opaque",
+            "data": {"PASSWORD": "czNjcjN0", "USER": "YXBw", "EMPTY": ""}
+        }))
+        .unwrap();
+        let (store, mut writer) = store::<k8s_openapi::api::core::v1::Secret>();
+        writer.apply_watcher_event(&Event::Init);
+        writer.apply_watcher_event(&Event::InitApply(secret.clone()));
+        writer.apply_watcher_event(&Event::InitDone);
+        let back = store.get("team", "creds").unwrap();
+        assert_eq!(back.data, secret.data);
+        assert_eq!(back.type_.as_deref(), Some("Opaque"));
+    }
+
     #[tokio::test]
     async fn every_waiter_sees_the_first_complete_list() {
         let (store, mut writer) = store::<Deployment>();

@@ -19,6 +19,7 @@
 //! - `cleanup`: the finalizer (retained data).
 //! - `triggers`: the owned-object watches that wake a stack (readiness, edits, deletions).
 //! - `wake`: what wakes a reconcile (not a status write); the finalizer added in the same pass.
+//! - `woken`: what an owned object's event hands the controller (whom it wakes).
 //! - `status`, `report`: kstatus conditions from what the API server returned, and every Event.
 //! - [`metrics`], [`http`]: `/metrics`, `/livez`, `/readyz`.
 //! - [`leader`]: the Lease that makes one replica of several the writer.
@@ -86,6 +87,7 @@ mod tests;
 mod triggers;
 mod verified;
 mod wake;
+mod woken;
 mod write;
 
 pub use kept_stack::KeptStack;

@@ -22,6 +22,7 @@ use super::fixtures::{devstack, FakeApi, NS};
 use super::reconcile::reconcile;
 use super::triggers::{changed_by_others, wakes, workload_state, workload_wakes};
 use super::verified::Verified;
+use super::woken::Woken;
 
 /// Two services with no dependency, a third on both, a fourth on the third.
 const LEVELS: &str = "    a: {image: 'ghcr.io/acme/a:1'}\n    b: {image: 'ghcr.io/acme/b:1'}\n    c: {image: 'ghcr.io/acme/c:1', dependsOn: [a, b]}\n    d: {image: 'ghcr.io/acme/d:1', dependsOn: [c]}\n";
@@ -94,7 +95,7 @@ fn names<K: Resource>(woken: &[K]) -> Vec<String> {
         .collect()
 }
 
-async fn woken<K, F>(events: Vec<watcher::Event<K>>, wanted: F) -> Vec<K>
+async fn woken<K, F>(events: Vec<watcher::Event<K>>, wanted: F) -> Vec<Woken<K>>
 where
     K: Resource + Send + 'static,
     F: FnMut(&K, bool) -> bool + Send + 'static,

@@ -37,6 +37,7 @@ use super::cache::{Cached, Writer};
 use super::observe::OwnedKind;
 use super::status;
 use super::verified::Verified;
+use super::woken::Woken;
 use crate::render::LABEL_STACK;
 
 /// The Deployment controller's annotation of the rollout's revision.
@@ -149,7 +150,7 @@ pub(crate) fn workloads<K>(
     store: super::cache::Writer<K>,
     verified: Arc<Verified>,
     namespace: Option<&str>,
-) -> impl Stream<Item = Result<K, watcher::Error>> + Send
+) -> impl Stream<Item = Result<Woken<K>, watcher::Error>> + Send
 where
     K: Resource<DynamicType = ()>
         + WorkloadState
@@ -203,27 +204,28 @@ pub(super) fn workload_wakes<K: Resource<DynamicType = ()> + WorkloadState>(
 /// by a re-list would go unrepaired until the next wake). Of a list, one object per owner is
 /// passed on (the controller wakes owners, not objects): after a restart over 1,000 stacks,
 /// holding every listed object until the list was complete (9,000 NetworkPolicies, …) and
-/// then queueing them all was the process's high-water mark.
+/// then queueing them all was the process's high-water mark. What is passed on is whom the
+/// object wakes ([`Woken`]), not the object.
 pub(super) fn wakes<K, S, F>(
     events: S,
     mut wanted: F,
-) -> impl Stream<Item = Result<K, watcher::Error>> + Send
+) -> impl Stream<Item = Result<Woken<K>, watcher::Error>> + Send
 where
     K: Resource + Send + 'static,
     S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
     F: FnMut(&K, bool) -> bool + Send + 'static,
 {
-    let mut listed: Vec<K> = Vec::new();
+    let mut listed: Vec<Woken<K>> = Vec::new();
     let mut owners: HashSet<Waker> = HashSet::new();
     events.flat_map(move |event| {
-        let wake: Vec<Result<K, watcher::Error>> = match event {
+        let wake: Vec<Result<Woken<K>, watcher::Error>> = match event {
             Ok(watcher::Event::Apply(object)) => wanted(&object, false)
-                .then_some(Ok(object))
+                .then(|| Ok(Woken::of(&object)))
                 .into_iter()
                 .collect(),
             Ok(watcher::Event::Delete(object)) => {
                 wanted(&object, true);
-                vec![Ok(object)]
+                vec![Ok(Woken::of(&object))]
             }
             Ok(watcher::Event::Init) => {
                 listed.clear();
@@ -232,7 +234,7 @@ where
             }
             Ok(watcher::Event::InitApply(object)) => {
                 if wanted(&object, false) && owners.insert(Waker::of(&object)) {
-                    listed.push(object);
+                    listed.push(Woken::of(&object));
                 }
                 Vec::new()
             }
@@ -278,7 +280,7 @@ pub(crate) fn objects<K>(
     store: super::cache::Writer<K>,
     verified: Arc<Verified>,
     namespace: Option<&str>,
-) -> impl Stream<Item = Result<K, watcher::Error>> + Send
+) -> impl Stream<Item = Result<Woken<K>, watcher::Error>> + Send
 where
     K: Cached + DeserializeOwned + Debug,
 {
@@ -297,7 +299,7 @@ pub(crate) fn metadata<K>(
     store: super::cache::Writer<PartialObjectMeta<K>>,
     verified: Arc<Verified>,
     namespace: Option<&str>,
-) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send
+) -> impl Stream<Item = Result<Woken<PartialObjectMeta<K>>, watcher::Error>> + Send
 where
     K: OwnedKind,
 {

@@ -82,15 +82,9 @@ async fn a_relist_wakes_only_once_the_store_holds_the_list() {
     let mut woken = Box::pin(wakes(events, |_: &Deployment, _| true));
     let mut names = Vec::new();
     while let Some(object) = woken.next().await {
-        let object = object.unwrap();
-        let name = object.metadata.name.as_deref().unwrap();
-        let cached = store.get("ns", name).expect("in the store");
-        assert_eq!(cached.metadata.generation, object.metadata.generation);
-        names.push(format!(
-            "{}@{}",
-            object.metadata.name.unwrap(),
-            object.metadata.generation.unwrap()
-        ));
+        let name = object.unwrap().metadata.name.unwrap();
+        let cached = store.get("ns", &name).expect("in the store");
+        names.push(format!("{name}@{}", cached.metadata.generation.unwrap()));
     }
     assert_eq!(names, ["a@1", "b@1", "a@2", "b@1"]);
 }
