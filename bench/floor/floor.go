@@ -254,6 +254,7 @@ func cmdFloor(args []string) {
 	side := fs.String("side", "floor", "side name")
 	run := fs.Int("run", 0, "run number")
 	timeout := fs.Duration("timeout", time.Hour, "give up after")
+	owned := fs.Bool("owned", false, "give every object an owner, as the operator's carry their DevStack's: a ConfigMap per stack, created first (one more request per stack)")
 	_ = fs.Parse(args)
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -293,7 +294,7 @@ func cmdFloor(args []string) {
 		wg.Add(1)
 		go func(i int, ns string) {
 			defer wg.Done()
-			if err := runStack(ctx, dyn, plan, ns, global, *perStack, rd, chans[ns]); err != nil {
+			if err := runStack(ctx, dyn, plan, ns, global, *perStack, rd, chans[ns], *owned); err != nil {
 				errs <- fmt.Errorf("%s: %w", ns, err)
 				cancel()
 				return
@@ -328,12 +329,19 @@ func cmdFloor(args []string) {
 	}.Print()
 }
 
-func runStack(ctx context.Context, dyn dynamic.Interface, plan stackPlan, ns string, global chan struct{}, perStack int, rd *readiness, wake chan struct{}) error {
-	if err := applyAll(ctx, dyn, plan.prelude, ns, global, perStack); err != nil {
+func runStack(ctx context.Context, dyn dynamic.Interface, plan stackPlan, ns string, global chan struct{}, perStack int, rd *readiness, wake chan struct{}, owned bool) error {
+	var owner *metav1.OwnerReference
+	if owned {
+		var err error
+		if owner, err = createOwner(ctx, dyn, ns); err != nil {
+			return err
+		}
+	}
+	if err := applyAll(ctx, dyn, plan.prelude, ns, global, perStack, owner); err != nil {
 		return err
 	}
 	for _, level := range plan.levels {
-		if err := applyAll(ctx, dyn, level, ns, global, perStack); err != nil {
+		if err := applyAll(ctx, dyn, level, ns, global, perStack, owner); err != nil {
 			return err
 		}
 		for !rd.ready(ns, level) {
@@ -347,9 +355,25 @@ func runStack(ctx context.Context, dyn dynamic.Interface, plan stackPlan, ns str
 	return nil
 }
 
+// createOwner creates the ConfigMap that owns a stack's objects in ns (--owned): the garbage
+// collector follows an owner reference on each of them, as on the operator's.
+func createOwner(ctx context.Context, dyn dynamic.Interface, ns string) (*metav1.OwnerReference, error) {
+	gvr := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	cm := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "floor-owner"},
+	}}
+	created, err := dyn.Resource(gvr).Namespace(ns).Create(ctx, cm, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("creating the owner: %w", err)
+	}
+	yes := true
+	return &metav1.OwnerReference{APIVersion: "v1", Kind: "ConfigMap", Name: created.GetName(),
+		UID: created.GetUID(), Controller: &yes, BlockOwnerDeletion: &yes}, nil
+}
+
 // applyAll writes objs into ns with server-side apply, perStack at a time and never more
-// than cap(global) across all stacks.
-func applyAll(ctx context.Context, dyn dynamic.Interface, objs []planObj, ns string, global chan struct{}, perStack int) error {
+// than cap(global) across all stacks; each object owned by owner when it is set.
+func applyAll(ctx context.Context, dyn dynamic.Interface, objs []planObj, ns string, global chan struct{}, perStack int, owner *metav1.OwnerReference) error {
 	local := make(chan struct{}, perStack)
 	errs := make(chan error, len(objs))
 	var wg sync.WaitGroup
@@ -362,6 +386,9 @@ func applyAll(ctx context.Context, dyn dynamic.Interface, objs []planObj, ns str
 			defer func() { <-global; <-local }()
 			obj := po.obj.DeepCopy()
 			obj.SetNamespace(ns)
+			if owner != nil {
+				obj.SetOwnerReferences([]metav1.OwnerReference{*owner})
+			}
 			_, err := dyn.Resource(po.gvr).Namespace(ns).Apply(ctx, obj.GetName(), obj,
 				metav1.ApplyOptions{FieldManager: "devstack-floor", Force: true})
 			if err != nil {
