@@ -42,16 +42,25 @@ fn stack_yaml(name: &str, pg_port: u16) -> String {
     )
 }
 
-/// The engine's own health status of the stack's container for `service`, and how long ago
-/// (by the engine's clock) the container started.
-fn engine_health(stack: &Stack, service: &str) -> (String, f64) {
+/// `docker inspect --format FORMAT` of the stack's container for `service`, trimmed.
+fn inspect(stack: &Stack, service: &str, format: &str) -> String {
     let container = format!("{}-{service}-1", stack.name);
-    let format = "{{.State.Health.Status}} {{.State.StartedAt}}";
     let out = ok(
         &stack.docker(&["inspect", "--format", format, &container]),
         "docker inspect",
     );
-    let (status, started) = out.trim().split_once(' ').unwrap();
+    out.trim().to_string()
+}
+
+/// The engine's own health status of the stack's container for `service`, and how long ago
+/// (by the engine's clock) the container started.
+fn engine_health(stack: &Stack, service: &str) -> (String, f64) {
+    let out = inspect(
+        stack,
+        service,
+        "{{.State.Health.Status}} {{.State.StartedAt}}",
+    );
+    let (status, started) = out.split_once(' ').unwrap();
     let now = ok(
         &stack.docker(&["info", "--format", "{{.SystemTime}}"]),
         "docker info",
@@ -63,14 +72,13 @@ fn engine_health(stack: &Stack, service: &str) -> (String, f64) {
 /// Seconds between the container's start and the engine's first kept health check, then
 /// between consecutive checks (the engine keeps the last five).
 fn check_gaps(stack: &Stack, service: &str) -> Vec<f64> {
-    let container = format!("{}-{service}-1", stack.name);
     // JSON: the log's times as RFC 3339 (a template prints Go's `time.Time` with spaces).
-    let format = "{{.State.StartedAt}} {{json .State.Health.Log}}";
-    let out = ok(
-        &stack.docker(&["inspect", "--format", format, &container]),
-        "docker inspect",
+    let out = inspect(
+        stack,
+        service,
+        "{{.State.StartedAt}} {{json .State.Health.Log}}",
     );
-    let (started, log) = out.trim().split_once(' ').unwrap();
+    let (started, log) = out.split_once(' ').unwrap();
     let log: Vec<serde_json::Value> = serde_json::from_str(log).unwrap();
     let mut starts: Vec<&str> = log.iter().map(|c| c["Start"].as_str().unwrap()).collect();
     if starts.len() < 5 {

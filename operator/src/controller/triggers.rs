@@ -45,10 +45,9 @@ const REVISION: &str = "deployment.kubernetes.io/revision";
 
 /// Objects per page of a (re-)list of whole objects (workloads with their pod templates,
 /// Secrets), where the API server serves no streaming list ([`super::listing`]). kube lists
-/// 500 at a time and parses a page at once: 500 workloads with templates
-/// and managedFields are ≈ 12 MB before they are stripped, a restart's high-water mark. At
-/// 100, a restart over 1,000 stacks costs ≈ 70 LISTs of these kinds instead of ≈ 14
-/// (0.07 per stack).
+/// 500 at a time and parses a page at once: 500 workloads with templates and managedFields
+/// are ≈ 12 MB before they are stripped, a restart's high-water mark. At 100, a restart over
+/// 1,000 stacks costs ≈ 70 LISTs of these kinds instead of ≈ 14 (0.07 per stack).
 const WHOLE_OBJECTS_PAGE: u32 = 100;
 
 /// Objects per page of a metadata-only (re-)list: kube's default.
