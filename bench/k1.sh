@@ -4,7 +4,8 @@
 #
 #   bench/k1.sh [RUNS]          (default 9)
 #
-# Sides, in rotating order each run (run i starts with side i mod 4), each in a namespace of
+# Sides ($DEVSTACK_BENCH_SIDES to choose a subset; the floor is the ratios' reference), in
+# rotating order each run (run i starts with side i mod sides), each in a namespace of
 # its own on one fresh kwok cluster, after one untimed round of every side (run 0):
 #   floor              bench/floor `floor`: server-side applies the rendered objects (`devstack
 #                      render k8s --include-secrets`): everything but the workloads at once, then
@@ -30,7 +31,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 runs=${1:-9}
 per_stack=${DEVSTACK_BENCH_PER_STACK:-4}
-sides=(floor floor-owned operator-defaults operator-tuned)
+read -r -a sides <<<"${DEVSTACK_BENCH_SIDES:-floor floor-owned operator-defaults operator-tuned}"
 out=$results/k1.jsonl
 : >"$out"
 : >"$results/k1-warmup.jsonl"
