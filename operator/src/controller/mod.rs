@@ -21,6 +21,7 @@
 //! - `wake`: what wakes a reconcile (not a status write); the finalizer added in the same pass.
 //! - `woken`: what an owned object's event hands the controller (whom it wakes).
 //! - `status`, `report`: kstatus conditions from what the API server returned, and every Event.
+//! - `events`: publishes them (a repeat within six minutes a series, as kube's recorder).
 //! - [`metrics`], [`http`]: `/metrics`, `/livez`, `/readyz`.
 //! - [`leader`]: the Lease that makes one replica of several the writer.
 
@@ -38,7 +39,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{ListParams, PartialObjectMeta};
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{wait, watcher, PredicateConfig, WatchStreamExt};
 use kube::{Api, Client, CustomResourceExt, Resource, ResourceExt};
@@ -56,6 +57,7 @@ mod digest;
 #[cfg(test)]
 mod digest_tests;
 mod error;
+mod events;
 #[cfg(test)]
 mod fixtures;
 pub mod footprint;
@@ -135,7 +137,7 @@ pub struct Context {
     /// Metrics.
     pub metrics: Metrics,
     /// Publishes Events.
-    pub recorder: Recorder,
+    pub recorder: events::Recorder,
     /// Host path prefixes `mounts` may use ([`Options::allowed_host_paths`]).
     pub allowed_host_paths: Vec<String>,
     /// Consecutive failures per stack, for the backoff.
@@ -158,7 +160,7 @@ impl Context {
             instance: std::env::var("POD_NAME").ok(),
         };
         Context {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: events::Recorder::new(client.clone(), reporter),
             client,
             plan_options: PlanOptions {
                 profiles: None,

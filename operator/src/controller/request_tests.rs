@@ -173,7 +173,7 @@ async fn a_rollout_publishes_one_applied_and_ready_and_a_repair_publishes_again(
         .unwrap();
     assert!(fake.get("apps/v1/deployments", "api").is_some());
     assert_eq!(events(&fake), ["POST Ready"]);
-    // A drift repair is a real change: told again.
+    // A drift repair is a real change: told again, as a series on the first `Applied`.
     let mut api = fake.get("apps/v1/deployments", "api").unwrap();
     api["spec"]["replicas"] = json!(3);
     api["metadata"]["generation"] = json!(2);
@@ -181,7 +181,25 @@ async fn a_rollout_publishes_one_applied_and_ready_and_a_repair_publishes_again(
     reconcile(fake.stack(fake.stored_stack("demo")), ctx)
         .await
         .unwrap();
-    assert_eq!(events(&fake), ["PATCH Applied"]);
+    let applied = first[0]["metadata"]["name"].as_str().unwrap();
+    let repeats: Vec<(String, serde_json::Value)> = fake
+        .take_requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/events"))
+        .map(|r| {
+            (
+                format!("{} {}", r.method, r.path),
+                r.body["series"]["count"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        repeats,
+        [(
+            format!("PATCH /apis/events.k8s.io/v1/namespaces/{NS}/events/{applied}"),
+            json!(2)
+        )]
+    );
 }
 
 #[tokio::test]
