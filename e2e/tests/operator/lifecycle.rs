@@ -9,6 +9,7 @@ use devstack_core::DevStack;
 use devstack_e2e::{poll_until, TestNamespace};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use rand::Rng;
@@ -180,6 +181,30 @@ async fn drift_is_restored_and_an_unchanged_resync_writes_nothing() {
     .await
     .unwrap_or_else(|e| panic!("{e:#}\n{}", operator.log()));
     wait_for(ns.name(), "drift", "Ready", 60).await.unwrap();
+    // The repair is told as a series on the creation's `Applied` Event (the API server took
+    // the operator's series patch), not as a second Event.
+    let events = ns.api::<Event>();
+    poll_until(
+        "the repair counted on Applied",
+        Duration::from_secs(30),
+        || {
+            let events = events.clone();
+            async move {
+                let applied: Vec<Event> = events
+                    .list(&ListParams::default())
+                    .await?
+                    .items
+                    .into_iter()
+                    .filter(|e| e.reason.as_deref() == Some("Applied"))
+                    .collect();
+                let counted =
+                    applied.len() == 1 && applied[0].series.as_ref().is_some_and(|s| s.count >= 2);
+                Ok(counted.then_some(()))
+            }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", operator.log()));
 
     // Quiet period: namespaces of earlier tests finish terminating (their deletions are
     // writes too) and the controllers settle; then count writes across a full resync.
