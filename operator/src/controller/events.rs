@@ -157,6 +157,15 @@ mod tests {
         }
     }
 
+    /// A recorder reporting as the operator (`instance`: its pod's name) through `client`.
+    fn recorder(client: &Client, instance: Option<&str>) -> Recorder {
+        let reporter = Reporter {
+            controller: "devstack-operator".into(),
+            instance: instance.map(str::to_string),
+        };
+        Recorder::new(client.clone(), reporter)
+    }
+
     fn event(reason: &str, note: &str) -> Event {
         Event {
             type_: EventType::Normal,
@@ -170,11 +179,7 @@ mod tests {
     #[tokio::test]
     async fn a_repeat_is_a_series_on_the_first_event_and_others_are_created() {
         let (fake, ctx) = FakeApi::start();
-        let reporter = Reporter {
-            controller: "devstack-operator".into(),
-            instance: None,
-        };
-        let recorder = Recorder::new(ctx.client.clone(), reporter);
+        let recorder = recorder(&ctx.client, None);
         recorder
             .publish(&event("Applied", "applied 2 object(s)"), &regarding("a"))
             .await
@@ -227,11 +232,7 @@ mod tests {
     #[tokio::test]
     async fn an_event_older_than_the_window_is_forgotten_and_created_anew() {
         let (fake, ctx) = FakeApi::start();
-        let reporter = Reporter {
-            controller: "devstack-operator".into(),
-            instance: Some("pod-1".into()),
-        };
-        let recorder = Recorder::new(ctx.client.clone(), reporter);
+        let recorder = recorder(&ctx.client, Some("pod-1"));
         recorder
             .publish(&event("Applied", "x"), &regarding("a"))
             .await
@@ -252,11 +253,7 @@ mod tests {
     async fn a_failed_publish_is_not_counted() {
         let (fake, ctx) = FakeApi::start();
         fake.fail(&format!("/apis/events.k8s.io/v1/namespaces/{NS}/events"));
-        let reporter = Reporter {
-            controller: "devstack-operator".into(),
-            instance: None,
-        };
-        let recorder = Recorder::new(ctx.client.clone(), reporter);
+        let recorder = recorder(&ctx.client, None);
         let published = recorder
             .publish(&event("Applied", "x"), &regarding("a"))
             .await;
