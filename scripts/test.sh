@@ -5,7 +5,8 @@
 #   2. a real local control plane (e2e/cluster.sh) and a real Docker engine (e2e/docker.sh:
 #      the host's docker.io, and Debian sid's beside it for what needs Engine 25+)
 #   3. cargo fmt --check, cargo clippy -D warnings, cargo doc (warnings denied: no broken
-#      doc links), cargo test --workspace
+#      doc links), then every test of cargo test --workspace, in two lanes side by side: the
+#      tests that need only the Docker engine, and the rest (one e2e file at a time)
 #   4. tears the control plane and the engine down again, also on failure
 # Each phase prints its duration. Nothing is skipped: a missing cluster or engine fails the run.
 set -euo pipefail
@@ -71,6 +72,60 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${DEVSTACK_CACHE:-$HOME/.cache/devst
 export CARGO_INCREMENTAL=0
 log "cargo target: $CARGO_TARGET_DIR"
 
+# The e2e test files that need only the Docker engine (no control plane, no node). They run
+# beside the rest, which shares one control plane and runs one file at a time as before (the
+# operator tests count the API server's requests; node ports are cluster-wide). A file not
+# listed here runs in the cluster lane: a new test is never left out, at worst it runs serially.
+engine_only_tests=(app_values compose_cli compose_hash compose_up devloop_docker docker_smoke
+  driver engine_sid files_docker fuzz import_corpus import_up yaml_readers)
+
+# Every e2e test target but the engine-only ones (cargo's own list, so none is missed).
+cluster_lane_tests() {
+  cargo metadata --no-deps --format-version 1 --locked | python3 -c '
+import json, sys
+skip = set(sys.argv[1:])
+meta = json.load(sys.stdin)
+e2e = next(p for p in meta["packages"] if p["name"] == "devstack-e2e")
+for t in sorted(x["name"] for x in e2e["targets"] if "test" in x["kind"]):
+    if t not in skip:
+        print(t)
+' "${engine_only_tests[@]}"
+}
+
+# The engine lane: the operator image's static release build first (the chart_operator test
+# in the cluster lane builds it too and then finds it done: ≈ 2.5 min of its critical path),
+# then the engine-only tests. Its lines carry a prefix; it runs in the background.
+engine_lane() {
+  local rc=0 t0=$SECONDS args=() name
+  for name in "${engine_only_tests[@]}"; do args+=(--test "$name"); done
+  operator/image.sh build >/dev/null || rc=1
+  log "operator image: $((SECONDS - t0))s"
+  cargo test -p devstack-e2e --locked --no-fail-fast "${args[@]}" || rc=1
+  return "$rc"
+}
+
+# Everything else, as one `cargo test --workspace` would run it: every crate's unit, golden and
+# doc tests, then the e2e library and every e2e file of the cluster lane.
+cluster_lane() {
+  local rc=0 args=() name
+  for name in $(cluster_lane_tests); do args+=(--test "$name"); done
+  cargo test --workspace --exclude devstack-e2e --locked --no-fail-fast || rc=1
+  cargo test -p devstack-e2e --locked --no-fail-fast --doc || rc=1
+  cargo test -p devstack-e2e --locked --no-fail-fast --lib "${args[@]}" || rc=1
+  return "$rc"
+}
+
+test_lanes() {
+  local engine_pid rc=0 t0=$SECONDS
+  ( set -o pipefail; engine_lane 2>&1 | sed -u 's/^/[engine lane] /' ) &
+  engine_pid=$!
+  cluster_lane || rc=1
+  log "cluster lane: $((SECONDS - t0))s"
+  wait "$engine_pid" || rc=1
+  log "engine lane done: $((SECONDS - t0))s"
+  return "$rc"
+}
+
 phase "rust components" rust_components
 started_docker=1
 phase "docker engine + compose + local images" e2e/docker.sh up
@@ -91,5 +146,6 @@ DEVSTACK_YAML_PYTHON=$(e2e/docker.sh yaml-python)
 phase "cargo fmt --check" cargo fmt --all -- --check
 phase "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 phase "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --locked
-phase "cargo test" cargo test --workspace --locked --no-fail-fast
+phase "cargo test: build" cargo test --workspace --locked --no-run
+phase "cargo test" test_lanes
 phase "main job: scripts/run.sh $main_job_stack" scripts/run.sh "$main_job_stack"
