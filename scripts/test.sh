@@ -74,44 +74,51 @@ log "cargo target: $CARGO_TARGET_DIR"
 
 # The e2e test files that need only the Docker engine (no control plane, no node). They run
 # beside the rest, which shares one control plane and runs one file at a time as before (the
-# operator tests count the API server's requests; node ports are cluster-wide). A file not
+# operator tests count the API server's requests; node ports are cluster-wide). A test file not
 # listed here runs in the cluster lane: a new test is never left out, at worst it runs serially.
 engine_only_tests=(app_values compose_cli compose_hash compose_up devloop_docker docker_smoke
   driver engine_sid files_docker fuzz import_corpus import_up yaml_readers)
 
-# Every e2e test target but the engine-only ones (cargo's own list, so none is missed).
-cluster_lane_tests() {
+# `--test NAME` for every test target of the workspace but the engine-only ones (cargo's own
+# list, so none is missed).
+cluster_lane_test_args() {
   cargo metadata --no-deps --format-version 1 --locked | python3 -c '
 import json, sys
 skip = set(sys.argv[1:])
-meta = json.load(sys.stdin)
-e2e = next(p for p in meta["packages"] if p["name"] == "devstack-e2e")
-for t in sorted(x["name"] for x in e2e["targets"] if "test" in x["kind"]):
-    if t not in skip:
-        print(t)
+names = {t["name"] for p in json.load(sys.stdin)["packages"] for t in p["targets"]
+         if "test" in t["kind"]}
+for name in sorted(names - skip):
+    print("--test", name)
 ' "${engine_only_tests[@]}"
 }
 
+# Every lane selects its targets with --workspace: the features then resolve as in the build
+# above, and nothing is compiled again (`-p devstack-e2e` alone would rebuild the workspace
+# crates with fewer features).
+#
 # The engine lane: the operator image's static release build first (the chart_operator test
-# in the cluster lane builds it too and then finds it done: ≈ 2.5 min of its critical path),
-# then the engine-only tests. Its lines carry a prefix; it runs in the background.
+# of the cluster lane builds it too and then finds it done: ≈ 2.5 min of its critical path),
+# then the engine-only tests.
 engine_lane() {
   local rc=0 t0=$SECONDS args=() name
   for name in "${engine_only_tests[@]}"; do args+=(--test "$name"); done
   operator/image.sh build >/dev/null || rc=1
   log "operator image: $((SECONDS - t0))s"
-  cargo test -p devstack-e2e --locked --no-fail-fast "${args[@]}" || rc=1
+  cargo test --workspace --locked --no-fail-fast "${args[@]}" || rc=1
   return "$rc"
 }
 
-# Everything else, as one `cargo test --workspace` would run it: every crate's unit, golden and
-# doc tests, then the e2e library and every e2e file of the cluster lane.
+# Everything else that `cargo test --workspace` runs: the libraries' and binaries' unit and
+# golden tests, the examples' build, every other test file, the doc tests.
 cluster_lane() {
-  local rc=0 args=() name
-  for name in $(cluster_lane_tests); do args+=(--test "$name"); done
-  cargo test --workspace --exclude devstack-e2e --locked --no-fail-fast || rc=1
-  cargo test -p devstack-e2e --locked --no-fail-fast --doc || rc=1
-  cargo test -p devstack-e2e --locked --no-fail-fast --lib "${args[@]}" || rc=1
+  local rc=0 list args
+  list=$(cluster_lane_test_args) && [[ -n $list ]] || {
+    log "error: cannot list the workspace's test targets (cargo metadata, python3)"
+    return 1
+  }
+  read -ra args <<<"$(paste -sd' ' <<<"$list")"
+  cargo test --workspace --locked --no-fail-fast --lib --bins --examples "${args[@]}" || rc=1
+  cargo test --workspace --locked --no-fail-fast --doc || rc=1
   return "$rc"
 }
 
@@ -146,6 +153,13 @@ DEVSTACK_YAML_PYTHON=$(e2e/docker.sh yaml-python)
 phase "cargo fmt --check" cargo fmt --all -- --check
 phase "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 phase "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --locked
+# The e2e tests run the workspace's binaries as e2e/src/bin.rs builds them (`cargo build -p`:
+# that package's features); built here with the same command, no test waits for them.
+e2e_binaries() {
+  cargo build --quiet --locked -p devstack-cli --bin devstack
+  cargo build --quiet --locked -p devstack-operator --bin devstack-operator
+}
 phase "cargo test: build" cargo test --workspace --locked --no-run
+phase "e2e binaries: build" e2e_binaries
 phase "cargo test" test_lanes
 phase "main job: scripts/run.sh $main_job_stack" scripts/run.sh "$main_job_stack"
