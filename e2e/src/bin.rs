@@ -40,8 +40,7 @@ fn build(package: &str, bin: &str) -> PathBuf {
     let mut build = Command::new(cargo);
     // Cargo's per-crate variables of this test (CARGO_MANIFEST_DIR, …) are watched by
     // ring's build script: inherited, they would make this build redo the dependency tree.
-    // The settings of the whole run stay (scripts/test.sh builds these binaries beforehand
-    // with them, and this build finds its work done).
+    // The settings of the whole run stay: the same build as the test build's.
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("CARGO_")
             && !["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_INCREMENTAL"]
@@ -52,19 +51,23 @@ fn build(package: &str, bin: &str) -> PathBuf {
     }
     let out = build
         .current_dir(workspace_root())
+        // --workspace: the features the workspace's test build resolved, so the binary that
+        // build made is current and nothing is compiled again.
         .args([
             "build",
             "--quiet",
-            "-p",
-            package,
+            "--workspace",
             "--bin",
             bin,
             "--message-format=json",
         ])
         .stderr(Stdio::inherit())
         .output()
-        .unwrap_or_else(|e| panic!("run cargo build -p {package}: {e}"));
-    assert!(out.status.success(), "cargo build -p {package} failed");
+        .unwrap_or_else(|e| panic!("run cargo build --bin {bin} ({package}): {e}"));
+    assert!(
+        out.status.success(),
+        "cargo build --bin {bin} ({package}) failed"
+    );
     // The compiler-artifact message names the executable wherever the target dir is.
     String::from_utf8_lossy(&out.stdout)
         .lines()
