@@ -96,9 +96,13 @@ for name in sorted(names - skip):
 # above, and nothing is compiled again (`-p devstack-e2e` alone would rebuild the workspace
 # crates with fewer features).
 
-# The engine lane: the operator image's static release build first (the chart_operator test,
-# the cluster lane's last, builds it too and then finds it done: ≈ 2.5 min off the critical
-# path), then the engine-only tests, then `cargo doc` (the cluster lane takes longer).
+# The cluster lane's tests that run the operator image (operator/image.sh build): last in
+# their lane, they find the image the engine lane built first.
+operator_image_tests=(chart_operator chart_real_node)
+
+# The engine lane: the operator image's static release build first (≈ 2.5 min of an idle
+# machine, off the critical path), then the engine-only tests, then `cargo doc` (the cluster
+# lane takes longer).
 engine_lane() {
   local rc=0 t0=$SECONDS args=() name
   for name in "${engine_only_tests[@]}"; do args+=(--test "$name"); done
@@ -119,9 +123,11 @@ cluster_lane() {
     log "error: cannot list the workspace's test targets (cargo metadata, python3)"
     return 1
   }
-  read -ra args <<<"$(grep -vx -- '--test chart_operator' <<<"$list" | paste -sd' ')"
+  read -ra args <<<"$(grep -vxf <(printf -- '--test %s\n' "${operator_image_tests[@]}") <<<"$list" | paste -sd' ')"
   cargo test --workspace --locked --no-fail-fast --lib --bins --examples "${args[@]}" || rc=1
-  cargo test --workspace --locked --no-fail-fast --test chart_operator || rc=1
+  args=()
+  for name in "${operator_image_tests[@]}"; do args+=(--test "$name"); done
+  cargo test --workspace --locked --no-fail-fast "${args[@]}" || rc=1
   cargo test --workspace --locked --no-fail-fast --doc || rc=1
   return "$rc"
 }
