@@ -77,7 +77,7 @@ log "cargo target: $CARGO_TARGET_DIR"
 # operator tests count the API server's requests; node ports are cluster-wide). A test file not
 # listed here runs in the cluster lane: a new test is never left out, at worst it runs serially.
 engine_only_tests=(app_values compose_cli compose_hash compose_up devloop_docker docker_smoke
-  driver engine_sid files_docker fuzz import_corpus import_up yaml_readers)
+  driver engine_sid files_docker fuzz import_corpus import_up probe_pace yaml_readers)
 
 # `--test NAME` for every test target of the workspace but the engine-only ones (cargo's own
 # list, so none is missed).

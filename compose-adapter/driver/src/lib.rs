@@ -34,6 +34,7 @@ pub mod env_file;
 pub mod files;
 pub mod hash;
 pub mod labels;
+pub mod listen;
 pub mod lock;
 pub mod ops;
 pub mod progress;

@@ -3,10 +3,11 @@
 //! inside the container as often as it likes while the service starts, so dependents start
 //! as soon as the service answers.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::models::{ContainerStateStatusEnum, HealthStatusEnum};
+use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum};
 use bollard::query_parameters::LogsOptionsBuilder;
 use futures_util::StreamExt;
 
@@ -14,9 +15,15 @@ use devstack_render_compose::model::Healthcheck;
 
 use super::DriverError;
 use crate::api::DockerApi;
+use crate::listen::{listening, tcp_ports, Listening};
 
 /// Pause between two probes.
 const PROBE_EVERY: Duration = Duration::from_millis(250);
+/// Pause between two probes while the container listens on none of its ports (the engine's
+/// own cadence in the fair Compose file): a service that is not listening is rarely ready.
+const QUIET_PROBE_EVERY: Duration = Duration::from_secs(1);
+/// How often the host's `/proc` is read for a listener while none is seen (no Engine call).
+const LISTEN_POLL: Duration = Duration::from_millis(25);
 /// The longest one probe may run (less when the deadline is nearer): a hung check never holds
 /// `up` past its `--timeout`.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -70,11 +77,14 @@ pub async fn wait_ready<D: DockerApi>(
     deadline: Instant,
 ) -> Result<(), DriverError> {
     let mut last_output = String::new();
+    let mut last_probe = Instant::now();
+    let mut probed = false;
     loop {
         let inspect = docker
             .inspect_container(container, None)
             .await
             .map_err(|e| DriverError::docker(format!("inspecting {container}"), e))?;
+        let pace = Pace::of(&inspect);
         let state = inspect.state.unwrap_or_default();
         let health = state.health.clone().unwrap_or_default();
         let docker_output = health
@@ -83,16 +93,12 @@ pub async fn wait_ready<D: DockerApi>(
             .and_then(|l| l.last())
             .and_then(|r| r.output.clone())
             .unwrap_or_default();
-        match state.status {
-            Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD) => {
-                let reason = format!(
-                    "the container exited with code {}",
-                    state.exit_code.unwrap_or_default()
-                );
-                return Err(failure(docker, service, container, reason, &last_output).await);
-            }
-            Some(ContainerStateStatusEnum::RUNNING) => {}
-            _ => {}
+        if let Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD) =
+            state.status
+        {
+            let code = state.exit_code.unwrap_or_default();
+            let reason = format!("the container exited with code {code}");
+            return Err(failure(docker, service, container, reason, &last_output).await);
         }
         match health.status {
             Some(HealthStatusEnum::HEALTHY) => return Ok(()),
@@ -110,22 +116,11 @@ pub async fn wait_ready<D: DockerApi>(
         let running = state.running == Some(true);
         match probe {
             None if running => return Ok(()),
-            Some(argv) if running => {
-                let limit = deadline
-                    .saturating_duration_since(Instant::now())
-                    .clamp(PROBE_EVERY, PROBE_TIMEOUT);
-                match tokio::time::timeout(limit, exec(docker, container, argv)).await {
-                    Ok(Ok((0, _))) => return Ok(()),
-                    Ok(Ok((code, output))) => {
-                        last_output = format!("exit code {code}: {}", output.trim());
-                    }
-                    Ok(Err(e)) => last_output = e.to_string(),
-                    Err(_) => {
-                        last_output = format!(
-                            "the health check did not finish within {:.1}s",
-                            limit.as_secs_f64()
-                        );
-                    }
+            Some(argv) if running && (!probed || pace.due(last_probe)) => {
+                (probed, last_probe) = (true, Instant::now());
+                match probe_once(docker, container, argv, deadline).await {
+                    Ok(()) => return Ok(()),
+                    Err(output) => last_output = output,
                 }
             }
             _ => {}
@@ -139,7 +134,79 @@ pub async fn wait_ready<D: DockerApi>(
             let reason = "timed out waiting for the health check to pass".to_string();
             return Err(failure(docker, service, container, reason, &output).await);
         }
-        tokio::time::sleep(PROBE_EVERY).await;
+        pace.pause().await;
+    }
+}
+
+/// The cadence of the driver's checks of one container: every [`PROBE_EVERY`], or every
+/// [`QUIET_PROBE_EVERY`] while this host sees it listen on none of its ports (and at once
+/// when it starts to).
+struct Pace {
+    id: String,
+    pid: i64,
+    ports: Vec<u16>,
+}
+
+impl Pace {
+    fn of(inspect: &ContainerInspectResponse) -> Pace {
+        Pace {
+            id: inspect.id.clone().unwrap_or_default(),
+            pid: inspect
+                .state
+                .as_ref()
+                .and_then(|s| s.pid)
+                .unwrap_or_default(),
+            ports: inspect
+                .config
+                .as_ref()
+                .and_then(|c| c.exposed_ports.as_deref())
+                .map(tcp_ports)
+                .unwrap_or_default(),
+        }
+    }
+
+    fn listening(&self) -> Listening {
+        listening(Path::new("/proc"), self.pid, &self.id, &self.ports)
+    }
+
+    /// Whether a check is due, the last one having run at `last`.
+    fn due(&self, last: Instant) -> bool {
+        self.listening() != Listening::No || last.elapsed() >= QUIET_PROBE_EVERY
+    }
+
+    /// Waits until the next round: [`PROBE_EVERY`], cut short when the container starts to
+    /// listen.
+    async fn pause(&self) {
+        if self.listening() != Listening::No {
+            tokio::time::sleep(PROBE_EVERY).await;
+            return;
+        }
+        let until = Instant::now() + PROBE_EVERY;
+        while Instant::now() < until && self.listening() == Listening::No {
+            tokio::time::sleep(LISTEN_POLL).await;
+        }
+    }
+}
+
+/// Runs the health check once, within what is left until `deadline` (bounded): `Err` with
+/// what it said when it fails.
+async fn probe_once<D: DockerApi>(
+    docker: &D,
+    container: &str,
+    argv: &[String],
+    deadline: Instant,
+) -> Result<(), String> {
+    let limit = deadline
+        .saturating_duration_since(Instant::now())
+        .clamp(PROBE_EVERY, PROBE_TIMEOUT);
+    match tokio::time::timeout(limit, exec(docker, container, argv)).await {
+        Ok(Ok((0, _))) => Ok(()),
+        Ok(Ok((code, output))) => Err(format!("exit code {code}: {}", output.trim())),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "the health check did not finish within {:.1}s",
+            limit.as_secs_f64()
+        )),
     }
 }
 
