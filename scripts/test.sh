@@ -106,7 +106,9 @@ operator_image_tests=(chart_operator chart_real_node)
 engine_lane() {
   local rc=0 t0=$SECONDS args=() name
   for name in "${engine_only_tests[@]}"; do args+=(--test "$name"); done
-  operator/image.sh build >/dev/null || rc=1
+  # Niced: the tests of both lanes come first, the build takes the CPU they leave (it is
+  # needed only at the end of the cluster lane).
+  nice -n 10 operator/image.sh build >/dev/null || rc=1
   log "operator image: $((SECONDS - t0))s"
   cargo test --workspace --locked --no-fail-fast "${args[@]}" || rc=1
   log "engine-only tests done: $((SECONDS - t0))s"
@@ -118,7 +120,7 @@ engine_lane() {
 # Everything else that `cargo test --workspace` runs: the libraries' and binaries' unit and
 # golden tests, the examples' build, every other test file, the doc tests.
 cluster_lane() {
-  local rc=0 list args
+  local rc=0 list args name
   list=$(cluster_lane_test_args) && [[ -n $list ]] || {
     log "error: cannot list the workspace's test targets (cargo metadata, python3)"
     return 1
@@ -163,8 +165,9 @@ DEVSTACK_YAML_PYTHON=$(e2e/docker.sh yaml-python)
 phase "cargo fmt --check" cargo fmt --all -- --check
 phase "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 phase "cargo test: build" cargo test --workspace --locked --no-run
-# The binaries the e2e tests run (e2e/src/bin.rs builds them the same way): built by the test
-# build already, this only makes sure.
+# The binaries the e2e tests run, built once here the way e2e/src/bin.rs builds them (which
+# then finds them done): not by the test build (its libraries carry the dev-dependencies'
+# features), and before the lanes, so no test waits for them.
 phase "e2e binaries" cargo build --quiet --locked --workspace --bin devstack --bin devstack-operator
 phase "cargo test" test_lanes
 phase "main job: scripts/run.sh $main_job_stack" scripts/run.sh "$main_job_stack"

@@ -40,7 +40,8 @@ fn build(package: &str, bin: &str) -> PathBuf {
     let mut build = Command::new(cargo);
     // Cargo's per-crate variables of this test (CARGO_MANIFEST_DIR, …) are watched by
     // ring's build script: inherited, they would make this build redo the dependency tree.
-    // The settings of the whole run stay: the same build as the test build's.
+    // The settings of the whole run stay (CARGO_INCREMENTAL is part of the profile): the same
+    // build as scripts/test.sh's "e2e binaries" phase, found done.
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("CARGO_")
             && !["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_INCREMENTAL"]
@@ -51,8 +52,8 @@ fn build(package: &str, bin: &str) -> PathBuf {
     }
     let out = build
         .current_dir(workspace_root())
-        // --workspace: the features the workspace's test build resolved, so the binary that
-        // build made is current and nothing is compiled again.
+        // --workspace: the features the whole workspace resolves, as every other build of the
+        // test command; `-p` alone would build the libraries again with fewer.
         .args([
             "build",
             "--quiet",
