@@ -169,7 +169,16 @@ fn health_checks_never_carry_secrets_or_kubernetes_expansions() {
 
 #[test]
 fn slow_starters_get_a_start_period() {
-    for name in ["elasticsearch", "kafka", "neo4j", "opensearch", "rabbitmq"] {
+    for name in [
+        "elasticsearch",
+        "kafka",
+        "neo4j",
+        "opensearch",
+        "rabbitmq",
+        "postgres",
+        "pgvector",
+        "timescaledb",
+    ] {
         let entry = lookup(name).unwrap();
         let health = parts_of(entry).health.unwrap();
         assert!(
