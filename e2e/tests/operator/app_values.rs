@@ -12,7 +12,9 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::Api;
 
-use crate::{create, credentials, finish, install_crd, kubectl, serial, stack, wait_for, Operator};
+use crate::{
+    create, credentials, exclusive, finish, install_crd, kubectl, stack, wait_for, Operator,
+};
 
 /// The running, non-terminating pod of `service`.
 async fn pod_of(pods: &Api<Pod>, service: &str) -> anyhow::Result<Option<String>> {
@@ -58,7 +60,7 @@ async fn new_pod(pods: &Api<Pod>, service: &str, old: &str) -> String {
 
 #[tokio::test]
 async fn app_secrets_mapped_values_and_fan_out_on_the_real_node() {
-    let _serial = serial().await;
+    let _exclusive = exclusive().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::new("op-values").await.unwrap();

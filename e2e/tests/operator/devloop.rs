@@ -14,7 +14,7 @@ use devstack_core::DevStack;
 use devstack_e2e::{poll_until, TestNamespace};
 use k8s_openapi::api::core::v1::Pod;
 
-use crate::{create, finish, install_crd, serial, stack, wait_for, Operator};
+use crate::{create, finish, install_crd, shared, stack, wait_for, Operator};
 
 /// The message of service `service` in the status of DevStack `name`, once it contains `want`.
 async fn service_message(ns: &TestNamespace, name: &str, want: &str) -> anyhow::Result<String> {
@@ -56,7 +56,7 @@ fn app_dir(base_image: &str) -> tempfile::TempDir {
 
 #[tokio::test]
 async fn unbuilt_image_is_reported_and_devstack_apply_runs_the_built_image() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::new("op-build").await.unwrap();
@@ -147,7 +147,7 @@ async fn unbuilt_image_is_reported_and_devstack_apply_runs_the_built_image() {
 
 #[tokio::test]
 async fn operator_without_allow_list_refuses_host_paths() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::new("op-hostpath").await.unwrap();
@@ -175,7 +175,7 @@ async fn operator_without_allow_list_refuses_host_paths() {
 
 #[tokio::test]
 async fn an_allowed_read_only_mount_is_readable_and_read_only_in_the_pod() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::new("op-mount").await.unwrap();

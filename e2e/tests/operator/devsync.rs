@@ -17,7 +17,7 @@ use devstack_e2e::kubectl::Kubectl;
 use devstack_e2e::TestNamespace;
 use k8s_openapi::api::core::v1::Pod;
 
-use crate::{install_crd, serial, Operator};
+use crate::{install_crd, shared, Operator};
 
 /// `devstack dev` as a child, its standard error collected (shown when a check fails).
 struct Dev {
@@ -120,7 +120,7 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
 
 #[tokio::test]
 async fn devstack_dev_syncs_edits_deletes_and_not_ignored_files_into_the_pod() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::new("op-devsync").await.unwrap();

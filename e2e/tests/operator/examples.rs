@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use kube::api::{Api, ListParams};
 
-use crate::{create, credentials, finish, install_crd, kubectl, serial, wait_for, Operator};
+use crate::{create, credentials, exclusive, finish, install_crd, kubectl, wait_for, Operator};
 
 /// Every field of `want` is in `have` with the same value (lists element by element); the
 /// server may add defaults.
@@ -178,7 +178,7 @@ async fn example_reaches_ready(
 
 #[tokio::test]
 async fn every_example_reaches_ready_and_equals_the_rendering() {
-    let _serial = serial().await;
+    let _exclusive = exclusive().await;
     install_crd(&devstack_e2e::client().await.unwrap())
         .await
         .unwrap();
@@ -197,7 +197,7 @@ const GPU: &str = devstack_core::conventions::GPU_RESOURCE;
 
 #[tokio::test]
 async fn without_a_gpu_node_optional_gpu_services_run_on_cpu() {
-    let _serial = serial().await;
+    let _exclusive = exclusive().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let offered = |nodes: Vec<Node>| {

@@ -14,13 +14,21 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, CustomResourceExt};
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-static SERIAL: Mutex<()> = Mutex::const_new(());
+static CLUSTER: RwLock<()> = RwLock::const_new(());
 
-/// Runs the tests of this binary one at a time.
-pub async fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().await
+/// For a test that shares the cluster with the others of this binary: it works in its own
+/// namespaces, with its own operator, and publishes no host port.
+pub async fn shared() -> RwLockReadGuard<'static, ()> {
+    CLUSTER.read().await
+}
+
+/// For a test that needs the cluster to itself: it counts the API server's requests (any other
+/// test's would be counted too) or publishes host ports (node ports are cluster-wide). It waits
+/// for the shared tests running, and the tests after it wait for it.
+pub async fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    CLUSTER.write().await
 }
 
 /// Installs (server-side applies) the DevStack CRD and waits until it is Established.

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{Event, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::ListParams;
 
-use crate::{create, finish, install_crd, serial, stack, wait_for, Operator};
+use crate::{create, finish, install_crd, shared, stack, wait_for, Operator};
 
 const CASES: &[(&str, &str)] = &[
     ("cycle", "  services:\n    a: {image: 'x:1', dependsOn: [b]}\n    b: {image: 'x:1', dependsOn: [a]}\n"),
@@ -24,7 +24,7 @@ const CASES: &[(&str, &str)] = &[
 
 #[tokio::test]
 async fn each_semantic_error_stalls_with_field_paths_and_applies_nothing() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::on_kwok("op-invalid").await.unwrap();

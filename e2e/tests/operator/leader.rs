@@ -9,11 +9,11 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
-use crate::{create, finish, install_crd, serial, stack, wait_for, Operator};
+use crate::{create, finish, install_crd, shared, stack, wait_for, Operator};
 
 #[tokio::test]
 async fn only_the_lease_holder_writes_and_the_standby_takes_over() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::on_kwok("op-leader").await.unwrap();

@@ -16,8 +16,8 @@ use rand::Rng;
 use serde_json::json;
 
 use crate::{
-    create, credentials, finish, install_crd, no_terminating_test_namespace, serial, stack,
-    sum_metric, wait_for, Operator,
+    create, credentials, exclusive, finish, install_crd, no_terminating_test_namespace, shared,
+    stack, sum_metric, wait_for, Operator,
 };
 
 pub(crate) async fn generation_ready(api: &Api<DevStack>, name: &str) -> Result<Option<()>> {
@@ -42,7 +42,7 @@ async fn set_env(api: &Api<DevStack>, name: &str, service: &str, value: &str) ->
 /// moments while the largest example reconciles never change them.
 #[tokio::test]
 async fn credentials_survive_restarts_edits_and_sigkills() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let text = std::fs::read_to_string(
@@ -140,7 +140,7 @@ async fn writes(client: &Client) -> Result<f64> {
 /// restart: every stack is reconciled again) of the unchanged stack sends no write at all.
 #[tokio::test]
 async fn drift_is_restored_and_an_unchanged_resync_writes_nothing() {
-    let _serial = serial().await;
+    let _exclusive = exclusive().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::on_kwok("op-drift").await.unwrap();
@@ -265,7 +265,7 @@ where
 /// A profile change and a removed service delete their objects.
 #[tokio::test]
 async fn profile_change_and_removed_service_are_pruned() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::on_kwok("op-prune").await.unwrap();

@@ -5,9 +5,9 @@
 //! `realnode` runs on the harness's real kubelet node (run-time behaviour); the others work in
 //! kwok namespaces (API behaviour, readiness from the fake node).
 //!
-//! The tests of this binary run one at a time ([`serial`]): one of them counts the API
-//! server's write requests, which any other test would disturb, and host ports (node ports)
-//! are cluster-wide.
+//! The tests of this binary share the cluster ([`shared`]: own namespaces, own operator),
+//! except those that need it to themselves ([`exclusive`]): two count the API server's
+//! requests, which any other test would disturb, and host ports (node ports) are cluster-wide.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

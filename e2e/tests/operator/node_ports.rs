@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams};
 
-use crate::{create, finish, install_crd, serial, stack, wait_for, Operator};
+use crate::{create, exclusive, finish, install_crd, stack, wait_for, Operator};
 
 /// One published port (31234, inside the default range: it keeps its number) and two that are
 /// not: before the fix, each of those got a random node port.
@@ -27,7 +27,7 @@ fn node_ports(service: &Service) -> Vec<i32> {
 
 #[tokio::test]
 async fn a_second_stack_whose_planned_node_port_is_taken_is_stalled_naming_it() {
-    let _serial = serial().await;
+    let _exclusive = exclusive().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let first_ns = TestNamespace::on_kwok("op-nodeport-a").await.unwrap();

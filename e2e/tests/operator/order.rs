@@ -10,11 +10,11 @@ use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 
-use crate::{create, finish, install_crd, serial, stack, wait_for, Operator};
+use crate::{create, finish, install_crd, shared, stack, wait_for, Operator};
 
 #[tokio::test]
 async fn dependent_is_created_only_after_its_dependency_is_ready() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::on_kwok("op-order").await.unwrap();

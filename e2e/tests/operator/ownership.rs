@@ -11,7 +11,7 @@ use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
 use crate::lifecycle::generation_ready;
-use crate::{create, finish, install_crd, serial, stack, wait_for, Operator};
+use crate::{create, finish, install_crd, shared, stack, wait_for, Operator};
 
 const ENV: &str =
     "  services:\n    api:\n      image: ghcr.io/acme/api:1.0\n      env: {KEEP: '1', DROP: '2'}\n";
@@ -43,7 +43,7 @@ fn ours(deployment: &Deployment) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_field_dropped_from_the_spec_leaves_an_object_the_operator_created() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::on_kwok("op-owner").await.unwrap();

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kube::api::DeleteParams;
 use kube::{Api, Client};
 
-use crate::{create, finish, install_crd, kubectl, serial, stack, wait_for, Operator};
+use crate::{create, finish, install_crd, kubectl, shared, stack, wait_for, Operator};
 
 /// The CRD installed, a plain namespace (pods go to the real node) and an operator watching it
 /// with the local postgres image, whose name comes last.
@@ -96,7 +96,7 @@ async fn pod_uid(pods: &Api<Pod>, name: &str) -> Result<Option<String>> {
 /// ones, and the old password opens the old data in a new pod.
 #[tokio::test]
 async fn recreated_stack_opens_its_old_data_with_the_old_password() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let (client, ns, mut operator, _) = on_the_real_node("op-realdata").await.unwrap();
     let api = ns.api::<DevStack>();
     let pods = ns.api::<Pod>();
@@ -183,7 +183,7 @@ async fn recreated_stack_opens_its_old_data_with_the_old_password() {
 /// really accepts connections, so its first connection at start succeeds (no restart).
 #[tokio::test]
 async fn dependent_starts_after_real_postgres_is_ready() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let (client, ns, mut operator, postgres) = on_the_real_node("op-realorder").await.unwrap();
     // Open isolation: the first connection must not race the NetworkPolicy reaching the node.
     let body = format!(

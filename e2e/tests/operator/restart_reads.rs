@@ -14,7 +14,7 @@ use kube::{Api, Client};
 use serde_json::json;
 
 use crate::{
-    create, finish, install_crd, no_terminating_test_namespace, serial, stack, sum_metric,
+    create, exclusive, finish, install_crd, no_terminating_test_namespace, stack, sum_metric,
     wait_for, Operator,
 };
 
@@ -74,7 +74,7 @@ async fn restart_counting(client: &Client, operator: &mut Operator, stacks: usiz
 
 #[tokio::test]
 async fn a_restart_reads_unchanged_stacks_no_more_and_repairs_an_edit_made_meanwhile() {
-    let _serial = serial().await;
+    let _exclusive = exclusive().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::on_kwok("op-restart").await.unwrap();

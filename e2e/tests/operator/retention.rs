@@ -11,7 +11,7 @@ use kube::Api;
 use serde_json::json;
 
 use crate::lifecycle::generation_ready;
-use crate::{create, credentials, finish, install_crd, serial, stack, wait_for, Operator};
+use crate::{create, credentials, finish, install_crd, shared, stack, wait_for, Operator};
 
 async fn claims(api: &Api<PersistentVolumeClaim>, stack: &str) -> Result<Vec<(String, String)>> {
     Ok(api
@@ -33,7 +33,7 @@ async fn claims(api: &Api<PersistentVolumeClaim>, stack: &str) -> Result<Vec<(St
 /// name adopts both. With `retainOnDelete: false` the claim goes with the stack.
 #[tokio::test]
 async fn delete_keeps_retained_data_and_recreate_adopts_it() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::on_kwok("op-retain").await.unwrap();
@@ -145,7 +145,7 @@ async fn delete_keeps_retained_data_and_recreate_adopts_it() {
 /// The reset annotation wipes data and credentials once per value.
 #[tokio::test]
 async fn reset_annotation_wipes_data_and_credentials_once() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::on_kwok("op-reset").await.unwrap();

@@ -20,7 +20,7 @@ use kube::api::{ListParams, PostParams};
 use kube::{Api, Resource};
 use serde_json::json;
 
-use crate::{create, credentials, finish, install_crd, kubectl, serial, stack, wait_for, Operator};
+use crate::{create, credentials, finish, install_crd, kubectl, shared, stack, wait_for, Operator};
 
 const SMALL: &str = "  services:\n    db: {type: postgres}\n    api:\n      image: ghcr.io/acme/api:1.0\n      ports: [{name: http, containerPort: 8080}]\n      dependsOn: [db]\n";
 
@@ -95,7 +95,7 @@ async fn stalled(
 
 #[tokio::test]
 async fn foreign_objects_of_the_stacks_names_are_left_alone() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::on_kwok("op-foreign").await.unwrap();
@@ -189,7 +189,7 @@ async fn foreign_objects_of_the_stacks_names_are_left_alone() {
 
 #[tokio::test]
 async fn a_reset_leaves_a_foreign_credentials_secret_alone() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::on_kwok("op-foreign-reset").await.unwrap();
@@ -237,7 +237,7 @@ async fn gone(api: &Api<DevStack>, name: &str, operator: &Operator) {
 
 #[tokio::test]
 async fn retained_data_keeps_its_credentials_whatever_the_deletion_mode() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::on_kwok("op-keep-creds").await.unwrap();
@@ -318,7 +318,7 @@ async fn retained_data_keeps_its_credentials_whatever_the_deletion_mode() {
 /// service's status says so, instead of "starting" forever.
 #[tokio::test]
 async fn a_pod_security_refusal_is_named_in_the_status() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::on_kwok("op-psa").await.unwrap();
@@ -364,7 +364,7 @@ async fn a_pod_security_refusal_is_named_in_the_status() {
 /// but no status (a restore, a GitOps re-sync), keeps its data and its credentials.
 #[tokio::test]
 async fn a_reapplied_stack_does_not_reset_again() {
-    let _serial = serial().await;
+    let _shared = shared().await;
     let client = devstack_e2e::client().await.unwrap();
     install_crd(&client).await.unwrap();
     let ns = TestNamespace::on_kwok("op-reset-once").await.unwrap();
