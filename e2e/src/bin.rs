@@ -52,12 +52,14 @@ fn build(package: &str, bin: &str) -> PathBuf {
     }
     let out = build
         .current_dir(workspace_root())
-        // --workspace: the features the whole workspace resolves, as every other build of the
-        // test command; `-p` alone would build the libraries again with fewer.
+        // --workspace --tests: the features the test build resolves (the dev-dependencies'
+        // too), so the libraries `cargo test` compiled are reused, not compiled once more with
+        // fewer; the test targets are found done (scripts/test.sh built them first).
         .args([
             "build",
             "--quiet",
             "--workspace",
+            "--tests",
             "--bin",
             bin,
             "--message-format=json",
