@@ -4,6 +4,8 @@
 //! owned kinds kept by `controller::footprint` exactly as the operator's watches keep them, the
 //! DevStack as its reflector store keeps it), read as the process's RSS before and after each
 //! store (Linux). `PROBE_UNTRIMMED=1`: the record as it was kept before session 5.
+//! `DISTINCT_NAMES=1`: stack `i` is named `s<i>` (K2 names every stack `s`, so stores that
+//! keep a label set or owner once share it across namespaces there).
 //!
 //! ```sh
 //! cargo run -p devstack-operator --example cache_memory
@@ -36,8 +38,30 @@ fn rss() -> isize {
 
 const STACK: &str = "apiVersion: devstack.dev/v1alpha1\nkind: DevStack\nmetadata: {name: s, namespace: bench-k2-1}\nspec:\n  services:\n    db: {type: postgres, storage: {size: 1Gi}}\n    cache: {type: redis}\n    api: {image: 'registry.local/api:1', ports: [{name: http, containerPort: 8080}], dependsOn: [db, cache], env: {LOG_LEVEL: info}}\n    worker: {image: 'registry.local/worker:1', dependsOn: [db]}\n    web: {image: 'registry.local/web:1', ports: [{name: http, containerPort: 3000}], dependsOn: [api]}\n";
 
+/// Stack `i`'s name: `s`, as in K2, or `s<i>` with `DISTINCT_NAMES`.
+fn stack_name(i: usize) -> String {
+    if std::env::var_os("DISTINCT_NAMES").is_some() {
+        format!("s{i}")
+    } else {
+        "s".into()
+    }
+}
+
 fn live<K: Resource + Clone>(mut o: K, i: usize) -> K {
     let m = o.meta_mut();
+    let stack = stack_name(i);
+    if let Some(rest) = m.name.as_deref().and_then(|n| n.strip_prefix('s')) {
+        if rest.is_empty() || rest.starts_with('-') {
+            m.name = Some(format!("{stack}{rest}"));
+        }
+    }
+    if let Some(value) = m
+        .labels
+        .as_mut()
+        .and_then(|l| l.get_mut(devstack_core::conventions::LABEL_STACK))
+    {
+        value.clone_from(&stack);
+    }
     m.namespace = Some(format!("bench-k2-{i}"));
     m.uid = Some(format!("816cf1d7-d93b-415e-b20f-e09e95c6{i:04}"));
     m.resource_version = Some(format!("{}", 1000 + i));
@@ -48,7 +72,7 @@ fn live<K: Resource + Clone>(mut o: K, i: usize) -> K {
         "devstack.dev/desired-hash".into(),
         "cbae76fce799fb78b9d9c0c7de91c2e6".into(),
     );
-    m.owner_references = Some(vec![serde_json::from_value(serde_json::json!({"apiVersion": "devstack.dev/v1alpha1", "controller": true, "kind": "DevStack", "name": "s", "uid": "e8e36293-daec-4e11-8fa6-2d59d466565a"})).unwrap()]);
+    m.owner_references = Some(vec![serde_json::from_value(serde_json::json!({"apiVersion": "devstack.dev/v1alpha1", "controller": true, "kind": "DevStack", "name": stack, "uid": format!("e8e36293-daec-4e11-8fa6-2d59d466{i:04}")})).unwrap()]);
     o
 }
 

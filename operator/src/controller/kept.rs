@@ -4,9 +4,10 @@
 //! kube's reflector store keeps every object whole (an `ObjectMeta` of ≈ 360 bytes before any
 //! string, a B-tree leaf of ≈ 540 bytes per label or annotation map) behind a key of four
 //! more strings: ≈ 2.5 KiB per object after trimming, ≈ 92 KiB for a 5-service stack's 21
-//! objects. Here an object is its name, version, uid, generation, deletion mark, its labels
-//! and annotations as short slices (keys, label values and owner references shared by every
-//! object that carries the same), and the part of its body a rule reads
+//! objects. Here an object is its own strings (name, version, uid, annotation values) in one
+//! allocation ([`Packed`]), its generation and deletion mark, its label set, annotation keys
+//! and owners each shared by every object that carries the same ([`interned`]), and the part
+//! of its body a rule reads
 //! ([`super::cache::Cached::body`]). A reconcile gets the objects back as the kind's type
 //! ([`Store::of_stack`]), so nothing downstream changes.
 //!
@@ -14,7 +15,7 @@
 //! whole at its end, so a reader never sees half a list; a store is ready once its first list
 //! is complete, and any number of reconciles may wait for that at once.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
@@ -23,26 +24,32 @@ use kube::Resource;
 use tokio::sync::watch;
 
 use super::cache::Cached;
+use super::interned::{self, Interner, Keys, Labels, Owners, Shared};
+use super::packed::Packed;
 use crate::render::LABEL_STACK;
-
-/// A string kept once per store: label keys and values, annotation keys, namespaces.
-type Shared = Arc<str>;
 
 /// What a store keeps of one object.
 #[derive(Clone, Debug)]
 struct Kept<B> {
-    name: Box<str>,
-    resource_version: Option<Box<str>>,
-    uid: Option<Box<str>>,
+    /// The name, resourceVersion, uid and the annotations' values (in `annotation_keys`'
+    /// order): one allocation.
+    text: Packed,
     generation: Option<i64>,
     deletion: Option<Time>,
-    labels: Box<[(Shared, Shared)]>,
-    annotations: Box<[(Shared, Box<str>)]>,
-    owners: Option<Arc<[OwnerReference]>>,
+    /// Kept once per store ([`interned`]): the objects of a stack carry the same trimmed
+    /// labels.
+    labels: Labels,
+    annotation_keys: Keys,
+    /// Kept once per process: every object of a stack has the stack as its owner.
+    owners: Option<Owners>,
     body: B,
 }
 
 impl<B> Kept<B> {
+    fn name(&self) -> &str {
+        self.text.first()
+    }
+
     fn label(&self, key: &str) -> Option<&str> {
         self.labels
             .iter()
@@ -67,7 +74,7 @@ pub(crate) struct Writer<C: Cached> {
     ready: watch::Sender<bool>,
     /// The list in progress (between `Init` and `InitDone`).
     listing: Option<Objects<C::Body>>,
-    strings: HashSet<Shared>,
+    interned: Interner,
 }
 
 /// An empty store and the writer that fills it.
@@ -82,7 +89,7 @@ pub(crate) fn store<C: Cached>() -> (Store<C>, Writer<C>) {
         objects,
         ready: sender,
         listing: None,
-        strings: HashSet::new(),
+        interned: Interner::default(),
     };
     (store, writer)
 }
@@ -105,7 +112,7 @@ impl<C: Cached> Store<C> {
             .into_iter()
             .flatten()
             .filter(|kept| kept.label(LABEL_STACK) == Some(stack))
-            .map(|kept| (kept.name.to_string(), full::<C>(namespace, kept)))
+            .map(|kept| (kept.name().to_string(), full::<C>(namespace, kept)))
             .collect()
     }
 
@@ -114,7 +121,7 @@ impl<C: Cached> Store<C> {
     pub(crate) fn get(&self, namespace: &str, name: &str) -> Option<C::Full> {
         let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
         let list = objects.get(namespace)?;
-        let at = list.binary_search_by(|k| (*k.name).cmp(name)).ok()?;
+        let at = list.binary_search_by(|k| k.name().cmp(name)).ok()?;
         Some(full::<C>(namespace, &list[at]))
     }
 
@@ -129,20 +136,22 @@ impl<C: Cached> Store<C> {
 fn full<C: Cached>(namespace: &str, kept: &Kept<C::Body>) -> C::Full {
     let mut object = C::from_body(&kept.body);
     let meta = object.meta_mut();
-    meta.name = Some(kept.name.to_string());
+    let mut text = kept.text.parts();
+    let mut next = || text.next().flatten().map(str::to_string);
+    meta.name = next();
+    meta.resource_version = next();
+    meta.uid = next();
+    meta.annotations = (!kept.annotation_keys.is_empty()).then(|| {
+        kept.annotation_keys
+            .iter()
+            .map(|k| (k.to_string(), next().unwrap_or_default()))
+            .collect()
+    });
     meta.namespace = Some(namespace.to_string());
-    meta.resource_version = kept.resource_version.as_deref().map(str::to_string);
-    meta.uid = kept.uid.as_deref().map(str::to_string);
     meta.generation = kept.generation;
     meta.deletion_timestamp = kept.deletion.clone();
     meta.labels = (!kept.labels.is_empty()).then(|| {
         kept.labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    });
-    meta.annotations = (!kept.annotations.is_empty()).then(|| {
-        kept.annotations
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
@@ -165,8 +174,8 @@ impl<C: Cached> Writer<C> {
                 let mut listing = self.listing.take().unwrap_or_default();
                 listing.values_mut().for_each(Vec::shrink_to_fit);
                 *self.objects.write().unwrap_or_else(|e| e.into_inner()) = listing;
-                // A string no object refers to any more is forgotten with the list.
-                self.strings.retain(|s| Arc::strong_count(s) > 1);
+                // What no object refers to any more is forgotten with the list.
+                self.interned.sweep();
                 self.ready.send_replace(true);
             }
             Event::Apply(object) => {
@@ -180,14 +189,18 @@ impl<C: Cached> Writer<C> {
                     return;
                 };
                 let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
-                if let Some(list) = objects.get_mut(namespace.as_str()) {
-                    if let Ok(at) = list.binary_search_by(|k| (*k.name).cmp(name)) {
-                        list.remove(at);
-                    }
-                    if list.is_empty() {
-                        objects.remove(namespace.as_str());
-                    }
+                let Some(list) = objects.get_mut(namespace.as_str()) else {
+                    return;
+                };
+                if let Ok(at) = list.binary_search_by(|k| k.name().cmp(name)) {
+                    list.remove(at);
                 }
+                if list.is_empty() {
+                    objects.remove(namespace.as_str());
+                }
+                let namespaces = objects.len();
+                drop(objects);
+                self.interned.deleted(namespaces);
             }
         }
     }
@@ -197,46 +210,28 @@ impl<C: Cached> Writer<C> {
         let (Some(namespace), Some(name)) = (&meta.namespace, &meta.name) else {
             return;
         };
-        let namespace = self.shared(namespace);
-        let list = objects.entry(namespace).or_default();
-        // Every object of a stack has the same owner: one copy per namespace.
-        let owners = meta.owner_references.as_ref().map(|owners| {
-            list.iter()
-                .filter_map(|k| k.owners.clone())
-                .find(|o| **o == **owners)
-                .unwrap_or_else(|| owners.as_slice().into())
-        });
+        let annotations = meta.annotations.iter().flatten();
+        let own = [&meta.name, &meta.resource_version, &meta.uid];
         let kept = Kept {
-            name: name.as_str().into(),
-            resource_version: meta.resource_version.as_deref().map(Into::into),
-            uid: meta.uid.as_deref().map(Into::into),
+            text: Packed::new(
+                (own.into_iter().map(Option::as_deref))
+                    .chain(annotations.clone().map(|(_, v)| Some(v.as_str()))),
+            ),
             generation: meta.generation,
             deletion: meta.deletion_timestamp.clone(),
-            labels: (meta.labels.iter().flatten())
-                .map(|(k, v)| (self.shared(k), self.shared(v)))
-                .collect(),
-            annotations: (meta.annotations.iter().flatten())
-                .map(|(k, v)| (self.shared(k), v.as_str().into()))
-                .collect(),
-            owners,
+            labels: self.interned.labels(meta.labels.iter().flatten()),
+            annotation_keys: self.interned.keys(annotations.map(|(k, _)| k)),
+            owners: meta.owner_references.as_deref().map(interned::owners),
             body: object.body(),
         };
-        match list.binary_search_by(|k| (*k.name).cmp(name)) {
+        let list = objects.entry(self.interned.string(namespace)).or_default();
+        match list.binary_search_by(|k| k.name().cmp(name)) {
             Ok(at) => list[at] = kept,
             Err(at) => {
                 list.reserve_exact(1);
                 list.insert(at, kept);
             }
         }
-    }
-
-    fn shared(&mut self, text: &str) -> Shared {
-        if let Some(shared) = self.strings.get(text) {
-            return shared.clone();
-        }
-        let shared: Shared = text.into();
-        self.strings.insert(shared.clone());
-        shared
     }
 }
 

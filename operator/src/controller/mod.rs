@@ -64,6 +64,7 @@ pub mod footprint;
 mod held;
 mod hold;
 pub mod http;
+mod interned;
 mod kept;
 mod kept_stack;
 pub mod leader;
@@ -72,6 +73,7 @@ pub mod metrics;
 mod node_ports;
 mod observe;
 mod ownership;
+mod packed;
 #[cfg(test)]
 mod path_tests;
 mod prune;
