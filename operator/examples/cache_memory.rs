@@ -226,12 +226,9 @@ fn measure_record(by_kind: &BTreeMap<&'static str, Vec<serde_json::Value>>) -> i
         "record (strings, before)"
     );
     let before = rss();
-    let mut record: HashMap<u128, (u64, u64, u128, u128)> = HashMap::new();
-    for n in 0..STACKS as u128 * 19 {
-        record.insert(
-            n.wrapping_mul(0x9e3779b97f4a7c15f39cc0605cedc835),
-            (1, 2, 3, 4),
-        );
+    let mut record: HashMap<u64, (u32, u32, u64, u64)> = HashMap::new();
+    for n in 0..STACKS as u64 * 19 {
+        record.insert(n.wrapping_mul(0x9e3779b97f4a7c15), (1, 2, 3, 4));
     }
     let fingerprints = (rss() - before) / STACKS as isize;
     std::mem::forget(record);

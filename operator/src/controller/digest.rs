@@ -19,6 +19,9 @@
 //! decided by the write path: a different desired hash, or metadata the cache shows changed,
 //! is written. The price: when only the digest changed (a drift repaired, an object written
 //! for a new wish whose status is otherwise the same), the pass writes the status once more.
+//! An operator whose record keeps fingerprints of another width (before session 12: 128 bits)
+//! wrote other digests: after such an upgrade each stack's objects are read once and its status
+//! written once, as after a restart without a digest.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -121,8 +124,8 @@ fn desired_hash(meta: &ObjectMeta) -> Option<&str> {
 }
 
 /// One object's line: `version` and `hash` are the record's fingerprints.
-fn line(kind: &str, name: &str, version: u128, hash: u128) -> String {
-    format!("{kind}\t{name}\t{version:032x}\t{hash:032x}\n")
+fn line(kind: &str, name: &str, version: u64, hash: u64) -> String {
+    format!("{kind}\t{name}\t{version:016x}\t{hash:016x}\n")
 }
 
 fn sha256(lines: &BTreeSet<String>) -> String {
