@@ -281,6 +281,24 @@ mod tests {
     }
 
     #[test]
+    fn every_annotation_and_an_absent_uid_come_back_as_they_were() {
+        let (store, mut writer) = store::<PartialObjectMeta<Service>>();
+        writer.apply_watcher_event(&Event::Init);
+        let mut object = service("team", "api", "demo", "7");
+        object.metadata.uid = None;
+        let annotations = object.metadata.annotations.as_mut().unwrap();
+        annotations.insert("devstack.dev/local".into(), String::new());
+        annotations.insert("z.example/long".into(), "ü".repeat(200));
+        writer.apply_watcher_event(&Event::InitApply(object.clone()));
+        writer.apply_watcher_event(&Event::InitApply(service("team", "db", "demo", "8")));
+        writer.apply_watcher_event(&Event::InitDone);
+        assert_eq!(store.get("team", "api").unwrap().metadata, object.metadata);
+        let db = store.get("team", "db").unwrap().metadata;
+        assert_eq!(db.uid.as_deref(), Some("uid-db"));
+        assert_eq!(db.annotations.unwrap().len(), 1);
+    }
+
+    #[test]
     fn a_relist_replaces_the_store_only_once_complete() {
         let (store, mut writer) = store::<PartialObjectMeta<Service>>();
         writer.apply_watcher_event(&Event::Init);
