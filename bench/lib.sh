@@ -35,21 +35,31 @@ floor_bin() {
   echo "$out"
 }
 
-# devstack and devstack-operator: a release build unless DEVSTACK_BENCH_DEBUG=1 (a benchmark of
-# a debug build measures serde's debug code). DEVSTACK_BENCH_BIN_DIR: use binaries built
-# elsewhere (e.g. an older commit's, for before/after figures).
+# devstack and devstack-operator as shipped: the CLI's release build and the operator image's
+# `operator` profile (Cargo.toml), unless DEVSTACK_BENCH_DEBUG=1 (a benchmark of a debug build
+# measures serde's debug code). DEVSTACK_BENCH_BIN_DIR: use binaries built elsewhere (e.g. an
+# older commit's, for before/after figures), both in that directory.
 rust_bins() {
-  local profile=release flags=(--release)
-  if [[ -n ${DEVSTACK_BENCH_DEBUG:-} ]]; then profile=debug flags=(); fi
+  local cli_profile=release operator_profile=operator
+  if [[ -n ${DEVSTACK_BENCH_DEBUG:-} ]]; then cli_profile=dev operator_profile=dev; fi
   if [[ -n ${DEVSTACK_BENCH_BIN_DIR:-} ]]; then
-    bin_dir=$DEVSTACK_BENCH_BIN_DIR
+    devstack=$DEVSTACK_BENCH_BIN_DIR/devstack
+    operator_bin=$DEVSTACK_BENCH_BIN_DIR/devstack-operator
   else
-    (cd "$root" && cargo build -q "${flags[@]}" -p devstack-cli -p devstack-operator) || die "cargo build failed"
-    bin_dir=${CARGO_TARGET_DIR:-$root/target}/$profile
+    (cd "$root" && cargo build -q --profile "$cli_profile" -p devstack-cli --bin devstack \
+      && cargo build -q --profile "$operator_profile" -p devstack-operator --bin devstack-operator) \
+      || die "cargo build failed"
+    devstack=$(profile_dir "$cli_profile")/devstack
+    operator_bin=$(profile_dir "$operator_profile")/devstack-operator
   fi
-  devstack=$bin_dir/devstack
-  operator_bin=$bin_dir/devstack-operator
-  [[ -x $devstack && -x $operator_bin ]] || die "no devstack / devstack-operator in $bin_dir"
+  [[ -x $devstack && -x $operator_bin ]] || die "no devstack / devstack-operator ($devstack, $operator_bin)"
+}
+
+# profile_dir PROFILE: where cargo puts a profile's binaries (the dev profile's are in debug/).
+profile_dir() {
+  local dir=$1
+  [[ $dir == dev ]] && dir=debug
+  echo "${CARGO_TARGET_DIR:-$root/target}/$dir"
 }
 
 # ---------------------------------------------------------------- cluster

@@ -3,8 +3,9 @@
 # operator/Dockerfile (a static binary on distroless/static as uid 65532), from the host's
 # Debian toolchain instead of the rust and distroless base images.
 #
-#   operator/image.sh build   build the release binary and the image (into $DOCKER_HOST's
-#                             engine, default: the engine of e2e/docker.sh); print the reference
+#   operator/image.sh build   build the binary (Cargo.toml's `operator` profile) and the image
+#                             (into $DOCKER_HOST's engine, default: the engine of
+#                             e2e/docker.sh); print the reference
 #   operator/image.sh ref     print the reference, devstack-local/operator:<crate version>
 #   operator/image.sh size    print the image's size in bytes
 #
@@ -49,10 +50,10 @@ build() {
   for var in $(compgen -e | grep '^CARGO_' | grep -vx 'CARGO_HOME'); do unset "$var"; done
   # crt-static: glibc's static-pie, so the image needs no libc (distroless/static). --target
   # keeps the flag off build scripts and proc macros, which must stay dynamic.
-  RUSTFLAGS="-C target-feature=+crt-static" cargo build --quiet --locked --release \
+  RUSTFLAGS="-C target-feature=+crt-static" cargo build --quiet --locked --profile operator \
     --manifest-path "$root/Cargo.toml" -p devstack-operator --bin devstack-operator \
     --target "$target" --target-dir "$target_dir"
-  bin=$target_dir/$target/release/devstack-operator
+  bin=$target_dir/$target/operator/devstack-operator
   if readelf -d "$bin" | grep -q '(NEEDED)'; then
     die "$bin needs shared libraries; the image has no libc"
   fi

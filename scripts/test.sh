@@ -105,9 +105,10 @@ for name in sorted(names - skip):
 # their lane, they find the image the engine lane built first.
 operator_image_tests=(chart_operator chart_real_node)
 
-# The engine lane: the operator image's static release build first (≈ 2.5 min of an idle
-# machine, 5.5–7 min beside the tests), then the engine-only tests, then `cargo doc`. The two
-# lanes take about as long (670–790 s and 715–820 s in session 11's rehearsals).
+# The engine lane: the operator image's static build first (Cargo.toml's `operator` profile:
+# 4.5 min of an idle machine from an empty target, ≈ 3 min of CPU after a change; 5.5–7 min
+# beside the tests), then the engine-only tests, then `cargo doc`. The two lanes take about as
+# long (670–790 s and 715–820 s in session 11's rehearsals).
 engine_lane() {
   local rc=0 t0=$SECONDS args=() name
   for name in "${engine_only_tests[@]}"; do args+=(--test "$name"); done
