@@ -6,6 +6,11 @@
 #
 #   bench/k2.sh [N] [RUNS]      (default 1000 stacks, 5 runs)
 #
+# $DEVSTACK_BENCH_FIRST_RUN (default 1) starts at that run, so RUNS can be spread over several
+# invocations (the full method takes longer than one sitting) with the rotation continuing:
+# `bench/k2.sh 1000 2` then `DEVSTACK_BENCH_FIRST_RUN=3 bench/k2.sh 1000 5`, each with its own
+# $DEVSTACK_BENCH_RESULTS, pooled by bench/floor `table`.
+#
 # Sides, in rotating order each run: floor, operator-defaults, operator-tuned
 # ($DEVSTACK_BENCH_SIDES to choose). Per operator side, after all N stacks are Ready:
 #   K3 resync  the operator restarted (same flags); done when N distinct stacks were reconciled
@@ -29,6 +34,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 n=${1:-1000}
 runs=${2:-5}
+first_run=${DEVSTACK_BENCH_FIRST_RUN:-1}
+[[ $first_run =~ ^[1-9][0-9]*$ && $first_run -le $runs ]] ||
+  die "DEVSTACK_BENCH_FIRST_RUN=$first_run: a run number from 1 to RUNS ($runs)"
 read -r -a sides <<<"${DEVSTACK_BENCH_SIDES:-floor operator-defaults operator-tuned}"
 inflight=${DEVSTACK_BENCH_FLOOR_INFLIGHT:-64}
 growth=${DEVSTACK_BENCH_GROWTH:-3}
@@ -99,7 +107,7 @@ floor_side() { # RUN
 }
 
 for ((k = 0; k < n; k++)); do echo "bench-k2-$k"; done >"$work/k2-namespaces"
-for ((i = 1; i <= runs; i++)); do
+for ((i = first_run; i <= runs; i++)); do
   for ((j = 0; j < ${#sides[@]}; j++)); do
     side=${sides[$(((i - 1 + j) % ${#sides[@]}))]}
     t0=$(date +%s)
@@ -111,7 +119,7 @@ for ((i = 1; i <= runs; i++)); do
 done
 cluster_down
 
-echo "K2: $n stacks x 5 services (postgres StatefulSet + PVC + credentials, redis, 3 image services; 3 levels); $runs runs per side, rotating order, fresh cluster per side; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "K2: $n stacks x 5 services (postgres StatefulSet + PVC + credentials, redis, 3 image services; 3 levels); runs $first_run-$runs per side, rotating order, fresh cluster per side; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 table --ratio-to floor "$out"
 if [[ -s $out3 ]]; then
   echo
