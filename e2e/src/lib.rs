@@ -315,6 +315,22 @@ where
     }
 }
 
+/// Polls until the object `name` is gone (a GET finds nothing), at most `timeout`; the error
+/// names its kind and name.
+pub async fn poll_until_gone<K>(api: &Api<K>, name: &str, timeout: Duration) -> Result<()>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + k8s_openapi::serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let what = format!("{} {name} to be gone", K::kind(&()));
+    poll_until(&what, timeout, || async move {
+        Ok(api.get_opt(name).await?.is_none().then_some(()))
+    })
+    .await
+}
+
 /// A unique DNS-label name: `<prefix>-<time>-<pid>-<counter>`, at most 63 characters.
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);

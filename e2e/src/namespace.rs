@@ -7,7 +7,9 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::{Api, Client, Config};
 
-use crate::{client_from_config, config, kubectl, poll_until, unique_name, TEST_NAMESPACE_LABEL};
+use crate::{
+    client_from_config, config, kubectl, poll_until_gone, unique_name, TEST_NAMESPACE_LABEL,
+};
 
 /// A fresh namespace for one test, deleted afterwards.
 ///
@@ -88,13 +90,7 @@ impl TestNamespace {
         self.cleaned = true;
         delete_namespace(&self.client, &self.name).await?;
         let api = Api::<Namespace>::all(self.client.clone());
-        let name = self.name.clone();
-        poll_until(&format!("namespace {name} to be deleted"), timeout, || {
-            let api = api.clone();
-            let name = name.clone();
-            async move { Ok(api.get_opt(&name).await?.is_none().then_some(())) }
-        })
-        .await
+        poll_until_gone(&api, &self.name, timeout).await
     }
 }
 

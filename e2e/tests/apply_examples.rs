@@ -85,17 +85,8 @@ async fn release_node_ports(ns: &TestNamespace, objects: &[K8sObject]) -> Result
     let api = ns.api::<Service>();
     for object in objects.iter().filter(|o| o.kind() == "Service") {
         let _ = api.delete(object.name(), &DeleteParams::foreground()).await;
-        let name = object.name().to_string();
-        devstack_e2e::poll_until(
-            &format!("Service {name} to be deleted"),
-            std::time::Duration::from_secs(30),
-            || {
-                let api = api.clone();
-                let name = name.clone();
-                async move { Ok(api.get_opt(&name).await?.is_none().then_some(())) }
-            },
-        )
-        .await?;
+        devstack_e2e::poll_until_gone(&api, object.name(), std::time::Duration::from_secs(30))
+            .await?;
     }
     Ok(())
 }

@@ -94,16 +94,7 @@ pub(crate) async fn wait_pods_ready(pods: &Api<Pod>, app: &str, count: usize) ->
 
 pub(crate) async fn wait_gone<K>(api: &Api<K>, name: &str) -> Result<()>
 where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    poll_until(
-        &format!("{} {name} to be deleted", std::any::type_name::<K>()),
-        TIMEOUT,
-        || {
-            let api = api.clone();
-            let name = name.to_string();
-            async move { Ok(api.get_opt(&name).await?.is_none().then_some(())) }
-        },
-    )
-    .await
+    devstack_e2e::poll_until_gone(api, name, TIMEOUT).await
 }

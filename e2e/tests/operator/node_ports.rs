@@ -98,19 +98,11 @@ async fn a_second_stack_whose_planned_node_port_is_taken_is_stalled_naming_it() 
         .delete("first", &DeleteParams::default())
         .await
         .unwrap();
-    devstack_e2e::poll_until(
-        "the first stack's NodePort Service to go",
+    // The first stack's NodePort Service goes with it.
+    devstack_e2e::poll_until_gone(
+        &services,
+        "web-nodeport",
         std::time::Duration::from_secs(60),
-        || {
-            let services = services.clone();
-            async move {
-                Ok(services
-                    .get_opt("web-nodeport")
-                    .await?
-                    .is_none()
-                    .then_some(()))
-            }
-        },
     )
     .await
     .unwrap();

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use devstack_core::DevStack;
-use devstack_e2e::{poll_until, TestNamespace};
+use devstack_e2e::{poll_until, poll_until_gone, TestNamespace};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::Api;
@@ -51,23 +51,14 @@ async fn delete_keeps_retained_data_and_recreate_adopts_it() {
     assert!(!claims_before.is_empty(), "postgres has a claim");
 
     api.delete("kept", &DeleteParams::default()).await.unwrap();
-    poll_until("DevStack kept deleted", Duration::from_secs(60), || {
-        let api = api.clone();
-        async move { Ok(api.get_opt("kept").await?.is_none().then_some(())) }
-    })
-    .await
-    .unwrap();
+    poll_until_gone(&api, "kept", Duration::from_secs(60))
+        .await
+        .unwrap();
     // Garbage collection has had its chance: the workload goes, data and credentials stay.
-    poll_until(
-        "StatefulSet of kept collected",
-        Duration::from_secs(60),
-        || {
-            let sts = ns.api::<k8s_openapi::api::apps::v1::StatefulSet>();
-            async move { Ok(sts.get_opt("db").await?.is_none().then_some(())) }
-        },
-    )
-    .await
-    .unwrap();
+    let sts = ns.api::<k8s_openapi::api::apps::v1::StatefulSet>();
+    poll_until_gone(&sts, "db", Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(claims(&pvcs, "kept").await.unwrap(), claims_before);
     let secret = secrets.get("kept-credentials").await.unwrap();
     assert!(

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use devstack_core::DevStack;
-use devstack_e2e::{poll_until, TestNamespace};
+use devstack_e2e::{poll_until, poll_until_gone, TestNamespace};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::events::v1::Event;
@@ -227,12 +227,9 @@ async fn a_reset_leaves_a_foreign_credentials_secret_alone() {
 }
 
 async fn gone(api: &Api<DevStack>, name: &str, operator: &Operator) {
-    poll_until("DevStack deleted", Duration::from_secs(120), || {
-        let api = api.clone();
-        async move { Ok(api.get_opt(name).await?.is_none().then_some(())) }
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e:#}\n{}", operator.log()));
+    poll_until_gone(api, name, Duration::from_secs(120))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", operator.log()));
 }
 
 #[tokio::test]
@@ -290,22 +287,9 @@ async fn retained_data_keeps_its_credentials_whatever_the_deletion_mode() {
     let secrets = ns.api::<Secret>();
     // The garbage collector's time, not the operator's: it shares the two cores with the other
     // operator tests (one run of the test command took over 60 s here).
-    poll_until(
-        "the garbage collector ran",
-        Duration::from_secs(180),
-        || {
-            let secrets = secrets.clone();
-            async move {
-                Ok(secrets
-                    .get_opt("kept-connections")
-                    .await?
-                    .is_none()
-                    .then_some(()))
-            }
-        },
-    )
-    .await
-    .unwrap();
+    poll_until_gone(&secrets, "kept-connections", Duration::from_secs(180))
+        .await
+        .unwrap();
     operator.restart().unwrap();
     gone(&api, "kept", &operator).await;
     create(&client, &kept).await.unwrap();
