@@ -367,6 +367,34 @@ pub fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
 }
 
+/// A free loopback port for a stack's host port, besides the stack's `others`: one whose node
+/// port (Kubernetes' default range, where the spec maps every host port) differs from theirs.
+/// Two random ports land on the same node port about once in a few thousand pairs, and the
+/// spec refuses such a stack (`spec.services.*.hostPorts`), which a test did not mean to test.
+pub fn free_host_port_besides(others: &[u16]) -> u16 {
+    let range = devstack_core::plan::NodePortRange::default();
+    (0..100)
+        .map(|_| free_port())
+        .find(|&port| lands_apart(range, port, others))
+        .unwrap_or_else(|| panic!("no free loopback port apart from {others:?} in {range}"))
+}
+
+/// Whether `port` becomes a node port in `range` that none of `others` becomes.
+fn lands_apart(range: devstack_core::plan::NodePortRange, port: u16, others: &[u16]) -> bool {
+    others
+        .iter()
+        .all(|&o| range.node_port(o) != range.node_port(port))
+}
+
+/// `N` free loopback ports for one stack's host ports (see [`free_host_port_besides`]).
+pub fn free_host_ports<const N: usize>() -> [u16; N] {
+    let mut ports = [0; N];
+    for i in 0..N {
+        ports[i] = free_host_port_besides(&ports[..i]);
+    }
+    ports
+}
+
 /// Sets (`Some(count)`) or removes (`None`) the extended resource `resource` (for example
 /// `nvidia.com/gpu`) in the capacity and allocatable of every kwok node: a test's way to make
 /// the cluster offer something or not. The harness's kwok node offers `nvidia.com/gpu: 8`; a
@@ -393,7 +421,21 @@ pub async fn set_kwok_capacity(client: &Client, resource: &str, count: Option<&s
 
 #[cfg(test)]
 mod tests {
-    use super::unique_name;
+    use super::{free_host_ports, lands_apart, unique_name};
+    use devstack_core::plan::NodePortRange;
+
+    #[test]
+    fn host_ports_apart_are_apart_in_the_node_port_range() {
+        let range = NodePortRange::default();
+        assert!(!lands_apart(range, 39933, &[37165]), "39933 - 37165 = 2768");
+        assert!(!lands_apart(range, 30344, &[40000, 5432]));
+        assert!(lands_apart(range, 39934, &[37165, 40000]));
+        assert!(lands_apart(range, 40000, &[]));
+        let ports: [u16; 8] = free_host_ports();
+        for (i, &port) in ports.iter().enumerate() {
+            assert!(lands_apart(range, port, &ports[..i]), "{ports:?}");
+        }
+    }
 
     #[test]
     fn unique_names_are_dns_labels_and_distinct() {

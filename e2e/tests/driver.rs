@@ -10,7 +10,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use devstack_e2e::free_port;
+use devstack_e2e::{free_host_port_besides, free_host_ports};
 use support::{local_image, ok, text, Stack};
 
 /// postgres + redis published on the host, two dependents (clients in the same images).
@@ -62,7 +62,8 @@ fn container_ids(stack: &Stack) -> String {
 #[test]
 fn a_stack_lives_through_up_down_and_reset_and_compose_manages_it_too() {
     let name = format!("drvlife{}", std::process::id());
-    let stack = Stack::new(&name, &stack_yaml(&name, free_port(), free_port()));
+    let [pg_port, redis_port] = free_host_ports();
+    let stack = Stack::new(&name, &stack_yaml(&name, pg_port, redis_port));
 
     // up → healthy; a client on the host logs in with what `devstack env` prints.
     let out = stack.devstack(&["up"]);
@@ -203,7 +204,10 @@ fn faults_name_the_cause_and_the_fix_and_leave_nothing_behind() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let name = format!("drvport{}", std::process::id());
-    let stack = Stack::new(&name, &stack_yaml(&name, port, free_port()));
+    let stack = Stack::new(
+        &name,
+        &stack_yaml(&name, port, free_host_port_besides(&[port])),
+    );
     let out = stack.devstack(&["up"]);
     let port_text = format!("127.0.0.1:{port}");
     assert_fails_clean(&stack, &out, 1, &["\"db\"", &port_text, "hostPorts"]);
@@ -211,7 +215,8 @@ fn faults_name_the_cause_and_the_fix_and_leave_nothing_behind() {
 
     // An image that is neither present nor pullable (a registry on a closed loopback port).
     let name = format!("drvimg{}", std::process::id());
-    let stack = Stack::new(&name, &stack_yaml(&name, free_port(), free_port()));
+    let [pg_port, redis_port] = free_host_ports();
+    let stack = Stack::new(&name, &stack_yaml(&name, pg_port, redis_port));
     let missing = "127.0.0.1:9/devstack-missing:1";
     let out = std::process::Command::new(devstack_e2e::bin::devstack())
         .current_dir(stack.dir.path())
@@ -341,7 +346,8 @@ fn a_spec_that_requires_its_gpu_fails_clearly_without_one() {
 #[test]
 fn an_interrupted_up_is_continued_by_the_next_one() {
     let name = format!("drvint{}", std::process::id());
-    let stack = Stack::new(&name, &stack_yaml(&name, free_port(), free_port()));
+    let [pg_port, redis_port] = free_host_ports();
+    let stack = Stack::new(&name, &stack_yaml(&name, pg_port, redis_port));
     let child = std::process::Command::new(devstack_e2e::bin::devstack())
         .current_dir(stack.dir.path())
         .env("DOCKER_HOST", &stack.docker_host)
@@ -386,7 +392,8 @@ fn an_interrupted_up_is_continued_by_the_next_one() {
 #[test]
 fn reset_leaves_another_compose_projects_volume_of_the_same_name_alone() {
     let name = format!("drvforeign{}", std::process::id());
-    let stack = Stack::new(&name, &stack_yaml(&name, free_port(), free_port()));
+    let [pg_port, redis_port] = free_host_ports();
+    let stack = Stack::new(&name, &stack_yaml(&name, pg_port, redis_port));
     let theirs = format!("{name}_theirs");
     let project = format!("com.docker.compose.project={name}");
     let create = ["volume", "create", "--label", &project, &theirs];
@@ -408,7 +415,8 @@ fn reset_leaves_another_compose_projects_volume_of_the_same_name_alone() {
 #[test]
 fn status_right_after_up_never_contradicts_it() {
     let name = format!("drvhealth{}", std::process::id());
-    let stack = Stack::new(&name, &stack_yaml(&name, free_port(), free_port()));
+    let [pg_port, redis_port] = free_host_ports();
+    let stack = Stack::new(&name, &stack_yaml(&name, pg_port, redis_port));
     let out = stack.devstack(&["up"]);
     let (_, stderr) = text(&out);
     ok(&out, "devstack up");

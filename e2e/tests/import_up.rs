@@ -14,9 +14,16 @@ mod support;
 
 use std::process::Command;
 
-use devstack_e2e::{free_port, workspace_root};
+use devstack_e2e::{free_host_port_besides, workspace_root};
 use serde_json::Value;
 use support::{compose_bin, ok, Stack};
+
+/// A free host port apart from the stack's others (`taken`), which it joins.
+fn host_port(taken: &mut Vec<u16>) -> u16 {
+    let port = free_host_port_besides(taken);
+    taken.push(port);
+    port
+}
 
 /// Imports a seed file with `profiles` as stack `name`; the stack YAML, host ports made free.
 fn import_seed(file: &str, profiles: &[&str], name: &str) -> String {
@@ -32,6 +39,7 @@ fn import_seed(file: &str, profiles: &[&str], name: &str) -> String {
     let yaml = ok(&command.output().unwrap(), "devstack import");
     let mut stack: Value =
         serde_json::to_value(devstack_core::parse::parse_devstack(&yaml).unwrap()).unwrap();
+    let mut taken = Vec::new();
     for service in stack["spec"]["services"]
         .as_object_mut()
         .unwrap()
@@ -47,12 +55,12 @@ fn import_seed(file: &str, profiles: &[&str], name: &str) -> String {
         }
         if let Some(ports) = service.get_mut("hostPorts").and_then(Value::as_object_mut) {
             for port in ports.values_mut() {
-                *port = Value::from(free_port());
+                *port = Value::from(host_port(&mut taken));
             }
         }
         if let Some(ports) = service.get_mut("ports").and_then(Value::as_array_mut) {
             for port in ports.iter_mut().filter(|p| p.get("hostPort").is_some()) {
-                port["hostPort"] = Value::from(free_port());
+                port["hostPort"] = Value::from(host_port(&mut taken));
             }
         }
     }
