@@ -80,50 +80,60 @@ fn parse(stream: &str) -> Result<Objects, ParityError> {
             "NetworkPolicy" => objects
                 .policies
                 .push(serde_json::from_value(value).map_err(typed)?),
-            "Deployment" => {
-                let d: Deployment = serde_json::from_value(value).map_err(typed)?;
-                let spec = d.spec;
-                objects.workloads.push(Workload {
-                    service: service_label(&d.metadata.labels)?,
-                    replicas: spec.replicas.unwrap_or(1).max(0) as u32,
-                    depends_on: depends_on(&d.metadata.annotations),
-                    pod: spec
-                        .template
-                        .spec
-                        .ok_or_else(|| err("Deployment without pod spec"))?,
-                    claims: BTreeMap::new(),
-                });
-            }
-            "StatefulSet" => {
-                let s: StatefulSet = serde_json::from_value(value).map_err(typed)?;
-                let spec = s.spec;
-                let mut claims = BTreeMap::new();
-                for claim in spec.volume_claim_templates.iter().flatten() {
-                    let size = claim
-                        .spec
-                        .as_ref()
-                        .and_then(|s| s.resources.as_ref())
-                        .and_then(|r| r.requests.as_ref())
-                        .and_then(|r| r.get("storage"))
-                        .and_then(|q| quantity::bytes(&q.0).ok())
-                        .unwrap_or(0);
-                    claims.insert(claim.metadata.name.clone().unwrap_or_default(), size);
-                }
-                objects.workloads.push(Workload {
-                    service: service_label(&s.metadata.labels)?,
-                    replicas: spec.replicas.unwrap_or(1).max(0) as u32,
-                    depends_on: depends_on(&s.metadata.annotations),
-                    pod: spec
-                        .template
-                        .spec
-                        .ok_or_else(|| err("StatefulSet without pod spec"))?,
-                    claims,
-                });
-            }
+            "Deployment" => objects.workloads.push(deployment_workload(
+                serde_json::from_value(value).map_err(typed)?,
+            )?),
+            "StatefulSet" => objects.workloads.push(stateful_set_workload(
+                serde_json::from_value(value).map_err(typed)?,
+            )?),
             other => return Err(err(format!("unexpected kind {other:?}"))),
         }
     }
     Ok(objects)
+}
+
+fn deployment_workload(d: Deployment) -> Result<Workload, ParityError> {
+    let spec = d.spec;
+    Ok(Workload {
+        service: service_label(&d.metadata.labels)?,
+        replicas: spec.replicas.unwrap_or(1).max(0) as u32,
+        depends_on: depends_on(&d.metadata.annotations),
+        pod: spec
+            .template
+            .spec
+            .ok_or_else(|| err("Deployment without pod spec"))?,
+        claims: BTreeMap::new(),
+    })
+}
+
+fn stateful_set_workload(s: StatefulSet) -> Result<Workload, ParityError> {
+    let spec = s.spec;
+    let claims = spec
+        .volume_claim_templates
+        .iter()
+        .flatten()
+        .map(|claim| {
+            let size = claim
+                .spec
+                .as_ref()
+                .and_then(|s| s.resources.as_ref())
+                .and_then(|r| r.requests.as_ref())
+                .and_then(|r| r.get("storage"))
+                .and_then(|q| quantity::bytes(&q.0).ok())
+                .unwrap_or(0);
+            (claim.metadata.name.clone().unwrap_or_default(), size)
+        })
+        .collect();
+    Ok(Workload {
+        service: service_label(&s.metadata.labels)?,
+        replicas: spec.replicas.unwrap_or(1).max(0) as u32,
+        depends_on: depends_on(&s.metadata.annotations),
+        pod: spec
+            .template
+            .spec
+            .ok_or_else(|| err("StatefulSet without pod spec"))?,
+        claims,
+    })
 }
 
 fn service_label(labels: &Option<BTreeMap<String, String>>) -> Result<String, ParityError> {
