@@ -366,6 +366,22 @@ async fn run_up(
     ))
 }
 
+/// `devstack dev`: the dev loop on the Docker engine or, with `--runtime kubernetes`, a cluster.
+async fn run_dev(
+    stack: &StackArgs,
+    runtime: dev::DevRuntime,
+    build: &build::BuildArgs,
+    namespace: Option<String>,
+) -> Result<()> {
+    match runtime {
+        dev::DevRuntime::Docker => {
+            dev::refuse_cluster_options(build, namespace.as_deref())?;
+            dev::run(stack).await
+        }
+        dev::DevRuntime::Kubernetes => dev_k8s::run(stack, build, namespace).await,
+    }
+}
+
 impl From<ImportCommand> for import::ImportArgs {
     fn from(args: ImportCommand) -> Self {
         Self {
@@ -445,13 +461,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             runtime,
             build,
             namespace,
-        } => match runtime {
-            dev::DevRuntime::Docker => {
-                dev::refuse_cluster_options(&build, namespace.as_deref())?;
-                dev::run(&stack).await?
-            }
-            dev::DevRuntime::Kubernetes => dev_k8s::run(&stack, &build, namespace).await?,
-        },
+        } => run_dev(&stack, runtime, &build, namespace).await?,
         Command::Build { stack, build } => build::build(&stack.plan()?, &build).await?,
         Command::Apply {
             stack,
