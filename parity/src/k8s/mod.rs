@@ -7,8 +7,11 @@ use devstack_core::conventions::{k8s_host, kubelet, ANNOTATION_DEPENDS_ON, LABEL
 use devstack_core::plan::StackPlan;
 use devstack_core::quantity;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVar, PodSpec, Probe, Secret, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, EnvVar, PodSpec, PodTemplateSpec, Probe, Secret, Service,
+};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{NormService, Normalized, ParityError};
@@ -94,16 +97,13 @@ fn parse(stream: &str) -> Result<Objects, ParityError> {
 
 fn deployment_workload(d: Deployment) -> Result<Workload, ParityError> {
     let spec = d.spec;
-    Ok(Workload {
-        service: service_label(&d.metadata.labels)?,
-        replicas: spec.replicas.unwrap_or(1).max(0) as u32,
-        depends_on: depends_on(&d.metadata.annotations),
-        pod: spec
-            .template
-            .spec
-            .ok_or_else(|| err("Deployment without pod spec"))?,
-        claims: BTreeMap::new(),
-    })
+    workload(
+        "Deployment",
+        d.metadata,
+        spec.replicas,
+        spec.template,
+        BTreeMap::new(),
+    )
 }
 
 fn stateful_set_workload(s: StatefulSet) -> Result<Workload, ParityError> {
@@ -124,14 +124,30 @@ fn stateful_set_workload(s: StatefulSet) -> Result<Workload, ParityError> {
             (claim.metadata.name.clone().unwrap_or_default(), size)
         })
         .collect();
+    workload(
+        "StatefulSet",
+        s.metadata,
+        spec.replicas,
+        spec.template,
+        claims,
+    )
+}
+
+/// What a workload of either kind contributes: its service, replicas, dependencies and pod.
+fn workload(
+    kind: &str,
+    metadata: ObjectMeta,
+    replicas: Option<i32>,
+    template: PodTemplateSpec,
+    claims: BTreeMap<String, u64>,
+) -> Result<Workload, ParityError> {
     Ok(Workload {
-        service: service_label(&s.metadata.labels)?,
-        replicas: spec.replicas.unwrap_or(1).max(0) as u32,
-        depends_on: depends_on(&s.metadata.annotations),
-        pod: spec
-            .template
+        service: service_label(&metadata.labels)?,
+        replicas: replicas.unwrap_or(1).max(0) as u32,
+        depends_on: depends_on(&metadata.annotations),
+        pod: template
             .spec
-            .ok_or_else(|| err("StatefulSet without pod spec"))?,
+            .ok_or_else(|| err(format!("{kind} without pod spec")))?,
         claims,
     })
 }
